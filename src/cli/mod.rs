@@ -1,0 +1,191 @@
+//! The command line: arguments (clap), logging set-up, and one function per command.
+//!
+//! Commands are thin: they resolve configuration and inputs, call the pipeline stages, render
+//! the result and pick the documented exit code. They hold no business rules.
+
+mod validate;
+
+use crate::config::{Config, DEFAULT_CONFIG_PATH, RepoLocation};
+use crate::source::{GitAuth, Source};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// gwsync: GitOps from Gateway API YAML in Git to AWS Application Load Balancers.
+#[derive(Debug, Parser)]
+#[command(name = "gwsync", version, about)]
+pub struct Cli {
+    /// Configuration file. Without this flag, /etc/gwsync/gwsync.toml is read when it exists.
+    #[arg(long, global = true, env = "GWSYNC_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+
+    /// More log output (-v: info, -vv: debug, -vvv: trace). RUST_LOG overrides it.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read one revision, load every manifest and admit it team by team.
+    ///
+    /// Exit codes: 0 every team admitted with no error; 1 some team refused or some
+    /// reference unresolved; 2 the revision as a whole or the invocation is invalid.
+    Validate(ValidateArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// Repository: a local path, or a URL to fetch (overrides repo.url / repo.path).
+    #[arg(long)]
+    pub repo: Option<String>,
+    /// Branch, tag or commit. Default: HEAD for a local --repo, else repo.branch.
+    #[arg(long)]
+    pub rev: Option<String>,
+    /// Report only this team (and anything that refuses the whole revision).
+    #[arg(long)]
+    pub team: Option<String>,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+/// Sets up tracing on stderr, human or JSON.
+pub fn init_logging(cli: &Cli) {
+    let default = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Runs a command and turns its outcome into the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    let result = match &cli.command {
+        Command::Validate(args) => validate::run(&cli, args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("gwsync: {e}");
+            ExitCode::from(INVOCATION_ERROR)
+        }
+    }
+}
+
+/// Exit code for an invalid invocation, configuration or unreachable repository.
+pub const INVOCATION_ERROR: u8 = 2;
+
+/// An error that stops a command before it has a result; always exit code 2.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigError),
+    #[error("{0}")]
+    Source(#[from] crate::source::SourceError),
+    #[error("no repository: pass --repo or set repo.url or repo.path in the configuration")]
+    NoRepository,
+    #[error(
+        "repo.token_env names the environment variable `{0}`, which is not set (the HTTPS token is read from it)"
+    )]
+    MissingToken(String),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+}
+
+/// The configuration for a command: `--config`, else the default file when it exists, else
+/// the defaults. Returns whether a file was read.
+fn load_config(cli: &Cli) -> Result<(Config, bool), CliError> {
+    match &cli.config {
+        Some(path) => Ok((Config::load(path)?, true)),
+        None if Path::new(DEFAULT_CONFIG_PATH).exists() => {
+            Ok((Config::load(Path::new(DEFAULT_CONFIG_PATH))?, true))
+        }
+        None => Ok((Config::default(), false)),
+    }
+}
+
+/// Git credentials from the configuration; secrets come from the environment or key files.
+fn git_auth(config: &Config) -> Result<GitAuth, CliError> {
+    if let Some(var) = &config.repo.token_env {
+        let token = std::env::var(var).map_err(|_| CliError::MissingToken(var.clone()))?;
+        return Ok(GitAuth::Token { token });
+    }
+    if let Some(path) = &config.repo.ssh_key {
+        return Ok(GitAuth::SshKey { path: path.clone() });
+    }
+    Ok(GitAuth::None)
+}
+
+/// An opened repository, and the scratch directory that holds its clone when the state
+/// directory is not to be used (kept alive as long as the source).
+struct OpenedSource {
+    source: Source,
+    _scratch: Option<tempfile::TempDir>,
+}
+
+/// Opens the repository named by `--repo` or the configuration. A remote given only on the
+/// command line is cloned into a scratch directory, so ad-hoc runs leave no state behind.
+fn open_source(
+    config: &Config,
+    repo_arg: Option<&str>,
+) -> Result<(OpenedSource, RepoLocation), CliError> {
+    let location = match repo_arg {
+        Some(arg) => RepoLocation::from_arg(arg),
+        None => config
+            .repo
+            .location
+            .clone()
+            .ok_or(CliError::NoRepository)?,
+    };
+    let auth = git_auth(config)?;
+    let (source, scratch) = match (&location, repo_arg) {
+        (RepoLocation::Url(url), Some(_)) => {
+            let dir = tempfile::tempdir().map_err(|source| CliError::Io {
+                context: "creating a scratch directory for the clone".to_string(),
+                source,
+            })?;
+            let source = Source::open_remote(url, &dir.path().join("repo.git"), auth)?;
+            (source, Some(dir))
+        }
+        _ => (Source::open(&location, &config.state_dir, auth)?, None),
+    };
+    source.fetch()?;
+    Ok((
+        OpenedSource {
+            source,
+            _scratch: scratch,
+        },
+        location,
+    ))
+}

@@ -1,0 +1,537 @@
+//! Configuration: the TOML file, its defaults and its validation.
+//!
+//! Loading happens in two steps, as the design asks: [`Config::parse`] reads and validates the
+//! text without touching the file system or the network and reports every bad key at once
+//! (unknown keys, bad values); resolving paths and credentials is left to the stages that use
+//! them. Defaults live here and only here ([`Limits::default`], [`Config::default`]).
+//!
+//! Secrets never live in the file: the HTTPS token is read from the environment variable that
+//! `repo.token_env` names, and the SSH key from the file that `repo.ssh_key` names.
+
+use serde::Deserialize;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The default location of the configuration file.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/gwsync/gwsync.toml";
+
+/// The validated configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Goes into the `gwsync.dev/instance` tag of every AWS resource gwsync creates.
+    pub instance_id: String,
+    /// Where the clone of a remote repository and the state database live.
+    pub state_dir: PathBuf,
+    /// The `gatewayClassName` this instance manages; Gateways of other classes are left alone.
+    pub gateway_class: String,
+    pub repo: RepoConfig,
+    pub aws: AwsConfig,
+    pub store: StoreConfig,
+    pub limits: Limits,
+}
+
+/// Where the GitOps repository is and how to reach it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RepoConfig {
+    pub location: Option<RepoLocation>,
+    /// Branch, tag or commit to track.
+    pub branch: String,
+    pub poll_interval: Duration,
+    /// Path of `tenants.yaml` inside the repository.
+    pub tenants_file: String,
+    /// Private key for SSH remotes (a deploy key).
+    pub ssh_key: Option<PathBuf>,
+    /// Name of the environment variable that holds an HTTPS token.
+    pub token_env: Option<String>,
+}
+
+/// A repository is either a local path, opened in place, or a remote URL, cloned into the
+/// state directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RepoLocation {
+    Path(PathBuf),
+    Url(String),
+}
+
+impl RepoLocation {
+    /// Reads a `--repo` argument: URLs (`scheme://...`) and scp-like SSH addresses
+    /// (`git@host:path`) are remote, everything else is a local path.
+    pub fn from_arg(arg: &str) -> RepoLocation {
+        let scp_like = !arg.contains("://")
+            && arg.split_once(':').is_some_and(|(host, _)| host.contains('@'));
+        if arg.contains("://") || scp_like {
+            RepoLocation::Url(arg.to_string())
+        } else {
+            RepoLocation::Path(PathBuf::from(arg))
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AwsConfig {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    /// Endpoint override, for moto or a VPC endpoint.
+    pub endpoint_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreConfig {
+    /// SQLite database file; defaults to `<state_dir>/gwsync.db`.
+    pub path: PathBuf,
+}
+
+/// Input limits that keep hostile or accidental input from exhausting the host.
+/// Each limit names itself in the error it causes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest manifest file read from the repository, in bytes.
+    pub max_file_bytes: u64,
+    /// Largest sum of manifest bytes in one revision.
+    pub max_total_bytes: u64,
+    /// Most manifest files in one revision.
+    pub max_files: usize,
+    /// Most YAML documents in one file.
+    pub max_documents_per_file: usize,
+    /// Most YAML nodes in one document once aliases are expanded (the billion-laughs guard).
+    pub max_yaml_nodes: usize,
+    /// Deepest nesting of mappings and sequences in one document.
+    pub max_yaml_depth: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_file_bytes: 1024 * 1024,
+            max_total_bytes: 64 * 1024 * 1024,
+            max_files: 10_000,
+            max_documents_per_file: 500,
+            max_yaml_nodes: 200_000,
+            max_yaml_depth: 64,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let state_dir = PathBuf::from("/var/lib/gwsync");
+        Config {
+            instance_id: "default".to_string(),
+            gateway_class: "gwsync".to_string(),
+            store: StoreConfig {
+                path: state_dir.join("gwsync.db"),
+            },
+            state_dir,
+            repo: RepoConfig {
+                location: None,
+                branch: "main".to_string(),
+                poll_interval: Duration::from_secs(30),
+                tenants_file: "tenants.yaml".to_string(),
+                ssh_key: None,
+                token_env: None,
+            },
+            aws: AwsConfig::default(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Every problem found in a configuration file, reported together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub source_name: String,
+    pub problems: Vec<ConfigProblem>,
+}
+
+/// One bad key: `key` is the dotted path (`repo.poll_interval`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid configuration {}:", self.source_name)?;
+        for p in &self.problems {
+            write!(f, "\n  {}: {}", p.key, p.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+// The file's shape. Strings for durations so that a bad duration is reported with the others
+// instead of aborting deserialisation.
+#[derive(Deserialize, Default)]
+struct RawConfig {
+    instance_id: Option<String>,
+    state_dir: Option<PathBuf>,
+    gateway_class: Option<String>,
+    #[serde(default)]
+    repo: RawRepo,
+    #[serde(default)]
+    aws: RawAws,
+    #[serde(default)]
+    store: RawStore,
+    #[serde(default)]
+    limits: RawLimits,
+}
+
+#[derive(Deserialize, Default)]
+struct RawRepo {
+    url: Option<String>,
+    path: Option<PathBuf>,
+    branch: Option<String>,
+    poll_interval: Option<String>,
+    tenants_file: Option<String>,
+    ssh_key: Option<PathBuf>,
+    token_env: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawAws {
+    region: Option<String>,
+    profile: Option<String>,
+    endpoint_url: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawStore {
+    path: Option<PathBuf>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawLimits {
+    max_file_bytes: Option<u64>,
+    max_total_bytes: Option<u64>,
+    max_files: Option<usize>,
+    max_documents_per_file: Option<usize>,
+    max_yaml_nodes: Option<usize>,
+    max_yaml_depth: Option<usize>,
+}
+
+impl Config {
+    /// Reads and parses a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            source_name: path.display().to_string(),
+            problems: vec![ConfigProblem {
+                key: "(file)".to_string(),
+                message: e.to_string(),
+            }],
+        })?;
+        Config::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and validates configuration text. `source_name` only labels errors.
+    pub fn parse(text: &str, source_name: &str) -> Result<Config, ConfigError> {
+        let fail = |problems| ConfigError {
+            source_name: source_name.to_string(),
+            problems,
+        };
+        let table: toml::Table = toml::from_str(text).map_err(|e| {
+            fail(vec![ConfigProblem {
+                key: "(syntax)".to_string(),
+                message: e.message().to_string(),
+            }])
+        })?;
+        let mut problems = Vec::new();
+        let value = toml::Value::Table(table);
+        let mut unknown = |path: serde_ignored::Path<'_>| {
+            problems.push(ConfigProblem {
+                key: path.to_string(),
+                message: "unknown key".to_string(),
+            })
+        };
+        let deserializer = serde_ignored::Deserializer::new(value, &mut unknown);
+        let raw: Result<RawConfig, _> = serde_path_to_error::deserialize(deserializer);
+        let raw = match raw {
+            Ok(raw) => raw,
+            Err(e) => {
+                problems.push(ConfigProblem {
+                    key: e.path().to_string(),
+                    message: e.inner().message().to_string(),
+                });
+                return Err(fail(problems));
+            }
+        };
+        let config = Config::from_raw(raw, &mut problems);
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(fail(problems))
+        }
+    }
+
+    fn from_raw(raw: RawConfig, problems: &mut Vec<ConfigProblem>) -> Config {
+        let mut bad = |key: &str, message: String| {
+            problems.push(ConfigProblem {
+                key: key.to_string(),
+                message,
+            })
+        };
+        let defaults = Config::default();
+        let instance_id = raw.instance_id.unwrap_or(defaults.instance_id);
+        if let Err(message) = check_instance_id(&instance_id) {
+            bad("instance_id", message);
+        }
+        let state_dir = raw.state_dir.unwrap_or(defaults.state_dir);
+        let gateway_class = raw.gateway_class.unwrap_or(defaults.gateway_class);
+        if gateway_class.is_empty() {
+            bad("gateway_class", "must not be empty".to_string());
+        }
+        let location = match (raw.repo.url, raw.repo.path) {
+            (Some(_), Some(_)) => {
+                bad("repo", "set either `url` or `path`, not both".to_string());
+                None
+            }
+            (Some(url), None) if url.trim().is_empty() => {
+                bad("repo.url", "must not be empty".to_string());
+                None
+            }
+            (Some(url), None) => Some(RepoLocation::Url(url)),
+            (None, Some(path)) => Some(RepoLocation::Path(path)),
+            (None, None) => None,
+        };
+        let poll_interval = match raw.repo.poll_interval {
+            None => defaults.repo.poll_interval,
+            Some(text) => match humantime::parse_duration(&text) {
+                Ok(d) if d >= Duration::from_secs(1) => d,
+                Ok(_) => {
+                    bad("repo.poll_interval", "must be at least 1s".to_string());
+                    defaults.repo.poll_interval
+                }
+                Err(e) => {
+                    bad(
+                        "repo.poll_interval",
+                        format!("`{text}` is not a duration ({e}); write e.g. \"30s\" or \"2m\""),
+                    );
+                    defaults.repo.poll_interval
+                }
+            },
+        };
+        let branch = raw.repo.branch.unwrap_or(defaults.repo.branch);
+        if branch.trim().is_empty() {
+            bad("repo.branch", "must not be empty".to_string());
+        }
+        let tenants_file = raw.repo.tenants_file.unwrap_or(defaults.repo.tenants_file);
+        if tenants_file.is_empty() || tenants_file.starts_with('/') || tenants_file.contains("..")
+        {
+            bad(
+                "repo.tenants_file",
+                "must be a relative path inside the repository".to_string(),
+            );
+        }
+        if let Some(name) = &raw.repo.token_env
+            && (name.is_empty() || name.contains('='))
+        {
+            bad(
+                "repo.token_env",
+                "must name an environment variable (the token itself never goes in the file)"
+                    .to_string(),
+            );
+        }
+        if let Some(url) = &raw.aws.endpoint_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            bad(
+                "aws.endpoint_url",
+                format!("`{url}` must start with http:// or https://"),
+            );
+        }
+        let d = Limits::default();
+        let mut limit = |key: &str, value: Option<u64>, default: u64| -> u64 {
+            match value {
+                Some(0) => {
+                    bad(key, "must be greater than 0".to_string());
+                    default
+                }
+                Some(v) => v,
+                None => default,
+            }
+        };
+        let l = raw.limits;
+        let limits = Limits {
+            max_file_bytes: limit("limits.max_file_bytes", l.max_file_bytes, d.max_file_bytes),
+            max_total_bytes: limit(
+                "limits.max_total_bytes",
+                l.max_total_bytes,
+                d.max_total_bytes,
+            ),
+            max_files: limit(
+                "limits.max_files",
+                l.max_files.map(|v| v as u64),
+                d.max_files as u64,
+            ) as usize,
+            max_documents_per_file: limit(
+                "limits.max_documents_per_file",
+                l.max_documents_per_file.map(|v| v as u64),
+                d.max_documents_per_file as u64,
+            ) as usize,
+            max_yaml_nodes: limit(
+                "limits.max_yaml_nodes",
+                l.max_yaml_nodes.map(|v| v as u64),
+                d.max_yaml_nodes as u64,
+            ) as usize,
+            max_yaml_depth: limit(
+                "limits.max_yaml_depth",
+                l.max_yaml_depth.map(|v| v as u64),
+                d.max_yaml_depth as u64,
+            ) as usize,
+        };
+        if limits.max_file_bytes > limits.max_total_bytes {
+            bad(
+                "limits.max_file_bytes",
+                "must not exceed limits.max_total_bytes".to_string(),
+            );
+        }
+        Config {
+            instance_id,
+            gateway_class,
+            store: StoreConfig {
+                path: raw.store.path.unwrap_or_else(|| state_dir.join("gwsync.db")),
+            },
+            state_dir,
+            repo: RepoConfig {
+                location,
+                branch,
+                poll_interval,
+                tenants_file,
+                ssh_key: raw.repo.ssh_key,
+                token_env: raw.repo.token_env,
+            },
+            aws: AwsConfig {
+                region: raw.aws.region,
+                profile: raw.aws.profile,
+                endpoint_url: raw.aws.endpoint_url,
+            },
+            limits,
+        }
+    }
+}
+
+/// The instance id ends up in AWS tag values (at most 256 characters) and in derived names,
+/// so it is kept short and plain.
+fn check_instance_id(id: &str) -> Result<(), String> {
+    let ok = !id.is_empty()
+        && id.len() <= 32
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{id}` must be 1-32 characters of letters, digits, '-' or '_'"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        assert_eq!(Config::parse("", "t").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn full_file_parses() {
+        let c = Config::parse(
+            r#"
+instance_id = "prod-eu"
+state_dir = "/srv/gwsync"
+[repo]
+url = "git@github.com:acme/gitops.git"
+branch = "release"
+poll_interval = "2m"
+tenants_file = "tenants.yaml"
+ssh_key = "/etc/gwsync/deploy_key"
+[aws]
+region = "eu-west-1"
+endpoint_url = "http://127.0.0.1:5000"
+[limits]
+max_file_bytes = 2048
+"#,
+            "t",
+        )
+        .unwrap();
+        assert_eq!(c.instance_id, "prod-eu");
+        assert_eq!(c.store.path, PathBuf::from("/srv/gwsync/gwsync.db"));
+        assert_eq!(
+            c.repo.location,
+            Some(RepoLocation::Url("git@github.com:acme/gitops.git".into()))
+        );
+        assert_eq!(c.repo.poll_interval, Duration::from_secs(120));
+        assert_eq!(c.limits.max_file_bytes, 2048);
+        assert_eq!(c.limits.max_files, Limits::default().max_files);
+    }
+
+    #[test]
+    fn every_bad_key_is_reported_at_once() {
+        let err = Config::parse(
+            r#"
+instance_id = "no spaces allowed"
+colour = "blue"
+[repo]
+branchh = "main"
+poll_interval = "soon"
+[limits]
+max_file_bytes = 0
+"#,
+            "gwsync.toml",
+        )
+        .unwrap_err();
+        let keys: Vec<&str> = err.problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "colour",
+                "repo.branchh",
+                "instance_id",
+                "repo.poll_interval",
+                "limits.max_file_bytes"
+            ]
+        );
+        let text = err.to_string();
+        assert!(text.contains("gwsync.toml"), "{text}");
+        assert!(text.contains("repo.branchh: unknown key"), "{text}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_key() {
+        let err = Config::parse("[limits]\nmax_files = \"many\"\n", "t").unwrap_err();
+        assert_eq!(err.problems[0].key, "limits.max_files");
+    }
+
+    #[test]
+    fn url_and_path_are_exclusive() {
+        let err = Config::parse("[repo]\nurl = \"https://x/y.git\"\npath = \"/r\"\n", "t")
+            .unwrap_err();
+        assert_eq!(err.problems[0].key, "repo");
+    }
+
+    #[test]
+    fn repo_argument_kinds() {
+        assert!(matches!(
+            RepoLocation::from_arg("https://github.com/a/b.git"),
+            RepoLocation::Url(_)
+        ));
+        assert!(matches!(
+            RepoLocation::from_arg("git@github.com:a/b.git"),
+            RepoLocation::Url(_)
+        ));
+        assert!(matches!(
+            RepoLocation::from_arg("./gitops"),
+            RepoLocation::Path(_)
+        ));
+        assert!(matches!(
+            RepoLocation::from_arg("C:/gitops"),
+            RepoLocation::Path(_)
+        ));
+    }
+}

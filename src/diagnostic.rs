@@ -1,0 +1,205 @@
+//! Diagnostics: the one shape every stage uses to say what is wrong with the input.
+//!
+//! A diagnostic names where the problem is (file, line, team, object, field) and what it is
+//! (a stable [`Code`] and a message). Its [`Severity`] decides its effect: a `Refusal` refuses
+//! the team (or the whole revision) that owns the file, an `Error` is a problem on one object
+//! that leaves its team admitted (an unresolved reference, as the Gateway API spec treats
+//! them), a `Warning` changes nothing. Stages create diagnostics; only `tenancy` decides
+//! verdicts from them, and only renderers format them.
+
+use serde::Serialize;
+use std::fmt;
+
+/// What a diagnostic does to the verdict of the files' owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Severity {
+    /// The owner (team, or the whole revision for the platform) is refused.
+    Refusal,
+    /// The object is admitted but wrong (e.g. an unresolved backend): `validate` exits 1.
+    Error,
+    /// Worth reading; no effect.
+    Warning,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Refusal => "refused",
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
+/// A stable, machine-readable identifier for the kind of problem (kebab-case). Tests and
+/// JSON consumers match on codes, people read messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Code(pub &'static str);
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// One problem, with everything an operator needs to find it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub code: Code,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    /// `Kind/namespace/name` of the object, when the problem is inside one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object: Option<String>,
+    /// Dotted path of the field inside the object (`spec.rules[0].matches[1].path`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl Diagnostic {
+    pub fn new(severity: Severity, code: Code, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity,
+            code,
+            file: None,
+            line: None,
+            team: None,
+            object: None,
+            field: None,
+            message: message.into(),
+        }
+    }
+
+    pub fn refusal(code: Code, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::new(Severity::Refusal, code, message)
+    }
+
+    pub fn error(code: Code, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::new(Severity::Error, code, message)
+    }
+
+    pub fn warning(code: Code, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::new(Severity::Warning, code, message)
+    }
+
+    pub fn at(mut self, file: &str, line: Option<usize>) -> Diagnostic {
+        self.file = Some(file.to_string());
+        self.line = line;
+        self
+    }
+
+    pub fn object(mut self, object: impl Into<String>) -> Diagnostic {
+        self.object = Some(object.into());
+        self
+    }
+
+    pub fn field(mut self, field: impl Into<String>) -> Diagnostic {
+        self.field = Some(field.into());
+        self
+    }
+
+    pub fn with_severity(mut self, severity: Severity) -> Diagnostic {
+        self.severity = severity;
+        self
+    }
+
+    pub fn team(mut self, team: impl Into<String>) -> Diagnostic {
+        self.team = Some(team.into());
+        self
+    }
+}
+
+/// `file:line: team: Kind/namespace/name: field: message`, leaving out the parts that are
+/// not known.
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.file, self.line) {
+            (Some(file), Some(line)) => write!(f, "{file}:{line}: ")?,
+            (Some(file), None) => write!(f, "{file}: ")?,
+            _ => {}
+        }
+        for part in [&self.team, &self.object, &self.field].into_iter().flatten() {
+            write!(f, "{part}: ")?;
+        }
+        write!(f, "{}", self.message)
+    }
+}
+
+/// The codes gwsync emits. Keep them stable: CI pipelines and tests match on them.
+pub mod codes {
+    use super::Code;
+
+    // Source and file-level problems.
+    pub const SYMLINK: Code = Code("symlink");
+    pub const SUBMODULE: Code = Code("submodule");
+    pub const FILE_TOO_LARGE: Code = Code("file-too-large");
+    pub const NON_UTF8_PATH: Code = Code("non-utf8-path");
+    pub const OUTSIDE_FOLDERS: Code = Code("outside-folders");
+    pub const NOT_UTF8: Code = Code("not-utf8");
+    pub const NUL_BYTE: Code = Code("nul-byte");
+    pub const TOO_MANY_DOCUMENTS: Code = Code("too-many-documents");
+    pub const YAML_SYNTAX: Code = Code("yaml-syntax");
+    pub const YAML_TOO_DEEP: Code = Code("yaml-too-deep");
+    pub const YAML_TOO_MANY_NODES: Code = Code("yaml-too-many-nodes");
+
+    // Document-level problems.
+    pub const NOT_A_MAPPING: Code = Code("not-a-mapping");
+    pub const MISSING_API_VERSION: Code = Code("missing-api-version");
+    pub const MISSING_KIND: Code = Code("missing-kind");
+    pub const UNKNOWN_KIND: Code = Code("unknown-kind");
+    pub const UNKNOWN_API_VERSION: Code = Code("unknown-api-version");
+    pub const MISSING_NAME: Code = Code("missing-name");
+    pub const INVALID_NAME: Code = Code("invalid-name");
+    pub const UNKNOWN_FIELD: Code = Code("unknown-field");
+    pub const INVALID_FIELD: Code = Code("invalid-field");
+    pub const IGNORED_STATUS: Code = Code("ignored-status");
+    pub const DUPLICATE_OBJECT: Code = Code("duplicate-object");
+
+    // Tenancy and ownership.
+    pub const INVALID_TENANTS: Code = Code("invalid-tenants");
+    pub const NAMESPACE_MISMATCH: Code = Code("namespace-mismatch");
+    pub const KIND_NOT_ALLOWED_HERE: Code = Code("kind-not-allowed-here");
+    pub const HOSTNAME_NOT_GRANTED: Code = Code("hostname-not-granted");
+    pub const PATH_NOT_GRANTED: Code = Code("path-not-granted");
+    pub const TARGET_GROUP_NOT_GRANTED: Code = Code("target-group-not-granted");
+    pub const UNSUPPORTED: Code = Code("unsupported");
+    pub const OTHER_GATEWAY_CLASS: Code = Code("other-gateway-class");
+
+    // References (errors on the object; the team stays admitted).
+    pub const PARENT_NOT_FOUND: Code = Code("parent-not-found");
+    pub const NO_MATCHING_PARENT: Code = Code("no-matching-parent");
+    pub const NOT_ALLOWED_BY_LISTENERS: Code = Code("not-allowed-by-listeners");
+    pub const NO_MATCHING_LISTENER_HOSTNAME: Code = Code("no-matching-listener-hostname");
+    pub const LISTENERS_NOT_ALLOWED: Code = Code("listeners-not-allowed");
+    pub const BACKEND_NOT_FOUND: Code = Code("backend-not-found");
+    pub const REF_NOT_PERMITTED: Code = Code("ref-not-permitted");
+    pub const INVALID_BACKEND_KIND: Code = Code("invalid-backend-kind");
+    pub const PARAMETERS_NOT_FOUND: Code = Code("parameters-not-found");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_every_known_part_in_order() {
+        let d = Diagnostic::refusal(codes::HOSTNAME_NOT_GRANTED, "not granted")
+            .at("teams/a/r.yaml", Some(7))
+            .team("a")
+            .object("HTTPRoute/a/web")
+            .field("spec.hostnames[0]");
+        assert_eq!(
+            d.to_string(),
+            "teams/a/r.yaml:7: a: HTTPRoute/a/web: spec.hostnames[0]: not granted"
+        );
+        let bare = Diagnostic::warning(codes::SUBMODULE, "skipped");
+        assert_eq!(bare.to_string(), "skipped");
+    }
+}

@@ -1,0 +1,16 @@
+//! gwsync: a GitOps reconciler from Git to AWS Application Load Balancers.
+//!
+//! The pipeline runs in one direction and is pure in the middle:
+//! [`source`] (git2) reads one revision into a [`source::Snapshot`]; [`manifest`] turns its
+//! files into typed documents with provenance; [`tenancy`] decides, team by team, which
+//! documents are admitted. [`validate`] renders that decision. Every stage reports problems
+//! as [`diagnostic::Diagnostic`]s. See `docs/ARCHITECTURE.md`.
+
+pub mod cli;
+pub mod config;
+pub mod diagnostic;
+pub mod hostname;
+pub mod manifest;
+pub mod source;
+pub mod tenancy;
+pub mod validate;

@@ -1,0 +1,573 @@
+//! The YAML side of the manifest stage: splitting a file into documents, bounding each
+//! document's size before it is materialised, and deserialising it into its typed kind while
+//! collecting unknown fields. This is the only file that names the YAML parser.
+//!
+//! Each document is read twice: first by [`Shape`], a streaming pass that builds nothing,
+//! counts nodes (after alias expansion) and depth, and picks up `apiVersion` and `kind`; then,
+//! only if it is within the limits, into its typed struct. An alias bomb therefore stops at
+//! `limits.max_yaml_nodes` nodes without allocating the expansion.
+
+use super::{Body, Document, Kind, Metadata, ObjectKey, Origin, Strictness, tenants};
+use crate::config::Limits;
+use crate::diagnostic::{Code, Diagnostic, Severity, codes};
+use serde::de::{self, DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess};
+use serde::{Deserialize, Deserializer};
+use std::fmt;
+
+/// One document's text and the 1-based line of the file where it starts.
+pub(super) struct Chunk<'a> {
+    pub line: usize,
+    pub text: &'a str,
+}
+
+/// Splits a multi-document file on `---` (and `...`) marker lines, dropping documents that
+/// hold only blanks and comments. Each chunk keeps its starting line so that errors inside
+/// it can be reported against the file. Markers are only recognised at column 0, where YAML
+/// allows them; block scalars cannot hold an unindented `---`.
+pub(super) fn split_documents(text: &str) -> Vec<Chunk<'_>> {
+    let mut chunks = Vec::new();
+    let mut start = 0usize;
+    let mut start_line = 1usize;
+    let mut offset = 0usize;
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        let bare = line.trim_end_matches(['\n', '\r']);
+        let is_marker = |m: &str| {
+            bare == m || bare.strip_prefix(m).is_some_and(|rest| rest.starts_with([' ', '\t']))
+        };
+        if is_marker("---") || is_marker("...") {
+            push_chunk(&mut chunks, &text[start..offset], start_line);
+            // Content after `--- ` on the same line (e.g. `--- !tag` or `--- {a: 1}`) belongs
+            // to the next document; keep the marker line so line numbers stay right.
+            if is_marker("---") && !bare[3..].trim().is_empty() {
+                start = offset + 3;
+                start_line = i + 1;
+            } else {
+                start = offset + line.len();
+                start_line = i + 2;
+            }
+        }
+        offset += line.len();
+    }
+    push_chunk(&mut chunks, &text[start..], start_line);
+    chunks
+}
+
+fn push_chunk<'a>(chunks: &mut Vec<Chunk<'a>>, text: &'a str, first_line: usize) {
+    // The document's line is its first line with content, so that errors point at it.
+    let mut line = first_line;
+    for l in text.lines() {
+        let t = l.trim();
+        if !(t.is_empty() || t.starts_with('#') || t.starts_with('%')) {
+            chunks.push(Chunk { line, text });
+            return;
+        }
+        line += 1;
+    }
+}
+
+/// Loads one document: bounds, kind, typed body. Returns the document and its warnings, or
+/// the diagnostics that refused it.
+pub(super) fn load_document(
+    origin: Origin,
+    text: &str,
+    limits: &Limits,
+) -> Result<(Document, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let at = |d: Diagnostic, line: usize| d.at(&origin.file, Some(line));
+    let shape = Shape::measure(text, limits).map_err(|(code, message, line)| {
+        let line = origin.line + chunk_line_offset(text, line);
+        vec![at(Diagnostic::refusal(code, message), line)]
+    })?;
+    let (Some(api_version), Some(kind_name)) = (shape.api_version.clone(), shape.kind.clone()) else {
+        let code = if !shape.is_mapping {
+            codes::NOT_A_MAPPING
+        } else if shape.kind.is_none() {
+            codes::MISSING_KIND
+        } else {
+            codes::MISSING_API_VERSION
+        };
+        let message = match code {
+            codes::NOT_A_MAPPING => "a document must be a mapping with apiVersion and kind",
+            codes::MISSING_API_VERSION => "apiVersion is missing or not a string",
+            _ => "kind is missing or not a string",
+        };
+        return Err(vec![at(Diagnostic::refusal(code, message), origin.line)]);
+    };
+    let Some(kind) = Kind::from_name(&kind_name) else {
+        return Err(vec![at(
+            Diagnostic::refusal(
+                codes::UNKNOWN_KIND,
+                format!(
+                    "kind `{kind_name}` ({api_version}) is not one gwsync reads; known kinds: {}",
+                    Kind::ALL.map(Kind::as_str).join(", ")
+                ),
+            ),
+            origin.line,
+        )]);
+    };
+    if !kind.api_versions().contains(&api_version.as_str()) {
+        return Err(vec![at(
+            Diagnostic::refusal(
+                codes::UNKNOWN_API_VERSION,
+                format!(
+                    "apiVersion `{api_version}` is not supported for {kind}; use {}",
+                    kind.api_versions().join(" or ")
+                ),
+            ),
+            origin.line,
+        )]);
+    }
+    let typed = match kind {
+        Kind::Tenants => parse_typed::<tenants::TenantsSpec>(text, kind).map(|p| {
+            let metadata = p.value.metadata.clone().unwrap_or_default();
+            p.map(|spec| (metadata, Body::Tenants(Box::new(spec))))
+        }),
+        Kind::Gateway => parse_envelope(text, kind, |s| Body::Gateway(Box::new(s))),
+        Kind::HTTPRoute => parse_envelope(text, kind, |s| Body::HTTPRoute(Box::new(s))),
+        Kind::ListenerSet => parse_envelope(text, kind, |s| Body::ListenerSet(Box::new(s))),
+        Kind::ReferenceGrant => {
+            parse_envelope(text, kind, |s| Body::ReferenceGrant(Box::new(s)))
+        }
+        Kind::LoadBalancerConfiguration => parse_envelope(text, kind, |s| {
+            Body::LoadBalancerConfiguration(Box::new(s))
+        }),
+        Kind::TargetGroupConfiguration => parse_envelope(text, kind, |s| {
+            Body::TargetGroupConfiguration(Box::new(s))
+        }),
+        Kind::ListenerRuleConfiguration => parse_envelope(text, kind, |s| {
+            Body::ListenerRuleConfiguration(Box::new(s))
+        }),
+    };
+    let parsed = match typed {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            let line = e
+                .location
+                .map_or(origin.line, |l| origin.line + chunk_line_offset(text, l));
+            let code = if e.message.starts_with("unknown field") {
+                codes::UNKNOWN_FIELD
+            } else {
+                codes::INVALID_FIELD
+            };
+            let d = Diagnostic::refusal(code, e.message).field(e.path);
+            return Err(vec![at(d, line)]);
+        }
+    };
+    let (metadata, body) = parsed.value;
+    let name = match kind {
+        // The tenants file is one per repository; its name is optional.
+        Kind::Tenants => metadata.name.clone().unwrap_or_else(|| "tenants".to_string()),
+        _ => match &metadata.name {
+            Some(name) => name.clone(),
+            None => {
+                return Err(vec![at(
+                    Diagnostic::refusal(codes::MISSING_NAME, "metadata.name is required")
+                        .object(format!("{kind}/?"))
+                        .field("metadata.name"),
+                    origin.line,
+                )]);
+            }
+        },
+    };
+    let key = ObjectKey {
+        kind,
+        namespace: metadata.namespace.clone(),
+        name,
+    };
+    let mut diagnostics = Vec::new();
+    if let Err(message) = check_object_name(&key.name) {
+        diagnostics.push(
+            Diagnostic::refusal(codes::INVALID_NAME, message).field("metadata.name"),
+        );
+    }
+    if let Some(ns) = &key.namespace
+        && let Err(message) = check_namespace_name(ns)
+    {
+        diagnostics.push(
+            Diagnostic::refusal(codes::INVALID_NAME, message).field("metadata.namespace"),
+        );
+    }
+    let unknown_severity = match kind.strictness() {
+        Strictness::Strict => Severity::Refusal,
+        Strictness::Lenient => Severity::Warning,
+    };
+    for path in parsed.ignored {
+        diagnostics.push(if path == "status" {
+            Diagnostic::warning(
+                codes::IGNORED_STATUS,
+                "status is written by controllers, not kept in Git; gwsync ignores it",
+            )
+            .field(path)
+        } else {
+            Diagnostic::new(
+                unknown_severity,
+                codes::UNKNOWN_FIELD,
+                format!("unknown field `{}` for {kind}", last_segment(&path)),
+            )
+            .field(path)
+        });
+    }
+    let document = Document {
+        origin,
+        api_version,
+        key,
+        metadata,
+        body,
+    };
+    let diagnostics = diagnostics
+        .into_iter()
+        .map(|d| document.diagnostic(d))
+        .collect::<Vec<_>>();
+    if diagnostics.iter().any(|d| d.severity == Severity::Refusal) {
+        Err(diagnostics)
+    } else {
+        Ok((document, diagnostics))
+    }
+}
+
+/// The number of lines between the document's reported first line and line `l` (1-based) of
+/// the chunk; chunks may start with blank or comment lines that the document line skips.
+fn chunk_line_offset(text: &str, l: usize) -> usize {
+    let leading = text
+        .lines()
+        .take_while(|line| {
+            let t = line.trim();
+            t.is_empty() || t.starts_with('#') || t.starts_with('%')
+        })
+        .count();
+    l.saturating_sub(1).saturating_sub(leading)
+}
+
+fn last_segment(path: &str) -> &str {
+    path.rsplit('.').next().unwrap_or(path)
+}
+
+/// Kubernetes object names: DNS subdomain (RFC 1123), at most 253 characters.
+fn check_object_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 253
+        && name
+            .split('.')
+            .all(|label| is_dns_label(label, usize::MAX));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{name}` is not a valid name: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters"
+        ))
+    }
+}
+
+/// Namespaces: DNS label (RFC 1123), at most 63 characters.
+fn check_namespace_name(ns: &str) -> Result<(), String> {
+    if is_dns_label(ns, 63) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{ns}` is not a valid namespace: lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters"
+        ))
+    }
+}
+
+pub(crate) fn is_dns_label(s: &str, max: usize) -> bool {
+    !s.is_empty()
+        && s.len() <= max
+        && s
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+/// A typed value and the paths of the fields the type did not know.
+struct Parsed<T> {
+    value: T,
+    ignored: Vec<String>,
+}
+
+impl<T> Parsed<T> {
+    fn map<U>(self, f: impl FnOnce(T) -> U) -> Parsed<U> {
+        Parsed {
+            value: f(self.value),
+            ignored: self.ignored,
+        }
+    }
+}
+
+/// A failed typed parse: the field path, the message without the parser's own location
+/// suffix, and the 1-based line inside the chunk.
+struct ParseFailure {
+    path: String,
+    message: String,
+    location: Option<usize>,
+}
+
+fn parse_typed<T: DeserializeOwned>(text: &str, kind: Kind) -> Result<Parsed<T>, ParseFailure> {
+    let mut ignored = Vec::new();
+    let de = serde_yaml::Deserializer::from_str(text);
+    let mut record = |path: serde_ignored::Path<'_>| ignored.push(path.to_string());
+    let tracked = serde_ignored::Deserializer::new(de, &mut record);
+    match serde_path_to_error::deserialize::<_, T>(tracked) {
+        Ok(value) => Ok(Parsed { value, ignored }),
+        Err(e) => {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let location = inner.location().map(|l| l.line());
+            let mut message = inner.to_string();
+            if let Some(cut) = message.find(" at line ") {
+                message.truncate(cut);
+            }
+            let path = if path == "." { String::new() } else { path };
+            Err(ParseFailure {
+                message: format!("{message} (in {kind})"),
+                path,
+                location,
+            })
+        }
+    }
+}
+
+/// The Kubernetes object envelope around a `spec`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Envelope<S> {
+    #[allow(dead_code)]
+    api_version: String,
+    #[allow(dead_code)]
+    kind: String,
+    #[serde(default)]
+    metadata: Metadata,
+    spec: S,
+}
+
+fn parse_envelope<S: DeserializeOwned>(
+    text: &str,
+    kind: Kind,
+    wrap: impl FnOnce(S) -> Body,
+) -> Result<Parsed<(Metadata, Body)>, ParseFailure> {
+    parse_typed::<Envelope<S>>(text, kind).map(|p| p.map(|e| (e.metadata, wrap(e.spec))))
+}
+
+/// What the streaming pass learns about a document before it is deserialised for real.
+#[derive(Default)]
+struct Shape {
+    is_mapping: bool,
+    api_version: Option<String>,
+    kind: Option<String>,
+}
+
+/// Counts nodes and depth while walking the event stream; `exceeded` records which limit
+/// stopped the walk, so its error is told apart from a syntax error.
+struct Budget {
+    nodes: usize,
+    max_nodes: usize,
+    max_depth: usize,
+    exceeded: Option<(Code, String)>,
+}
+
+impl Shape {
+    fn measure(text: &str, limits: &Limits) -> Result<Shape, (Code, String, usize)> {
+        let mut budget = Budget {
+            nodes: 0,
+            max_nodes: limits.max_yaml_nodes,
+            max_depth: limits.max_yaml_depth,
+            exceeded: None,
+        };
+        let mut shape = Shape::default();
+        let de = serde_yaml::Deserializer::from_str(text);
+        let seed = Walk {
+            budget: &mut budget,
+            depth: 0,
+            top: Some(&mut shape),
+        };
+        match seed.deserialize(de) {
+            Ok(()) => Ok(shape),
+            Err(e) => {
+                let line = e.location().map_or(1, |l| l.line());
+                Err(match budget.exceeded {
+                    Some((code, message)) => (code, message, line),
+                    None => {
+                        let mut message = e.to_string();
+                        if let Some(cut) = message.find(" at line ") {
+                            message.truncate(cut);
+                        }
+                        let code = if message.contains("repetition limit") {
+                            codes::YAML_TOO_MANY_NODES
+                        } else if message.contains("recursion limit") {
+                            codes::YAML_TOO_DEEP
+                        } else {
+                            codes::YAML_SYNTAX
+                        };
+                        (code, format!("YAML: {message}"), line)
+                    }
+                })
+            }
+        }
+    }
+}
+
+/// A seed that walks any value, charging each node to the budget. At the top level it also
+/// records `apiVersion` and `kind`.
+struct Walk<'a> {
+    budget: &'a mut Budget,
+    depth: usize,
+    top: Option<&'a mut Shape>,
+}
+
+impl Walk<'_> {
+    fn charge<E: de::Error>(&mut self) -> Result<(), E> {
+        self.budget.nodes += 1;
+        if self.budget.nodes > self.budget.max_nodes {
+            let message = format!(
+                "the document expands to more than {} YAML nodes (limits.max_yaml_nodes); aliases that multiply content are refused",
+                self.budget.max_nodes
+            );
+            self.budget.exceeded = Some((codes::YAML_TOO_MANY_NODES, message.clone()));
+            return Err(E::custom(message));
+        }
+        Ok(())
+    }
+
+    fn enter<E: de::Error>(&mut self) -> Result<(), E> {
+        if self.depth >= self.budget.max_depth {
+            let message = format!(
+                "the document nests deeper than {} levels (limits.max_yaml_depth)",
+                self.budget.max_depth
+            );
+            self.budget.exceeded = Some((codes::YAML_TOO_DEEP, message.clone()));
+            return Err(E::custom(message));
+        }
+        Ok(())
+    }
+
+    fn child(&mut self) -> Walk<'_> {
+        Walk {
+            budget: self.budget,
+            depth: self.depth + 1,
+            top: None,
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Walk<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+/// A top-level key and, for `apiVersion` / `kind`, its string value.
+struct Captured(Option<String>);
+
+impl<'de> Deserialize<'de> for Captured {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> de::Visitor<'de> for V {
+            type Value = Captured;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a scalar")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Captured, E> {
+                Ok(Captured(Some(v.to_string())))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Captured, E> {
+                Ok(Captured(None))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Captured, E> {
+                Ok(Captured(None))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Captured, E> {
+                Ok(Captured(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Captured, E> {
+                Ok(Captured(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Captured, E> {
+                Ok(Captured(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Captured, A::Error> {
+                while m.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Captured(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<Captured, A::Error> {
+                while s.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Captured(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> de::Visitor<'de> for Walk<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any YAML value")
+    }
+
+    fn visit_bool<E: de::Error>(mut self, _: bool) -> Result<(), E> {
+        self.charge()
+    }
+    fn visit_i64<E: de::Error>(mut self, _: i64) -> Result<(), E> {
+        self.charge()
+    }
+    fn visit_u64<E: de::Error>(mut self, _: u64) -> Result<(), E> {
+        self.charge()
+    }
+    fn visit_f64<E: de::Error>(mut self, _: f64) -> Result<(), E> {
+        self.charge()
+    }
+    fn visit_str<E: de::Error>(mut self, _: &str) -> Result<(), E> {
+        self.charge()
+    }
+    fn visit_unit<E: de::Error>(mut self) -> Result<(), E> {
+        self.charge()
+    }
+    fn visit_none<E: de::Error>(mut self) -> Result<(), E> {
+        self.charge()
+    }
+    fn visit_some<D: Deserializer<'de>>(mut self, d: D) -> Result<(), D::Error> {
+        self.charge()?;
+        self.child().deserialize(d)
+    }
+    fn visit_newtype_struct<D: Deserializer<'de>>(mut self, d: D) -> Result<(), D::Error> {
+        self.charge()?;
+        self.child().deserialize(d)
+    }
+    fn visit_enum<A: de::EnumAccess<'de>>(mut self, data: A) -> Result<(), A::Error> {
+        // A tagged value (`!Tag value`): walk the tag and its content.
+        self.charge()?;
+        let (_, variant): (IgnoredAny, _) = data.variant()?;
+        de::VariantAccess::newtype_variant_seed(variant, self.child())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
+        self.charge()?;
+        self.enter()?;
+        while seq.next_element_seed(self.child())?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+        self.charge()?;
+        self.enter()?;
+        match self.top.take() {
+            Some(shape) => {
+                shape.is_mapping = true;
+                while let Some(key) = map.next_key::<Captured>()? {
+                    self.charge()?;
+                    match key.0.as_deref() {
+                        Some("apiVersion") => shape.api_version = map.next_value::<Captured>()?.0,
+                        Some("kind") => shape.kind = map.next_value::<Captured>()?.0,
+                        _ => map.next_value_seed(self.child())?,
+                    }
+                }
+            }
+            None => {
+                while map.next_key_seed(self.child())?.is_some() {
+                    map.next_value_seed(self.child())?;
+                }
+            }
+        }
+        Ok(())
+    }
+}

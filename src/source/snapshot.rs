@@ -1,0 +1,272 @@
+//! Reading one commit's tree into a [`Snapshot`]: which entries are manifests to read, which
+//! are refused, which are submodules.
+//!
+//! Sizes come from the object database's headers, and every limit is checked before any
+//! manifest's content is loaded, so an oversized file or revision is refused without reading
+//! it. Nothing here looks inside a file: whether its bytes are UTF-8 YAML is the manifest
+//! stage's business.
+
+use super::{Revision, SourceError};
+use crate::config::Limits;
+use git2::{Odb, Oid, Repository, Tree, TreeEntry};
+
+/// The manifest files of one revision, and the entries that were not read.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub revision: Revision,
+    /// Every regular `.yaml` / `.yml` file (case-insensitive), sorted by path.
+    pub files: Vec<SourceFile>,
+    /// Entries that could be manifests but were not read, sorted by path.
+    pub entries_refused: Vec<RefusedEntry>,
+    /// Paths of submodules, sorted; their contents are never read.
+    pub submodules: Vec<String>,
+}
+
+/// One manifest file, byte for byte as committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceFile {
+    /// Relative to the repository root, `/`-separated.
+    pub path: String,
+    pub bytes: Vec<u8>,
+}
+
+/// A tree entry that was not read, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusedEntry {
+    /// Relative to the repository root, `/`-separated; lossy when the path is not UTF-8.
+    pub path: String,
+    pub reason: RefusedReason,
+}
+
+/// Why an entry was not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefusedReason {
+    /// A symbolic link, whatever its name: links are never followed, as they could lead out
+    /// of a team's folder. `target` is what the link points at (lossy UTF-8).
+    Symlink { target: String },
+    /// A manifest larger than `limits.max_file_bytes`; its content was not loaded.
+    TooLarge { size: u64, limit: u64 },
+    /// A manifest, or a folder, whose path is not UTF-8 and so cannot be named or owned.
+    NonUtf8Path,
+}
+
+/// Git's normalised file modes (`TreeEntry::filemode`).
+const MODE_TREE: i32 = 0o040000;
+const MODE_BLOB: i32 = 0o100644;
+const MODE_BLOB_EXECUTABLE: i32 = 0o100755;
+const MODE_SYMLINK: i32 = 0o120000;
+const MODE_SUBMODULE: i32 = 0o160000;
+
+/// Reads the snapshot of `revision` (see [`super::Source::snapshot`]).
+pub(super) fn read_snapshot(
+    repo: &Repository,
+    revision: &Revision,
+    limits: &Limits,
+) -> Result<Snapshot, SourceError> {
+    let unreadable = |source| SourceError::ReadTree {
+        commit: revision.commit.clone(),
+        source,
+    };
+    let tree = Oid::from_str(&revision.commit)
+        .and_then(|id| repo.find_commit(id))
+        .and_then(|commit| commit.tree())
+        .map_err(unreadable)?;
+    let mut walk = TreeWalk {
+        repo,
+        odb: repo.odb().map_err(unreadable)?,
+        max_file_bytes: limits.max_file_bytes,
+        manifests: Vec::new(),
+        refused: Vec::new(),
+        submodules: Vec::new(),
+    };
+    walk.visit_tree(&tree, "").map_err(unreadable)?;
+    check_revision_limits(&walk.manifests, limits)?;
+    let mut files = walk
+        .manifests
+        .into_iter()
+        .map(|manifest| manifest.read(repo))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(unreadable)?;
+    // Git's tree order already is the byte order of full paths; sorting again makes the
+    // promise independent of how the walk is written.
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    walk.refused.sort_by(|a, b| a.path.cmp(&b.path));
+    walk.submodules.sort();
+    Ok(Snapshot {
+        revision: revision.clone(),
+        files,
+        entries_refused: walk.refused,
+        submodules: walk.submodules,
+    })
+}
+
+/// A manifest found in the tree, sized from its header, not read yet.
+struct PendingManifest {
+    path: String,
+    id: Oid,
+    size: u64,
+}
+
+impl PendingManifest {
+    fn read(self, repo: &Repository) -> Result<SourceFile, git2::Error> {
+        Ok(SourceFile {
+            bytes: repo.find_blob(self.id)?.content().to_vec(),
+            path: self.path,
+        })
+    }
+}
+
+/// What [`TreeWalk`] does with an entry.
+enum EntryKind {
+    Folder,
+    Manifest,
+    Symlink,
+    Submodule,
+    /// Any other blob (README, scripts): not the business of gwsync.
+    Ignored,
+}
+
+fn classify(entry: &TreeEntry<'_>) -> EntryKind {
+    match entry.filemode() {
+        MODE_TREE => EntryKind::Folder,
+        MODE_SYMLINK => EntryKind::Symlink,
+        MODE_SUBMODULE => EntryKind::Submodule,
+        MODE_BLOB | MODE_BLOB_EXECUTABLE if is_manifest_name(entry.name_bytes()) => {
+            EntryKind::Manifest
+        }
+        _ => EntryKind::Ignored,
+    }
+}
+
+/// `.yaml` or `.yml`, in any case.
+fn is_manifest_name(name: &[u8]) -> bool {
+    [b".yaml".as_slice(), b".yml".as_slice()].iter().any(|ext| {
+        name.len() >= ext.len() && name[name.len() - ext.len()..].eq_ignore_ascii_case(ext)
+    })
+}
+
+/// The recursive walk of a tree, collecting what the snapshot is made of.
+struct TreeWalk<'r> {
+    repo: &'r Repository,
+    odb: Odb<'r>,
+    max_file_bytes: u64,
+    manifests: Vec<PendingManifest>,
+    refused: Vec<RefusedEntry>,
+    submodules: Vec<String>,
+}
+
+impl TreeWalk<'_> {
+    /// Visits every entry of `tree`, whose path is `prefix` (empty, or ending in `/`).
+    fn visit_tree(&mut self, tree: &Tree<'_>, prefix: &str) -> Result<(), git2::Error> {
+        for entry in tree.iter() {
+            self.visit_entry(&entry, prefix)?;
+        }
+        Ok(())
+    }
+
+    fn visit_entry(&mut self, entry: &TreeEntry<'_>, prefix: &str) -> Result<(), git2::Error> {
+        let name = entry.name_bytes();
+        let lossy_path = || format!("{prefix}{}", String::from_utf8_lossy(name));
+        match classify(entry) {
+            EntryKind::Ignored => Ok(()),
+            EntryKind::Symlink => self.refuse_symlink(entry, lossy_path()),
+            EntryKind::Submodule => {
+                self.note_submodule(entry, lossy_path());
+                Ok(())
+            }
+            EntryKind::Folder | EntryKind::Manifest if std::str::from_utf8(name).is_err() => {
+                self.refuse(lossy_path(), RefusedReason::NonUtf8Path);
+                Ok(())
+            }
+            EntryKind::Folder => {
+                let folder = self.repo.find_tree(entry.id())?;
+                self.visit_tree(&folder, &format!("{}/", lossy_path()))
+            }
+            EntryKind::Manifest => self.note_manifest(entry, lossy_path()),
+        }
+    }
+
+    /// Keeps a manifest for reading, or refuses it if it is too large; its size comes from
+    /// the object header, so a refused file is never loaded.
+    fn note_manifest(&mut self, entry: &TreeEntry<'_>, path: String) -> Result<(), git2::Error> {
+        let size = self.blob_size(entry.id())?;
+        if size > self.max_file_bytes {
+            let limit = self.max_file_bytes;
+            self.refuse(path, RefusedReason::TooLarge { size, limit });
+        } else {
+            self.manifests.push(PendingManifest {
+                path,
+                id: entry.id(),
+                size,
+            });
+        }
+        Ok(())
+    }
+
+    /// Refuses a symlink, reporting its target. A target is a path, so one larger than
+    /// `limits.max_file_bytes` is hostile or broken and is described rather than loaded.
+    fn refuse_symlink(&mut self, entry: &TreeEntry<'_>, path: String) -> Result<(), git2::Error> {
+        let size = self.blob_size(entry.id())?;
+        let target = if size > self.max_file_bytes {
+            format!("({size} bytes, not read: larger than limits.max_file_bytes)")
+        } else {
+            String::from_utf8_lossy(self.repo.find_blob(entry.id())?.content()).into_owned()
+        };
+        self.refuse(path, RefusedReason::Symlink { target });
+        Ok(())
+    }
+
+    fn note_submodule(&mut self, entry: &TreeEntry<'_>, path: String) {
+        tracing::warn!(
+            path = %path,
+            commit = %entry.id(),
+            "submodule in the GitOps repository: its contents are not read"
+        );
+        self.submodules.push(path);
+    }
+
+    fn refuse(&mut self, path: String, reason: RefusedReason) {
+        self.refused.push(RefusedEntry { path, reason });
+    }
+
+    fn blob_size(&self, id: Oid) -> Result<u64, git2::Error> {
+        let (size, _kind) = self.odb.read_header(id)?;
+        Ok(size as u64)
+    }
+}
+
+/// The revision-wide limits, checked on sizes from headers before any content is loaded.
+fn check_revision_limits(
+    manifests: &[PendingManifest],
+    limits: &Limits,
+) -> Result<(), SourceError> {
+    if manifests.len() > limits.max_files {
+        return Err(SourceError::TooManyFiles {
+            count: manifests.len(),
+            limit: limits.max_files,
+        });
+    }
+    let total: u64 = manifests.iter().map(|manifest| manifest.size).sum();
+    if total > limits.max_total_bytes {
+        return Err(SourceError::TotalTooLarge {
+            total,
+            limit: limits.max_total_bytes,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifest_names_are_yaml_in_any_case() {
+        for name in ["a.yaml", "b.yml", "C.YAML", "d.Yml", ".yaml"] {
+            assert!(is_manifest_name(name.as_bytes()), "{name}");
+        }
+        for name in ["yaml", "a.yaml.bak", "a.json", "a_yaml", "yml"] {
+            assert!(!is_manifest_name(name.as_bytes()), "{name}");
+        }
+    }
+}

@@ -1,0 +1,839 @@
+//! Admission of one revision: every file to its owner, every document checked, one verdict
+//! per team.
+//!
+//! The order matters and is fixed: the tenants file first (without it nothing has an owner),
+//! then every file loaded into its owner's bucket, then per-document placement checks, then
+//! duplicates across the revision, then the platform (a refused platform refuses the whole
+//! revision), then ListenerSets and routes against the platform's Gateways and every team's
+//! declarations. A team's problems are values in its own bucket; nothing here returns early
+//! on behalf of one team, so one team's errors never change another team's verdict.
+
+use super::attach::{self, Parent, ParentKind, ParentRefView, Parents, RouteView};
+use super::{Attachment, Owner, PathOwner, Tenancy};
+use crate::config::Limits;
+use crate::diagnostic::{Diagnostic, Severity, codes};
+use crate::hostname;
+use crate::manifest::{self, Body, Document, Kind, ObjectKey, lbc};
+use crate::source::{RefusedReason, Snapshot};
+use gateway_api::apis::standard::httproutes::{HttpRouteRulesMatchesPathType, HttpRouteSpec};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What admission needs besides the files.
+#[derive(Debug, Clone)]
+pub struct AdmitOptions {
+    /// Path of `tenants.yaml` in the repository.
+    pub tenants_file: String,
+    pub limits: Limits,
+    /// Gateways of another class are left alone (another controller's, or another gwsync
+    /// instance's).
+    pub gateway_class: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Admitted,
+    Refused,
+}
+
+/// The platform's or one team's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub name: String,
+    pub verdict: Verdict,
+    /// The admitted documents; empty when refused.
+    pub documents: Vec<Document>,
+    /// Where each admitted HTTPRoute attached.
+    pub attachments: BTreeMap<ObjectKey, Vec<Attachment>>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Outcome {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity != Severity::Warning)
+    }
+}
+
+/// The result of admitting one revision.
+#[derive(Debug, Clone, Serialize)]
+pub struct Admission {
+    #[serde(skip)]
+    pub tenancy: Option<Tenancy>,
+    /// Problems that belong to no team: the tenants file, files outside every folder.
+    pub revision_diagnostics: Vec<Diagnostic>,
+    /// None when the tenants file itself is invalid.
+    pub platform: Option<Outcome>,
+    /// Empty when the revision is refused as a whole.
+    pub teams: Vec<Outcome>,
+}
+
+impl Admission {
+    /// Is the revision usable at all: tenants file valid and platform admitted?
+    pub fn revision_valid(&self) -> bool {
+        self.platform
+            .as_ref()
+            .is_some_and(|p| p.verdict == Verdict::Admitted)
+            && !self
+                .revision_diagnostics
+                .iter()
+                .any(|d| d.severity == Severity::Refusal)
+    }
+
+    pub fn team(&self, name: &str) -> Option<&Outcome> {
+        self.teams.iter().find(|t| t.name == name)
+    }
+}
+
+/// One owner's documents and diagnostics while admission runs.
+#[derive(Default)]
+struct Bucket {
+    documents: Vec<Document>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Bucket {
+    fn refused(&self) -> bool {
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Refusal)
+    }
+}
+
+/// Admits one revision. Pure: the snapshot is plain data.
+pub fn admit(snapshot: &Snapshot, options: &AdmitOptions) -> Admission {
+    let mut admission = Admission {
+        tenancy: None,
+        revision_diagnostics: Vec::new(),
+        platform: None,
+        teams: Vec::new(),
+    };
+    let tenancy = match load_tenancy(snapshot, options) {
+        Ok(t) => t,
+        Err(diags) => {
+            admission.revision_diagnostics = diags;
+            return admission;
+        }
+    };
+
+    // Bucket 0 is the platform, bucket i + 1 is team i.
+    let mut buckets: Vec<Bucket> = (0..=tenancy.teams.len()).map(|_| Bucket::default()).collect();
+    let bucket_of = |path: &str| match tenancy.owner_of(path) {
+        PathOwner::Platform => Some(Some(0)),
+        PathOwner::Team(i) => Some(Some(i + 1)),
+        PathOwner::Unowned => Some(None),
+        PathOwner::Ignored => None,
+    };
+    let mut unowned = Vec::new();
+    for entry in &snapshot.entries_refused {
+        let d = refused_entry(&entry.reason).at(&entry.path, None);
+        match bucket_of(&entry.path) {
+            Some(Some(b)) => buckets[b].diagnostics.push(d),
+            Some(None) => unowned.push(d.with_severity(Severity::Error)),
+            None => {}
+        }
+    }
+    for path in &snapshot.submodules {
+        let d = Diagnostic::warning(
+            codes::SUBMODULE,
+            "submodules are not read; their manifests are skipped",
+        )
+        .at(path, None);
+        match bucket_of(path) {
+            Some(Some(b)) => buckets[b].diagnostics.push(d),
+            _ => unowned.push(d),
+        }
+    }
+    for file in &snapshot.files {
+        if file.path == options.tenants_file {
+            continue;
+        }
+        match bucket_of(&file.path) {
+            Some(Some(b)) => {
+                let load = manifest::load_file(&file.path, &file.bytes, &options.limits);
+                buckets[b].documents.extend(load.documents);
+                buckets[b].diagnostics.extend(load.diagnostics);
+            }
+            Some(None) => unowned.push(
+                Diagnostic::error(
+                    codes::OUTSIDE_FOLDERS,
+                    "manifest outside every folder declared in the tenants file; it is not read",
+                )
+                .at(&file.path, None),
+            ),
+            None => {}
+        }
+    }
+    admission.revision_diagnostics.extend(unowned);
+
+    let owners: Vec<&Owner> = std::iter::once(&tenancy.platform)
+        .chain(&tenancy.teams)
+        .collect();
+    for (i, (b, owner)) in buckets.iter_mut().zip(&owners).enumerate() {
+        check_placement(b, owner, i == 0);
+    }
+    check_duplicates(&mut buckets);
+    check_platform(&mut buckets[0], &tenancy, options);
+
+    let mut platform_bucket = std::mem::take(&mut buckets[0]);
+    stamp(&mut platform_bucket, "platform");
+    if platform_bucket.refused() {
+        admission.platform = Some(finish("platform", platform_bucket, BTreeMap::new()));
+        admission.tenancy = Some(tenancy);
+        return admission;
+    }
+
+    let mut parents = gateways_of(&platform_bucket.documents);
+    attach_listener_sets(&mut buckets, &tenancy, &mut parents);
+    let refs = References::collect(&buckets);
+    let mut team_attachments: Vec<BTreeMap<ObjectKey, Vec<Attachment>>> =
+        vec![BTreeMap::new(); buckets.len()];
+    for (b, bucket) in buckets.iter_mut().enumerate().skip(1) {
+        let team = &tenancy.teams[b - 1];
+        let mut found = Vec::new();
+        for doc in &bucket.documents {
+            if let Body::HTTPRoute(spec) = &doc.body {
+                let (attachments, diags) = check_route(doc, spec, team, &tenancy, &parents, &refs);
+                found.extend(diags.into_iter().map(|d| doc.diagnostic(d)));
+                team_attachments[b].insert(doc.key.clone(), attachments);
+            }
+        }
+        bucket.diagnostics.extend(found);
+    }
+
+    admission.platform = Some(finish("platform", platform_bucket, BTreeMap::new()));
+    for (i, team) in tenancy.teams.iter().enumerate() {
+        let mut bucket = std::mem::take(&mut buckets[i + 1]);
+        stamp(&mut bucket, &team.name);
+        let attachments = std::mem::take(&mut team_attachments[i + 1]);
+        admission.teams.push(finish(&team.name, bucket, attachments));
+    }
+    admission.tenancy = Some(tenancy);
+    admission
+}
+
+fn stamp(bucket: &mut Bucket, name: &str) {
+    for d in &mut bucket.diagnostics {
+        d.team = Some(name.to_string());
+    }
+}
+
+fn finish(name: &str, mut bucket: Bucket, attachments: BTreeMap<ObjectKey, Vec<Attachment>>) -> Outcome {
+    let verdict = if bucket.refused() {
+        Verdict::Refused
+    } else {
+        Verdict::Admitted
+    };
+    bucket
+        .diagnostics
+        .sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+    let admitted = verdict == Verdict::Admitted;
+    Outcome {
+        name: name.to_string(),
+        verdict,
+        documents: if admitted { bucket.documents } else { Vec::new() },
+        attachments: if admitted { attachments } else { BTreeMap::new() },
+        diagnostics: bucket.diagnostics,
+    }
+}
+
+fn refused_entry(reason: &RefusedReason) -> Diagnostic {
+    match reason {
+        RefusedReason::Symlink { target } => Diagnostic::refusal(
+            codes::SYMLINK,
+            format!("symbolic link (to `{target}`) refused: gwsync never follows links"),
+        ),
+        RefusedReason::TooLarge { size, limit } => Diagnostic::refusal(
+            codes::FILE_TOO_LARGE,
+            format!("{size} bytes; the limit (limits.max_file_bytes) is {limit}"),
+        ),
+        RefusedReason::NonUtf8Path => Diagnostic::refusal(
+            codes::NON_UTF8_PATH,
+            "the file name is not valid UTF-8",
+        ),
+    }
+}
+
+/// Reads and checks the tenants file; every problem refuses the revision.
+fn load_tenancy(snapshot: &Snapshot, options: &AdmitOptions) -> Result<Tenancy, Vec<Diagnostic>> {
+    let file = &options.tenants_file;
+    let Some(source) = snapshot.files.iter().find(|f| &f.path == file) else {
+        let refused = snapshot.entries_refused.iter().find(|e| &e.path == file);
+        let d = match refused {
+            Some(e) => refused_entry(&e.reason),
+            None => Diagnostic::refusal(
+                codes::INVALID_TENANTS,
+                "the tenants file is missing from this revision",
+            ),
+        };
+        return Err(vec![d.at(file, None)]);
+    };
+    let load = manifest::load_file(file, &source.bytes, &options.limits);
+    let mut problems: Vec<Diagnostic> = load
+        .diagnostics
+        .into_iter()
+        .filter(|d| d.severity != Severity::Warning)
+        .map(|d| d.with_severity(Severity::Refusal))
+        .collect();
+    let mut tenants = None;
+    for doc in load.documents {
+        match (&doc.body, &tenants) {
+            (Body::Tenants(spec), None) => tenants = Some((spec.clone(), doc.origin.line)),
+            _ => problems.push(doc.diagnostic(Diagnostic::refusal(
+                codes::INVALID_TENANTS,
+                "the tenants file must hold exactly one Tenants document",
+            ))),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let Some((spec, line)) = tenants else {
+        return Err(vec![
+            Diagnostic::refusal(codes::INVALID_TENANTS, "the tenants file holds no document")
+                .at(file, None),
+        ]);
+    };
+    Tenancy::from_spec(&spec, file, line)
+}
+
+/// Kind placement and namespace: the folder decides the owner, the owner decides the kinds
+/// and the namespace. Documents without a namespace get their owner's.
+fn check_placement(bucket: &mut Bucket, owner: &Owner, is_platform: bool) {
+    let mut kept = Vec::new();
+    for mut doc in std::mem::take(&mut bucket.documents) {
+        let platform_kind = matches!(doc.key.kind, Kind::Gateway | Kind::LoadBalancerConfiguration);
+        let problem = if doc.key.kind == Kind::Tenants {
+            Some(Diagnostic::refusal(
+                codes::KIND_NOT_ALLOWED_HERE,
+                "a Tenants document belongs only in the tenants file",
+            ))
+        } else if is_platform && !platform_kind {
+            Some(Diagnostic::refusal(
+                codes::KIND_NOT_ALLOWED_HERE,
+                format!(
+                    "{} is a team kind; the platform folder holds Gateway and LoadBalancerConfiguration",
+                    doc.key.kind
+                ),
+            ))
+        } else if !is_platform && platform_kind {
+            Some(Diagnostic::refusal(
+                codes::KIND_NOT_ALLOWED_HERE,
+                format!(
+                    "{} is a platform kind; only the platform folder `{}` may declare it",
+                    doc.key.kind, owner.path
+                ),
+            ))
+        } else {
+            match &doc.key.namespace {
+                Some(ns) if ns != &owner.namespace => Some(
+                    Diagnostic::refusal(
+                        codes::NAMESPACE_MISMATCH,
+                        format!(
+                            "namespace `{ns}` is not `{}`, the namespace of {} (folder `{}`)",
+                            owner.namespace,
+                            if is_platform { "the platform".to_string() } else { format!("team {}", owner.name) },
+                            owner.path
+                        ),
+                    )
+                    .field("metadata.namespace"),
+                ),
+                _ => None,
+            }
+        };
+        match problem {
+            Some(d) => bucket.diagnostics.push(doc.diagnostic(d)),
+            None => {
+                doc.key.namespace = Some(owner.namespace.clone());
+                kept.push(doc);
+            }
+        }
+    }
+    bucket.documents = kept;
+}
+
+/// The same kind/namespace/name twice anywhere in the revision refuses the owner of every
+/// later copy (in path order), naming the first.
+fn check_duplicates(buckets: &mut [Bucket]) {
+    let mut all: Vec<(usize, usize)> = Vec::new();
+    for (b, bucket) in buckets.iter().enumerate() {
+        all.extend((0..bucket.documents.len()).map(|d| (b, d)));
+    }
+    all.sort_by(|&(b1, d1), &(b2, d2)| {
+        let (x, y) = (&buckets[b1].documents[d1], &buckets[b2].documents[d2]);
+        (&x.origin.file, x.origin.index).cmp(&(&y.origin.file, y.origin.index))
+    });
+    let mut first: BTreeMap<&ObjectKey, &Document> = BTreeMap::new();
+    let mut duplicates: Vec<(usize, usize, Diagnostic)> = Vec::new();
+    for &(b, d) in &all {
+        let doc = &buckets[b].documents[d];
+        match first.get(&doc.key) {
+            Some(original) => duplicates.push((
+                b,
+                d,
+                doc.diagnostic(Diagnostic::refusal(
+                    codes::DUPLICATE_OBJECT,
+                    format!(
+                        "{} is already declared at {}:{}",
+                        doc.key, original.origin.file, original.origin.line
+                    ),
+                )),
+            )),
+            None => {
+                first.insert(&doc.key, doc);
+            }
+        }
+    }
+    duplicates.sort_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
+    for (b, d, diag) in duplicates {
+        buckets[b].documents.remove(d);
+        buckets[b].diagnostics.push(diag);
+    }
+}
+
+/// The platform's own rules: listeners ALB can serve, parameters that exist, one protocol
+/// per port. Gateways of another class are dropped with a warning.
+fn check_platform(bucket: &mut Bucket, tenancy: &Tenancy, options: &AdmitOptions) {
+    let lb_configs: BTreeSet<String> = bucket
+        .documents
+        .iter()
+        .filter(|d| d.key.kind == Kind::LoadBalancerConfiguration)
+        .map(|d| d.key.name.clone())
+        .collect();
+    let mut found = Vec::new();
+    bucket.documents.retain(|doc| {
+        let Body::Gateway(spec) = &doc.body else {
+            return true;
+        };
+        if spec.gateway_class_name != options.gateway_class {
+            found.push(doc.diagnostic(Diagnostic::warning(
+                codes::OTHER_GATEWAY_CLASS,
+                format!(
+                    "gatewayClassName `{}` is not `{}`; this Gateway is left to its own controller",
+                    spec.gateway_class_name, options.gateway_class
+                ),
+            ).field("spec.gatewayClassName")));
+            return false;
+        }
+        let mut protocols: BTreeMap<i32, &str> = BTreeMap::new();
+        let mut names = BTreeSet::new();
+        for (i, l) in spec.listeners.iter().enumerate() {
+            let field = format!("spec.listeners[{i}]");
+            if !names.insert(&l.name) {
+                found.push(doc.diagnostic(
+                    Diagnostic::refusal(codes::INVALID_FIELD, format!("listener name `{}` is used twice", l.name))
+                        .field(format!("{field}.name")),
+                ));
+            }
+            found.extend(check_listener(&l.protocol, l.port, l.hostname.as_deref(), &field).into_iter().map(|d| doc.diagnostic(d)));
+            if let Some(tls) = &l.tls
+                && matches!(tls.mode, Some(gateway_api::apis::standard::gateways::GatewayListenersTlsMode::Passthrough))
+            {
+                found.push(doc.diagnostic(
+                    Diagnostic::refusal(codes::UNSUPPORTED, "TLS passthrough is not expressible on ALB, which terminates TLS")
+                        .field(format!("{field}.tls.mode")),
+                ));
+            }
+            if let Some(previous) = protocols.insert(l.port, &l.protocol)
+                && previous != l.protocol
+            {
+                found.push(doc.diagnostic(
+                    Diagnostic::refusal(
+                        codes::UNSUPPORTED,
+                        format!("port {} is both {previous} and {}: an ALB listener has one protocol", l.port, l.protocol),
+                    )
+                    .field(format!("{field}.protocol")),
+                ));
+            }
+        }
+        if let Some(p) = spec.infrastructure.as_ref().and_then(|i| i.parameters_ref.as_ref()) {
+            let known = p.group == lbc::GROUP && p.kind == "LoadBalancerConfiguration";
+            if !known || !lb_configs.contains(&p.name) {
+                found.push(doc.diagnostic(
+                    Diagnostic::refusal(
+                        codes::PARAMETERS_NOT_FOUND,
+                        format!(
+                            "parametersRef {}/{} {} is not a LoadBalancerConfiguration (group {}) in namespace `{}`",
+                            p.group, p.kind, p.name, lbc::GROUP, tenancy.platform.namespace
+                        ),
+                    )
+                    .field("spec.infrastructure.parametersRef"),
+                ));
+            }
+        }
+        true
+    });
+    bucket.diagnostics.extend(found);
+}
+
+/// Checks one listener's protocol, port and hostname against what ALB can serve.
+fn check_listener(protocol: &str, port: i32, hostname: Option<&str>, field: &str) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    if !matches!(protocol, "HTTP" | "HTTPS") {
+        out.push(
+            Diagnostic::refusal(
+                codes::UNSUPPORTED,
+                format!("protocol `{protocol}` is not expressible on ALB, whose listeners are HTTP or HTTPS"),
+            )
+            .field(format!("{field}.protocol")),
+        );
+    }
+    if !(1..=65535).contains(&port) {
+        out.push(
+            Diagnostic::refusal(codes::INVALID_FIELD, format!("port {port} is outside 1-65535"))
+                .field(format!("{field}.port")),
+        );
+    }
+    if let Some(h) = hostname
+        && !hostname::is_valid(h)
+    {
+        out.push(
+            Diagnostic::refusal(codes::INVALID_FIELD, format!("`{h}` is not a valid hostname"))
+                .field(format!("{field}.hostname")),
+        );
+    }
+    out
+}
+
+fn gateways_of(platform_docs: &[Document]) -> Parents {
+    let mut parents = Parents::default();
+    for doc in platform_docs {
+        if let Body::Gateway(spec) = &doc.body {
+            let ns = doc.key.namespace.clone().unwrap_or_default();
+            let id = format!("{ns}/{}", doc.key.name);
+            parents.allowed_listeners.insert(id.clone(), attach::gateway_allowed_listeners(spec));
+            parents.by_key.insert(
+                (ParentKind::Gateway, ns.clone(), doc.key.name.clone()),
+                Parent {
+                    namespace: ns,
+                    name: doc.key.name.clone(),
+                    gateway: id,
+                    listeners: attach::gateway_listeners(spec),
+                    accepted: true,
+                },
+            );
+        }
+    }
+    parents
+}
+
+/// ListenerSets: their listeners must be servable and inside the team's hostname grants
+/// (refusals); their Gateway must exist and invite them (errors: the set stays inert).
+fn attach_listener_sets(buckets: &mut [Bucket], tenancy: &Tenancy, parents: &mut Parents) {
+    for (b, bucket) in buckets.iter_mut().enumerate().skip(1) {
+        let team = &tenancy.teams[b - 1];
+        let mut found = Vec::new();
+        for doc in &bucket.documents {
+            let Body::ListenerSet(spec) = &doc.body else { continue };
+            let ns = doc.key.namespace.clone().unwrap_or_default();
+            for (i, l) in spec.listeners.iter().enumerate() {
+                let field = format!("spec.listeners[{i}]");
+                found.extend(check_listener(&l.protocol, l.port, l.hostname.as_deref(), &field).into_iter().map(|d| doc.diagnostic(d)));
+                let name = l.hostname.as_deref().unwrap_or("*");
+                if !team.grants.covers_hostname(name) {
+                    found.push(doc.diagnostic(
+                        Diagnostic::refusal(
+                            codes::HOSTNAME_NOT_GRANTED,
+                            match &l.hostname {
+                                Some(h) => format!("hostname `{h}` is not granted to team {}", team.name),
+                                None => format!("a listener without hostname answers every hostname; team {} needs the `*` grant", team.name),
+                            },
+                        )
+                        .field(format!("{field}.hostname")),
+                    ));
+                }
+            }
+            let pr = &spec.parent_ref;
+            let gw_ns = pr.namespace.clone().unwrap_or_else(|| ns.clone());
+            let is_gateway = pr.group.as_deref().unwrap_or(manifest::GATEWAY_API_GROUP) == manifest::GATEWAY_API_GROUP
+                && pr.kind.as_deref().unwrap_or("Gateway") == "Gateway";
+            let gateway_id = format!("{gw_ns}/{}", pr.name);
+            let accepted = match parents.allowed_listeners.get(&gateway_id) {
+                Some(from) if is_gateway => {
+                    let ok = from.admits(&ns, &gw_ns, tenancy);
+                    if !ok {
+                        found.push(doc.diagnostic(
+                            Diagnostic::error(
+                                codes::LISTENERS_NOT_ALLOWED,
+                                format!("Gateway {gateway_id} does not allow ListenerSets from namespace `{ns}` (spec.allowedListeners)"),
+                            )
+                            .field("spec.parentRef"),
+                        ));
+                    }
+                    ok
+                }
+                _ => {
+                    found.push(doc.diagnostic(
+                        Diagnostic::error(codes::PARENT_NOT_FOUND, format!("Gateway {gateway_id} does not exist in this revision"))
+                            .field("spec.parentRef"),
+                    ));
+                    false
+                }
+            };
+            parents.by_key.insert(
+                (ParentKind::ListenerSet, ns.clone(), doc.key.name.clone()),
+                Parent {
+                    namespace: ns,
+                    name: doc.key.name.clone(),
+                    gateway: gateway_id,
+                    listeners: attach::listener_set_listeners(spec),
+                    accepted,
+                },
+            );
+        }
+        bucket.diagnostics.extend(found);
+    }
+}
+
+/// What backend references resolve against: declared Services (by TargetGroupConfiguration),
+/// ReferenceGrants and ListenerRuleConfigurations, from every team's loaded documents.
+struct References {
+    /// (namespace, Service name)
+    services: BTreeSet<(String, String)>,
+    /// namespace -> grants in it
+    grants: BTreeMap<String, Vec<gateway_api::apis::standard::referencegrants::ReferenceGrantSpec>>,
+    /// (namespace, name)
+    rule_configs: BTreeSet<(String, String)>,
+}
+
+impl References {
+    fn collect(buckets: &[Bucket]) -> References {
+        let mut refs = References {
+            services: BTreeSet::new(),
+            grants: BTreeMap::new(),
+            rule_configs: BTreeSet::new(),
+        };
+        for doc in buckets.iter().flat_map(|b| &b.documents) {
+            let ns = doc.key.namespace.clone().unwrap_or_default();
+            match &doc.body {
+                Body::TargetGroupConfiguration(spec) => {
+                    let target = &spec.target_reference;
+                    if target.kind.as_deref().unwrap_or("Service") == "Service" {
+                        refs.services.insert((ns, target.name.clone()));
+                    }
+                }
+                Body::ReferenceGrant(spec) => refs.grants.entry(ns).or_default().push((**spec).clone()),
+                Body::ListenerRuleConfiguration(_) => {
+                    refs.rule_configs.insert((ns, doc.key.name.clone()));
+                }
+                _ => {}
+            }
+        }
+        refs
+    }
+
+    /// Does a ReferenceGrant in `to_ns` let HTTPRoutes in `from_ns` reference Service `name`?
+    fn permits(&self, from_ns: &str, to_ns: &str, name: &str) -> bool {
+        self.grants.get(to_ns).is_some_and(|grants| {
+            grants.iter().any(|g| {
+                g.from.iter().any(|f| {
+                    f.group == manifest::GATEWAY_API_GROUP && f.kind == "HTTPRoute" && f.namespace == from_ns
+                }) && g.to.iter().any(|t| {
+                    t.group.is_empty() && t.kind == "Service" && t.name.as_deref().is_none_or(|n| n == name)
+                })
+            })
+        })
+    }
+}
+
+/// One HTTPRoute: attachment, grants (refusals) and references (errors).
+fn check_route(
+    doc: &Document,
+    spec: &HttpRouteSpec,
+    team: &Owner,
+    tenancy: &Tenancy,
+    parents: &Parents,
+    refs: &References,
+) -> (Vec<Attachment>, Vec<Diagnostic>) {
+    let ns = doc.key.namespace.as_deref().unwrap_or_default();
+    let hostnames = spec.hostnames.clone().unwrap_or_default();
+    let mut out = Vec::new();
+    for (i, h) in hostnames.iter().enumerate() {
+        if !hostname::is_valid(h) {
+            out.push(
+                Diagnostic::refusal(codes::INVALID_FIELD, format!("`{h}` is not a valid hostname"))
+                    .field(format!("spec.hostnames[{i}]")),
+            );
+        }
+    }
+    let view = RouteView {
+        namespace: ns,
+        hostnames: &hostnames,
+        parent_refs: spec
+            .parent_refs
+            .iter()
+            .flatten()
+            .map(|p| ParentRefView {
+                group: p.group.as_deref(),
+                kind: p.kind.as_deref(),
+                namespace: p.namespace.as_deref(),
+                name: &p.name,
+                section_name: p.section_name.as_deref(),
+                port: p.port,
+            })
+            .collect(),
+    };
+    if view.parent_refs.is_empty() {
+        out.push(Diagnostic::error(codes::NO_MATCHING_PARENT, "the route has no parentRefs, so it attaches nowhere").field("spec.parentRefs"));
+    }
+    let (attachments, attach_diags) = attach::attach_route(&view, parents, tenancy);
+    out.extend(attach_diags);
+
+    // Grants are checked on what the route would answer: its effective hostnames where it
+    // attaches, its written hostnames where it does not (a claim on another team's hostname
+    // is refused even while inert).
+    let mut claimed: BTreeMap<String, String> = BTreeMap::new();
+    for a in &attachments {
+        let field = if hostnames.is_empty() { format!("spec.parentRefs[{}]", a.parent_ref) } else { "spec.hostnames".to_string() };
+        if a.hostnames.is_empty() {
+            claimed.entry("*".to_string()).or_insert(field);
+        } else {
+            for h in &a.hostnames {
+                claimed.entry(h.clone()).or_insert_with(|| field.clone());
+            }
+        }
+    }
+    if attachments.is_empty() {
+        for (i, h) in hostnames.iter().enumerate() {
+            claimed.entry(h.clone()).or_insert(format!("spec.hostnames[{i}]"));
+        }
+    }
+    for (h, field) in &claimed {
+        out.extend(check_hostname_grant(h, field, spec, team));
+    }
+    out.extend(check_backends(spec, ns, team, refs));
+    (attachments, out)
+}
+
+fn check_hostname_grant(name: &str, field: &str, spec: &HttpRouteSpec, team: &Owner) -> Vec<Diagnostic> {
+    if team.grants.covers_hostname(name) {
+        return Vec::new();
+    }
+    let Some(prefixes) = team.grants.shared_paths(name) else {
+        let message = if name == "*" {
+            format!("the route has no hostname and its listener has none, so it would answer every hostname; team {} needs the `*` grant", team.name)
+        } else {
+            format!("hostname `{name}` is not granted to team {}", team.name)
+        };
+        return vec![Diagnostic::refusal(codes::HOSTNAME_NOT_GRANTED, message).field(field.to_string())];
+    };
+    // A shared hostname: every match must stay inside the team's path prefixes.
+    let mut out = Vec::new();
+    let rules = spec.rules.as_deref().unwrap_or_default();
+    let no_match = [Default::default()];
+    for (r, rule) in rules.iter().enumerate() {
+        let matches = rule.matches.as_deref().filter(|m| !m.is_empty()).unwrap_or(&no_match);
+        for (m, mat) in matches.iter().enumerate() {
+            let field = format!("spec.rules[{r}].matches[{m}].path");
+            let (kind, value) = match &mat.path {
+                None => (HttpRouteRulesMatchesPathType::PathPrefix, "/"),
+                Some(p) => (
+                    p.r#type.clone().unwrap_or(HttpRouteRulesMatchesPathType::PathPrefix),
+                    p.value.as_deref().unwrap_or("/"),
+                ),
+            };
+            let inside = kind != HttpRouteRulesMatchesPathType::RegularExpression
+                && prefixes.iter().any(|p| path_within(value, p));
+            if !inside {
+                let message = if kind == HttpRouteRulesMatchesPathType::RegularExpression {
+                    format!("on shared hostname `{name}` team {} may claim only {}; a regular expression cannot be checked against them", team.name, prefixes.join(", "))
+                } else {
+                    format!("path `{value}` on shared hostname `{name}` is outside the prefixes granted to team {}: {}", team.name, prefixes.join(", "))
+                };
+                out.push(Diagnostic::refusal(codes::PATH_NOT_GRANTED, message).field(field));
+            }
+        }
+    }
+    if rules.is_empty() {
+        out.push(Diagnostic::refusal(
+            codes::PATH_NOT_GRANTED,
+            format!("a route without rules matches every path on shared hostname `{name}`; team {} may claim only {}", team.name, prefixes.join(", ")),
+        ).field("spec.rules"));
+    }
+    out
+}
+
+/// Is request path `value` (an Exact path or a PathPrefix) inside prefix `prefix`, segment
+/// by segment (`/pay` covers `/pay` and `/pay/x`, not `/payments`)?
+fn path_within(value: &str, prefix: &str) -> bool {
+    let prefix = prefix.trim_end_matches('/');
+    prefix.is_empty()
+        || value == prefix
+        || value.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// Backends: `TargetGroupName` must be inside the team's target-group grants (refusal);
+/// Services must be declared and, across namespaces, granted (errors: the rule answers 500).
+fn check_backends(spec: &HttpRouteSpec, ns: &str, team: &Owner, refs: &References) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for (r, rule) in spec.rules.iter().flatten().enumerate() {
+        for (i, b) in rule.backend_refs.iter().flatten().enumerate() {
+            let field = format!("spec.rules[{r}].backendRefs[{i}]");
+            let group = b.group.as_deref().unwrap_or("");
+            let kind = b.kind.as_deref().unwrap_or("Service");
+            match (group, kind) {
+                (lbc::GROUP, "TargetGroupName") => {
+                    if !team.grants.covers_target_group(&b.name) {
+                        out.push(Diagnostic::refusal(
+                            codes::TARGET_GROUP_NOT_GRANTED,
+                            format!(
+                                "target group `{}` is not granted to team {} (targetGroups: {})",
+                                b.name,
+                                team.name,
+                                if team.grants.target_group_patterns.is_empty() { "none".to_string() } else { team.grants.target_group_patterns.join(", ") }
+                            ),
+                        ).field(format!("{field}.name")));
+                    }
+                }
+                ("", "Service") => {
+                    let Some(port) = b.port else {
+                        out.push(Diagnostic::refusal(codes::INVALID_FIELD, "port is required for a Service backend").field(format!("{field}.port")));
+                        continue;
+                    };
+                    let target_ns = b.namespace.as_deref().unwrap_or(ns);
+                    if target_ns != ns && !refs.permits(ns, target_ns, &b.name) {
+                        out.push(Diagnostic::error(
+                            codes::REF_NOT_PERMITTED,
+                            format!("Service {target_ns}/{}:{port} is in another namespace and no ReferenceGrant there allows HTTPRoutes from `{ns}`; this rule answers 500", b.name),
+                        ).field(field));
+                    } else if !refs.services.contains(&(target_ns.to_string(), b.name.clone())) {
+                        out.push(Diagnostic::error(
+                            codes::BACKEND_NOT_FOUND,
+                            format!("Service {target_ns}/{}:{port} is not declared by any TargetGroupConfiguration in `{target_ns}`; this rule answers 500", b.name),
+                        ).field(field));
+                    }
+                }
+                (g, k) => out.push(Diagnostic::error(
+                    codes::INVALID_BACKEND_KIND,
+                    format!("backend kind `{k}` (group `{g}`) is not a Service or {}/TargetGroupName; this rule answers 500", lbc::GROUP),
+                ).field(field)),
+            }
+        }
+        for (f, filter) in rule.filters.iter().flatten().enumerate() {
+            if let Some(ext) = &filter.extension_ref {
+                let field = format!("spec.rules[{r}].filters[{f}].extensionRef");
+                if ext.group != lbc::GROUP || ext.kind != "ListenerRuleConfiguration" {
+                    out.push(Diagnostic::refusal(codes::UNSUPPORTED, format!("extensionRef {}/{} is not a {}/ListenerRuleConfiguration", ext.group, ext.kind, lbc::GROUP)).field(field));
+                } else if !refs.rule_configs.contains(&(ns.to_string(), ext.name.clone())) {
+                    out.push(Diagnostic::error(codes::PARAMETERS_NOT_FOUND, format!("ListenerRuleConfiguration {ns}/{} does not exist; this rule answers 500", ext.name)).field(field));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_within;
+
+    #[test]
+    fn path_prefixes_are_segment_wise() {
+        assert!(path_within("/pay", "/pay"));
+        assert!(path_within("/pay/x", "/pay/"));
+        assert!(!path_within("/payments", "/pay"));
+        assert!(path_within("/anything", "/"));
+    }
+}

@@ -1,0 +1,179 @@
+//! The `validate` report: an [`Admission`] rendered for people (text) and machines (JSON),
+//! and the exit code it deserves.
+//!
+//! Rendering only: the verdicts are decided by `tenancy`, never here.
+
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::source::Revision;
+use crate::tenancy::{Admission, Outcome, Verdict};
+use serde::Serialize;
+use std::fmt::Write as _;
+
+/// Exit codes of `gwsync validate` (documented in the README).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Status {
+    /// Every team admitted, no error.
+    Clean = 0,
+    /// Some team refused, or some object has an error (an unresolved reference).
+    Problems = 1,
+    /// The revision as a whole (tenants file, platform folder) or the invocation is invalid.
+    Invalid = 2,
+}
+
+/// What a report covers: the whole revision, or one team.
+pub struct Report<'a> {
+    pub revision: &'a Revision,
+    pub admission: &'a Admission,
+    pub team: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    /// Version of this JSON shape.
+    version: u32,
+    revision: &'a Revision,
+    valid: bool,
+    status: u8,
+    diagnostics: Vec<&'a Diagnostic>,
+    platform: Option<JsonOutcome<'a>>,
+    teams: Vec<JsonOutcome<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonOutcome<'a> {
+    name: &'a str,
+    verdict: Verdict,
+    documents: usize,
+    diagnostics: &'a [Diagnostic],
+}
+
+impl<'a> JsonOutcome<'a> {
+    fn of(o: &'a Outcome) -> Self {
+        JsonOutcome {
+            name: &o.name,
+            verdict: o.verdict,
+            documents: o.documents.len(),
+            diagnostics: &o.diagnostics,
+        }
+    }
+}
+
+impl Report<'_> {
+    fn teams(&self) -> impl Iterator<Item = &Outcome> {
+        self.admission
+            .teams
+            .iter()
+            .filter(|t| self.team.is_none_or(|name| t.name == name))
+    }
+
+    /// Revision-level diagnostics; with a team filter, files outside every folder are
+    /// nobody's business but the platform's and are left out.
+    fn revision_diagnostics(&self) -> impl Iterator<Item = &Diagnostic> {
+        let whole = self.team.is_none();
+        self.admission
+            .revision_diagnostics
+            .iter()
+            .filter(move |d| whole || d.severity == Severity::Refusal)
+    }
+
+    pub fn status(&self) -> Status {
+        if !self.admission.revision_valid() {
+            return Status::Invalid;
+        }
+        let team_problems = self
+            .teams()
+            .any(|t| t.verdict == Verdict::Refused || t.has_errors());
+        let revision_problems = self
+            .revision_diagnostics()
+            .any(|d| d.severity != Severity::Warning);
+        if team_problems || revision_problems {
+            Status::Problems
+        } else {
+            Status::Clean
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        let report = JsonReport {
+            version: 1,
+            revision: self.revision,
+            valid: self.admission.revision_valid(),
+            status: self.status() as u8,
+            diagnostics: self.revision_diagnostics().collect(),
+            platform: self.admission.platform.as_ref().map(JsonOutcome::of),
+            teams: self.teams().map(JsonOutcome::of).collect(),
+        };
+        serde_json::to_string_pretty(&report).expect("the report serialises")
+    }
+
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let r = self.revision;
+        let short = &r.commit[..r.commit.len().min(12)];
+        let _ = writeln!(out, "revision {short} {:?} by {}", r.summary, r.author);
+        for d in self.revision_diagnostics() {
+            let _ = writeln!(out, "  {}: {d}", d.severity.as_str());
+        }
+        match &self.admission.platform {
+            None => {
+                let _ = writeln!(
+                    out,
+                    "REFUSED: the tenants file is invalid; nothing in this revision is admitted"
+                );
+            }
+            Some(p) => {
+                write_outcome(&mut out, "platform", p);
+                if p.verdict == Verdict::Refused {
+                    let _ = writeln!(
+                        out,
+                        "REFUSED: the platform folder is invalid; nothing in this revision is admitted"
+                    );
+                }
+            }
+        }
+        for t in self.teams() {
+            write_outcome(&mut out, &format!("team {}", t.name), t);
+        }
+        if let Some(name) = self.team
+            && self.admission.revision_valid()
+            && self.admission.team(name).is_none()
+        {
+            let _ = writeln!(out, "team {name}: not declared in the tenants file");
+        }
+        let summary = match self.status() {
+            Status::Clean => "ok",
+            Status::Problems => "problems found",
+            Status::Invalid => "revision invalid",
+        };
+        let _ = writeln!(out, "result: {summary}");
+        out
+    }
+}
+
+fn write_outcome(out: &mut String, label: &str, o: &Outcome) {
+    let count = |s: Severity| o.diagnostics.iter().filter(|d| d.severity == s).count();
+    let verdict = match o.verdict {
+        Verdict::Admitted => "admitted",
+        Verdict::Refused => "REFUSED",
+    };
+    let _ = write!(out, "{label}: {verdict}");
+    match o.verdict {
+        Verdict::Admitted => {
+            let _ = write!(out, " ({} documents", o.documents.len());
+        }
+        Verdict::Refused => {
+            let _ = write!(out, " ({} refusals", count(Severity::Refusal));
+        }
+    }
+    let (errors, warnings) = (count(Severity::Error), count(Severity::Warning));
+    if errors > 0 {
+        let _ = write!(out, ", {errors} errors");
+    }
+    if warnings > 0 {
+        let _ = write!(out, ", {warnings} warnings");
+    }
+    let _ = writeln!(out, ")");
+    for d in &o.diagnostics {
+        let _ = writeln!(out, "  {}: {d}", d.severity.as_str());
+    }
+}

@@ -12,6 +12,7 @@
 
 pub mod lbc;
 pub mod tenants;
+mod locate;
 mod yaml;
 
 use crate::config::Limits;
@@ -175,12 +176,24 @@ pub struct Document {
     pub key: ObjectKey,
     pub metadata: Metadata,
     pub body: Body,
+    /// The document's text, to find the line of a field when a diagnostic names one.
+    #[serde(skip)]
+    text: String,
+    /// The file line of the first line of `text`.
+    #[serde(skip)]
+    text_line: usize,
 }
 
 impl Document {
-    /// A diagnostic that points at this document (file, line, object).
+    /// A diagnostic that points at this document: file, object, and the line of the field it
+    /// names (the document's first line when it names none, or the field cannot be found).
     pub fn diagnostic(&self, d: Diagnostic) -> Diagnostic {
-        d.at(&self.origin.file, Some(self.origin.line))
+        let line = d
+            .field
+            .as_deref()
+            .and_then(|field| locate::field_line(&self.text, field))
+            .map_or(self.origin.line, |l| self.text_line + l - 1);
+        d.at(&self.origin.file, Some(line))
             .object(self.key.to_string())
     }
 }

@@ -78,7 +78,7 @@ fn type_error_names_field_and_line() {
 fn status_is_ignored_with_a_warning() {
     let l = load(&format!("{ROUTE}status:\n  parents: []\n"));
     assert_eq!(l.documents.len(), 1);
-    assert_eq!(codes_of(&l), [(codes::IGNORED_STATUS, Severity::Warning, Some(1))]);
+    assert_eq!(codes_of(&l), [(codes::IGNORED_STATUS, Severity::Warning, Some(13))]);
 }
 
 #[test]
@@ -109,7 +109,7 @@ fn envelope_problems() {
 #[test]
 fn invalid_names_are_refused() {
     let l = load(&ROUTE.replace("name: web\nspec", "name: Web_Route\nspec"));
-    assert_eq!(codes_of(&l), [(codes::INVALID_NAME, Severity::Refusal, Some(1))]);
+    assert_eq!(codes_of(&l), [(codes::INVALID_NAME, Severity::Refusal, Some(4))]);
     let l = load(&ROUTE.replace("name: web\nspec", "name: web\n  namespace: Pay\nspec"));
     assert_eq!(l.diagnostics[0].field.as_deref(), Some("metadata.namespace"));
 }

@@ -54,14 +54,12 @@ pub(super) fn split_documents(text: &str) -> Vec<Chunk<'_>> {
 
 fn push_chunk<'a>(chunks: &mut Vec<Chunk<'a>>, text: &'a str, first_line: usize) {
     // The document's line is its first line with content, so that errors point at it.
-    let mut line = first_line;
-    for l in text.lines() {
-        let t = l.trim();
-        if !(t.is_empty() || t.starts_with('#') || t.starts_with('%')) {
-            chunks.push(Chunk { line, text });
-            return;
-        }
-        line += 1;
+    let leading = leading_lines(text);
+    if text.lines().nth(leading).is_some() {
+        chunks.push(Chunk {
+            line: first_line + leading,
+            text,
+        });
     }
 }
 
@@ -206,12 +204,15 @@ pub(super) fn load_document(
             .field(path)
         });
     }
+    let text_line = origin.line - leading_lines(text);
     let document = Document {
         origin,
         api_version,
         key,
         metadata,
         body,
+        text: text.to_string(),
+        text_line,
     };
     let diagnostics = diagnostics
         .into_iter()
@@ -227,14 +228,17 @@ pub(super) fn load_document(
 /// The number of lines between the document's reported first line and line `l` (1-based) of
 /// the chunk; chunks may start with blank or comment lines that the document line skips.
 fn chunk_line_offset(text: &str, l: usize) -> usize {
-    let leading = text
-        .lines()
+    l.saturating_sub(1).saturating_sub(leading_lines(text))
+}
+
+/// Blank, comment and directive lines before a document's content.
+fn leading_lines(text: &str) -> usize {
+    text.lines()
         .take_while(|line| {
             let t = line.trim();
             t.is_empty() || t.starts_with('#') || t.starts_with('%')
         })
-        .count();
-    l.saturating_sub(1).saturating_sub(leading)
+        .count()
 }
 
 fn last_segment(path: &str) -> &str {

@@ -67,10 +67,10 @@ pub(super) fn read_snapshot(
         commit: revision.commit.clone(),
         source,
     };
-    let tree = Oid::from_str(&revision.commit)
+    let commit = Oid::from_str(&revision.commit)
         .and_then(|id| repo.find_commit(id))
-        .and_then(|commit| commit.tree())
         .map_err(unreadable)?;
+    let tree = commit.tree().map_err(unreadable)?;
     let mut walk = TreeWalk {
         repo,
         odb: repo.odb().map_err(unreadable)?,
@@ -79,7 +79,7 @@ pub(super) fn read_snapshot(
         refused: Vec::new(),
         submodules: Vec::new(),
     };
-    walk.visit_tree(&tree, "").map_err(unreadable)?;
+    walk.walk(tree).map_err(unreadable)?;
     check_revision_limits(&walk.manifests, limits)?;
     let mut files = walk
         .manifests
@@ -87,13 +87,13 @@ pub(super) fn read_snapshot(
         .map(|manifest| manifest.read(repo))
         .collect::<Result<Vec<_>, _>>()
         .map_err(unreadable)?;
-    // Git's tree order already is the byte order of full paths; sorting again makes the
-    // promise independent of how the walk is written.
+    // The walk visits folders in no particular order; the output is sorted by path.
     files.sort_by(|a, b| a.path.cmp(&b.path));
     walk.refused.sort_by(|a, b| a.path.cmp(&b.path));
     walk.submodules.sort();
     Ok(Snapshot {
-        revision: revision.clone(),
+        // From the commit itself, so the snapshot depends on the commit id alone.
+        revision: Revision::of(&commit),
         files,
         entries_refused: walk.refused,
         submodules: walk.submodules,
@@ -145,7 +145,7 @@ fn is_manifest_name(name: &[u8]) -> bool {
     })
 }
 
-/// The recursive walk of a tree, collecting what the snapshot is made of.
+/// The walk of a commit's tree, collecting what the snapshot is made of.
 struct TreeWalk<'r> {
     repo: &'r Repository,
     odb: Odb<'r>,
@@ -155,35 +155,44 @@ struct TreeWalk<'r> {
     submodules: Vec<String>,
 }
 
-impl TreeWalk<'_> {
-    /// Visits every entry of `tree`, whose path is `prefix` (empty, or ending in `/`).
-    fn visit_tree(&mut self, tree: &Tree<'_>, prefix: &str) -> Result<(), git2::Error> {
-        for entry in tree.iter() {
-            self.visit_entry(&entry, prefix)?;
+impl<'r> TreeWalk<'r> {
+    /// Visits every entry under `root`. Folders wait on a work list rather than being visited
+    /// recursively: a hostile tree nested a million levels deep must not overflow the stack.
+    fn walk(&mut self, root: Tree<'r>) -> Result<(), git2::Error> {
+        let mut folders = vec![(root, String::new())];
+        while let Some((tree, prefix)) = folders.pop() {
+            for entry in tree.iter() {
+                if let Some(folder) = self.visit_entry(&entry, &prefix)? {
+                    folders.push(folder);
+                }
+            }
         }
         Ok(())
     }
 
-    fn visit_entry(&mut self, entry: &TreeEntry<'_>, prefix: &str) -> Result<(), git2::Error> {
+    /// Records `entry`, whose folder's path is `prefix` (empty, or ending in `/`). A folder
+    /// to visit is returned with its own prefix.
+    fn visit_entry(
+        &mut self,
+        entry: &TreeEntry<'_>,
+        prefix: &str,
+    ) -> Result<Option<(Tree<'r>, String)>, git2::Error> {
         let name = entry.name_bytes();
         let lossy_path = || format!("{prefix}{}", String::from_utf8_lossy(name));
         match classify(entry) {
-            EntryKind::Ignored => Ok(()),
-            EntryKind::Symlink => self.refuse_symlink(entry, lossy_path()),
-            EntryKind::Submodule => {
-                self.note_submodule(entry, lossy_path());
-                Ok(())
-            }
+            EntryKind::Ignored => {}
+            EntryKind::Symlink => self.refuse_symlink(entry, lossy_path())?,
+            EntryKind::Submodule => self.note_submodule(entry, lossy_path()),
             EntryKind::Folder | EntryKind::Manifest if std::str::from_utf8(name).is_err() => {
                 self.refuse(lossy_path(), RefusedReason::NonUtf8Path);
-                Ok(())
             }
             EntryKind::Folder => {
                 let folder = self.repo.find_tree(entry.id())?;
-                self.visit_tree(&folder, &format!("{}/", lossy_path()))
+                return Ok(Some((folder, format!("{}/", lossy_path()))));
             }
-            EntryKind::Manifest => self.note_manifest(entry, lossy_path()),
+            EntryKind::Manifest => self.note_manifest(entry, lossy_path())?,
         }
+        Ok(None)
     }
 
     /// Keeps a manifest for reading, or refuses it if it is too large; its size comes from

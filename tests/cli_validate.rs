@@ -1,0 +1,205 @@
+//! `gwsync validate` end to end: the real binary on real Git repositories made from the
+//! example repo, checking output and exit codes as the README documents them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn example_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/gitops-repo")
+}
+
+/// Copies the example repo into a new Git repository and commits it.
+fn example_repo() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&example_dir(), dir.path());
+    let repo = git2::Repository::init(dir.path()).unwrap();
+    commit_all(&repo, "example");
+    dir
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn commit_all(repo: &git2::Repository, message: &str) {
+    let mut index = repo.index().unwrap();
+    index
+        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+        .unwrap();
+    index.update_all(["*"], None).unwrap();
+    index.write().unwrap();
+    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+    let sig = git2::Signature::new("Test", "test@example.com", &git2::Time::new(1_700_000_000, 0))
+        .unwrap();
+    let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
+    let parents: Vec<&git2::Commit> = parent.iter().collect();
+    repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
+        .unwrap();
+}
+
+fn gwsync(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gwsync"))
+        .args(args)
+        .env_remove("GWSYNC_CONFIG")
+        .output()
+        .unwrap()
+}
+
+fn validate(repo: &Path, extra: &[&str]) -> (i32, String) {
+    let mut args = vec!["validate", "--repo", repo.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let out = gwsync(&args);
+    (
+        out.status.code().unwrap(),
+        String::from_utf8(out.stdout).unwrap(),
+    )
+}
+
+#[test]
+fn example_repo_is_admitted() {
+    let repo = example_repo();
+    let (code, stdout) = validate(repo.path(), &[]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("team payments: admitted"), "{stdout}");
+    assert!(stdout.contains("team orders: admitted"), "{stdout}");
+    assert!(stdout.contains("result: ok"), "{stdout}");
+}
+
+#[test]
+fn a_refused_team_exits_1_and_the_other_stays_admitted() {
+    let repo = example_repo();
+    let file = repo.path().join("teams/orders/routes.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        text.replace(
+            r#"hostnames: ["orders.example.com"]"#,
+            r#"hostnames: ["pay.example.com"]"#,
+        ),
+    )
+    .unwrap();
+    commit_all(&git2::Repository::open(repo.path()).unwrap(), "steal a hostname");
+    let (code, stdout) = validate(repo.path(), &[]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("team payments: admitted"), "{stdout}");
+    assert!(stdout.contains("team orders: REFUSED"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "teams/orders/routes.yaml:12: orders: HTTPRoute/orders/orders: spec.hostnames: hostname `pay.example.com` is not granted to team orders"
+        ),
+        "{stdout}"
+    );
+
+    // --team narrows the report and the exit code to one team.
+    let (code, stdout) = validate(repo.path(), &["--team", "payments"]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(!stdout.contains("orders"), "{stdout}");
+
+    // The previous commit is still valid.
+    let (code, _) = validate(repo.path(), &["--rev", "HEAD~1"]);
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn json_report_has_verdicts_and_diagnostics() {
+    let repo = example_repo();
+    let file = repo.path().join("teams/payments/target-groups.yaml");
+    std::fs::remove_file(&file).unwrap();
+    commit_all(&git2::Repository::open(repo.path()).unwrap(), "drop TGCs");
+    let out = gwsync(&[
+        "validate",
+        "--repo",
+        repo.path().to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["version"], 1);
+    assert_eq!(report["valid"], true);
+    assert_eq!(report["status"], 1);
+    let payments = &report["teams"][0];
+    assert_eq!(payments["name"], "payments");
+    // Unresolved Services are errors on the route, not refusals.
+    assert_eq!(payments["verdict"], "admitted");
+    let codes: Vec<&str> = payments["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["code"].as_str().unwrap())
+        .collect();
+    assert!(!codes.is_empty());
+    assert!(codes.iter().all(|c| *c == "backend-not-found"), "{codes:?}");
+    assert_eq!(payments["diagnostics"][0]["severity"], "error");
+    assert_eq!(payments["diagnostics"][0]["team"], "payments");
+}
+
+#[test]
+fn an_invalid_tenants_file_exits_2() {
+    let repo = example_repo();
+    let file = repo.path().join("tenants.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replace("targetGroups:", "targetGroup:")).unwrap();
+    commit_all(&git2::Repository::open(repo.path()).unwrap(), "typo");
+    let (code, stdout) = validate(repo.path(), &[]);
+    assert_eq!(code, 2, "{stdout}");
+    assert!(stdout.contains("tenants.yaml:"), "{stdout}");
+    assert!(stdout.contains("unknown field `targetGroup`"), "{stdout}");
+}
+
+#[test]
+fn invocation_errors_exit_2_and_name_the_problem() {
+    let repo = example_repo();
+    let out = gwsync(&[
+        "validate",
+        "--repo",
+        repo.path().to_str().unwrap(),
+        "--rev",
+        "no-such-branch",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-branch"));
+
+    let config = repo.path().join("bad.toml");
+    std::fs::write(&config, "instance_idd = \"x\"\n[repo]\npoll_interval = \"often\"\n").unwrap();
+    let out = gwsync(&["validate", "--config", config.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("instance_idd: unknown key"), "{stderr}");
+    assert!(stderr.contains("repo.poll_interval"), "{stderr}");
+}
+
+#[test]
+fn the_example_configs_parse() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for path in ["examples/gwsync.toml", "deploy/gwsync.toml"] {
+        gwsync::config::Config::load(&root.join(path))
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
+    }
+}
+
+#[test]
+fn validate_reads_a_remote_by_url() {
+    let repo = example_repo();
+    let url = format!("file://{}", repo.path().display());
+    let branch = git2::Repository::open(repo.path())
+        .unwrap()
+        .head()
+        .unwrap()
+        .shorthand()
+        .unwrap()
+        .to_string();
+    let out = gwsync(&["validate", "--repo", &url, "--rev", &branch]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("result: ok"));
+}

@@ -94,7 +94,7 @@ fn a_refused_team_exits_1_and_the_other_stays_admitted() {
     assert!(stdout.contains("team orders: REFUSED"), "{stdout}");
     assert!(
         stdout.contains(
-            "teams/orders/routes.yaml:12: orders: HTTPRoute/orders/orders: spec.hostnames: hostname `pay.example.com` is not granted to team orders"
+            "teams/orders/routes.yaml:12: orders: HTTPRoute/orders/orders: spec.hostnames[0]: hostname `pay.example.com` is not granted to team orders"
         ),
         "{stdout}"
     );

@@ -686,12 +686,14 @@ fn check_route(
     // is refused even while inert).
     let mut claimed: BTreeMap<String, String> = BTreeMap::new();
     for a in &attachments {
-        let field = if hostnames.is_empty() { format!("spec.parentRefs[{}]", a.parent_ref) } else { "spec.hostnames".to_string() };
-        if a.hostnames.is_empty() {
-            claimed.entry("*".to_string()).or_insert(field);
-        } else {
-            for h in &a.hostnames {
-                claimed.entry(h.clone()).or_insert_with(|| field.clone());
+        if hostnames.is_empty() {
+            let field = format!("spec.parentRefs[{}]", a.parent_ref);
+            let name = a.listener.hostname.clone().unwrap_or_else(|| "*".to_string());
+            claimed.entry(name).or_insert(field);
+        }
+        for (i, h) in hostnames.iter().enumerate() {
+            if let Some(effective) = hostname::intersect(a.listener.hostname.as_deref(), h) {
+                claimed.entry(effective).or_insert(format!("spec.hostnames[{i}]"));
             }
         }
     }

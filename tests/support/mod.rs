@@ -1,0 +1,8 @@
+//! Helpers shared by the integration tests (each test crate includes this with `mod support;`).
+//!
+//! Not every test crate uses every helper, hence the blanket `dead_code` allowance.
+#![allow(dead_code)]
+
+pub mod moto;
+
+pub use moto::MotoServer;

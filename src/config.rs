@@ -59,7 +59,9 @@ impl RepoLocation {
     /// (`git@host:path`) are remote, everything else is a local path.
     pub fn from_arg(arg: &str) -> RepoLocation {
         let scp_like = !arg.contains("://")
-            && arg.split_once(':').is_some_and(|(host, _)| host.contains('@'));
+            && arg
+                .split_once(':')
+                .is_some_and(|(host, _)| host.contains('@'));
         if arg.contains("://") || scp_like {
             RepoLocation::Url(arg.to_string())
         } else {
@@ -318,8 +320,7 @@ impl Config {
             bad("repo.branch", "must not be empty".to_string());
         }
         let tenants_file = raw.repo.tenants_file.unwrap_or(defaults.repo.tenants_file);
-        if tenants_file.is_empty() || tenants_file.starts_with('/') || tenants_file.contains("..")
-        {
+        if tenants_file.is_empty() || tenants_file.starts_with('/') || tenants_file.contains("..") {
             bad(
                 "repo.tenants_file",
                 "must be a relative path inside the repository".to_string(),
@@ -392,7 +393,10 @@ impl Config {
             instance_id,
             gateway_class,
             store: StoreConfig {
-                path: raw.store.path.unwrap_or_else(|| state_dir.join("gwsync.db")),
+                path: raw
+                    .store
+                    .path
+                    .unwrap_or_else(|| state_dir.join("gwsync.db")),
             },
             state_dir,
             repo: RepoConfig {
@@ -510,8 +514,8 @@ max_file_bytes = 0
 
     #[test]
     fn url_and_path_are_exclusive() {
-        let err = Config::parse("[repo]\nurl = \"https://x/y.git\"\npath = \"/r\"\n", "t")
-            .unwrap_err();
+        let err =
+            Config::parse("[repo]\nurl = \"https://x/y.git\"\npath = \"/r\"\n", "t").unwrap_err();
         assert_eq!(err.problems[0].key, "repo");
     }
 

@@ -125,7 +125,10 @@ impl fmt::Display for Diagnostic {
             (Some(file), None) => write!(f, "{file}: ")?,
             _ => {}
         }
-        for part in [&self.team, &self.object, &self.field].into_iter().flatten() {
+        for part in [&self.team, &self.object, &self.field]
+            .into_iter()
+            .flatten()
+        {
             write!(f, "{part}: ")?;
         }
         write!(f, "{}", self.message)
@@ -178,6 +181,7 @@ pub mod codes {
     pub const NOT_ALLOWED_BY_LISTENERS: Code = Code("not-allowed-by-listeners");
     pub const NO_MATCHING_LISTENER_HOSTNAME: Code = Code("no-matching-listener-hostname");
     pub const LISTENERS_NOT_ALLOWED: Code = Code("listeners-not-allowed");
+    pub const LISTENER_CONFLICT: Code = Code("listener-conflict");
     pub const BACKEND_NOT_FOUND: Code = Code("backend-not-found");
     pub const REF_NOT_PERMITTED: Code = Code("ref-not-permitted");
     pub const INVALID_BACKEND_KIND: Code = Code("invalid-backend-kind");

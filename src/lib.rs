@@ -6,6 +6,7 @@
 //! documents are admitted. [`validate`] renders that decision. Every stage reports problems
 //! as [`diagnostic::Diagnostic`]s. See `docs/ARCHITECTURE.md`.
 
+pub mod alb;
 pub mod cli;
 pub mod config;
 pub mod diagnostic;

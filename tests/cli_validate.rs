@@ -38,8 +38,12 @@ fn commit_all(repo: &git2::Repository, message: &str) {
     index.update_all(["*"], None).unwrap();
     index.write().unwrap();
     let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
-    let sig = git2::Signature::new("Test", "test@example.com", &git2::Time::new(1_700_000_000, 0))
-        .unwrap();
+    let sig = git2::Signature::new(
+        "Test",
+        "test@example.com",
+        &git2::Time::new(1_700_000_000, 0),
+    )
+    .unwrap();
     let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
     let parents: Vec<&git2::Commit> = parent.iter().collect();
     repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
@@ -87,7 +91,10 @@ fn a_refused_team_exits_1_and_the_other_stays_admitted() {
         ),
     )
     .unwrap();
-    commit_all(&git2::Repository::open(repo.path()).unwrap(), "steal a hostname");
+    commit_all(
+        &git2::Repository::open(repo.path()).unwrap(),
+        "steal a hostname",
+    );
     let (code, stdout) = validate(repo.path(), &[]);
     assert_eq!(code, 1, "{stdout}");
     assert!(stdout.contains("team payments: admitted"), "{stdout}");
@@ -170,7 +177,11 @@ fn invocation_errors_exit_2_and_name_the_problem() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-branch"));
 
     let config = repo.path().join("bad.toml");
-    std::fs::write(&config, "instance_idd = \"x\"\n[repo]\npoll_interval = \"often\"\n").unwrap();
+    std::fs::write(
+        &config,
+        "instance_idd = \"x\"\n[repo]\npoll_interval = \"often\"\n",
+    )
+    .unwrap();
     let out = gwsync(&["validate", "--config", config.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -182,8 +193,7 @@ fn invocation_errors_exit_2_and_name_the_problem() {
 fn the_example_configs_parse() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     for path in ["examples/gwsync.toml", "deploy/gwsync.toml"] {
-        gwsync::config::Config::load(&root.join(path))
-            .unwrap_or_else(|e| panic!("{path}: {e}"));
+        gwsync::config::Config::load(&root.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
     }
 }
 
@@ -200,6 +210,11 @@ fn validate_reads_a_remote_by_url() {
         .to_string();
     let out = gwsync(&["validate", "--repo", &url, "--rev", &branch]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("result: ok"));
 }

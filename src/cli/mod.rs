@@ -162,11 +162,7 @@ fn open_source(
 ) -> Result<(OpenedSource, RepoLocation), CliError> {
     let location = match repo_arg {
         Some(arg) => RepoLocation::from_arg(arg),
-        None => config
-            .repo
-            .location
-            .clone()
-            .ok_or(CliError::NoRepository)?,
+        None => config.repo.location.clone().ok_or(CliError::NoRepository)?,
     };
     let auth = git_auth(config)?;
     let (source, scratch) = match (&location, repo_arg) {

@@ -66,7 +66,9 @@ fn parse_line(raw: &str) -> Option<Line<'_>> {
 
 fn key_of(content: &str) -> Option<&str> {
     let end = content.find(':')?;
-    let key = content[..end].trim().trim_matches(|c| c == '"' || c == '\'');
+    let key = content[..end]
+        .trim()
+        .trim_matches(|c| c == '"' || c == '\'');
     let after = &content[end + 1..];
     (after.is_empty() || after.starts_with(' ')).then_some(key)
 }
@@ -111,7 +113,11 @@ pub(super) fn field_line(text: &str, path: &str) -> Option<usize> {
                 parent_col = col as isize;
                 inline = false;
                 // A flow collection on the key's line cannot be followed further.
-                let value = lines[i].as_ref()?.content.split_once(':').map(|(_, v)| v.trim());
+                let value = lines[i]
+                    .as_ref()?
+                    .content
+                    .split_once(':')
+                    .map(|(_, v)| v.trim());
                 if value.is_some_and(|v| v.starts_with('{') || v.starts_with('[')) {
                     return Some(i + 1);
                 }
@@ -192,11 +198,20 @@ spec:
         assert_eq!(field_line(DOC, "spec.parentRefs[0]"), Some(8));
         assert_eq!(field_line(DOC, "spec.parentRefs[0].namespace"), Some(9));
         assert_eq!(field_line(DOC, "spec.rules[0].matches[0].path"), Some(12));
-        assert_eq!(field_line(DOC, "spec.rules[0].backendRefs[1].name"), Some(16));
-        assert_eq!(field_line(DOC, "spec.rules[0].backendRefs[1].port"), Some(17));
+        assert_eq!(
+            field_line(DOC, "spec.rules[0].backendRefs[1].name"),
+            Some(16)
+        );
+        assert_eq!(
+            field_line(DOC, "spec.rules[0].backendRefs[1].port"),
+            Some(17)
+        );
         assert_eq!(field_line(DOC, "spec.rules[1]"), Some(19));
         assert_eq!(field_line(DOC, "spec.rules[1].backendRefs[0]"), Some(20));
-        assert_eq!(field_line(DOC, "spec.rules[1].backendRefs[0].port"), Some(20));
+        assert_eq!(
+            field_line(DOC, "spec.rules[1].backendRefs[0].port"),
+            Some(20)
+        );
     }
 
     #[test]

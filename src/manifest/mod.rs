@@ -11,8 +11,8 @@
 //! duplicates across files are found there too, once every file is loaded.
 
 pub mod lbc;
-pub mod tenants;
 mod locate;
+pub mod tenants;
 mod yaml;
 
 use crate::config::Limits;
@@ -254,6 +254,7 @@ pub fn is_namespace_name(s: &str) -> bool {
 }
 
 /// Refuses bytes that are not text before any YAML parser sees them.
+#[allow(clippy::result_large_err)] // built once per file, on the way to the caller's list
 fn file_text<'a>(path: &str, bytes: &'a [u8]) -> Result<&'a str, Diagnostic> {
     let line_of = |offset: usize| 1 + bytes[..offset].iter().filter(|b| **b == b'\n').count();
     if let Some(offset) = bytes.iter().position(|b| *b == 0) {

@@ -49,7 +49,10 @@ fn unknown_field_in_gateway_api_kind_is_a_warning_naming_it() {
     let l = load(&ROUTE.replace("  rules:", "  hostname: [a.com]\n  rules:"));
     assert_eq!(l.documents.len(), 1);
     let d = &l.diagnostics[0];
-    assert_eq!((d.code, d.severity), (codes::UNKNOWN_FIELD, Severity::Warning));
+    assert_eq!(
+        (d.code, d.severity),
+        (codes::UNKNOWN_FIELD, Severity::Warning)
+    );
     assert_eq!(d.field.as_deref(), Some("spec.hostname"));
     assert_eq!(d.object.as_deref(), Some("HTTPRoute/web"));
 }
@@ -60,14 +63,20 @@ fn unknown_field_in_own_kind_is_a_refusal() {
         "apiVersion: gwsync.dev/v1alpha1\nkind: Tenants\nplatform: {path: platform/, namespace: platform}\nteam: []\n",
     );
     assert!(l.documents.is_empty());
-    assert_eq!(codes_of(&l), [(codes::UNKNOWN_FIELD, Severity::Refusal, Some(4))]);
+    assert_eq!(
+        codes_of(&l),
+        [(codes::UNKNOWN_FIELD, Severity::Refusal, Some(4))]
+    );
     assert!(l.diagnostics[0].message.contains("unknown field `team`"));
 }
 
 #[test]
 fn type_error_names_field_and_line() {
     let l = load(&ROUTE.replace("port: 8080", "port: eighty"));
-    assert_eq!(codes_of(&l), [(codes::INVALID_FIELD, Severity::Refusal, Some(12))]);
+    assert_eq!(
+        codes_of(&l),
+        [(codes::INVALID_FIELD, Severity::Refusal, Some(12))]
+    );
     assert_eq!(
         l.diagnostics[0].field.as_deref(),
         Some("spec.rules[0].backendRefs[0].port")
@@ -78,15 +87,24 @@ fn type_error_names_field_and_line() {
 fn status_is_ignored_with_a_warning() {
     let l = load(&format!("{ROUTE}status:\n  parents: []\n"));
     assert_eq!(l.documents.len(), 1);
-    assert_eq!(codes_of(&l), [(codes::IGNORED_STATUS, Severity::Warning, Some(13))]);
+    assert_eq!(
+        codes_of(&l),
+        [(codes::IGNORED_STATUS, Severity::Warning, Some(13))]
+    );
 }
 
 #[test]
 fn envelope_problems() {
     let cases: [(&str, Code); 6] = [
-        ("kind: HTTPRoute\nmetadata: {name: a}\n", codes::MISSING_API_VERSION),
+        (
+            "kind: HTTPRoute\nmetadata: {name: a}\n",
+            codes::MISSING_API_VERSION,
+        ),
         ("apiVersion: v1\nmetadata: {name: a}\n", codes::MISSING_KIND),
-        ("apiVersion: v1\nkind: Service\nmetadata: {name: a}\n", codes::UNKNOWN_KIND),
+        (
+            "apiVersion: v1\nkind: Service\nmetadata: {name: a}\n",
+            codes::UNKNOWN_KIND,
+        ),
         (
             "apiVersion: gateway.networking.k8s.io/v1alpha9\nkind: HTTPRoute\nmetadata: {name: a}\nspec: {}\n",
             codes::UNKNOWN_API_VERSION,
@@ -109,9 +127,15 @@ fn envelope_problems() {
 #[test]
 fn invalid_names_are_refused() {
     let l = load(&ROUTE.replace("name: web\nspec", "name: Web_Route\nspec"));
-    assert_eq!(codes_of(&l), [(codes::INVALID_NAME, Severity::Refusal, Some(4))]);
+    assert_eq!(
+        codes_of(&l),
+        [(codes::INVALID_NAME, Severity::Refusal, Some(4))]
+    );
     let l = load(&ROUTE.replace("name: web\nspec", "name: web\n  namespace: Pay\nspec"));
-    assert_eq!(l.diagnostics[0].field.as_deref(), Some("metadata.namespace"));
+    assert_eq!(
+        l.diagnostics[0].field.as_deref(),
+        Some("metadata.namespace")
+    );
 }
 
 #[test]
@@ -126,9 +150,15 @@ fn syntax_error_points_at_its_line() {
 #[test]
 fn nul_bytes_and_bad_utf8_are_refused_with_a_line() {
     let l = load_file("x.yaml", b"a: 1\nb: \0\n", &Limits::default());
-    assert_eq!(codes_of(&l), [(codes::NUL_BYTE, Severity::Refusal, Some(2))]);
+    assert_eq!(
+        codes_of(&l),
+        [(codes::NUL_BYTE, Severity::Refusal, Some(2))]
+    );
     let l = load_file("x.yaml", b"a: 1\n\nb: \xff\n", &Limits::default());
-    assert_eq!(codes_of(&l), [(codes::NOT_UTF8, Severity::Refusal, Some(3))]);
+    assert_eq!(
+        codes_of(&l),
+        [(codes::NOT_UTF8, Severity::Refusal, Some(3))]
+    );
 }
 
 #[test]
@@ -145,7 +175,9 @@ fn too_many_documents() {
 
 #[test]
 fn billion_laughs_is_refused_quickly() {
-    let mut text = String::from("apiVersion: v1\nkind: HTTPRoute\na0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    let mut text = String::from(
+        "apiVersion: v1\nkind: HTTPRoute\na0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n",
+    );
     for i in 1..10 {
         let prev = i - 1;
         text.push_str(&format!(
@@ -155,7 +187,12 @@ fn billion_laughs_is_refused_quickly() {
     let started = std::time::Instant::now();
     let l = load(&text);
     assert!(l.documents.is_empty());
-    assert_eq!(l.diagnostics[0].code, codes::YAML_TOO_MANY_NODES, "{:?}", l.diagnostics);
+    assert_eq!(
+        l.diagnostics[0].code,
+        codes::YAML_TOO_MANY_NODES,
+        "{:?}",
+        l.diagnostics
+    );
     // Not a timing assertion on the happy path: a regression here would take minutes and
     // gigabytes, so a generous bound catches it without flaking.
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
@@ -186,7 +223,11 @@ spec:
     let l = load(text);
     assert!(l.documents.is_empty());
     assert_eq!(l.diagnostics[0].severity, Severity::Refusal);
-    assert!(l.diagnostics[0].message.contains("targetTyp"), "{:?}", l.diagnostics);
+    assert!(
+        l.diagnostics[0].message.contains("targetTyp"),
+        "{:?}",
+        l.diagnostics
+    );
 }
 
 #[test]

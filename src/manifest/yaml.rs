@@ -32,7 +32,10 @@ pub(super) fn split_documents(text: &str) -> Vec<Chunk<'_>> {
     for (i, line) in text.split_inclusive('\n').enumerate() {
         let bare = line.trim_end_matches(['\n', '\r']);
         let is_marker = |m: &str| {
-            bare == m || bare.strip_prefix(m).is_some_and(|rest| rest.starts_with([' ', '\t']))
+            bare == m
+                || bare
+                    .strip_prefix(m)
+                    .is_some_and(|rest| rest.starts_with([' ', '\t']))
         };
         if is_marker("---") || is_marker("...") {
             push_chunk(&mut chunks, &text[start..offset], start_line);
@@ -75,7 +78,8 @@ pub(super) fn load_document(
         let line = origin.line + chunk_line_offset(text, line);
         vec![at(Diagnostic::refusal(code, message), line)]
     })?;
-    let (Some(api_version), Some(kind_name)) = (shape.api_version.clone(), shape.kind.clone()) else {
+    let (Some(api_version), Some(kind_name)) = (shape.api_version.clone(), shape.kind.clone())
+    else {
         let code = if !shape.is_mapping {
             codes::NOT_A_MAPPING
         } else if shape.kind.is_none() {
@@ -122,18 +126,16 @@ pub(super) fn load_document(
         Kind::Gateway => parse_envelope(text, kind, |s| Body::Gateway(Box::new(s))),
         Kind::HTTPRoute => parse_envelope(text, kind, |s| Body::HTTPRoute(Box::new(s))),
         Kind::ListenerSet => parse_envelope(text, kind, |s| Body::ListenerSet(Box::new(s))),
-        Kind::ReferenceGrant => {
-            parse_envelope(text, kind, |s| Body::ReferenceGrant(Box::new(s)))
+        Kind::ReferenceGrant => parse_envelope(text, kind, |s| Body::ReferenceGrant(Box::new(s))),
+        Kind::LoadBalancerConfiguration => {
+            parse_envelope(text, kind, |s| Body::LoadBalancerConfiguration(Box::new(s)))
         }
-        Kind::LoadBalancerConfiguration => parse_envelope(text, kind, |s| {
-            Body::LoadBalancerConfiguration(Box::new(s))
-        }),
-        Kind::TargetGroupConfiguration => parse_envelope(text, kind, |s| {
-            Body::TargetGroupConfiguration(Box::new(s))
-        }),
-        Kind::ListenerRuleConfiguration => parse_envelope(text, kind, |s| {
-            Body::ListenerRuleConfiguration(Box::new(s))
-        }),
+        Kind::TargetGroupConfiguration => {
+            parse_envelope(text, kind, |s| Body::TargetGroupConfiguration(Box::new(s)))
+        }
+        Kind::ListenerRuleConfiguration => {
+            parse_envelope(text, kind, |s| Body::ListenerRuleConfiguration(Box::new(s)))
+        }
     };
     let parsed = match typed {
         Ok(parsed) => parsed,
@@ -153,7 +155,10 @@ pub(super) fn load_document(
     let (metadata, body) = parsed.value;
     let name = match kind {
         // The tenants file is one per repository; its name is optional.
-        Kind::Tenants => metadata.name.clone().unwrap_or_else(|| "tenants".to_string()),
+        Kind::Tenants => metadata
+            .name
+            .clone()
+            .unwrap_or_else(|| "tenants".to_string()),
         _ => match &metadata.name {
             Some(name) => name.clone(),
             None => {
@@ -173,16 +178,13 @@ pub(super) fn load_document(
     };
     let mut diagnostics = Vec::new();
     if let Err(message) = check_object_name(&key.name) {
-        diagnostics.push(
-            Diagnostic::refusal(codes::INVALID_NAME, message).field("metadata.name"),
-        );
+        diagnostics.push(Diagnostic::refusal(codes::INVALID_NAME, message).field("metadata.name"));
     }
     if let Some(ns) = &key.namespace
         && let Err(message) = check_namespace_name(ns)
     {
-        diagnostics.push(
-            Diagnostic::refusal(codes::INVALID_NAME, message).field("metadata.namespace"),
-        );
+        diagnostics
+            .push(Diagnostic::refusal(codes::INVALID_NAME, message).field("metadata.namespace"));
     }
     let unknown_severity = match kind.strictness() {
         Strictness::Strict => Severity::Refusal,
@@ -249,9 +251,7 @@ fn last_segment(path: &str) -> &str {
 fn check_object_name(name: &str) -> Result<(), String> {
     let ok = !name.is_empty()
         && name.len() <= 253
-        && name
-            .split('.')
-            .all(|label| is_dns_label(label, usize::MAX));
+        && name.split('.').all(|label| is_dns_label(label, usize::MAX));
     if ok {
         Ok(())
     } else {
@@ -275,8 +275,7 @@ fn check_namespace_name(ns: &str) -> Result<(), String> {
 pub(crate) fn is_dns_label(s: &str, max: usize) -> bool {
     !s.is_empty()
         && s.len() <= max
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
         && !s.ends_with('-')
@@ -308,7 +307,7 @@ struct ParseFailure {
 fn parse_typed<T: DeserializeOwned>(text: &str, kind: Kind) -> Result<Parsed<T>, ParseFailure> {
     let mut ignored = Vec::new();
     let de = serde_yaml::Deserializer::from_str(text);
-    let mut record = |path: serde_ignored::Path<'_>| ignored.push(path.to_string());
+    let mut record = |path: serde_ignored::Path<'_>| ignored.push(field_path(&path));
     let tracked = serde_ignored::Deserializer::new(de, &mut record);
     match serde_path_to_error::deserialize::<_, T>(tracked) {
         Ok(value) => Ok(Parsed { value, ignored }),
@@ -320,6 +319,13 @@ fn parse_typed<T: DeserializeOwned>(text: &str, kind: Kind) -> Result<Parsed<T>,
             if let Some(cut) = message.find(" at line ") {
                 message.truncate(cut);
             }
+            // serde_yaml starts messages about nested fields with its own rendering of the
+            // path; the path is reported in its own field.
+            if let Some((head, rest)) = message.split_once(": ")
+                && !head.contains(' ')
+            {
+                message = rest.to_string();
+            }
             let path = if path == "." { String::new() } else { path };
             Err(ParseFailure {
                 message: format!("{message} (in {kind})"),
@@ -327,6 +333,27 @@ fn parse_typed<T: DeserializeOwned>(text: &str, kind: Kind) -> Result<Parsed<T>,
                 location,
             })
         }
+    }
+}
+
+/// A field path in the same notation as serde_path_to_error's (`spec.rules[0].name`), so
+/// that every diagnostic names fields alike and `locate` can follow them.
+fn field_path(path: &serde_ignored::Path<'_>) -> String {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => String::new(),
+        Path::Seq { parent, index } => format!("{}[{index}]", field_path(parent)),
+        Path::Map { parent, key } => {
+            let parent = field_path(parent);
+            if parent.is_empty() {
+                key.to_string()
+            } else {
+                format!("{parent}.{key}")
+            }
+        }
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => field_path(parent),
     }
 }
 

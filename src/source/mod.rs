@@ -146,6 +146,9 @@ impl Source {
     /// folders with non-UTF-8 paths are refused and reported; submodules are listed and not
     /// read. Exceeding `limits.max_files` or `limits.max_total_bytes` is an error, detected
     /// before any content is loaded. Everything is sorted by path.
+    ///
+    /// Only `revision.commit` is used: the snapshot's revision is read again from the commit,
+    /// so a snapshot depends on the commit id alone.
     pub fn snapshot(&self, revision: &Revision, limits: &Limits) -> Result<Snapshot, SourceError> {
         snapshot::read_snapshot(&self.repo, revision, limits)
     }

@@ -44,8 +44,8 @@ pub struct Outcome {
     pub verdict: Verdict,
     /// The admitted documents; empty when refused.
     pub documents: Vec<Document>,
-    /// Where each admitted HTTPRoute attached.
-    pub attachments: BTreeMap<ObjectKey, Vec<Attachment>>,
+    /// Where each admitted HTTPRoute attached, by `namespace/name` of the route.
+    pub attachments: BTreeMap<String, Vec<Attachment>>,
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -119,7 +119,9 @@ pub fn admit(snapshot: &Snapshot, options: &AdmitOptions) -> Admission {
     };
 
     // Bucket 0 is the platform, bucket i + 1 is team i.
-    let mut buckets: Vec<Bucket> = (0..=tenancy.teams.len()).map(|_| Bucket::default()).collect();
+    let mut buckets: Vec<Bucket> = (0..=tenancy.teams.len())
+        .map(|_| Bucket::default())
+        .collect();
     let bucket_of = |path: &str| match tenancy.owner_of(path) {
         PathOwner::Platform => Some(Some(0)),
         PathOwner::Team(i) => Some(Some(i + 1)),
@@ -188,7 +190,7 @@ pub fn admit(snapshot: &Snapshot, options: &AdmitOptions) -> Admission {
     let mut parents = gateways_of(&platform_bucket.documents);
     attach_listener_sets(&mut buckets, &tenancy, &mut parents);
     let refs = References::collect(&buckets);
-    let mut team_attachments: Vec<BTreeMap<ObjectKey, Vec<Attachment>>> =
+    let mut team_attachments: Vec<BTreeMap<String, Vec<Attachment>>> =
         vec![BTreeMap::new(); buckets.len()];
     for (b, bucket) in buckets.iter_mut().enumerate().skip(1) {
         let team = &tenancy.teams[b - 1];
@@ -197,7 +199,8 @@ pub fn admit(snapshot: &Snapshot, options: &AdmitOptions) -> Admission {
             if let Body::HTTPRoute(spec) = &doc.body {
                 let (attachments, diags) = check_route(doc, spec, team, &tenancy, &parents, &refs);
                 found.extend(diags.into_iter().map(|d| doc.diagnostic(d)));
-                team_attachments[b].insert(doc.key.clone(), attachments);
+                let route = format!("{}/{}", ns_of(doc), doc.key.name);
+                team_attachments[b].insert(route, attachments);
             }
         }
         bucket.diagnostics.extend(found);
@@ -208,7 +211,9 @@ pub fn admit(snapshot: &Snapshot, options: &AdmitOptions) -> Admission {
         let mut bucket = std::mem::take(&mut buckets[i + 1]);
         stamp(&mut bucket, &team.name);
         let attachments = std::mem::take(&mut team_attachments[i + 1]);
-        admission.teams.push(finish(&team.name, bucket, attachments));
+        admission
+            .teams
+            .push(finish(&team.name, bucket, attachments));
     }
     admission.tenancy = Some(tenancy);
     admission
@@ -220,7 +225,16 @@ fn stamp(bucket: &mut Bucket, name: &str) {
     }
 }
 
-fn finish(name: &str, mut bucket: Bucket, attachments: BTreeMap<ObjectKey, Vec<Attachment>>) -> Outcome {
+/// The namespace of an admitted document (placement has filled it in).
+fn ns_of(doc: &Document) -> &str {
+    doc.key.namespace.as_deref().unwrap_or_default()
+}
+
+fn finish(
+    name: &str,
+    mut bucket: Bucket,
+    attachments: BTreeMap<String, Vec<Attachment>>,
+) -> Outcome {
     let verdict = if bucket.refused() {
         Verdict::Refused
     } else {
@@ -233,8 +247,16 @@ fn finish(name: &str, mut bucket: Bucket, attachments: BTreeMap<ObjectKey, Vec<A
     Outcome {
         name: name.to_string(),
         verdict,
-        documents: if admitted { bucket.documents } else { Vec::new() },
-        attachments: if admitted { attachments } else { BTreeMap::new() },
+        documents: if admitted {
+            bucket.documents
+        } else {
+            Vec::new()
+        },
+        attachments: if admitted {
+            attachments
+        } else {
+            BTreeMap::new()
+        },
         diagnostics: bucket.diagnostics,
     }
 }
@@ -249,10 +271,9 @@ fn refused_entry(reason: &RefusedReason) -> Diagnostic {
             codes::FILE_TOO_LARGE,
             format!("{size} bytes; the limit (limits.max_file_bytes) is {limit}"),
         ),
-        RefusedReason::NonUtf8Path => Diagnostic::refusal(
-            codes::NON_UTF8_PATH,
-            "the file name is not valid UTF-8",
-        ),
+        RefusedReason::NonUtf8Path => {
+            Diagnostic::refusal(codes::NON_UTF8_PATH, "the file name is not valid UTF-8")
+        }
     }
 }
 
@@ -304,7 +325,10 @@ fn load_tenancy(snapshot: &Snapshot, options: &AdmitOptions) -> Result<Tenancy, 
 fn check_placement(bucket: &mut Bucket, owner: &Owner, is_platform: bool) {
     let mut kept = Vec::new();
     for mut doc in std::mem::take(&mut bucket.documents) {
-        let platform_kind = matches!(doc.key.kind, Kind::Gateway | Kind::LoadBalancerConfiguration);
+        let platform_kind = matches!(
+            doc.key.kind,
+            Kind::Gateway | Kind::LoadBalancerConfiguration
+        );
         let problem = if doc.key.kind == Kind::Tenants {
             Some(Diagnostic::refusal(
                 codes::KIND_NOT_ALLOWED_HERE,
@@ -334,7 +358,11 @@ fn check_placement(bucket: &mut Bucket, owner: &Owner, is_platform: bool) {
                         format!(
                             "namespace `{ns}` is not `{}`, the namespace of {} (folder `{}`)",
                             owner.namespace,
-                            if is_platform { "the platform".to_string() } else { format!("team {}", owner.name) },
+                            if is_platform {
+                                "the platform".to_string()
+                            } else {
+                                format!("team {}", owner.name)
+                            },
                             owner.path
                         ),
                     )
@@ -386,7 +414,8 @@ fn check_duplicates(buckets: &mut [Bucket]) {
             }
         }
     }
-    duplicates.sort_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
+    // Remove from the back so that earlier indexes stay valid.
+    duplicates.sort_by_key(|&(b, d, _)| std::cmp::Reverse((b, d)));
     for (b, d, diag) in duplicates {
         buckets[b].documents.remove(d);
         buckets[b].diagnostics.push(diag);
@@ -469,7 +498,12 @@ fn check_platform(bucket: &mut Bucket, tenancy: &Tenancy, options: &AdmitOptions
 }
 
 /// Checks one listener's protocol, port and hostname against what ALB can serve.
-fn check_listener(protocol: &str, port: i32, hostname: Option<&str>, field: &str) -> Vec<Diagnostic> {
+fn check_listener(
+    protocol: &str,
+    port: i32,
+    hostname: Option<&str>,
+    field: &str,
+) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     if !matches!(protocol, "HTTP" | "HTTPS") {
         out.push(
@@ -482,16 +516,22 @@ fn check_listener(protocol: &str, port: i32, hostname: Option<&str>, field: &str
     }
     if !(1..=65535).contains(&port) {
         out.push(
-            Diagnostic::refusal(codes::INVALID_FIELD, format!("port {port} is outside 1-65535"))
-                .field(format!("{field}.port")),
+            Diagnostic::refusal(
+                codes::INVALID_FIELD,
+                format!("port {port} is outside 1-65535"),
+            )
+            .field(format!("{field}.port")),
         );
     }
     if let Some(h) = hostname
         && !hostname::is_valid(h)
     {
         out.push(
-            Diagnostic::refusal(codes::INVALID_FIELD, format!("`{h}` is not a valid hostname"))
-                .field(format!("{field}.hostname")),
+            Diagnostic::refusal(
+                codes::INVALID_FIELD,
+                format!("`{h}` is not a valid hostname"),
+            )
+            .field(format!("{field}.hostname")),
         );
     }
     out
@@ -503,7 +543,9 @@ fn gateways_of(platform_docs: &[Document]) -> Parents {
         if let Body::Gateway(spec) = &doc.body {
             let ns = doc.key.namespace.clone().unwrap_or_default();
             let id = format!("{ns}/{}", doc.key.name);
-            parents.allowed_listeners.insert(id.clone(), attach::gateway_allowed_listeners(spec));
+            parents
+                .allowed_listeners
+                .insert(id.clone(), attach::gateway_allowed_listeners(spec));
             parents.by_key.insert(
                 (ParentKind::Gateway, ns.clone(), doc.key.name.clone()),
                 Parent {
@@ -526,11 +568,17 @@ fn attach_listener_sets(buckets: &mut [Bucket], tenancy: &Tenancy, parents: &mut
         let team = &tenancy.teams[b - 1];
         let mut found = Vec::new();
         for doc in &bucket.documents {
-            let Body::ListenerSet(spec) = &doc.body else { continue };
+            let Body::ListenerSet(spec) = &doc.body else {
+                continue;
+            };
             let ns = doc.key.namespace.clone().unwrap_or_default();
             for (i, l) in spec.listeners.iter().enumerate() {
                 let field = format!("spec.listeners[{i}]");
-                found.extend(check_listener(&l.protocol, l.port, l.hostname.as_deref(), &field).into_iter().map(|d| doc.diagnostic(d)));
+                found.extend(
+                    check_listener(&l.protocol, l.port, l.hostname.as_deref(), &field)
+                        .into_iter()
+                        .map(|d| doc.diagnostic(d)),
+                );
                 let name = l.hostname.as_deref().unwrap_or("*");
                 if !team.grants.covers_hostname(name) {
                     found.push(doc.diagnostic(
@@ -547,7 +595,33 @@ fn attach_listener_sets(buckets: &mut [Bucket], tenancy: &Tenancy, parents: &mut
             }
             let pr = &spec.parent_ref;
             let gw_ns = pr.namespace.clone().unwrap_or_else(|| ns.clone());
-            let is_gateway = pr.group.as_deref().unwrap_or(manifest::GATEWAY_API_GROUP) == manifest::GATEWAY_API_GROUP
+            // One ALB listener per port has one protocol, and the Gateway's listeners win.
+            if let Some(gateway) =
+                parents
+                    .by_key
+                    .get(&(ParentKind::Gateway, gw_ns.clone(), pr.name.clone()))
+            {
+                for (i, l) in spec.listeners.iter().enumerate() {
+                    if let Some(g) = gateway
+                        .listeners
+                        .iter()
+                        .find(|g| g.port == l.port && g.protocol != l.protocol)
+                    {
+                        found.push(doc.diagnostic(
+                            Diagnostic::error(
+                                codes::LISTENER_CONFLICT,
+                                format!(
+                                    "port {} is {} on Gateway {gw_ns}/{} (listener `{}`); this {} listener is ignored",
+                                    l.port, g.protocol, pr.name, g.name, l.protocol
+                                ),
+                            )
+                            .field(format!("spec.listeners[{i}].protocol")),
+                        ));
+                    }
+                }
+            }
+            let is_gateway = pr.group.as_deref().unwrap_or(manifest::GATEWAY_API_GROUP)
+                == manifest::GATEWAY_API_GROUP
                 && pr.kind.as_deref().unwrap_or("Gateway") == "Gateway";
             let gateway_id = format!("{gw_ns}/{}", pr.name);
             let accepted = match parents.allowed_listeners.get(&gateway_id) {
@@ -565,10 +639,15 @@ fn attach_listener_sets(buckets: &mut [Bucket], tenancy: &Tenancy, parents: &mut
                     ok
                 }
                 _ => {
-                    found.push(doc.diagnostic(
-                        Diagnostic::error(codes::PARENT_NOT_FOUND, format!("Gateway {gateway_id} does not exist in this revision"))
+                    found.push(
+                        doc.diagnostic(
+                            Diagnostic::error(
+                                codes::PARENT_NOT_FOUND,
+                                format!("Gateway {gateway_id} does not exist in this revision"),
+                            )
                             .field("spec.parentRef"),
-                    ));
+                        ),
+                    );
                     false
                 }
             };
@@ -614,7 +693,9 @@ impl References {
                         refs.services.insert((ns, target.name.clone()));
                     }
                 }
-                Body::ReferenceGrant(spec) => refs.grants.entry(ns).or_default().push((**spec).clone()),
+                Body::ReferenceGrant(spec) => {
+                    refs.grants.entry(ns).or_default().push((**spec).clone())
+                }
                 Body::ListenerRuleConfiguration(_) => {
                     refs.rule_configs.insert((ns, doc.key.name.clone()));
                 }
@@ -629,9 +710,13 @@ impl References {
         self.grants.get(to_ns).is_some_and(|grants| {
             grants.iter().any(|g| {
                 g.from.iter().any(|f| {
-                    f.group == manifest::GATEWAY_API_GROUP && f.kind == "HTTPRoute" && f.namespace == from_ns
+                    f.group == manifest::GATEWAY_API_GROUP
+                        && f.kind == "HTTPRoute"
+                        && f.namespace == from_ns
                 }) && g.to.iter().any(|t| {
-                    t.group.is_empty() && t.kind == "Service" && t.name.as_deref().is_none_or(|n| n == name)
+                    t.group.is_empty()
+                        && t.kind == "Service"
+                        && t.name.as_deref().is_none_or(|n| n == name)
                 })
             })
         })
@@ -653,8 +738,11 @@ fn check_route(
     for (i, h) in hostnames.iter().enumerate() {
         if !hostname::is_valid(h) {
             out.push(
-                Diagnostic::refusal(codes::INVALID_FIELD, format!("`{h}` is not a valid hostname"))
-                    .field(format!("spec.hostnames[{i}]")),
+                Diagnostic::refusal(
+                    codes::INVALID_FIELD,
+                    format!("`{h}` is not a valid hostname"),
+                )
+                .field(format!("spec.hostnames[{i}]")),
             );
         }
     }
@@ -676,7 +764,13 @@ fn check_route(
             .collect(),
     };
     if view.parent_refs.is_empty() {
-        out.push(Diagnostic::error(codes::NO_MATCHING_PARENT, "the route has no parentRefs, so it attaches nowhere").field("spec.parentRefs"));
+        out.push(
+            Diagnostic::error(
+                codes::NO_MATCHING_PARENT,
+                "the route has no parentRefs, so it attaches nowhere",
+            )
+            .field("spec.parentRefs"),
+        );
     }
     let (attachments, attach_diags) = attach::attach_route(&view, parents, tenancy);
     out.extend(attach_diags);
@@ -688,18 +782,26 @@ fn check_route(
     for a in &attachments {
         if hostnames.is_empty() {
             let field = format!("spec.parentRefs[{}]", a.parent_ref);
-            let name = a.listener.hostname.clone().unwrap_or_else(|| "*".to_string());
+            let name = a
+                .listener
+                .hostname
+                .clone()
+                .unwrap_or_else(|| "*".to_string());
             claimed.entry(name).or_insert(field);
         }
         for (i, h) in hostnames.iter().enumerate() {
             if let Some(effective) = hostname::intersect(a.listener.hostname.as_deref(), h) {
-                claimed.entry(effective).or_insert(format!("spec.hostnames[{i}]"));
+                claimed
+                    .entry(effective)
+                    .or_insert(format!("spec.hostnames[{i}]"));
             }
         }
     }
     if attachments.is_empty() {
         for (i, h) in hostnames.iter().enumerate() {
-            claimed.entry(h.clone()).or_insert(format!("spec.hostnames[{i}]"));
+            claimed
+                .entry(h.clone())
+                .or_insert(format!("spec.hostnames[{i}]"));
         }
     }
     for (h, field) in &claimed {
@@ -709,30 +811,50 @@ fn check_route(
     (attachments, out)
 }
 
-fn check_hostname_grant(name: &str, field: &str, spec: &HttpRouteSpec, team: &Owner) -> Vec<Diagnostic> {
+fn check_hostname_grant(
+    name: &str,
+    field: &str,
+    spec: &HttpRouteSpec,
+    team: &Owner,
+) -> Vec<Diagnostic> {
     if team.grants.covers_hostname(name) {
         return Vec::new();
     }
     let Some(prefixes) = team.grants.shared_paths(name) else {
         let message = if name == "*" {
-            format!("the route has no hostname and its listener has none, so it would answer every hostname; team {} needs the `*` grant", team.name)
+            format!(
+                "the route has no hostname and its listener has none, so it would answer every hostname; team {} needs the `*` grant",
+                team.name
+            )
         } else {
             format!("hostname `{name}` is not granted to team {}", team.name)
         };
-        return vec![Diagnostic::refusal(codes::HOSTNAME_NOT_GRANTED, message).field(field.to_string())];
+        return vec![
+            Diagnostic::refusal(codes::HOSTNAME_NOT_GRANTED, message).field(field.to_string()),
+        ];
     };
     // A shared hostname: every match must stay inside the team's path prefixes.
     let mut out = Vec::new();
     let rules = spec.rules.as_deref().unwrap_or_default();
     let no_match = [Default::default()];
     for (r, rule) in rules.iter().enumerate() {
-        let matches = rule.matches.as_deref().filter(|m| !m.is_empty()).unwrap_or(&no_match);
+        let matches = rule
+            .matches
+            .as_deref()
+            .filter(|m| !m.is_empty())
+            .unwrap_or(&no_match);
         for (m, mat) in matches.iter().enumerate() {
-            let field = format!("spec.rules[{r}].matches[{m}].path");
+            let field = if rule.matches.as_deref().is_some_and(|m| !m.is_empty()) {
+                format!("spec.rules[{r}].matches[{m}].path")
+            } else {
+                format!("spec.rules[{r}]")
+            };
             let (kind, value) = match &mat.path {
                 None => (HttpRouteRulesMatchesPathType::PathPrefix, "/"),
                 Some(p) => (
-                    p.r#type.clone().unwrap_or(HttpRouteRulesMatchesPathType::PathPrefix),
+                    p.r#type
+                        .clone()
+                        .unwrap_or(HttpRouteRulesMatchesPathType::PathPrefix),
                     p.value.as_deref().unwrap_or("/"),
                 ),
             };
@@ -740,9 +862,17 @@ fn check_hostname_grant(name: &str, field: &str, spec: &HttpRouteSpec, team: &Ow
                 && prefixes.iter().any(|p| path_within(value, p));
             if !inside {
                 let message = if kind == HttpRouteRulesMatchesPathType::RegularExpression {
-                    format!("on shared hostname `{name}` team {} may claim only {}; a regular expression cannot be checked against them", team.name, prefixes.join(", "))
+                    format!(
+                        "on shared hostname `{name}` team {} may claim only {}; a regular expression cannot be checked against them",
+                        team.name,
+                        prefixes.join(", ")
+                    )
                 } else {
-                    format!("path `{value}` on shared hostname `{name}` is outside the prefixes granted to team {}: {}", team.name, prefixes.join(", "))
+                    format!(
+                        "path `{value}` on shared hostname `{name}` is outside the prefixes granted to team {}: {}",
+                        team.name,
+                        prefixes.join(", ")
+                    )
                 };
                 out.push(Diagnostic::refusal(codes::PATH_NOT_GRANTED, message).field(field));
             }
@@ -763,12 +893,19 @@ fn path_within(value: &str, prefix: &str) -> bool {
     let prefix = prefix.trim_end_matches('/');
     prefix.is_empty()
         || value == prefix
-        || value.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/'))
+        || value
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with('/'))
 }
 
 /// Backends: `TargetGroupName` must be inside the team's target-group grants (refusal);
 /// Services must be declared and, across namespaces, granted (errors: the rule answers 500).
-fn check_backends(spec: &HttpRouteSpec, ns: &str, team: &Owner, refs: &References) -> Vec<Diagnostic> {
+fn check_backends(
+    spec: &HttpRouteSpec,
+    ns: &str,
+    team: &Owner,
+    refs: &References,
+) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for (r, rule) in spec.rules.iter().flatten().enumerate() {
         for (i, b) in rule.backend_refs.iter().flatten().enumerate() {
@@ -817,8 +954,22 @@ fn check_backends(spec: &HttpRouteSpec, ns: &str, team: &Owner, refs: &Reference
             if let Some(ext) = &filter.extension_ref {
                 let field = format!("spec.rules[{r}].filters[{f}].extensionRef");
                 if ext.group != lbc::GROUP || ext.kind != "ListenerRuleConfiguration" {
-                    out.push(Diagnostic::refusal(codes::UNSUPPORTED, format!("extensionRef {}/{} is not a {}/ListenerRuleConfiguration", ext.group, ext.kind, lbc::GROUP)).field(field));
-                } else if !refs.rule_configs.contains(&(ns.to_string(), ext.name.clone())) {
+                    out.push(
+                        Diagnostic::refusal(
+                            codes::UNSUPPORTED,
+                            format!(
+                                "extensionRef {}/{} is not a {}/ListenerRuleConfiguration",
+                                ext.group,
+                                ext.kind,
+                                lbc::GROUP
+                            ),
+                        )
+                        .field(field),
+                    );
+                } else if !refs
+                    .rule_configs
+                    .contains(&(ns.to_string(), ext.name.clone()))
+                {
                     out.push(Diagnostic::error(codes::PARAMETERS_NOT_FOUND, format!("ListenerRuleConfiguration {ns}/{} does not exist; this rule answers 500", ext.name)).field(field));
                 }
             }

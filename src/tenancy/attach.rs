@@ -140,7 +140,10 @@ macro_rules! selector_from {
 macro_rules! listener_from {
     ($l:expr, $from_enum:ident) => {{
         let l = $l;
-        let namespaces = l.allowed_routes.as_ref().and_then(|a| a.namespaces.as_ref());
+        let namespaces = l
+            .allowed_routes
+            .as_ref()
+            .and_then(|a| a.namespaces.as_ref());
         let from = match namespaces.and_then(|n| n.from.as_ref()) {
             None | Some($from_enum::Same) => AllowedFrom::Same,
             Some($from_enum::All) => AllowedFrom::All,
@@ -157,23 +160,32 @@ macro_rules! listener_from {
             protocol: l.protocol.clone(),
             hostname: l.hostname.clone(),
             from,
-            kinds: l.allowed_routes.as_ref().and_then(|a| a.kinds.as_ref()).map(|ks| {
-                ks.iter()
-                    .map(|k| {
-                        (
-                            k.group.clone().unwrap_or_else(|| GATEWAY_API_GROUP.to_string()),
-                            k.kind.clone(),
-                        )
-                    })
-                    .collect()
-            }),
+            kinds: l
+                .allowed_routes
+                .as_ref()
+                .and_then(|a| a.kinds.as_ref())
+                .map(|ks| {
+                    ks.iter()
+                        .map(|k| {
+                            (
+                                k.group
+                                    .clone()
+                                    .unwrap_or_else(|| GATEWAY_API_GROUP.to_string()),
+                                k.kind.clone(),
+                            )
+                        })
+                        .collect()
+                }),
         }
     }};
 }
 
 pub(super) fn gateway_listeners(spec: &GatewaySpec) -> Vec<Listener> {
     use gateway_api::apis::standard::gateways::GatewayListenersAllowedRoutesNamespacesFrom as F;
-    spec.listeners.iter().map(|l| listener_from!(l, F)).collect()
+    spec.listeners
+        .iter()
+        .map(|l| listener_from!(l, F))
+        .collect()
 }
 
 pub(super) fn gateway_allowed_listeners(spec: &GatewaySpec) -> AllowedFrom {
@@ -198,12 +210,20 @@ pub(super) fn gateway_allowed_listeners(spec: &GatewaySpec) -> AllowedFrom {
 
 pub(super) fn listener_set_listeners(spec: &ListenerSetSpec) -> Vec<Listener> {
     use gateway_api::apis::standard::listenersets::ListenerSetListenersAllowedRoutesNamespacesFrom as F;
-    spec.listeners.iter().map(|l| listener_from!(l, F)).collect()
+    spec.listeners
+        .iter()
+        .map(|l| listener_from!(l, F))
+        .collect()
 }
 
 impl AllowedFrom {
     /// Does this rule admit an object from `namespace`, for a parent in `parent_namespace`?
-    pub(super) fn admits(&self, namespace: &str, parent_namespace: &str, tenancy: &Tenancy) -> bool {
+    pub(super) fn admits(
+        &self,
+        namespace: &str,
+        parent_namespace: &str,
+        tenancy: &Tenancy,
+    ) -> bool {
         match self {
             AllowedFrom::Same => namespace == parent_namespace,
             AllowedFrom::All => true,
@@ -393,7 +413,11 @@ mod tests {
         let sel = LabelSelector {
             match_labels: labels(&[("tier", "backend")]),
             match_expressions: vec![
-                ("env".into(), "In".into(), vec!["prod".into(), "stage".into()]),
+                (
+                    "env".into(),
+                    "In".into(),
+                    vec!["prod".into(), "stage".into()],
+                ),
                 ("legacy".into(), "DoesNotExist".into(), vec![]),
             ],
         };

@@ -90,7 +90,11 @@ pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 impl Tenancy {
     /// Checks a `Tenants` document. Every problem is reported (against `file`); any problem
     /// makes the whole revision invalid, since ownership cannot be decided without it.
-    pub fn from_spec(spec: &TenantsSpec, file: &str, line: usize) -> Result<Tenancy, Vec<Diagnostic>> {
+    pub fn from_spec(
+        spec: &TenantsSpec,
+        file: &str,
+        line: usize,
+    ) -> Result<Tenancy, Vec<Diagnostic>> {
         let mut problems = Vec::new();
         let mut bad = |field: String, message: String| {
             problems.push(

@@ -40,7 +40,10 @@ fn fields(result: Result<Tenancy, Vec<Diagnostic>>) -> Vec<String> {
 #[test]
 fn owners_by_folder() {
     let t = Tenancy::from_spec(
-        &spec(vec![team("pay", "teams/pay", "pay"), team("ord", "./teams/ord/", "ord")]),
+        &spec(vec![
+            team("pay", "teams/pay", "pay"),
+            team("ord", "./teams/ord/", "ord"),
+        ]),
         "tenants.yaml",
         1,
     )
@@ -86,7 +89,11 @@ fn every_tenants_problem_is_reported() {
 
 #[test]
 fn a_team_may_share_the_platform_namespace() {
-    let t = Tenancy::from_spec(&spec(vec![team("infra", "teams/infra", "platform")]), "t", 1);
+    let t = Tenancy::from_spec(
+        &spec(vec![team("infra", "teams/infra", "platform")]),
+        "t",
+        1,
+    );
     assert!(t.is_ok());
 }
 
@@ -97,5 +104,8 @@ fn namespace_labels_include_the_name_label() {
     let t = Tenancy::from_spec(&spec(vec![pay]), "t", 1).unwrap();
     let labels = t.namespace_labels("pay");
     assert_eq!(labels.get("tier").map(String::as_str), Some("backend"));
-    assert_eq!(labels.get(NAMESPACE_NAME_LABEL).map(String::as_str), Some("pay"));
+    assert_eq!(
+        labels.get(NAMESPACE_NAME_LABEL).map(String::as_str),
+        Some("pay")
+    );
 }

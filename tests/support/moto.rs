@@ -139,7 +139,12 @@ impl MotoServer {
         let text = |v: &serde_json::Value| v.as_str().expect("an id").to_owned();
         (
             text(&ids["vpc"]),
-            ids["subnets"].as_array().expect("subnets").iter().map(text).collect(),
+            ids["subnets"]
+                .as_array()
+                .expect("subnets")
+                .iter()
+                .map(text)
+                .collect(),
             text(&ids["security_group"]),
         )
     }

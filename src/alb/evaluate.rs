@@ -1,0 +1,1 @@
+//! The request evaluator (placeholder file replaced by the evaluator work).

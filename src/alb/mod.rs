@@ -1,0 +1,368 @@
+//! The ALB model: load balancers, listeners, rules, target groups, as plain data.
+//!
+//! One set of types serves as the desired state (built by `translate` from admitted
+//! documents) and the observed state (read from AWS). Everything that AWS reports in several
+//! equivalent shapes is given one canonical shape here, so that two equal configurations
+//! compare equal: conditions and actions are typed, values are kept in the order gwsync
+//! writes them, redirect parts are always filled (`#{host}` and friends when unchanged).
+//!
+//! The model knows nothing about Gateway API; [`evaluate`] answers "which rule takes this
+//! request and what happens" from the model alone, with ALB's matching rules.
+
+pub mod evaluate;
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Every load balancer of one revision, one per Gateway, sorted by Gateway.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Stack {
+    pub load_balancers: Vec<LoadBalancer>,
+}
+
+impl Stack {
+    pub fn load_balancer(&self, gateway: &str) -> Option<&LoadBalancer> {
+        self.load_balancers.iter().find(|lb| lb.gateway == gateway)
+    }
+}
+
+/// An Application Load Balancer, built from one Gateway.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoadBalancer {
+    /// `namespace/name` of the Gateway: the load balancer's stable identity.
+    pub gateway: String,
+    /// The ALB name: at most 32 characters of letters, digits and '-'.
+    pub name: String,
+    pub scheme: Scheme,
+    pub ip_address_type: IpAddressType,
+    /// Subnet IDs (or names, resolved when applied).
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    pub attributes: BTreeMap<String, String>,
+    pub tags: BTreeMap<String, String>,
+    /// Sorted by port.
+    pub listeners: Vec<Listener>,
+    /// The target groups gwsync owns for this load balancer, sorted by backend.
+    pub target_groups: Vec<TargetGroup>,
+}
+
+impl LoadBalancer {
+    pub fn listener(&self, port: u16) -> Option<&Listener> {
+        self.listeners.iter().find(|l| l.port == port)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scheme {
+    Internal,
+    InternetFacing,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IpAddressType {
+    Ipv4,
+    Dualstack,
+    DualstackWithoutPublicIpv4,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Protocol {
+    Http,
+    Https,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Http => "HTTP",
+            Protocol::Https => "HTTPS",
+        }
+    }
+
+    /// The URL scheme of requests on this protocol.
+    pub fn scheme(self) -> &'static str {
+        match self {
+            Protocol::Http => "http",
+            Protocol::Https => "https",
+        }
+    }
+}
+
+/// One ALB listener: every Gateway and ListenerSet listener on one port.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Listener {
+    pub port: u16,
+    pub protocol: Protocol,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssl_policy: Option<String>,
+    /// Certificates of an HTTPS listener; the first is the default certificate.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certificates: Vec<Certificate>,
+    /// What a request that no rule matches gets: gwsync always answers a fixed 404.
+    pub default_action: Action,
+    /// Sorted by priority.
+    pub rules: Vec<Rule>,
+}
+
+/// A listener certificate: known by ARN, or to be found in ACM for a hostname.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Certificate {
+    Arn(String),
+    /// An issued ACM certificate covering this hostname, looked up when planning against AWS.
+    ForHostname(String),
+}
+
+/// A listener rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rule {
+    /// 1..=50000; lower is evaluated first.
+    pub priority: u32,
+    /// ANDed; within one condition, values are ORed.
+    pub conditions: Vec<Condition>,
+    /// Authentication actions first, then exactly one final action.
+    pub actions: Vec<Action>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transforms: Vec<Transform>,
+    /// Why the rule exists; None for a rule read from AWS that gwsync cannot trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<RuleSource>,
+}
+
+impl Rule {
+    /// The action that decides the response (the last one).
+    pub fn final_action(&self) -> Option<&Action> {
+        self.actions.last()
+    }
+}
+
+/// Where a rule came from, for plans and `explain`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum RuleSource {
+    /// Matches of one HTTPRoute rule (several when compacted).
+    Route {
+        /// `namespace/name` of the HTTPRoute.
+        route: String,
+        /// Index of the rule in `spec.rules`.
+        rule: usize,
+        /// Indexes of the matches in the rule's `matches` (empty: the rule has none).
+        matches: Vec<usize>,
+    },
+    /// A 404 that keeps requests for a more specific listener hostname away from less
+    /// specific listeners' routes (Gateway API listener isolation).
+    ListenerIsolation { hostname: String },
+}
+
+/// A rule condition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "field", rename_all = "kebab-case")]
+pub enum Condition {
+    HostHeader {
+        values: Patterns,
+    },
+    PathPattern {
+        values: Patterns,
+    },
+    HttpHeader {
+        name: String,
+        values: Patterns,
+    },
+    /// Pairs with an optional key; any pair may match.
+    QueryString {
+        values: Vec<QueryValue>,
+    },
+    HttpRequestMethod {
+        values: Vec<String>,
+    },
+    SourceIp {
+        values: Vec<String>,
+    },
+}
+
+impl Condition {
+    /// How many values this condition counts against ALB's limit of condition values per
+    /// rule.
+    pub fn value_count(&self) -> usize {
+        match self {
+            Condition::HostHeader { values }
+            | Condition::PathPattern { values }
+            | Condition::HttpHeader { values, .. } => values.len(),
+            Condition::QueryString { values } => values.len(),
+            Condition::HttpRequestMethod { values } | Condition::SourceIp { values } => {
+                values.len()
+            }
+        }
+    }
+
+    /// How many `*` and `?` wildcards this condition's values hold.
+    pub fn wildcard_count(&self) -> usize {
+        let count = |s: &str| s.chars().filter(|c| *c == '*' || *c == '?').count();
+        match self {
+            Condition::HostHeader {
+                values: Patterns::Wildcard(v),
+            }
+            | Condition::PathPattern {
+                values: Patterns::Wildcard(v),
+            }
+            | Condition::HttpHeader {
+                values: Patterns::Wildcard(v),
+                ..
+            } => v.iter().map(|s| count(s)).sum(),
+            Condition::QueryString { values } => values
+                .iter()
+                .map(|q| q.key.as_deref().map_or(0, count) + count(&q.value))
+                .sum(),
+            _ => 0,
+        }
+    }
+}
+
+/// Values of a host, path or header condition: ALB wildcard patterns (`*`, `?`) or regular
+/// expressions (`RegexValues`). One condition holds one kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Patterns {
+    Wildcard(Vec<String>),
+    Regex(Vec<String>),
+}
+
+impl Patterns {
+    pub fn len(&self) -> usize {
+        match self {
+            Patterns::Wildcard(v) | Patterns::Regex(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueryValue {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    pub value: String,
+}
+
+/// A rule or default action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Action {
+    Forward {
+        target_groups: Vec<WeightedTargetGroup>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stickiness_seconds: Option<u32>,
+    },
+    /// Every part is filled: `#{protocol}`, `#{host}`, `#{port}`, `#{path}`, `#{query}`
+    /// keep the request's own.
+    Redirect {
+        protocol: String,
+        host: String,
+        port: String,
+        path: String,
+        query: String,
+        status: u16,
+    },
+    FixedResponse {
+        status: u16,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        content_type: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        body: Option<String>,
+    },
+    /// `authenticate-oidc` or `authenticate-cognito`, with the AWS configuration fields by
+    /// their API names.
+    Authenticate {
+        kind: AuthenticateKind,
+        config: BTreeMap<String, String>,
+    },
+}
+
+impl Action {
+    pub fn fixed(status: u16) -> Action {
+        Action::FixedResponse {
+            status,
+            content_type: None,
+            body: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthenticateKind {
+    Oidc,
+    Cognito,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WeightedTargetGroup {
+    pub target_group: TargetGroupRef,
+    /// 0..=999.
+    pub weight: u32,
+}
+
+/// A target group named by a rule: one gwsync owns (by backend) or an existing one (by name).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TargetGroupRef {
+    /// `namespace/name:port` of the Service.
+    Owned(String),
+    /// The name of a target group gwsync does not own.
+    Existing(String),
+}
+
+/// A request transform applied before the request reaches its targets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Transform {
+    HostHeaderRewrite { regex: String, replace: String },
+    UrlRewrite { regex: String, replace: String },
+}
+
+/// A target group gwsync owns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetGroup {
+    /// `namespace/name:port` of the Service; also the `gwsync.dev/backend` tag.
+    pub backend: String,
+    /// At most 32 characters of letters, digits and '-'.
+    pub name: String,
+    pub protocol: Protocol,
+    pub protocol_version: String,
+    pub port: u16,
+    pub target_type: String,
+    pub health_check: HealthCheck,
+    pub attributes: BTreeMap<String, String>,
+    pub tags: BTreeMap<String, String>,
+    /// Targets registered by gwsync; empty when registration is left to others.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<Target>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthCheck {
+    pub protocol: Protocol,
+    /// `traffic-port` or a port number.
+    pub port: String,
+    pub path: String,
+    pub interval_seconds: u32,
+    pub timeout_seconds: u32,
+    pub healthy_threshold: u32,
+    pub unhealthy_threshold: u32,
+    /// HTTP codes, e.g. `200` or `200-299`.
+    pub matcher: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Target {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability_zone: Option<String>,
+}

@@ -9,7 +9,9 @@
 //! on behalf of one team, so one team's errors never change another team's verdict.
 
 use super::attach::{self, Parent, ParentKind, ParentRefView, Parents, RouteView};
+use super::refs::{References, Resolution};
 use super::{Attachment, Owner, PathOwner, Tenancy};
+use crate::alb::TargetGroupRef;
 use crate::config::Limits;
 use crate::diagnostic::{Diagnostic, Severity, codes};
 use crate::hostname;
@@ -189,21 +191,24 @@ pub fn admit(snapshot: &Snapshot, options: &AdmitOptions) -> Admission {
 
     let mut parents = gateways_of(&platform_bucket.documents);
     attach_listener_sets(&mut buckets, &tenancy, &mut parents);
-    let refs = References::collect(&buckets);
+    let refs = References::collect(buckets.iter().flat_map(|b| &b.documents));
     let mut team_attachments: Vec<BTreeMap<String, Vec<Attachment>>> =
         vec![BTreeMap::new(); buckets.len()];
-    for (b, bucket) in buckets.iter_mut().enumerate().skip(1) {
+    let mut route_diagnostics: Vec<Vec<Diagnostic>> = vec![Vec::new(); buckets.len()];
+    for (b, bucket) in buckets.iter().enumerate().skip(1) {
         let team = &tenancy.teams[b - 1];
-        let mut found = Vec::new();
         for doc in &bucket.documents {
             if let Body::HTTPRoute(spec) = &doc.body {
                 let (attachments, diags) = check_route(doc, spec, team, &tenancy, &parents, &refs);
-                found.extend(diags.into_iter().map(|d| doc.diagnostic(d)));
+                route_diagnostics[b].extend(diags.into_iter().map(|d| doc.diagnostic(d)));
                 let route = format!("{}/{}", ns_of(doc), doc.key.name);
                 team_attachments[b].insert(route, attachments);
             }
         }
-        bucket.diagnostics.extend(found);
+    }
+    drop(refs);
+    for (bucket, diags) in buckets.iter_mut().zip(route_diagnostics) {
+        bucket.diagnostics.extend(diags);
     }
 
     admission.platform = Some(finish("platform", platform_bucket, BTreeMap::new()));
@@ -666,63 +671,6 @@ fn attach_listener_sets(buckets: &mut [Bucket], tenancy: &Tenancy, parents: &mut
     }
 }
 
-/// What backend references resolve against: declared Services (by TargetGroupConfiguration),
-/// ReferenceGrants and ListenerRuleConfigurations, from every team's loaded documents.
-struct References {
-    /// (namespace, Service name)
-    services: BTreeSet<(String, String)>,
-    /// namespace -> grants in it
-    grants: BTreeMap<String, Vec<gateway_api::apis::standard::referencegrants::ReferenceGrantSpec>>,
-    /// (namespace, name)
-    rule_configs: BTreeSet<(String, String)>,
-}
-
-impl References {
-    fn collect(buckets: &[Bucket]) -> References {
-        let mut refs = References {
-            services: BTreeSet::new(),
-            grants: BTreeMap::new(),
-            rule_configs: BTreeSet::new(),
-        };
-        for doc in buckets.iter().flat_map(|b| &b.documents) {
-            let ns = doc.key.namespace.clone().unwrap_or_default();
-            match &doc.body {
-                Body::TargetGroupConfiguration(spec) => {
-                    let target = &spec.target_reference;
-                    if target.kind.as_deref().unwrap_or("Service") == "Service" {
-                        refs.services.insert((ns, target.name.clone()));
-                    }
-                }
-                Body::ReferenceGrant(spec) => {
-                    refs.grants.entry(ns).or_default().push((**spec).clone())
-                }
-                Body::ListenerRuleConfiguration(_) => {
-                    refs.rule_configs.insert((ns, doc.key.name.clone()));
-                }
-                _ => {}
-            }
-        }
-        refs
-    }
-
-    /// Does a ReferenceGrant in `to_ns` let HTTPRoutes in `from_ns` reference Service `name`?
-    fn permits(&self, from_ns: &str, to_ns: &str, name: &str) -> bool {
-        self.grants.get(to_ns).is_some_and(|grants| {
-            grants.iter().any(|g| {
-                g.from.iter().any(|f| {
-                    f.group == manifest::GATEWAY_API_GROUP
-                        && f.kind == "HTTPRoute"
-                        && f.namespace == from_ns
-                }) && g.to.iter().any(|t| {
-                    t.group.is_empty()
-                        && t.kind == "Service"
-                        && t.name.as_deref().is_none_or(|n| n == name)
-                })
-            })
-        })
-    }
-}
-
 /// One HTTPRoute: attachment, grants (refusals) and references (errors).
 fn check_route(
     doc: &Document,
@@ -910,67 +858,34 @@ fn check_backends(
     for (r, rule) in spec.rules.iter().flatten().enumerate() {
         for (i, b) in rule.backend_refs.iter().flatten().enumerate() {
             let field = format!("spec.rules[{r}].backendRefs[{i}]");
-            let group = b.group.as_deref().unwrap_or("");
-            let kind = b.kind.as_deref().unwrap_or("Service");
-            match (group, kind) {
-                (lbc::GROUP, "TargetGroupName") => {
-                    if !team.grants.covers_target_group(&b.name) {
-                        out.push(Diagnostic::refusal(
-                            codes::TARGET_GROUP_NOT_GRANTED,
-                            format!(
-                                "target group `{}` is not granted to team {} (targetGroups: {})",
-                                b.name,
-                                team.name,
-                                if team.grants.target_group_patterns.is_empty() { "none".to_string() } else { team.grants.target_group_patterns.join(", ") }
-                            ),
-                        ).field(format!("{field}.name")));
+            match refs.resolve_backend(ns, b) {
+                Resolution::Resolved(TargetGroupRef::Existing(name)) => {
+                    if !team.grants.covers_target_group(&name) {
+                        let granted = match team.grants.target_group_patterns.as_slice() {
+                            [] => "none".to_string(),
+                            patterns => patterns.join(", "),
+                        };
+                        out.push(
+                            Diagnostic::refusal(
+                                codes::TARGET_GROUP_NOT_GRANTED,
+                                format!("target group `{name}` is not granted to team {} (targetGroups: {granted})", team.name),
+                            )
+                            .field(format!("{field}.name")),
+                        );
                     }
                 }
-                ("", "Service") => {
-                    let Some(port) = b.port else {
-                        out.push(Diagnostic::refusal(codes::INVALID_FIELD, "port is required for a Service backend").field(format!("{field}.port")));
-                        continue;
-                    };
-                    let target_ns = b.namespace.as_deref().unwrap_or(ns);
-                    if target_ns != ns && !refs.permits(ns, target_ns, &b.name) {
-                        out.push(Diagnostic::error(
-                            codes::REF_NOT_PERMITTED,
-                            format!("Service {target_ns}/{}:{port} is in another namespace and no ReferenceGrant there allows HTTPRoutes from `{ns}`; this rule answers 500", b.name),
-                        ).field(field));
-                    } else if !refs.services.contains(&(target_ns.to_string(), b.name.clone())) {
-                        out.push(Diagnostic::error(
-                            codes::BACKEND_NOT_FOUND,
-                            format!("Service {target_ns}/{}:{port} is not declared by any TargetGroupConfiguration in `{target_ns}`; this rule answers 500", b.name),
-                        ).field(field));
-                    }
-                }
-                (g, k) => out.push(Diagnostic::error(
-                    codes::INVALID_BACKEND_KIND,
-                    format!("backend kind `{k}` (group `{g}`) is not a Service or {}/TargetGroupName; this rule answers 500", lbc::GROUP),
-                ).field(field)),
+                Resolution::Resolved(TargetGroupRef::Owned(_)) => {}
+                Resolution::Unresolved(d) => out.push(d.field(field)),
+                Resolution::Invalid(d, sub) => out.push(d.field(format!("{field}{sub}"))),
             }
         }
         for (f, filter) in rule.filters.iter().flatten().enumerate() {
             if let Some(ext) = &filter.extension_ref {
                 let field = format!("spec.rules[{r}].filters[{f}].extensionRef");
-                if ext.group != lbc::GROUP || ext.kind != "ListenerRuleConfiguration" {
-                    out.push(
-                        Diagnostic::refusal(
-                            codes::UNSUPPORTED,
-                            format!(
-                                "extensionRef {}/{} is not a {}/ListenerRuleConfiguration",
-                                ext.group,
-                                ext.kind,
-                                lbc::GROUP
-                            ),
-                        )
-                        .field(field),
-                    );
-                } else if !refs
-                    .rule_configs
-                    .contains(&(ns.to_string(), ext.name.clone()))
+                if let Err(d) =
+                    refs.rule_config(ns, ext.group.as_str(), ext.kind.as_str(), &ext.name)
                 {
-                    out.push(Diagnostic::error(codes::PARAMETERS_NOT_FOUND, format!("ListenerRuleConfiguration {ns}/{} does not exist; this rule answers 500", ext.name)).field(field));
+                    out.push(d.field(field));
                 }
             }
         }

@@ -15,6 +15,7 @@
 
 mod admit;
 mod attach;
+pub mod refs;
 
 pub use admit::{Admission, AdmitOptions, Outcome, Verdict, admit};
 pub use attach::{Attachment, ListenerRef, ParentKind};

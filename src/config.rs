@@ -70,12 +70,28 @@ impl RepoLocation {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AwsConfig {
     pub region: Option<String>,
     pub profile: Option<String>,
     /// Endpoint override, for moto or a VPC endpoint.
     pub endpoint_url: Option<String>,
+    /// The account's quota of listener rules per load balancer (AWS default: 100).
+    pub rules_per_load_balancer: usize,
+    /// The account's quota of target groups per load balancer (AWS default: 100).
+    pub target_groups_per_load_balancer: usize,
+}
+
+impl Default for AwsConfig {
+    fn default() -> Self {
+        AwsConfig {
+            region: None,
+            profile: None,
+            endpoint_url: None,
+            rules_per_load_balancer: 100,
+            target_groups_per_load_balancer: 100,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -198,6 +214,8 @@ struct RawAws {
     region: Option<String>,
     profile: Option<String>,
     endpoint_url: Option<String>,
+    rules_per_load_balancer: Option<usize>,
+    target_groups_per_load_balancer: Option<usize>,
 }
 
 #[derive(Deserialize, Default)]
@@ -343,6 +361,25 @@ impl Config {
                 format!("`{url}` must start with http:// or https://"),
             );
         }
+        let aws_defaults = AwsConfig::default();
+        let mut quota = |key: &str, value: Option<usize>, default: usize| match value {
+            Some(v) if (1..=10_000).contains(&v) => v,
+            Some(_) => {
+                bad(key, "must be between 1 and 10000".to_string());
+                default
+            }
+            None => default,
+        };
+        let rules_per_load_balancer = quota(
+            "aws.rules_per_load_balancer",
+            raw.aws.rules_per_load_balancer,
+            aws_defaults.rules_per_load_balancer,
+        );
+        let target_groups_per_load_balancer = quota(
+            "aws.target_groups_per_load_balancer",
+            raw.aws.target_groups_per_load_balancer,
+            aws_defaults.target_groups_per_load_balancer,
+        );
         let d = Limits::default();
         let mut limit = |key: &str, value: Option<u64>, default: u64| -> u64 {
             match value {
@@ -411,6 +448,8 @@ impl Config {
                 region: raw.aws.region,
                 profile: raw.aws.profile,
                 endpoint_url: raw.aws.endpoint_url,
+                rules_per_load_balancer,
+                target_groups_per_load_balancer,
             },
             limits,
         }

@@ -186,6 +186,14 @@ pub mod codes {
     pub const REF_NOT_PERMITTED: Code = Code("ref-not-permitted");
     pub const INVALID_BACKEND_KIND: Code = Code("invalid-backend-kind");
     pub const PARAMETERS_NOT_FOUND: Code = Code("parameters-not-found");
+    pub const MIXED_BACKENDS: Code = Code("mixed-backends");
+
+    // Translation to ALB.
+    pub const ALB_LIMIT: Code = Code("alb-limit");
+    /// Expressible, but ALB answers some requests differently from Gateway API.
+    pub const ALB_DIFFERS: Code = Code("alb-differs");
+    pub const NO_CERTIFICATE: Code = Code("no-certificate");
+    pub const INVALID_NAME_FOR_AWS: Code = Code("invalid-aws-name");
 }
 
 #[cfg(test)]

@@ -1,11 +1,13 @@
-//! The `validate` report: an [`Admission`] rendered for people (text) and machines (JSON),
-//! and the exit code it deserves.
+//! The `validate` report: an [`Admission`] and its [`Translation`] rendered for people (text)
+//! and machines (JSON), and the exit code it deserves.
 //!
-//! Rendering only: the verdicts are decided by `tenancy`, never here.
+//! Rendering only: the verdicts are decided by `tenancy` (admission) and `translate` (what
+//! ALB cannot express, limits), never here; a team is admitted when both admit it.
 
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::source::Revision;
 use crate::tenancy::{Admission, Outcome, Verdict};
+use crate::translate::Translation;
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -24,7 +26,24 @@ pub enum Status {
 pub struct Report<'a> {
     pub revision: &'a Revision,
     pub admission: &'a Admission,
+    pub translation: &'a Translation,
     pub team: Option<&'a str>,
+}
+
+/// The platform's or a team's result after admission and translation.
+struct View<'a> {
+    name: &'a str,
+    verdict: Verdict,
+    documents: usize,
+    diagnostics: Vec<&'a Diagnostic>,
+}
+
+impl View<'_> {
+    fn has_errors(&self) -> bool {
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity != Severity::Warning)
+    }
 }
 
 #[derive(Serialize)]
@@ -44,26 +63,52 @@ struct JsonOutcome<'a> {
     name: &'a str,
     verdict: Verdict,
     documents: usize,
-    diagnostics: &'a [Diagnostic],
+    diagnostics: Vec<&'a Diagnostic>,
 }
 
 impl<'a> JsonOutcome<'a> {
-    fn of(o: &'a Outcome) -> Self {
+    fn of(v: View<'a>) -> Self {
         JsonOutcome {
-            name: &o.name,
-            verdict: o.verdict,
-            documents: o.documents.len(),
-            diagnostics: &o.diagnostics,
+            name: v.name,
+            verdict: v.verdict,
+            documents: v.documents,
+            diagnostics: v.diagnostics,
         }
     }
 }
 
-impl Report<'_> {
-    fn teams(&self) -> impl Iterator<Item = &Outcome> {
+impl<'a> Report<'a> {
+    fn view(&self, o: &'a Outcome) -> View<'a> {
+        let translation = self.translation;
+        let refused = translation.refused_teams.contains(&o.name)
+            || (o.name == "platform" && !translation.refused_gateways.is_empty());
+        View {
+            name: &o.name,
+            verdict: if refused { Verdict::Refused } else { o.verdict },
+            documents: o.documents.len(),
+            diagnostics: o
+                .diagnostics
+                .iter()
+                .chain(
+                    translation
+                        .diagnostics
+                        .iter()
+                        .filter(|d| d.team.as_deref() == Some(o.name.as_str())),
+                )
+                .collect(),
+        }
+    }
+
+    fn platform(&self) -> Option<View<'a>> {
+        self.admission.platform.as_ref().map(|p| self.view(p))
+    }
+
+    fn teams(&self) -> impl Iterator<Item = View<'a>> + '_ {
         self.admission
             .teams
             .iter()
             .filter(|t| self.team.is_none_or(|name| t.name == name))
+            .map(|t| self.view(t))
     }
 
     /// Revision-level diagnostics; with a team filter, files outside every folder are
@@ -77,7 +122,7 @@ impl Report<'_> {
     }
 
     pub fn status(&self) -> Status {
-        if !self.admission.revision_valid() {
+        if !self.admission.revision_valid() || !self.translation.refused_gateways.is_empty() {
             return Status::Invalid;
         }
         let team_problems = self
@@ -100,7 +145,7 @@ impl Report<'_> {
             valid: self.admission.revision_valid(),
             status: self.status() as u8,
             diagnostics: self.revision_diagnostics().collect(),
-            platform: self.admission.platform.as_ref().map(JsonOutcome::of),
+            platform: self.platform().map(JsonOutcome::of),
             teams: self.teams().map(JsonOutcome::of).collect(),
         };
         serde_json::to_string_pretty(&report).expect("the report serialises")
@@ -114,7 +159,7 @@ impl Report<'_> {
         for d in self.revision_diagnostics() {
             let _ = writeln!(out, "  {}: {d}", d.severity.as_str());
         }
-        match &self.admission.platform {
+        match self.platform() {
             None => {
                 let _ = writeln!(
                     out,
@@ -122,7 +167,7 @@ impl Report<'_> {
                 );
             }
             Some(p) => {
-                write_outcome(&mut out, "platform", p);
+                write_outcome(&mut out, "platform", &p);
                 if p.verdict == Verdict::Refused {
                     let _ = writeln!(
                         out,
@@ -132,7 +177,7 @@ impl Report<'_> {
             }
         }
         for t in self.teams() {
-            write_outcome(&mut out, &format!("team {}", t.name), t);
+            write_outcome(&mut out, &format!("team {}", t.name), &t);
         }
         if let Some(name) = self.team
             && self.admission.revision_valid()
@@ -150,7 +195,7 @@ impl Report<'_> {
     }
 }
 
-fn write_outcome(out: &mut String, label: &str, o: &Outcome) {
+fn write_outcome(out: &mut String, label: &str, o: &View<'_>) {
     let count = |s: Severity| o.diagnostics.iter().filter(|d| d.severity == s).count();
     let verdict = match o.verdict {
         Verdict::Admitted => "admitted",
@@ -159,7 +204,7 @@ fn write_outcome(out: &mut String, label: &str, o: &Outcome) {
     let _ = write!(out, "{label}: {verdict}");
     match o.verdict {
         Verdict::Admitted => {
-            let _ = write!(out, " ({} documents", o.documents.len());
+            let _ = write!(out, " ({} documents", o.documents);
         }
         Verdict::Refused => {
             let _ = write!(out, " ({} refusals", count(Severity::Refusal));

@@ -10,6 +10,7 @@
 //! request and what happens" from the model alone, with ALB's matching rules.
 
 pub mod evaluate;
+pub mod render;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -258,8 +259,8 @@ pub enum Action {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         stickiness_seconds: Option<u32>,
     },
-    /// Every part is filled: `#{protocol}`, `#{host}`, `#{port}`, `#{path}`, `#{query}`
-    /// keep the request's own.
+    /// Every part is filled, as AWS returns it: `#{protocol}`, `#{host}`, `#{port}`,
+    /// `/#{path}`, `#{query}` keep the request's own.
     Redirect {
         protocol: String,
         host: String,

@@ -3,10 +3,14 @@
 //! Commands are thin: they resolve configuration and inputs, call the pipeline stages, render
 //! the result and pick the documented exit code. They hold no business rules.
 
+mod explain;
+mod plan;
 mod validate;
 
 use crate::config::{Config, DEFAULT_CONFIG_PATH, RepoLocation};
-use crate::source::{GitAuth, Source};
+use crate::source::{GitAuth, Revision, Source};
+use crate::tenancy::{Admission, AdmitOptions, admit};
+use crate::translate::{RouteAges, TranslateOptions, Translation, translate};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -50,16 +54,76 @@ pub enum Command {
     /// Exit codes: 0 every team admitted with no error; 1 some team refused or some
     /// reference unresolved; 2 the revision as a whole or the invocation is invalid.
     Validate(ValidateArgs),
+    /// Compute the ALB configuration a revision asks for.
+    ///
+    /// With --offline: the desired configuration per Gateway (load balancers, listeners,
+    /// rules in priority order with the route each came from, target groups), without
+    /// contacting AWS. Exit codes as for validate.
+    Plan(PlanArgs),
+    /// Answer which rule of which listener takes a request, and what happens to it.
+    ///
+    /// Evaluates with ALB's own matching rules against the configuration computed from
+    /// the revision (--offline). Exit code 0 when every request was answered, 2 otherwise.
+    Explain(ExplainArgs),
 }
 
+/// Which revision to read: the same flags for every command that reads one.
 #[derive(Debug, clap::Args)]
-pub struct ValidateArgs {
+pub struct RevisionArgs {
     /// Repository: a local path, or a URL to fetch (overrides repo.url / repo.path).
     #[arg(long)]
     pub repo: Option<String>,
     /// Branch, tag or commit. Default: HEAD for a local --repo, else repo.branch.
     #[arg(long)]
     pub rev: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub revision: RevisionArgs,
+    /// Compute the desired configuration without contacting AWS. (Planning against the
+    /// live configuration comes with `gwsync apply`; until then this flag is required.)
+    #[arg(long, required = true)]
+    pub offline: bool,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    pub revision: RevisionArgs,
+    /// Evaluate against the configuration computed from the revision (required until
+    /// `--live` reads it from AWS).
+    #[arg(long, required = true)]
+    pub offline: bool,
+    /// The Gateway whose load balancer receives the requests: NAMESPACE/NAME.
+    #[arg(long)]
+    pub gateway: String,
+    /// The request URL; its scheme and port pick the listener.
+    #[arg(
+        long,
+        conflicts_with = "requests",
+        required_unless_present = "requests"
+    )]
+    pub url: Option<String>,
+    #[arg(long, default_value = "GET", requires = "url")]
+    pub method: String,
+    /// A request header, `Name: value` (repeatable). A Host header is what host matching sees.
+    #[arg(short = 'H', long = "header", requires = "url")]
+    pub headers: Vec<String>,
+    /// A YAML or JSON list of `{url, method, headers: {name: value}}`, answered in order.
+    #[arg(long)]
+    pub requests: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub revision: RevisionArgs,
     /// Report only this team (and anything that refuses the whole revision).
     #[arg(long)]
     pub team: Option<String>,
@@ -90,6 +154,8 @@ pub fn init_logging(cli: &Cli) {
 pub fn run(cli: Cli) -> ExitCode {
     let result = match &cli.command {
         Command::Validate(args) => validate::run(&cli, args),
+        Command::Plan(args) => plan::run(&cli, args),
+        Command::Explain(args) => explain::run(&cli, args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -116,6 +182,8 @@ pub enum CliError {
         "repo.token_env names the environment variable `{0}`, which is not set (the HTTPS token is read from it)"
     )]
     MissingToken(String),
+    #[error("{0}")]
+    Usage(String),
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -184,4 +252,48 @@ fn open_source(
         },
         location,
     ))
+}
+
+/// One revision, read, admitted and translated: what every command that reads a revision
+/// starts from.
+struct Checked {
+    revision: Revision,
+    admission: Admission,
+    translation: Translation,
+}
+
+fn check_revision(cli: &Cli, args: &RevisionArgs) -> Result<Checked, CliError> {
+    let (config, from_file) = load_config(cli)?;
+    let (opened, location) = open_source(&config, args.repo.as_deref())?;
+    let rev = match (&args.rev, &location) {
+        (Some(rev), _) => rev.clone(),
+        // A local checkout without a configuration is a PR's CI: read what is checked out.
+        (None, RepoLocation::Path(_)) if !from_file || args.repo.is_some() => "HEAD".to_string(),
+        (None, _) => config.repo.branch.clone(),
+    };
+    let revision = opened.source.resolve(&rev)?;
+    tracing::info!(commit = %revision.commit, rev = %rev, "reading revision");
+    let snapshot = opened.source.snapshot(&revision, &config.limits)?;
+    let admission = admit(
+        &snapshot,
+        &AdmitOptions {
+            tenants_file: config.repo.tenants_file.clone(),
+            limits: config.limits,
+            gateway_class: config.gateway_class.clone(),
+        },
+    );
+    let translation = translate(
+        &admission,
+        &RouteAges::new(),
+        &TranslateOptions {
+            instance_id: config.instance_id.clone(),
+            rules_per_load_balancer: config.aws.rules_per_load_balancer,
+            target_groups_per_load_balancer: config.aws.target_groups_per_load_balancer,
+        },
+    );
+    Ok(Checked {
+        revision,
+        admission,
+        translation,
+    })
 }

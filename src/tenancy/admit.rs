@@ -70,6 +70,8 @@ pub struct Admission {
     pub platform: Option<Outcome>,
     /// Empty when the revision is refused as a whole.
     pub teams: Vec<Outcome>,
+    /// ListenerSets (`namespace/name`) whose Gateway accepts them, with that Gateway.
+    pub accepted_listener_sets: BTreeMap<String, String>,
 }
 
 impl Admission {
@@ -111,6 +113,7 @@ pub fn admit(snapshot: &Snapshot, options: &AdmitOptions) -> Admission {
         revision_diagnostics: Vec::new(),
         platform: None,
         teams: Vec::new(),
+        accepted_listener_sets: BTreeMap::new(),
     };
     let tenancy = match load_tenancy(snapshot, options) {
         Ok(t) => t,
@@ -191,6 +194,12 @@ pub fn admit(snapshot: &Snapshot, options: &AdmitOptions) -> Admission {
 
     let mut parents = gateways_of(&platform_bucket.documents);
     attach_listener_sets(&mut buckets, &tenancy, &mut parents);
+    admission.accepted_listener_sets = parents
+        .by_key
+        .iter()
+        .filter(|((kind, _, _), p)| *kind == ParentKind::ListenerSet && p.accepted)
+        .map(|((_, ns, name), p)| (format!("{ns}/{name}"), p.gateway.clone()))
+        .collect();
     let refs = References::collect(buckets.iter().flat_map(|b| &b.documents));
     let mut team_attachments: Vec<BTreeMap<String, Vec<Attachment>>> =
         vec![BTreeMap::new(); buckets.len()];

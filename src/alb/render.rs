@@ -1,0 +1,218 @@
+//! Human-readable text of the ALB model: one line per rule, in the words of the ALB console
+//! (conditions ANDed with `and`, values ORed with `|`), so that a plan can be reviewed by a
+//! person. Rendering only; the JSON form is the model's serde shape.
+
+use super::{
+    Action, Certificate, Condition, LoadBalancer, Patterns, Rule, RuleSource, Stack,
+    TargetGroupRef, Transform,
+};
+use std::fmt::Write as _;
+
+/// The whole stack: per load balancer, its settings, listeners with their rules, and target
+/// groups.
+pub fn stack(stack: &Stack) -> String {
+    let mut out = String::new();
+    for lb in &stack.load_balancers {
+        load_balancer(&mut out, lb);
+    }
+    out
+}
+
+fn load_balancer(out: &mut String, lb: &LoadBalancer) {
+    let _ = writeln!(
+        out,
+        "load balancer {} (Gateway {}): {}, {}",
+        lb.name,
+        lb.gateway,
+        serde_plain(&lb.scheme),
+        serde_plain(&lb.ip_address_type)
+    );
+    if !lb.subnets.is_empty() {
+        let _ = writeln!(out, "  subnets: {}", lb.subnets.join(", "));
+    }
+    if !lb.security_groups.is_empty() {
+        let _ = writeln!(out, "  security groups: {}", lb.security_groups.join(", "));
+    }
+    for (k, v) in &lb.attributes {
+        let _ = writeln!(out, "  attribute {k} = {v}");
+    }
+    for l in &lb.listeners {
+        let _ = write!(out, "  listener {} {}", l.protocol.as_str(), l.port);
+        if let Some(p) = &l.ssl_policy {
+            let _ = write!(out, " ssl-policy {p}");
+        }
+        let _ = writeln!(out);
+        for c in &l.certificates {
+            let _ = match c {
+                Certificate::Arn(arn) => writeln!(out, "    certificate {arn}"),
+                Certificate::ForHostname(h) => writeln!(out, "    certificate for {h} (from ACM)"),
+            };
+        }
+        for r in &l.rules {
+            let _ = writeln!(out, "    {}", rule(r));
+        }
+        let _ = writeln!(out, "    default: {}", action(&l.default_action));
+    }
+    for tg in &lb.target_groups {
+        let _ = writeln!(
+            out,
+            "  target group {} for {}: {} {} port {}, {} targets, health {} {}{} every {}s",
+            tg.name,
+            tg.backend,
+            tg.protocol.as_str(),
+            tg.protocol_version,
+            tg.port,
+            tg.target_type,
+            tg.health_check.protocol.as_str(),
+            tg.health_check.port,
+            tg.health_check.path,
+            tg.health_check.interval_seconds
+        );
+        for t in &tg.targets {
+            let _ = writeln!(
+                out,
+                "    target {}{}",
+                t.id,
+                t.port.map(|p| format!(":{p}")).unwrap_or_default()
+            );
+        }
+    }
+}
+
+/// One rule: `priority  conditions  -> actions  [transforms]  # source`.
+pub fn rule(r: &Rule) -> String {
+    let conditions = if r.conditions.is_empty() {
+        "any request".to_string()
+    } else {
+        r.conditions
+            .iter()
+            .map(condition)
+            .collect::<Vec<_>>()
+            .join(" and ")
+    };
+    let actions = r
+        .actions
+        .iter()
+        .map(action)
+        .collect::<Vec<_>>()
+        .join(", then ");
+    let mut line = format!("{:>5}  {conditions}  -> {actions}", r.priority);
+    for t in &r.transforms {
+        let _ = match t {
+            Transform::HostHeaderRewrite { regex, replace } => {
+                write!(line, "  [rewrite host {regex} => {replace}]")
+            }
+            Transform::UrlRewrite { regex, replace } => {
+                write!(line, "  [rewrite url {regex} => {replace}]")
+            }
+        };
+    }
+    if let Some(source) = &r.source {
+        let _ = match source {
+            RuleSource::Route {
+                route,
+                rule,
+                matches,
+            } if matches.is_empty() => {
+                write!(line, "  # HTTPRoute {route} rule {rule}")
+            }
+            RuleSource::Route {
+                route,
+                rule,
+                matches,
+            } => write!(
+                line,
+                "  # HTTPRoute {route} rule {rule} match {}",
+                matches
+                    .iter()
+                    .map(usize::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+            RuleSource::ListenerIsolation { hostname } => {
+                write!(line, "  # listener isolation for {hostname}")
+            }
+        };
+    }
+    line
+}
+
+fn patterns(p: &Patterns) -> String {
+    match p {
+        Patterns::Wildcard(v) => v.join(" | "),
+        Patterns::Regex(v) => v
+            .iter()
+            .map(|r| format!("~/{r}/"))
+            .collect::<Vec<_>>()
+            .join(" | "),
+    }
+}
+
+/// One condition, e.g. `host pay.example.com`, `path /api | /api/*`.
+pub fn condition(c: &Condition) -> String {
+    match c {
+        Condition::HostHeader { values } => format!("host {}", patterns(values)),
+        Condition::PathPattern { values } => format!("path {}", patterns(values)),
+        Condition::HttpHeader { name, values } => format!("header {name}: {}", patterns(values)),
+        Condition::QueryString { values } => format!(
+            "query {}",
+            values
+                .iter()
+                .map(|q| match &q.key {
+                    Some(k) => format!("{k}={}", q.value),
+                    None => q.value.clone(),
+                })
+                .collect::<Vec<_>>()
+                .join(" | ")
+        ),
+        Condition::HttpRequestMethod { values } => format!("method {}", values.join(" | ")),
+        Condition::SourceIp { values } => format!("source-ip {}", values.join(" | ")),
+    }
+}
+
+/// One action, e.g. `forward payments/api:8080 (90), payments/canary:8080 (10)`.
+pub fn action(a: &Action) -> String {
+    match a {
+        Action::Forward { target_groups, .. } => {
+            let targets: Vec<String> = target_groups
+                .iter()
+                .map(|t| {
+                    let name = match &t.target_group {
+                        TargetGroupRef::Owned(b) => b.clone(),
+                        TargetGroupRef::Existing(n) => format!("target group {n}"),
+                    };
+                    if target_groups.len() == 1 {
+                        name
+                    } else {
+                        format!("{name} ({})", t.weight)
+                    }
+                })
+                .collect();
+            format!("forward {}", targets.join(", "))
+        }
+        Action::Redirect {
+            protocol,
+            host,
+            port,
+            path,
+            query,
+            status,
+        } => {
+            let q = if query.is_empty() {
+                String::new()
+            } else {
+                format!("?{query}")
+            };
+            format!("redirect {status} {protocol}://{host}:{port}{path}{q}")
+        }
+        Action::FixedResponse { status, .. } => format!("fixed {status}"),
+        Action::Authenticate { kind, .. } => format!("authenticate ({})", serde_plain(kind)),
+    }
+}
+
+fn serde_plain<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}

@@ -1,0 +1,815 @@
+//! Translate: admitted Gateway API documents into the desired ALB model, exactly.
+//!
+//! A pure, deterministic function of the [`Admission`] (and the routes' ages, the precedence
+//! tie-breaker): the same input gives the same [`Stack`], whatever the file order. Per
+//! Gateway it builds one load balancer: its settings from the LoadBalancerConfiguration, one
+//! ALB listener per port holding every Gateway and ListenerSet listener on that port, the
+//! rules of every attached HTTPRoute in Gateway API precedence ([`order`]), and the target
+//! groups those rules forward to.
+//!
+//! What ALB cannot express refuses the route's team with a named error; ALB limits (values
+//! per condition and rule, target groups per forward, rules and target groups per load
+//! balancer) are checked here, before any AWS call. A refused team's routes are left out and
+//! the other teams are translated as if it had no routes. Where ALB answers some requests
+//! differently from Gateway API (case-insensitive query values), the plan carries a warning.
+//!
+//! It must not do I/O or know about AWS clients: certificates that are not given by ARN are
+//! left as hostnames for the AWS stage to find in ACM.
+
+pub mod names;
+mod order;
+mod routes;
+
+use crate::alb::{
+    Action, Certificate, Condition, HealthCheck, IpAddressType, Listener, LoadBalancer, Patterns,
+    Protocol, RuleSource, Scheme, Stack, Target, TargetGroup, TargetGroupRef,
+};
+use crate::diagnostic::{Diagnostic, Severity, codes};
+use crate::manifest::{Body, Document, lbc};
+use crate::tenancy::refs::References;
+use crate::tenancy::{Admission, Outcome, Verdict};
+use gateway_api::apis::standard::gateways::GatewaySpec;
+use order::{Entry, Precedence};
+use routes::RuleTemplate;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What translation needs besides the documents.
+#[derive(Debug, Clone)]
+pub struct TranslateOptions {
+    /// Part of derived names, so that two gwsync instances never collide.
+    pub instance_id: String,
+    /// Listener rules per load balancer (the AWS quota; 100 by default).
+    pub rules_per_load_balancer: usize,
+    /// Target groups per load balancer (the AWS quota; 100 by default).
+    pub target_groups_per_load_balancer: usize,
+}
+
+impl Default for TranslateOptions {
+    fn default() -> Self {
+        TranslateOptions {
+            instance_id: "default".to_string(),
+            rules_per_load_balancer: 100,
+            target_groups_per_load_balancer: 100,
+        }
+    }
+}
+
+/// The desired ALB configuration of one revision, and what translation found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Translation {
+    pub stack: Stack,
+    /// Refusals, errors and warnings found while translating, each with its team.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Teams refused by translation (inexpressible routes, limits): not in the stack.
+    pub refused_teams: BTreeSet<String>,
+    /// Gateways that could not be translated (`namespace/name`): not in the stack.
+    pub refused_gateways: BTreeSet<String>,
+}
+
+/// Route ages: `namespace/name` of an HTTPRoute to the Unix time of the first commit on the
+/// tracked branch that contained it. Routes without an age sort after those with one.
+pub type RouteAges = BTreeMap<String, i64>;
+
+/// One ALB listener's worth of Gateway API listeners, in conflict order.
+#[derive(Debug, Clone)]
+struct PortListener {
+    /// `namespace/name` of the Gateway or ListenerSet.
+    parent: String,
+    name: String,
+    hostname: Option<String>,
+}
+
+/// Translates every admitted Gateway.
+pub fn translate(
+    admission: &Admission,
+    ages: &RouteAges,
+    options: &TranslateOptions,
+) -> Translation {
+    let mut translation = Translation::default();
+    let Some(platform) = admission
+        .platform
+        .as_ref()
+        .filter(|p| p.verdict == Verdict::Admitted)
+    else {
+        return translation;
+    };
+    let teams: Vec<&Outcome> = admission
+        .teams
+        .iter()
+        .filter(|t| t.verdict == Verdict::Admitted)
+        .collect();
+    let refs = References::collect(teams.iter().flat_map(|t| &t.documents));
+
+    // Rule templates per route, once; a team with an inexpressible rule is refused whole.
+    let mut templates: BTreeMap<String, (String, Vec<RuleTemplate>)> = BTreeMap::new();
+    for team in &teams {
+        for doc in &team.documents {
+            let Body::HTTPRoute(spec) = &doc.body else {
+                continue;
+            };
+            let ns = doc.key.namespace.as_deref().unwrap_or_default();
+            let mut rules = Vec::new();
+            for (i, rule) in spec.rules.iter().flatten().enumerate() {
+                let (template, diags) = routes::rule_template(ns, i, rule, &refs);
+                for d in diags {
+                    if d.severity == Severity::Refusal {
+                        translation.refused_teams.insert(team.name.clone());
+                    }
+                    translation.diagnostics.push(stamp(doc, &team.name, d));
+                }
+                if let Some(t) = template {
+                    for w in &t.warnings {
+                        translation
+                            .diagnostics
+                            .push(stamp(doc, &team.name, w.clone()));
+                    }
+                    rules.push(t);
+                }
+            }
+            templates.insert(object_id(doc), (team.name.clone(), rules));
+        }
+    }
+
+    let lb_configs: BTreeMap<&str, &lbc::LoadBalancerConfigurationSpec> = platform
+        .documents
+        .iter()
+        .filter_map(|d| match &d.body {
+            Body::LoadBalancerConfiguration(spec) => Some((d.key.name.as_str(), &**spec)),
+            _ => None,
+        })
+        .collect();
+    for doc in &platform.documents {
+        let Body::Gateway(spec) = &doc.body else {
+            continue;
+        };
+        let gateway = object_id(doc);
+        let config = spec
+            .infrastructure
+            .as_ref()
+            .and_then(|i| i.parameters_ref.as_ref())
+            .and_then(|p| lb_configs.get(p.name.as_str()).copied());
+        // Limits over the whole load balancer refuse a team and translate again without it.
+        loop {
+            let mut context = GatewayContext {
+                gateway: &gateway,
+                spec,
+                config,
+                admission,
+                teams: &teams,
+                templates: &templates,
+                refs: &refs,
+                ages,
+                options,
+                excluded: &translation.refused_teams,
+                diagnostics: Vec::new(),
+                refused: BTreeSet::new(),
+            };
+            let built = context.build();
+            let GatewayContext {
+                diagnostics,
+                refused,
+                ..
+            } = context;
+            match built {
+                Err(d) => {
+                    translation.refused_gateways.insert(gateway.clone());
+                    translation
+                        .diagnostics
+                        .push(doc.diagnostic(d).team("platform"));
+                    translation.diagnostics.extend(diagnostics);
+                    break;
+                }
+                Ok(lb) if refused.is_empty() => {
+                    translation.diagnostics.extend(diagnostics);
+                    translation.stack.load_balancers.push(lb);
+                    break;
+                }
+                Ok(_) => {
+                    translation.diagnostics.extend(
+                        diagnostics
+                            .into_iter()
+                            .filter(|d| d.severity == Severity::Refusal),
+                    );
+                    translation.refused_teams.extend(refused);
+                }
+            }
+        }
+    }
+    // A team refused by a later Gateway must not stay on an earlier one: build again.
+    if translation
+        .stack
+        .load_balancers
+        .iter()
+        .any(|lb| uses_refused_team(lb, &templates, &translation.refused_teams))
+    {
+        let mut again = translate_without(admission, ages, options, &translation.refused_teams);
+        again.diagnostics = dedup(
+            translation
+                .diagnostics
+                .into_iter()
+                .chain(again.diagnostics)
+                .collect(),
+        );
+        return again;
+    }
+    translation.diagnostics = dedup(translation.diagnostics);
+    translation
+        .stack
+        .load_balancers
+        .sort_by(|a, b| a.gateway.cmp(&b.gateway));
+    translation
+}
+
+/// Translation with some teams treated as refused from the start.
+fn translate_without(
+    admission: &Admission,
+    ages: &RouteAges,
+    options: &TranslateOptions,
+    refused: &BTreeSet<String>,
+) -> Translation {
+    let mut reduced = admission.clone();
+    for team in &mut reduced.teams {
+        if refused.contains(&team.name) {
+            team.verdict = Verdict::Refused;
+            team.documents.clear();
+            team.attachments.clear();
+        }
+    }
+    let mut t = translate(&reduced, ages, options);
+    t.refused_teams.extend(refused.iter().cloned());
+    t
+}
+
+fn uses_refused_team(
+    lb: &LoadBalancer,
+    templates: &BTreeMap<String, (String, Vec<RuleTemplate>)>,
+    refused: &BTreeSet<String>,
+) -> bool {
+    lb.listeners
+        .iter()
+        .flat_map(|l| &l.rules)
+        .any(|r| match &r.source {
+            Some(RuleSource::Route { route, .. }) => templates
+                .get(route)
+                .is_some_and(|(team, _)| refused.contains(team)),
+            _ => false,
+        })
+}
+
+fn dedup(diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    let mut seen = Vec::new();
+    for d in diagnostics {
+        if !seen.contains(&d) {
+            seen.push(d);
+        }
+    }
+    seen
+}
+
+/// `namespace/name` of a placed document.
+fn object_id(doc: &Document) -> String {
+    format!(
+        "{}/{}",
+        doc.key.namespace.as_deref().unwrap_or_default(),
+        doc.key.name
+    )
+}
+
+fn stamp(doc: &Document, team: &str, d: Diagnostic) -> Diagnostic {
+    doc.diagnostic(d).team(team)
+}
+
+/// Everything needed to build one Gateway's load balancer.
+struct GatewayContext<'a> {
+    gateway: &'a str,
+    spec: &'a GatewaySpec,
+    config: Option<&'a lbc::LoadBalancerConfigurationSpec>,
+    admission: &'a Admission,
+    teams: &'a [&'a Outcome],
+    templates: &'a BTreeMap<String, (String, Vec<RuleTemplate>)>,
+    refs: &'a References<'a>,
+    ages: &'a RouteAges,
+    options: &'a TranslateOptions,
+    /// Teams already refused: their routes are left out.
+    excluded: &'a BTreeSet<String>,
+    diagnostics: Vec<Diagnostic>,
+    /// Teams this build refuses (limits, listener-dependent refusals).
+    refused: BTreeSet<String>,
+}
+
+impl<'a> GatewayContext<'a> {
+    fn build(&mut self) -> Result<LoadBalancer, Diagnostic> {
+        let name = match self.config.and_then(|c| c.load_balancer_name.clone()) {
+            Some(name) => {
+                names::check_name(&name).map_err(|m| {
+                    Diagnostic::refusal(
+                        codes::INVALID_NAME_FOR_AWS,
+                        format!("loadBalancerName {m}"),
+                    )
+                })?;
+                name
+            }
+            None => names::load_balancer_name(&self.options.instance_id, self.gateway),
+        };
+        let ports = self.port_listeners();
+        let mut listeners = Vec::new();
+        for (port, (protocol, port_listeners)) in &ports {
+            listeners.push(self.listener(*port, *protocol, port_listeners)?);
+        }
+        self.check_load_balancer_limits(&listeners);
+        let target_groups = self.target_groups(&listeners);
+        let config = self.config;
+        Ok(LoadBalancer {
+            gateway: self.gateway.to_string(),
+            name,
+            scheme: match config.and_then(|c| c.scheme) {
+                Some(lbc::LoadBalancerScheme::InternetFacing) => Scheme::InternetFacing,
+                // The AWS Load Balancer Controller's default, and the safe one.
+                _ => Scheme::Internal,
+            },
+            ip_address_type: match config.and_then(|c| c.ip_address_type) {
+                Some(lbc::LoadBalancerIpAddressType::Dualstack) => IpAddressType::Dualstack,
+                Some(lbc::LoadBalancerIpAddressType::DualstackWithoutPublicIpv4) => {
+                    IpAddressType::DualstackWithoutPublicIpv4
+                }
+                _ => IpAddressType::Ipv4,
+            },
+            subnets: config
+                .map(|c| {
+                    c.load_balancer_subnets
+                        .iter()
+                        .map(|s| s.identifier.clone())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            security_groups: config
+                .map(|c| c.security_groups.clone())
+                .unwrap_or_default(),
+            attributes: config
+                .map(|c| {
+                    c.load_balancer_attributes
+                        .iter()
+                        .map(|a| (a.key.clone(), a.value.clone()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            tags: config.map(|c| c.tags.clone()).unwrap_or_default(),
+            listeners,
+            target_groups,
+        })
+    }
+
+    /// Gateway and accepted ListenerSet listeners by port. The Gateway's listeners come
+    /// first and win conflicts, then ListenerSets by `namespace/name` (gwsync has no
+    /// creation time for them); a listener that conflicts is dropped with an error.
+    fn port_listeners(&mut self) -> BTreeMap<u16, (Protocol, Vec<PortListener>)> {
+        /// A listener before conflicts are resolved, with where it was declared.
+        struct Candidate<'d> {
+            listener: PortListener,
+            port: i32,
+            protocol: String,
+            /// The ListenerSet that declares it (None: the Gateway), and its index there.
+            declared_in: Option<&'d Document>,
+            index: usize,
+        }
+        let mut candidates: Vec<Candidate> = self
+            .spec
+            .listeners
+            .iter()
+            .enumerate()
+            .map(|(index, l)| Candidate {
+                listener: PortListener {
+                    parent: self.gateway.to_string(),
+                    name: l.name.clone(),
+                    hostname: l.hostname.clone(),
+                },
+                port: l.port,
+                protocol: l.protocol.clone(),
+                declared_in: None,
+                index,
+            })
+            .collect();
+        let mut sets: Vec<(String, &Document)> = self
+            .teams
+            .iter()
+            .flat_map(|t| &t.documents)
+            .filter(|d| matches!(d.body, Body::ListenerSet(_)))
+            .map(|d| (object_id(d), d))
+            .filter(|(id, _)| {
+                self.admission
+                    .accepted_listener_sets
+                    .get(id)
+                    .map(String::as_str)
+                    == Some(self.gateway)
+            })
+            .collect();
+        sets.sort_by(|a, b| a.0.cmp(&b.0));
+        for (id, doc) in sets {
+            if let Body::ListenerSet(spec) = &doc.body {
+                for (index, l) in spec.listeners.iter().enumerate() {
+                    candidates.push(Candidate {
+                        listener: PortListener {
+                            parent: id.clone(),
+                            name: l.name.clone(),
+                            hostname: l.hostname.clone(),
+                        },
+                        port: l.port,
+                        protocol: l.protocol.clone(),
+                        declared_in: Some(doc),
+                        index,
+                    });
+                }
+            }
+        }
+        let mut ports: BTreeMap<u16, (Protocol, Vec<PortListener>)> = BTreeMap::new();
+        for c in candidates {
+            let protocol = if c.protocol == "HTTPS" {
+                Protocol::Https
+            } else {
+                Protocol::Http
+            };
+            let port = c.port as u16;
+            let entry = ports.entry(port).or_insert((protocol, Vec::new()));
+            let conflict = if entry.0 != protocol {
+                Some(format!("port {port} is already {}", entry.0.as_str()))
+            } else {
+                entry
+                    .1
+                    .iter()
+                    .find(|o| o.hostname == c.listener.hostname)
+                    .map(|o| {
+                        format!(
+                            "listener `{}` of {} already serves hostname `{}` on port {port}",
+                            o.name,
+                            o.parent,
+                            c.listener.hostname.as_deref().unwrap_or("(any)")
+                        )
+                    })
+            };
+            let Some(message) = conflict else {
+                entry.1.push(c.listener);
+                continue;
+            };
+            let field = format!("spec.listeners[{}]", c.index);
+            let d = Diagnostic::error(
+                codes::LISTENER_CONFLICT,
+                format!("{message}; listener `{}` is ignored", c.listener.name),
+            )
+            .field(field);
+            self.diagnostics.push(match c.declared_in {
+                Some(doc) => {
+                    let team =
+                        self.team_of_namespace(doc.key.namespace.as_deref().unwrap_or_default());
+                    doc.diagnostic(d).team(team)
+                }
+                None => d
+                    .object(format!("Gateway/{}", self.gateway))
+                    .team("platform"),
+            });
+        }
+        ports
+    }
+
+    fn team_of_namespace(&self, namespace: &str) -> String {
+        self.admission
+            .tenancy
+            .as_ref()
+            .and_then(|t| t.teams.iter().find(|o| o.namespace == namespace))
+            .map_or_else(|| "platform".to_string(), |o| o.name.clone())
+    }
+
+    /// One ALB listener: certificates, the ordered rules of every attached route.
+    fn listener(
+        &mut self,
+        port: u16,
+        protocol: Protocol,
+        port_listeners: &[PortListener],
+    ) -> Result<Listener, Diagnostic> {
+        let configured = self.config.and_then(|c| {
+            c.listener_configurations.iter().find(|l| {
+                l.protocol_port.port == port
+                    && l.protocol_port.protocol.as_str() == protocol.as_str()
+            })
+        });
+        let mut certificates = Vec::new();
+        if protocol == Protocol::Https {
+            if let Some(c) = configured {
+                certificates.extend(c.default_certificate.iter().cloned().map(Certificate::Arn));
+                certificates.extend(c.certificates.iter().cloned().map(Certificate::Arn));
+            }
+            if certificates.is_empty() {
+                for l in port_listeners {
+                    match &l.hostname {
+                        Some(h) => {
+                            let c = Certificate::ForHostname(h.clone());
+                            if !certificates.contains(&c) {
+                                certificates.push(c);
+                            }
+                        }
+                        None => {
+                            return Err(Diagnostic::refusal(
+                                codes::NO_CERTIFICATE,
+                                format!(
+                                    "HTTPS port {port}: listener `{}` has no hostname to find a certificate for; give one in the LoadBalancerConfiguration's listenerConfigurations (protocolPort HTTPS:{port})",
+                                    l.name
+                                ),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        let entries = self.entries(port, protocol, port_listeners);
+        let groups: Vec<Option<String>> =
+            port_listeners.iter().map(|l| l.hostname.clone()).collect();
+        let (rules, limit_errors) = order::rules(entries, &groups);
+        for (team, d) in limit_errors {
+            self.refused.insert(team.clone());
+            self.diagnostics.push(d.team(team));
+        }
+        Ok(Listener {
+            port,
+            protocol,
+            ssl_policy: configured.and_then(|c| c.ssl_policy.clone()),
+            certificates,
+            default_action: Action::fixed(404),
+            rules,
+        })
+    }
+
+    /// Every match of every route attached to a listener on this port, one entry per
+    /// effective hostname.
+    fn entries(
+        &mut self,
+        port: u16,
+        protocol: Protocol,
+        port_listeners: &[PortListener],
+    ) -> Vec<Entry<'a>> {
+        let mut entries = Vec::new();
+        let teams: &'a [&'a Outcome] = self.teams;
+        let templates = self.templates;
+        for team in teams.iter().filter(|t| !self.excluded.contains(&t.name)) {
+            for doc in &team.documents {
+                let Body::HTTPRoute(_) = &doc.body else {
+                    continue;
+                };
+                let route = object_id(doc);
+                let Some((_, templates)) = templates.get(&route) else {
+                    continue;
+                };
+                let age = self.ages.get(&route).copied().unwrap_or(i64::MAX);
+                for attachment in team.attachments.get(&route).into_iter().flatten() {
+                    let l = &attachment.listener;
+                    if l.gateway != self.gateway || l.port as u16 != port {
+                        continue;
+                    }
+                    let parent = l.parent.clone();
+                    let Some(group) = port_listeners
+                        .iter()
+                        .position(|p| p.parent == parent && p.name == l.listener)
+                    else {
+                        continue;
+                    };
+                    let hosts: Vec<Option<String>> = if attachment.hostnames.is_empty() {
+                        vec![None]
+                    } else {
+                        attachment.hostnames.iter().cloned().map(Some).collect()
+                    };
+                    for template in templates {
+                        let actions = match template.actions(protocol) {
+                            Ok(a) => a,
+                            Err(d) => {
+                                self.refused.insert(team.name.clone());
+                                self.diagnostics.push(stamp(
+                                    doc,
+                                    &team.name,
+                                    d.field(format!("spec.rules[{}]", template.rule)),
+                                ));
+                                continue;
+                            }
+                        };
+                        for m in &template.matches {
+                            for host in &hosts {
+                                let mut conditions = Vec::new();
+                                if let Some(h) = host {
+                                    conditions.push(Condition::HostHeader {
+                                        values: Patterns::Wildcard(vec![h.clone()]),
+                                    });
+                                }
+                                if let Some(p) = routes::path_patterns(&m.path) {
+                                    conditions.push(Condition::PathPattern { values: p });
+                                }
+                                conditions.extend(m.conditions.iter().cloned());
+                                entries.push(Entry {
+                                    group,
+                                    team: team.name.clone(),
+                                    precedence: Precedence::new(
+                                        host.as_deref(),
+                                        &m.path,
+                                        m,
+                                        age,
+                                        &route,
+                                        template.rule,
+                                    ),
+                                    conditions,
+                                    actions: actions.clone(),
+                                    transforms: template.transforms(m),
+                                    source: RuleSource::Route {
+                                        route: route.clone(),
+                                        rule: template.rule,
+                                        matches: m.index.into_iter().collect(),
+                                    },
+                                    field: match m.index {
+                                        Some(i) => {
+                                            format!("spec.rules[{}].matches[{i}]", template.rule)
+                                        }
+                                        None => format!("spec.rules[{}]", template.rule),
+                                    },
+                                    doc,
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        entries
+    }
+
+    /// Rules and target groups per load balancer: over a quota, the team with the most
+    /// rules there is refused (ties: the later name), and the Gateway is built again.
+    fn check_load_balancer_limits(&mut self, listeners: &[Listener]) {
+        let mut per_team: BTreeMap<String, (usize, BTreeSet<String>)> = BTreeMap::new();
+        let mut rules = 0;
+        let mut groups = BTreeSet::new();
+        for rule in listeners.iter().flat_map(|l| &l.rules) {
+            rules += 1;
+            let Some(RuleSource::Route { route, .. }) = &rule.source else {
+                continue;
+            };
+            let Some((team, _)) = self.templates.get(route) else {
+                continue;
+            };
+            let entry = per_team.entry(team.clone()).or_default();
+            entry.0 += 1;
+            for action in &rule.actions {
+                if let Action::Forward { target_groups, .. } = action {
+                    for tg in target_groups {
+                        if let TargetGroupRef::Owned(b) = &tg.target_group {
+                            entry.1.insert(b.clone());
+                            groups.insert(b.clone());
+                        }
+                    }
+                }
+            }
+        }
+        let over_rules = rules > self.options.rules_per_load_balancer;
+        let over_groups = groups.len() > self.options.target_groups_per_load_balancer;
+        if !(over_rules || over_groups) {
+            return;
+        }
+        let heaviest = per_team
+            .iter()
+            .max_by_key(|(name, (r, g))| {
+                (
+                    if over_rules { *r } else { g.len() },
+                    std::cmp::Reverse((*name).clone()),
+                )
+            })
+            .map(|(name, _)| name.clone());
+        if let Some(team) = heaviest {
+            let message = if over_rules {
+                format!(
+                    "Gateway {} would need {rules} listener rules; the quota (aws.rules_per_load_balancer) is {}. Team {team} has the most rules there and is refused",
+                    self.gateway, self.options.rules_per_load_balancer
+                )
+            } else {
+                format!(
+                    "Gateway {} would need {} target groups; the quota (aws.target_groups_per_load_balancer) is {}. Team {team} has the most there and is refused",
+                    self.gateway,
+                    groups.len(),
+                    self.options.target_groups_per_load_balancer
+                )
+            };
+            self.diagnostics
+                .push(Diagnostic::refusal(codes::ALB_LIMIT, message).team(team.clone()));
+            self.refused.insert(team);
+        }
+    }
+
+    /// The target groups that the rules forward to and gwsync owns, sorted by backend.
+    fn target_groups(&self, listeners: &[Listener]) -> Vec<TargetGroup> {
+        let mut backends = BTreeSet::new();
+        for rule in listeners.iter().flat_map(|l| &l.rules) {
+            for action in &rule.actions {
+                if let Action::Forward { target_groups, .. } = action {
+                    for tg in target_groups {
+                        if let TargetGroupRef::Owned(b) = &tg.target_group {
+                            backends.insert(b.clone());
+                        }
+                    }
+                }
+            }
+        }
+        backends
+            .into_iter()
+            .filter_map(|backend| {
+                let (service, port) = backend.rsplit_once(':')?;
+                let (ns, name) = service.split_once('/')?;
+                let config = self.refs.target_group_config(ns, name)?;
+                Some(target_group(
+                    &self.options.instance_id,
+                    self.gateway,
+                    &backend,
+                    port.parse().ok()?,
+                    &config.default_configuration,
+                ))
+            })
+            .collect()
+    }
+}
+
+/// A target group from a TargetGroupConfiguration's properties; absent settings take ELB's
+/// own defaults, so that the group read back from AWS compares equal.
+fn target_group(
+    instance_id: &str,
+    gateway: &str,
+    backend: &str,
+    port: u16,
+    props: &lbc::TargetGroupProps,
+) -> TargetGroup {
+    let protocol = match props.protocol {
+        Some(lbc::TargetGroupProtocol::Https) => Protocol::Https,
+        _ => Protocol::Http,
+    };
+    let hc = props.health_check_config.as_ref();
+    let health_check = HealthCheck {
+        protocol: match hc.and_then(|h| h.health_check_protocol) {
+            Some(p) if p.as_str() == "HTTPS" => Protocol::Https,
+            Some(_) => Protocol::Http,
+            None => protocol,
+        },
+        port: hc
+            .and_then(|h| h.health_check_port.as_ref())
+            .map_or_else(|| "traffic-port".to_string(), |p| p.to_string()),
+        path: hc
+            .and_then(|h| h.health_check_path.clone())
+            .unwrap_or_else(|| "/".to_string()),
+        interval_seconds: hc
+            .and_then(|h| h.health_check_interval)
+            .map_or(30, |v| v as u32),
+        timeout_seconds: hc
+            .and_then(|h| h.health_check_timeout)
+            .map_or(5, |v| v as u32),
+        healthy_threshold: hc
+            .and_then(|h| h.healthy_threshold_count)
+            .map_or(5, |v| v as u32),
+        unhealthy_threshold: hc
+            .and_then(|h| h.unhealthy_threshold_count)
+            .map_or(2, |v| v as u32),
+        matcher: match hc.and_then(|h| h.matcher.as_ref()) {
+            Some(lbc::HealthCheckMatcher::HttpCode(c))
+            | Some(lbc::HealthCheckMatcher::GrpcCode(c)) => c.clone(),
+            None => "200".to_string(),
+        },
+    };
+    let mut targets: Vec<Target> = props
+        .targets
+        .iter()
+        .map(|t| Target {
+            id: t.id.clone(),
+            port: t.port.map(|p| p as u16),
+            availability_zone: t.availability_zone.clone(),
+        })
+        .collect();
+    targets.sort();
+    TargetGroup {
+        backend: backend.to_string(),
+        name: props
+            .target_group_name
+            .clone()
+            .unwrap_or_else(|| names::target_group_name(instance_id, gateway, backend)),
+        protocol,
+        protocol_version: props
+            .protocol_version
+            .map_or("HTTP1", |v| v.as_str())
+            .to_string(),
+        port,
+        target_type: props
+            .target_type
+            .map_or("instance", |t| t.as_str())
+            .to_string(),
+        health_check,
+        attributes: props
+            .target_group_attributes
+            .iter()
+            .map(|a| (a.key.clone(), a.value.clone()))
+            .collect(),
+        tags: props.tags.clone(),
+        targets,
+    }
+}
+
+#[cfg(test)]
+mod tests;

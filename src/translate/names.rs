@@ -1,0 +1,99 @@
+//! Names gwsync gives to AWS resources when the user does not: stable (the same inputs give
+//! the same name, whatever else changes), valid for ELB (at most 32 characters of letters,
+//! digits and '-', not starting or ending with '-', not starting with `internal-`), and
+//! distinct per gwsync instance, so that two instances in one account never collide.
+
+use sha2::{Digest, Sha256};
+
+/// The longest name ELB accepts for load balancers and target groups.
+pub const MAX_NAME: usize = 32;
+
+/// `gw-<slug>-<hash>` for a Gateway's load balancer.
+pub fn load_balancer_name(instance_id: &str, gateway: &str) -> String {
+    derived("gw", &[instance_id, gateway], gateway)
+}
+
+/// `tg-<slug>-<hash>` for the target group of a Service backend on one Gateway.
+pub fn target_group_name(instance_id: &str, gateway: &str, backend: &str) -> String {
+    let readable = backend.rsplit('/').next().unwrap_or(backend);
+    derived("tg", &[instance_id, gateway, backend], readable)
+}
+
+fn derived(prefix: &str, identity: &[&str], readable: &str) -> String {
+    let mut hasher = Sha256::new();
+    for part in identity {
+        hasher.update(part.as_bytes());
+        hasher.update([0u8]);
+    }
+    let hash = hex::encode(&hasher.finalize()[..4]);
+    let budget = MAX_NAME - prefix.len() - hash.len() - 2;
+    let slug: String = readable
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let slug: String = slug
+        .split('-')
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("-");
+    let slug = slug[..slug.len().min(budget)].trim_end_matches('-');
+    if slug.is_empty() {
+        format!("{prefix}-{hash}")
+    } else {
+        format!("{prefix}-{slug}-{hash}")
+    }
+}
+
+/// Checks a name the user gave; the error says why it is not valid.
+pub fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > MAX_NAME {
+        return Err(format!("`{name}` must be 1 to {MAX_NAME} characters"));
+    }
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Err(format!("`{name}` may hold only letters, digits and '-'"));
+    }
+    if name.starts_with('-') || name.ends_with('-') {
+        return Err(format!("`{name}` must not start or end with '-'"));
+    }
+    if name.starts_with("internal-") {
+        return Err(format!("`{name}` must not start with `internal-`"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derived_names_are_valid_stable_and_distinct() {
+        let a = load_balancer_name("prod", "platform/public");
+        assert_eq!(a, load_balancer_name("prod", "platform/public"));
+        assert_ne!(a, load_balancer_name("stage", "platform/public"));
+        assert!(a.starts_with("gw-platform-public-"), "{a}");
+        let long = target_group_name(
+            "prod",
+            "platform/public",
+            "a-very-long-namespace/an-even-longer-service-name:8080",
+        );
+        assert!(long.len() <= MAX_NAME, "{long}");
+        for name in [a, long] {
+            check_name(&name).unwrap();
+        }
+    }
+
+    #[test]
+    fn user_names_are_checked() {
+        assert!(check_name("acme-public").is_ok());
+        assert!(check_name("internal-lb").is_err());
+        assert!(check_name("a_b").is_err());
+        assert!(check_name("-a").is_err());
+        assert!(check_name(&"a".repeat(33)).is_err());
+    }
+}

@@ -1,0 +1,356 @@
+//! The order of the rules on one ALB listener, which is where Gateway API semantics are won
+//! or lost.
+//!
+//! - **Listener isolation.** Every Gateway and ListenerSet listener on one port shares the
+//!   ALB listener. A request belongs to the listener whose hostname matches it most
+//!   specifically (exact, then the longest wildcard, then none), and only that listener's
+//!   routes may answer it. So listeners are laid out from most to least specific, and after a
+//!   listener's rules comes a fixed 404 for its hostname whenever a less specific listener on
+//!   the port would also match it (ALB has no "host is not" condition).
+//! - **Precedence** inside one listener, across every route attached to it (Gateway API,
+//!   `HTTPRouteSpec.hostnames` and `HTTPRouteRule.matches`): the most specific matching
+//!   hostname (characters of an exact hostname, then of any hostname); then an Exact path;
+//!   then regular expressions (implementation-specific; gwsync puts them before prefixes);
+//!   then the longest prefix; then a method; then the most header matches; then the most
+//!   query matches; then the oldest route, then `namespace/name`; then rule and match order.
+//! - **Compaction.** Adjacent rules from the same route rule with the same actions, whose
+//!   conditions differ in the values of one condition, become one rule with both values. It
+//!   is exact: nothing sits between them, and a request matching either matched the first.
+//! - **Limits.** 3 values per condition, 5 values and 5 wildcards per rule. A prefix match
+//!   that needs two path values is split into two adjacent rules before it is refused.
+
+use super::routes::{MatchTemplate, PathMatch};
+use crate::alb::{Action, Condition, Patterns, Rule, RuleSource, Transform};
+use crate::diagnostic::{Diagnostic, codes};
+use crate::hostname;
+use crate::manifest::Document;
+use std::cmp::Reverse;
+
+/// ALB: match values per condition.
+pub const MAX_VALUES_PER_CONDITION: usize = 3;
+/// ALB: match values per rule, all conditions together.
+pub const MAX_VALUES_PER_RULE: usize = 5;
+/// ALB: `*` and `?` wildcards per rule.
+pub const MAX_WILDCARDS_PER_RULE: usize = 5;
+
+/// The sort key of a match on a listener; smaller sorts first (takes precedence).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct Precedence {
+    host: (Reverse<usize>, Reverse<usize>),
+    path: (u8, Reverse<usize>),
+    method: Reverse<bool>,
+    headers: Reverse<usize>,
+    queries: Reverse<usize>,
+    age: i64,
+    route: String,
+    rule: usize,
+    matched: usize,
+}
+
+impl Precedence {
+    pub(super) fn new(
+        host: Option<&str>,
+        path: &PathMatch,
+        m: &MatchTemplate,
+        age: i64,
+        route: &str,
+        rule: usize,
+    ) -> Precedence {
+        let host = match host {
+            Some(h) if h.starts_with('*') => (Reverse(0), Reverse(h.len())),
+            Some(h) => (Reverse(h.len()), Reverse(h.len())),
+            None => (Reverse(0), Reverse(0)),
+        };
+        let path = match path {
+            PathMatch::Exact(p) => (0, Reverse(p.len())),
+            PathMatch::Regex(p) => (1, Reverse(p.len())),
+            PathMatch::Prefix(p) => (2, Reverse(p.len())),
+        };
+        Precedence {
+            host,
+            path,
+            method: Reverse(m.has_method),
+            headers: Reverse(m.headers),
+            queries: Reverse(m.queries),
+            age,
+            route: route.to_string(),
+            rule,
+            matched: m.index.unwrap_or(0),
+        }
+    }
+}
+
+/// One would-be ALB rule: a match of a route rule, on one listener, for one hostname.
+pub(super) struct Entry<'a> {
+    /// Index of the Gateway API listener (in the port's listener list) it is attached to.
+    pub group: usize,
+    pub team: String,
+    pub precedence: Precedence,
+    pub conditions: Vec<Condition>,
+    pub actions: Vec<Action>,
+    pub transforms: Vec<Transform>,
+    pub source: RuleSource,
+    /// The field of the match, for limit errors.
+    pub field: String,
+    pub doc: &'a Document,
+}
+
+/// Orders, compacts, isolates, checks and numbers the rules of one ALB listener. `groups`
+/// are the listener hostnames on the port, indexed like `Entry::group`. Returns the rules and
+/// the limit refusals (team, diagnostic); refused entries are left out.
+pub(super) fn rules(
+    mut entries: Vec<Entry<'_>>,
+    groups: &[Option<String>],
+) -> (Vec<Rule>, Vec<(String, Diagnostic)>) {
+    let mut order: Vec<usize> = (0..groups.len()).collect();
+    order.sort_by_key(|&g| specificity(groups[g].as_deref()));
+    entries.sort_by(|a, b| a.precedence.cmp(&b.precedence));
+
+    let mut rules: Vec<Rule> = Vec::new();
+    let mut refusals = Vec::new();
+    for (position, &g) in order.iter().enumerate() {
+        let group: Vec<&Entry> = entries.iter().filter(|e| e.group == g).collect();
+        for entry in compact(&group) {
+            match fit_limits(entry.conditions) {
+                Ok(split) => rules.extend(split.into_iter().map(|conditions| Rule {
+                    priority: 0,
+                    conditions,
+                    actions: entry.actions.clone(),
+                    transforms: entry.transforms.clone(),
+                    source: Some(entry.source.clone()),
+                })),
+                Err(message) => refusals.push((
+                    entry.team.clone(),
+                    entry.doc.diagnostic(
+                        Diagnostic::refusal(codes::ALB_LIMIT, message).field(entry.field.clone()),
+                    ),
+                )),
+            }
+        }
+        if let Some(h) = &groups[g] {
+            let shadowed = order[position + 1..].iter().any(|&later| {
+                groups[later]
+                    .as_deref()
+                    .is_none_or(|l| hostname::covers(l, h))
+            });
+            if shadowed {
+                rules.push(Rule {
+                    priority: 0,
+                    conditions: vec![Condition::HostHeader {
+                        values: Patterns::Wildcard(vec![h.clone()]),
+                    }],
+                    actions: vec![Action::fixed(404)],
+                    transforms: Vec::new(),
+                    source: Some(RuleSource::ListenerIsolation {
+                        hostname: h.clone(),
+                    }),
+                });
+            }
+        }
+    }
+    for (i, rule) in rules.iter_mut().enumerate() {
+        rule.priority = i as u32 + 1;
+    }
+    (rules, refusals)
+}
+
+/// Most specific first: exact hostnames (longest first), wildcards (longest first), none.
+fn specificity(h: Option<&str>) -> (u8, Reverse<usize>, String) {
+    match h {
+        Some(h) if h.starts_with('*') => (1, Reverse(h.len()), h.to_string()),
+        Some(h) => (0, Reverse(h.len()), h.to_string()),
+        None => (2, Reverse(0), String::new()),
+    }
+}
+
+/// Merges adjacent entries of one route rule that differ in one condition's values.
+fn compact<'a>(group: &[&Entry<'a>]) -> Vec<CompactedEntry<'a>> {
+    let mut out: Vec<CompactedEntry<'a>> = Vec::new();
+    for e in group {
+        if let Some(last) = out.last_mut()
+            && same_route_rule(&last.source, &e.source)
+            && last.actions == e.actions
+            && last.transforms == e.transforms
+            && let Some(merged) = merge_conditions(&last.conditions, &e.conditions)
+        {
+            last.conditions = merged;
+            if let (RuleSource::Route { matches, .. }, RuleSource::Route { matches: more, .. }) =
+                (&mut last.source, &e.source)
+            {
+                for m in more {
+                    if !matches.contains(m) {
+                        matches.push(*m);
+                    }
+                }
+            }
+            continue;
+        }
+        out.push(CompactedEntry {
+            team: e.team.clone(),
+            conditions: e.conditions.clone(),
+            actions: e.actions.clone(),
+            transforms: e.transforms.clone(),
+            source: e.source.clone(),
+            field: e.field.clone(),
+            doc: e.doc,
+        });
+    }
+    out
+}
+
+/// An entry after compaction, borrowing its document for diagnostics.
+struct CompactedEntry<'a> {
+    team: String,
+    conditions: Vec<Condition>,
+    actions: Vec<Action>,
+    transforms: Vec<Transform>,
+    source: RuleSource,
+    field: String,
+    doc: &'a Document,
+}
+
+fn same_route_rule(a: &RuleSource, b: &RuleSource) -> bool {
+    matches!(
+        (a, b),
+        (RuleSource::Route { route: r1, rule: i1, .. }, RuleSource::Route { route: r2, rule: i2, .. })
+            if r1 == r2 && i1 == i2
+    )
+}
+
+/// The union of two condition lists that differ only in the values of one condition, if it
+/// stays within the limits; None otherwise.
+fn merge_conditions(a: &[Condition], b: &[Condition]) -> Option<Vec<Condition>> {
+    if a.len() != b.len() {
+        return None;
+    }
+    let differing: Vec<usize> = (0..a.len()).filter(|&i| a[i] != b[i]).collect();
+    let [i] = differing.as_slice() else {
+        return None;
+    };
+    let merged = merge_values(&a[*i], &b[*i])?;
+    let mut out = a.to_vec();
+    out[*i] = merged;
+    check_limits(&out).is_ok().then_some(out)
+}
+
+fn merge_values(a: &Condition, b: &Condition) -> Option<Condition> {
+    let union = |x: &Patterns, y: &Patterns| -> Option<Patterns> {
+        match (x, y) {
+            (Patterns::Wildcard(x), Patterns::Wildcard(y)) => {
+                Some(Patterns::Wildcard(union_of(x, y)))
+            }
+            (Patterns::Regex(x), Patterns::Regex(y)) => Some(Patterns::Regex(union_of(x, y))),
+            _ => None,
+        }
+    };
+    match (a, b) {
+        (Condition::HostHeader { values: x }, Condition::HostHeader { values: y }) => {
+            Some(Condition::HostHeader {
+                values: union(x, y)?,
+            })
+        }
+        (Condition::PathPattern { values: x }, Condition::PathPattern { values: y }) => {
+            Some(Condition::PathPattern {
+                values: union(x, y)?,
+            })
+        }
+        (
+            Condition::HttpHeader {
+                name: n1,
+                values: x,
+            },
+            Condition::HttpHeader {
+                name: n2,
+                values: y,
+            },
+        ) if n1 == n2 => Some(Condition::HttpHeader {
+            name: n1.clone(),
+            values: union(x, y)?,
+        }),
+        (
+            Condition::HttpRequestMethod { values: x },
+            Condition::HttpRequestMethod { values: y },
+        ) => Some(Condition::HttpRequestMethod {
+            values: union_of(x, y),
+        }),
+        _ => None,
+    }
+}
+
+fn union_of<T: Clone + PartialEq>(x: &[T], y: &[T]) -> Vec<T> {
+    let mut out = x.to_vec();
+    for v in y {
+        if !out.contains(v) {
+            out.push(v.clone());
+        }
+    }
+    out
+}
+
+/// ALB's per-rule limits; the error names the limit.
+fn check_limits(conditions: &[Condition]) -> Result<(), String> {
+    if let Some(c) = conditions
+        .iter()
+        .find(|c| c.value_count() > MAX_VALUES_PER_CONDITION)
+    {
+        return Err(format!(
+            "a {} condition would need {} values; ALB allows {MAX_VALUES_PER_CONDITION} per condition",
+            condition_name(c),
+            c.value_count()
+        ));
+    }
+    let values: usize = conditions.iter().map(Condition::value_count).sum();
+    if values > MAX_VALUES_PER_RULE {
+        return Err(format!(
+            "the rule would need {values} condition values (hostname, path values, method, headers, query parameters); ALB allows {MAX_VALUES_PER_RULE} per rule"
+        ));
+    }
+    let wildcards: usize = conditions.iter().map(Condition::wildcard_count).sum();
+    if wildcards > MAX_WILDCARDS_PER_RULE {
+        return Err(format!(
+            "the rule would need {wildcards} wildcards; ALB allows {MAX_WILDCARDS_PER_RULE} per rule"
+        ));
+    }
+    Ok(())
+}
+
+/// Fits one rule's conditions into ALB's limits, splitting a two-value path condition into
+/// two rules (same action, adjacent, so exact) when that is what it takes.
+fn fit_limits(conditions: Vec<Condition>) -> Result<Vec<Vec<Condition>>, String> {
+    let Err(message) = check_limits(&conditions) else {
+        return Ok(vec![conditions]);
+    };
+    let split_at = conditions.iter().position(
+        |c| matches!(c, Condition::PathPattern { values: Patterns::Wildcard(v) } if v.len() > 1),
+    );
+    let Some(i) = split_at else {
+        return Err(message);
+    };
+    let Condition::PathPattern {
+        values: Patterns::Wildcard(values),
+    } = &conditions[i]
+    else {
+        return Err(message);
+    };
+    let mut out = Vec::new();
+    for v in values {
+        let mut one = conditions.clone();
+        one[i] = Condition::PathPattern {
+            values: Patterns::Wildcard(vec![v.clone()]),
+        };
+        check_limits(&one)?;
+        out.push(one);
+    }
+    Ok(out)
+}
+
+fn condition_name(c: &Condition) -> &'static str {
+    match c {
+        Condition::HostHeader { .. } => "host-header",
+        Condition::PathPattern { .. } => "path-pattern",
+        Condition::HttpHeader { .. } => "http-header",
+        Condition::QueryString { .. } => "query-string",
+        Condition::HttpRequestMethod { .. } => "http-request-method",
+        Condition::SourceIp { .. } => "source-ip",
+    }
+}

@@ -1,1 +1,584 @@
+//! Translation tests on in-memory revisions: the behaviour is checked through the ALB
+//! evaluator (which knows nothing of Gateway API), the shapes where they are the point.
 
+use super::*;
+use crate::alb::evaluate::{Outcome as Answered, Request, evaluate};
+use crate::config::Limits;
+use crate::source::{Revision, Snapshot, SourceFile};
+use crate::tenancy::{AdmitOptions, admit};
+
+const TENANTS: &str = "apiVersion: gwsync.dev/v1alpha1
+kind: Tenants
+platform: {path: platform/, namespace: platform}
+teams:
+  - {name: a, path: teams/a/, namespace: a, hostnames: ['*'], targetGroups: ['*']}
+  - {name: b, path: teams/b/, namespace: b, hostnames: ['*'], targetGroups: ['*']}
+";
+
+const GATEWAY: &str = "apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: platform}
+spec:
+  gatewayClassName: gwsync
+  listeners:
+    - {name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}
+";
+
+/// A TargetGroupConfiguration for each of `services` in namespace `ns`.
+fn services(ns: &str, services: &[&str]) -> String {
+    services
+        .iter()
+        .map(|s| {
+            format!(
+                "apiVersion: gateway.k8s.aws/v1beta1\nkind: TargetGroupConfiguration\nmetadata: {{name: {s}, namespace: {ns}}}\nspec: {{targetReference: {{name: {s}}}}}\n"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("---\n")
+}
+
+/// An HTTPRoute on `gw` with the given `spec.rules` YAML (indented by 2).
+fn route(ns: &str, name: &str, hostnames: &str, rules: &str) -> String {
+    format!(
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n  parentRefs: [{{name: gw, namespace: platform}}]\n  hostnames: {hostnames}\n  rules:\n{rules}"
+    )
+}
+
+fn snapshot(files: &[(&str, String)]) -> Snapshot {
+    let mut all = vec![
+        ("tenants.yaml".to_string(), TENANTS.to_string()),
+        ("platform/gw.yaml".to_string(), GATEWAY.to_string()),
+        (
+            "teams/a/svc.yaml".to_string(),
+            services("a", &["a1", "a2", "a3"]),
+        ),
+        ("teams/b/svc.yaml".to_string(), services("b", &["b1", "b2"])),
+    ];
+    for (path, text) in files {
+        // A file given by the test replaces the base file of the same path.
+        all.retain(|(p, _)| p != path);
+        all.push((path.to_string(), text.clone()));
+    }
+    Snapshot {
+        revision: Revision {
+            commit: "0".repeat(40),
+            author: "t <t@t>".into(),
+            committed_at: 0,
+            summary: "test".into(),
+        },
+        files: all
+            .into_iter()
+            .map(|(path, text)| SourceFile {
+                path,
+                bytes: text.into_bytes(),
+            })
+            .collect(),
+        entries_refused: vec![],
+        submodules: vec![],
+    }
+}
+
+fn run_with(files: &[(&str, String)], ages: &RouteAges, options: &TranslateOptions) -> Translation {
+    let admission = admit(
+        &snapshot(files),
+        &AdmitOptions {
+            tenants_file: "tenants.yaml".into(),
+            limits: Limits::default(),
+            gateway_class: "gwsync".into(),
+        },
+    );
+    for t in &admission.teams {
+        assert_eq!(t.verdict, Verdict::Admitted, "{:?}", t.diagnostics);
+    }
+    translate(&admission, ages, options)
+}
+
+fn run(files: &[(&str, String)]) -> Translation {
+    run_with(files, &RouteAges::new(), &TranslateOptions::default())
+}
+
+/// Where a request goes: `backend` names for a forward, `status N` otherwise.
+fn send(t: &Translation, url: &str, headers: &[(&str, &str)]) -> String {
+    send_method(t, url, "GET", headers)
+}
+
+fn send_method(t: &Translation, url: &str, method: &str, headers: &[(&str, &str)]) -> String {
+    let lb = t
+        .stack
+        .load_balancer("platform/gw")
+        .expect("the gateway's load balancer");
+    let headers: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let answer = evaluate(lb, &Request::parse(url, method, &headers).unwrap()).unwrap();
+    match answer.action {
+        Answered::Forward { backends, .. } => backends
+            .iter()
+            .filter(|b| b.weight > 0)
+            .map(|b| b.backend.clone())
+            .collect::<Vec<_>>()
+            .join(","),
+        Answered::Redirect { status, location } => format!("redirect {status} {location}"),
+        Answered::FixedResponse { status } => format!("status {status}"),
+    }
+}
+
+fn codes_for(t: &Translation, team: &str) -> Vec<&'static str> {
+    t.diagnostics
+        .iter()
+        .filter(|d| d.team.as_deref() == Some(team))
+        .map(|d| d.code.0)
+        .collect()
+}
+
+#[test]
+fn path_prefix_is_segment_wise() {
+    let t = run(&[(
+        "teams/a/r.yaml",
+        route(
+            "a",
+            "r",
+            "[x.com]",
+            "    - matches: [{path: {type: PathPrefix, value: /abc/}}]\n      backendRefs: [{name: a1, port: 80}]\n",
+        ),
+    )]);
+    assert_eq!(send(&t, "http://x.com/abc", &[]), "a/a1");
+    assert_eq!(send(&t, "http://x.com/abc/", &[]), "a/a1");
+    assert_eq!(send(&t, "http://x.com/abc/d", &[]), "a/a1");
+    assert_eq!(send(&t, "http://x.com/abcd", &[]), "status 404");
+    assert_eq!(send(&t, "http://y.com/abc", &[]), "status 404");
+}
+
+#[test]
+fn exact_paths_with_wildcard_characters_stay_exact() {
+    let t = run(&[(
+        "teams/a/r.yaml",
+        route(
+            "a",
+            "r",
+            "[x.com]",
+            "    - matches: [{path: {type: Exact, value: '/a*b?'}}]\n      backendRefs: [{name: a1, port: 80}]\n",
+        ),
+    )]);
+    assert_eq!(send(&t, "http://x.com/a*b%3F", &[]), "status 404");
+    assert_eq!(send(&t, "http://x.com/aXXbY", &[]), "status 404");
+    let lb = t.stack.load_balancer("platform/gw").unwrap();
+    let rule = &lb.listeners[0].rules[0];
+    assert!(matches!(
+        &rule.conditions[1],
+        Condition::PathPattern { values: Patterns::Regex(v) } if v == &["^/a\\*b\\?$".to_string()]
+    ));
+}
+
+#[test]
+fn precedence_across_routes_follows_the_spec() {
+    // Route `b/late` is older than `a/early`, so it wins ties; each other criterion is
+    // decided before age.
+    let a = route(
+        "a",
+        "early",
+        "[x.com]",
+        "    - matches: [{path: {type: PathPrefix, value: /p}}]\n      backendRefs: [{name: a1, port: 80}]
+    - matches: [{path: {type: PathPrefix, value: /p}, method: POST}]\n      backendRefs: [{name: a2, port: 80}]
+    - matches: [{path: {type: PathPrefix, value: /p}, headers: [{name: h, value: '1'}], queryParams: [{name: q, value: '1'}]}]\n      backendRefs: [{name: a3, port: 80}]
+",
+    );
+    let b = route(
+        "b",
+        "late",
+        "[x.com]",
+        "    - matches: [{path: {type: Exact, value: /p/exact}}]\n      backendRefs: [{name: b1, port: 80}]
+    - matches: [{path: {type: PathPrefix, value: /p}, headers: [{name: h, value: '1'}, {name: i, value: '2'}]}]\n      backendRefs: [{name: b2, port: 80}]
+",
+    );
+    let ages = RouteAges::from([("a/early".to_string(), 200), ("b/late".to_string(), 100)]);
+    let t = run_with(
+        &[("teams/a/r.yaml", a), ("teams/b/r.yaml", b)],
+        &ages,
+        &TranslateOptions::default(),
+    );
+    // Exact beats every prefix.
+    assert_eq!(
+        send(&t, "http://x.com/p/exact", &[("h", "1"), ("i", "2")]),
+        "b/b1"
+    );
+    // Method beats header count.
+    assert_eq!(
+        send_method(&t, "http://x.com/p", "POST", &[("h", "1"), ("i", "2")]),
+        "a/a2"
+    );
+    // Two headers beat one header and a query.
+    assert_eq!(
+        send(&t, "http://x.com/p?q=1", &[("h", "1"), ("i", "2")]),
+        "b/b2"
+    );
+    assert_eq!(send(&t, "http://x.com/p?q=1", &[("h", "1")]), "a/a3");
+    assert_eq!(send(&t, "http://x.com/p/x", &[]), "a/a1");
+}
+
+#[test]
+fn ties_go_to_the_older_route_then_the_name() {
+    let rule = |svc: &str| {
+        format!(
+            "    - matches: [{{path: {{type: PathPrefix, value: /same}}}}]\n      backendRefs: [{{name: {svc}, port: 80}}]\n"
+        )
+    };
+    let files = [
+        ("teams/a/r.yaml", route("a", "zz", "[x.com]", &rule("a1"))),
+        ("teams/b/r.yaml", route("b", "aa", "[x.com]", &rule("b1"))),
+    ];
+    let by_name = run(&files);
+    assert_eq!(send(&by_name, "http://x.com/same", &[]), "a/a1");
+    let ages = RouteAges::from([("a/zz".to_string(), 20), ("b/aa".to_string(), 10)]);
+    let by_age = run_with(&files, &ages, &TranslateOptions::default());
+    assert_eq!(send(&by_age, "http://x.com/same", &[]), "b/b1");
+}
+
+#[test]
+fn the_same_input_in_another_file_order_gives_the_same_stack() {
+    let r1 = route(
+        "a",
+        "one",
+        "[x.com]",
+        "    - matches: [{path: {value: /one}}]\n      backendRefs: [{name: a1, port: 80}]\n",
+    );
+    let r2 = route(
+        "b",
+        "two",
+        "[x.com, y.com]",
+        "    - matches: [{path: {value: /two}}, {path: {value: /deux}}]\n      backendRefs: [{name: b1, port: 80}]\n",
+    );
+    let forward = run(&[
+        ("teams/a/1.yaml", r1.clone()),
+        ("teams/b/2.yaml", r2.clone()),
+    ]);
+    let reverse = run(&[("teams/b/0.yaml", r2), ("teams/a/9.yaml", r1)]);
+    assert_eq!(forward.stack, reverse.stack);
+}
+
+#[test]
+fn weights_are_scaled_into_alb_range_keeping_ratios() {
+    let t = run(&[(
+        "teams/a/r.yaml",
+        route(
+            "a",
+            "r",
+            "[x.com]",
+            "    - backendRefs: [{name: a1, port: 80, weight: 1000000}, {name: a2, port: 80, weight: 1}, {name: a3, port: 80, weight: 0}]\n",
+        ),
+    )]);
+    let lb = t.stack.load_balancer("platform/gw").unwrap();
+    let Action::Forward { target_groups, .. } = &lb.listeners[0].rules[0].actions[0] else {
+        panic!("forward expected");
+    };
+    let weights: Vec<u32> = target_groups.iter().map(|t| t.weight).collect();
+    assert_eq!(weights, [999, 1, 0]);
+}
+
+#[test]
+fn unresolved_backends_answer_500_and_never_fall_through() {
+    let t = run(&[(
+        "teams/a/r.yaml",
+        route(
+            "a",
+            "r",
+            "[x.com]",
+            "    - matches: [{path: {value: /missing}}]\n      backendRefs: [{name: nope, port: 80}]
+    - matches: [{path: {value: /none}}]
+    - matches: [{path: {value: /mixed}}]\n      backendRefs: [{name: a1, port: 80}, {name: nope, port: 80}]
+    - backendRefs: [{name: a2, port: 80}]
+",
+        ),
+    )]);
+    assert_eq!(send(&t, "http://x.com/missing", &[]), "status 500");
+    assert_eq!(send(&t, "http://x.com/none", &[]), "status 500");
+    assert_eq!(send(&t, "http://x.com/mixed", &[]), "status 500");
+    assert_eq!(send(&t, "http://x.com/other", &[]), "a/a2");
+    let codes = codes_for(&t, "a");
+    assert!(codes.contains(&"mixed-backends"), "{codes:?}");
+    assert!(codes.contains(&"backend-not-found"), "{codes:?}");
+    assert!(t.refused_teams.is_empty());
+}
+
+#[test]
+fn inexpressible_filters_refuse_the_team_and_spare_the_others() {
+    let a = route(
+        "a",
+        "r",
+        "[x.com]",
+        "    - filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: x, value: y}]}}]\n      backendRefs: [{name: a1, port: 80}]\n",
+    );
+    let b = route(
+        "b",
+        "r",
+        "[y.com]",
+        "    - backendRefs: [{name: b1, port: 80}]\n",
+    );
+    let t = run(&[("teams/a/r.yaml", a), ("teams/b/r.yaml", b)]);
+    assert!(t.refused_teams.contains("a"));
+    let d = t
+        .diagnostics
+        .iter()
+        .find(|d| d.team.as_deref() == Some("a"))
+        .unwrap();
+    assert!(d.message.contains("not expressible on ALB"), "{d}");
+    assert_eq!(d.field.as_deref(), Some("spec.rules[0].filters[0]"));
+    assert_eq!(send(&t, "http://y.com/", &[]), "b/b1");
+    assert_eq!(send(&t, "http://x.com/", &[]), "status 404");
+}
+
+#[test]
+fn redirects_map_to_alb_with_port_defaults_and_refuse_what_alb_cannot_do() {
+    let t = run(&[(
+        "teams/a/r.yaml",
+        route(
+            "a",
+            "r",
+            "[x.com]",
+            "    - matches: [{path: {value: /secure}}]\n      filters: [{type: RequestRedirect, requestRedirect: {scheme: https}}]
+    - matches: [{path: {value: /moved}}]\n      filters: [{type: RequestRedirect, requestRedirect: {hostname: y.com, statusCode: 301, path: {type: ReplaceFullPath, replaceFullPath: /new}}}]
+",
+        ),
+    )]);
+    assert_eq!(
+        send(&t, "http://x.com/secure/a?b=1", &[]),
+        "redirect 302 https://x.com:443/secure/a?b=1"
+    );
+    assert_eq!(
+        send(&t, "http://x.com/moved", &[]),
+        "redirect 301 http://y.com:80/new"
+    );
+
+    for (filter, field) in [
+        (
+            "{type: RequestRedirect, requestRedirect: {statusCode: 307}}",
+            "spec.rules[0].filters[0].requestRedirect.statusCode",
+        ),
+        (
+            "{type: RequestRedirect, requestRedirect: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /x}}}",
+            "spec.rules[0].filters[0].requestRedirect.path",
+        ),
+    ] {
+        let t = run(&[(
+            "teams/a/r.yaml",
+            route("a", "r", "[x.com]", &format!("    - filters: [{filter}]\n")),
+        )]);
+        assert!(t.refused_teams.contains("a"), "{filter}");
+        assert!(
+            t.diagnostics
+                .iter()
+                .any(|d| d.field.as_deref() == Some(field)),
+            "{:?}",
+            t.diagnostics
+        );
+    }
+}
+
+#[test]
+fn url_rewrites_become_transforms_that_keep_the_query() {
+    let t = run(&[(
+        "teams/a/r.yaml",
+        route(
+            "a",
+            "r",
+            "[x.com]",
+            "    - matches: [{path: {value: /strip}}]\n      filters: [{type: URLRewrite, urlRewrite: {hostname: internal.x.com, path: {type: ReplacePrefixMatch, replacePrefixMatch: /}}}]\n      backendRefs: [{name: a1, port: 80}]\n",
+        ),
+    )]);
+    let lb = t.stack.load_balancer("platform/gw").unwrap();
+    let answer = |url: &str| {
+        let a = evaluate(lb, &Request::parse(url, "GET", &[]).unwrap()).unwrap();
+        match a.action {
+            Answered::Forward { request, .. } => format!("{}{}", request.host, request.path),
+            other => format!("{other:?}"),
+        }
+    };
+    assert_eq!(answer("http://x.com/strip"), "internal.x.com/");
+    assert_eq!(
+        answer("http://x.com/strip/three?q=1"),
+        "internal.x.com/three?q=1"
+    );
+}
+
+#[test]
+fn listener_isolation_keeps_specific_hostnames_away_from_wildcard_routes() {
+    let gateway = GATEWAY.replace(
+        "    - {name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}\n",
+        "    - {name: wild, port: 80, protocol: HTTP, hostname: '*.x.com', allowedRoutes: {namespaces: {from: All}}}
+    - {name: exact, port: 80, protocol: HTTP, hostname: 'a.x.com', allowedRoutes: {namespaces: {from: All}}}
+    - {name: any, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}\n",
+    );
+    let on = |section: &str, svc: &str, path: &str| {
+        format!(
+            "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {{name: {section}, namespace: a}}\nspec:\n  parentRefs: [{{name: gw, namespace: platform, sectionName: {section}}}]\n  rules:\n    - matches: [{{path: {{value: {path}}}}}]\n      backendRefs: [{{name: {svc}, port: 80}}]\n"
+        )
+    };
+    let t = run(&[
+        ("platform/gw.yaml", gateway),
+        ("teams/a/wild.yaml", on("wild", "a1", "/")),
+        ("teams/a/exact.yaml", on("exact", "a2", "/only")),
+        ("teams/a/any.yaml", on("any", "a3", "/")),
+    ]);
+    assert_eq!(send(&t, "http://a.x.com/only", &[]), "a/a2");
+    // a.x.com belongs to the exact listener: its routes do not match, so 404, not a1.
+    assert_eq!(send(&t, "http://a.x.com/else", &[]), "status 404");
+    assert_eq!(send(&t, "http://b.x.com/else", &[]), "a/a1");
+    assert_eq!(send(&t, "http://x.com/else", &[]), "a/a3");
+    assert_eq!(send(&t, "http://other.org/", &[]), "a/a3");
+}
+
+#[test]
+fn adjacent_matches_of_one_rule_are_compacted_exactly() {
+    let t = run(&[(
+        "teams/a/r.yaml",
+        route(
+            "a",
+            "r",
+            "[x.com]",
+            "    - matches: [{path: {type: Exact, value: /a}}, {path: {type: Exact, value: /b}}, {path: {type: Exact, value: /c}}, {path: {type: Exact, value: /d}}]\n      backendRefs: [{name: a1, port: 80}]\n",
+        ),
+    )]);
+    let lb = t.stack.load_balancer("platform/gw").unwrap();
+    // Three values per condition: four exact paths need two rules.
+    assert_eq!(lb.listeners[0].rules.len(), 2);
+    for p in ["/a", "/b", "/c", "/d"] {
+        assert_eq!(send(&t, &format!("http://x.com{p}"), &[]), "a/a1");
+    }
+    assert_eq!(send(&t, "http://x.com/e", &[]), "status 404");
+}
+
+#[test]
+fn rule_limits_split_prefixes_then_refuse_naming_the_limit() {
+    // Host + two path values + method + two headers = 6 values: split the path pair.
+    let split = run(&[(
+        "teams/a/r.yaml",
+        route(
+            "a",
+            "r",
+            "[x.com]",
+            "    - matches: [{path: {value: /p}, method: GET, headers: [{name: h, value: '1'}, {name: i, value: '2'}]}]\n      backendRefs: [{name: a1, port: 80}]\n",
+        ),
+    )]);
+    assert!(split.refused_teams.is_empty(), "{:?}", split.diagnostics);
+    assert_eq!(split.stack.load_balancers[0].listeners[0].rules.len(), 2);
+    assert_eq!(
+        send(&split, "http://x.com/p/q", &[("h", "1"), ("i", "2")]),
+        "a/a1"
+    );
+
+    let over = run(&[
+        (
+            "teams/a/r.yaml",
+            route(
+                "a",
+                "r",
+                "[x.com]",
+                "    - matches: [{path: {value: /p}, method: GET, headers: [{name: h, value: '1'}, {name: i, value: '2'}, {name: j, value: '3'}, {name: k, value: '4'}]}]\n      backendRefs: [{name: a1, port: 80}]\n",
+            ),
+        ),
+        (
+            "teams/b/r.yaml",
+            route(
+                "b",
+                "r",
+                "[y.com]",
+                "    - backendRefs: [{name: b1, port: 80}]\n",
+            ),
+        ),
+    ]);
+    assert!(over.refused_teams.contains("a"));
+    let d = over
+        .diagnostics
+        .iter()
+        .find(|d| d.code == codes::ALB_LIMIT)
+        .unwrap();
+    assert!(d.message.contains("ALB allows 5 per rule"), "{d}");
+    assert_eq!(d.field.as_deref(), Some("spec.rules[0].matches[0]"));
+    assert_eq!(send(&over, "http://y.com/", &[]), "b/b1");
+}
+
+#[test]
+fn the_rule_quota_refuses_the_team_with_the_most_rules() {
+    let many: String = (0..6)
+        .map(|i| format!("    - matches: [{{path: {{type: Exact, value: /p{i}}}}}, {{path: {{type: Exact, value: /q{i}}}}}, {{path: {{type: Exact, value: /r{i}}}}}, {{path: {{type: Exact, value: /s{i}}}}}]\n      backendRefs: [{{name: a1, port: 80}}]\n"))
+        .collect();
+    let options = TranslateOptions {
+        rules_per_load_balancer: 5,
+        ..TranslateOptions::default()
+    };
+    let t = run_with(
+        &[
+            ("teams/a/r.yaml", route("a", "r", "[x.com]", &many)),
+            (
+                "teams/b/r.yaml",
+                route(
+                    "b",
+                    "r",
+                    "[y.com]",
+                    "    - backendRefs: [{name: b1, port: 80}]\n",
+                ),
+            ),
+        ],
+        &RouteAges::new(),
+        &options,
+    );
+    assert!(t.refused_teams.contains("a"));
+    assert!(!t.refused_teams.contains("b"));
+    assert_eq!(send(&t, "http://y.com/", &[]), "b/b1");
+    let d = t
+        .diagnostics
+        .iter()
+        .find(|d| d.code == codes::ALB_LIMIT)
+        .unwrap();
+    assert!(d.message.contains("aws.rules_per_load_balancer"), "{d}");
+}
+
+#[test]
+fn case_insensitive_query_values_are_flagged_and_headers_stay_exact() {
+    let t = run(&[(
+        "teams/a/r.yaml",
+        route(
+            "a",
+            "r",
+            "[x.com]",
+            "    - matches: [{queryParams: [{name: animal, value: whale}], headers: [{name: Version, value: Two}]}]\n      backendRefs: [{name: a1, port: 80}]\n",
+        ),
+    )]);
+    let codes = codes_for(&t, "a");
+    assert!(codes.contains(&"alb-differs"), "{codes:?}");
+    assert_eq!(
+        send(&t, "http://x.com/?animal=whale", &[("version", "Two")]),
+        "a/a1"
+    );
+    // Header values are case-sensitive in Gateway API, and stay so on ALB.
+    assert_eq!(
+        send(&t, "http://x.com/?animal=whale", &[("version", "two")]),
+        "status 404"
+    );
+}
+
+#[test]
+fn load_balancer_and_target_groups_take_their_settings() {
+    let t = run(&[(
+        "teams/a/r.yaml",
+        route(
+            "a",
+            "r",
+            "[x.com]",
+            "    - backendRefs: [{name: a1, port: 8080}, {group: gateway.k8s.aws, kind: TargetGroupName, name: legacy}]\n",
+        ),
+    )]);
+    let lb = t.stack.load_balancer("platform/gw").unwrap();
+    assert_eq!(lb.scheme, Scheme::Internal);
+    assert!(lb.name.starts_with("gw-platform-gw-"), "{}", lb.name);
+    assert_eq!(
+        lb.target_groups.len(),
+        1,
+        "existing target groups are not owned"
+    );
+    let tg = &lb.target_groups[0];
+    assert_eq!((tg.backend.as_str(), tg.port), ("a/a1:8080", 8080));
+    assert_eq!(tg.health_check.matcher, "200");
+    assert_eq!(lb.listeners[0].default_action, Action::fixed(404));
+}

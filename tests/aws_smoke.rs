@@ -1,13 +1,13 @@
 //! Smoke test of the AWS test harness: a fresh moto server, the real ELBv2 SDK client, and
 //! the EC2 scaffolding an ALB needs. If this fails, the integration tests built on
-//! `support::MotoServer` cannot be trusted either.
+//! `support::moto::MotoServer` cannot be trusted either.
 
 mod support;
 
 use aws_sdk_elasticloadbalancingv2::types::{
     LoadBalancerSchemeEnum, LoadBalancerTypeEnum, ProtocolEnum, Tag, TargetTypeEnum,
 };
-use support::MotoServer;
+use support::moto::MotoServer;
 
 const INSTANCE_TAG: &str = "gwsync.dev/instance";
 

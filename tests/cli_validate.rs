@@ -1,62 +1,10 @@
 //! `gwsync validate` end to end: the real binary on real Git repositories made from the
 //! example repo, checking output and exit codes as the README documents them.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod support;
 
-fn example_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/gitops-repo")
-}
-
-/// Copies the example repo into a new Git repository and commits it.
-fn example_repo() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    copy_tree(&example_dir(), dir.path());
-    let repo = git2::Repository::init(dir.path()).unwrap();
-    commit_all(&repo, "example");
-    dir
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
-fn commit_all(repo: &git2::Repository, message: &str) {
-    let mut index = repo.index().unwrap();
-    index
-        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
-        .unwrap();
-    index.update_all(["*"], None).unwrap();
-    index.write().unwrap();
-    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
-    let sig = git2::Signature::new(
-        "Test",
-        "test@example.com",
-        &git2::Time::new(1_700_000_000, 0),
-    )
-    .unwrap();
-    let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
-    let parents: Vec<&git2::Commit> = parent.iter().collect();
-    repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
-        .unwrap();
-}
-
-fn gwsync(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gwsync"))
-        .args(args)
-        .env_remove("GWSYNC_CONFIG")
-        .output()
-        .unwrap()
-}
+use std::path::Path;
+use support::example::{ExampleRepo, gwsync};
 
 fn validate(repo: &Path, extra: &[&str]) -> (i32, String) {
     let mut args = vec!["validate", "--repo", repo.to_str().unwrap()];
@@ -70,7 +18,7 @@ fn validate(repo: &Path, extra: &[&str]) -> (i32, String) {
 
 #[test]
 fn example_repo_is_admitted() {
-    let repo = example_repo();
+    let repo = ExampleRepo::new();
     let (code, stdout) = validate(repo.path(), &[]);
     assert_eq!(code, 0, "{stdout}");
     assert!(stdout.contains("team payments: admitted"), "{stdout}");
@@ -80,21 +28,13 @@ fn example_repo_is_admitted() {
 
 #[test]
 fn a_refused_team_exits_1_and_the_other_stays_admitted() {
-    let repo = example_repo();
-    let file = repo.path().join("teams/orders/routes.yaml");
-    let text = std::fs::read_to_string(&file).unwrap();
-    std::fs::write(
-        &file,
-        text.replace(
-            r#"hostnames: ["orders.example.com"]"#,
-            r#"hostnames: ["pay.example.com"]"#,
-        ),
-    )
-    .unwrap();
-    commit_all(
-        &git2::Repository::open(repo.path()).unwrap(),
-        "steal a hostname",
+    let mut repo = ExampleRepo::new();
+    repo.edit(
+        "teams/orders/routes.yaml",
+        r#"hostnames: ["orders.example.com"]"#,
+        r#"hostnames: ["pay.example.com"]"#,
     );
+    repo.commit("steal a hostname");
     let (code, stdout) = validate(repo.path(), &[]);
     assert_eq!(code, 1, "{stdout}");
     assert!(stdout.contains("team payments: admitted"), "{stdout}");
@@ -118,10 +58,9 @@ fn a_refused_team_exits_1_and_the_other_stays_admitted() {
 
 #[test]
 fn json_report_has_verdicts_and_diagnostics() {
-    let repo = example_repo();
-    let file = repo.path().join("teams/payments/target-groups.yaml");
-    std::fs::remove_file(&file).unwrap();
-    commit_all(&git2::Repository::open(repo.path()).unwrap(), "drop TGCs");
+    let mut repo = ExampleRepo::new();
+    repo.remove("teams/payments/target-groups.yaml");
+    repo.commit("drop TGCs");
     let out = gwsync(&[
         "validate",
         "--repo",
@@ -152,11 +91,9 @@ fn json_report_has_verdicts_and_diagnostics() {
 
 #[test]
 fn an_invalid_tenants_file_exits_2() {
-    let repo = example_repo();
-    let file = repo.path().join("tenants.yaml");
-    let text = std::fs::read_to_string(&file).unwrap();
-    std::fs::write(&file, text.replace("targetGroups:", "targetGroup:")).unwrap();
-    commit_all(&git2::Repository::open(repo.path()).unwrap(), "typo");
+    let mut repo = ExampleRepo::new();
+    repo.edit("tenants.yaml", "targetGroups:", "targetGroup:");
+    repo.commit("typo");
     let (code, stdout) = validate(repo.path(), &[]);
     assert_eq!(code, 2, "{stdout}");
     assert!(stdout.contains("tenants.yaml:"), "{stdout}");
@@ -165,7 +102,7 @@ fn an_invalid_tenants_file_exits_2() {
 
 #[test]
 fn invocation_errors_exit_2_and_name_the_problem() {
-    let repo = example_repo();
+    let repo = ExampleRepo::new();
     let out = gwsync(&[
         "validate",
         "--repo",
@@ -199,15 +136,9 @@ fn the_example_configs_parse() {
 
 #[test]
 fn validate_reads_a_remote_by_url() {
-    let repo = example_repo();
+    let repo = ExampleRepo::new();
     let url = format!("file://{}", repo.path().display());
-    let branch = git2::Repository::open(repo.path())
-        .unwrap()
-        .head()
-        .unwrap()
-        .shorthand()
-        .unwrap()
-        .to_string();
+    let branch = repo.branch();
     let out = gwsync(&["validate", "--repo", &url, "--rev", &branch]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(

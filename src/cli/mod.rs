@@ -282,9 +282,10 @@ fn check_revision(cli: &Cli, args: &RevisionArgs) -> Result<Checked, CliError> {
             gateway_class: config.gateway_class.clone(),
         },
     );
+    let ages = route_ages(&opened.source, &revision, &admission, &config)?;
     let translation = translate(
         &admission,
-        &RouteAges::new(),
+        &ages,
         &TranslateOptions {
             instance_id: config.instance_id.clone(),
             rules_per_load_balancer: config.aws.rules_per_load_balancer,
@@ -296,4 +297,26 @@ fn check_revision(cli: &Cli, args: &RevisionArgs) -> Result<Checked, CliError> {
         admission,
         translation,
     })
+}
+
+/// Route ages from the history of the revision (the precedence tie-breaker).
+fn route_ages(
+    source: &Source,
+    revision: &Revision,
+    admission: &Admission,
+    config: &Config,
+) -> Result<RouteAges, CliError> {
+    let mut ages = RouteAges::new();
+    let Some(tenancy) = &admission.tenancy else {
+        return Ok(ages);
+    };
+    source.for_each_introduction(
+        revision,
+        &config.limits,
+        &|path| crate::translate::ages::may_hold_routes(tenancy, path),
+        &mut |time, path, bytes| {
+            crate::translate::ages::record(&mut ages, tenancy, &config.limits, time, path, bytes)
+        },
+    )?;
+    Ok(ages)
 }

@@ -13,6 +13,7 @@
 //! and leaves validity to the `manifest` stage and ownership to the `tenancy` stage.
 
 mod error;
+mod history;
 mod remote;
 mod snapshot;
 

@@ -139,7 +139,7 @@ fn classify(entry: &TreeEntry<'_>) -> EntryKind {
 }
 
 /// `.yaml` or `.yml`, in any case.
-fn is_manifest_name(name: &[u8]) -> bool {
+pub(super) fn is_manifest_name(name: &[u8]) -> bool {
     [b".yaml".as_slice(), b".yml".as_slice()].iter().any(|ext| {
         name.len() >= ext.len() && name[name.len() - ext.len()..].eq_ignore_ascii_case(ext)
     })

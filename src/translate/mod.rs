@@ -16,6 +16,7 @@
 //! It must not do I/O or know about AWS clients: certificates that are not given by ARN are
 //! left as hostnames for the AWS stage to find in ACM.
 
+pub mod ages;
 pub mod names;
 mod order;
 mod routes;

@@ -3,6 +3,5 @@
 //! Not every test crate uses every helper, hence the blanket `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod example;
 pub mod moto;
-
-pub use moto::MotoServer;

@@ -1,0 +1,71 @@
+//! The history of a branch, for the one thing later stages need from it: when each manifest
+//! version first appeared. Gateway API breaks precedence ties by the age of a route, and
+//! gwsync has no creation timestamps; the commit time of the first commit on the tracked
+//! branch that contained a route stands in for it, the same in PR CI and on the host.
+
+use super::snapshot::is_manifest_name;
+use super::{Revision, Source, SourceError};
+use crate::config::Limits;
+use git2::{Delta, DiffOptions, FileMode, Oid, Sort};
+
+impl Source {
+    /// Calls `visit(committed_at, path, bytes)` for every manifest version that enters the
+    /// first-parent history of `tip`, oldest commit first: each file added or changed by a
+    /// commit, compared with its first parent. Files larger than `limits.max_file_bytes` and
+    /// paths `wanted` rejects are skipped.
+    pub fn for_each_introduction(
+        &self,
+        tip: &Revision,
+        limits: &Limits,
+        wanted: &dyn Fn(&str) -> bool,
+        visit: &mut dyn FnMut(i64, &str, &[u8]),
+    ) -> Result<(), SourceError> {
+        let read = |source: git2::Error| SourceError::ReadTree {
+            commit: tip.commit.clone(),
+            source,
+        };
+        let mut walk = self.repo.revwalk().map_err(read)?;
+        walk.set_sorting(Sort::TOPOLOGICAL | Sort::REVERSE)
+            .map_err(read)?;
+        walk.simplify_first_parent().map_err(read)?;
+        let tip_id = Oid::from_str(&tip.commit).map_err(read)?;
+        walk.push(tip_id).map_err(read)?;
+        for id in walk {
+            let commit = self.repo.find_commit(id.map_err(read)?).map_err(read)?;
+            let tree = commit.tree().map_err(read)?;
+            let parent_tree = match commit.parent(0) {
+                Ok(parent) => Some(parent.tree().map_err(read)?),
+                Err(_) => None,
+            };
+            let mut options = DiffOptions::new();
+            options.skip_binary_check(true);
+            let diff = self
+                .repo
+                .diff_tree_to_tree(parent_tree.as_ref(), Some(&tree), Some(&mut options))
+                .map_err(read)?;
+            for delta in diff.deltas() {
+                if !matches!(delta.status(), Delta::Added | Delta::Modified) {
+                    continue;
+                }
+                let file = delta.new_file();
+                // Only regular files: a symlink's blob is its target, never followed.
+                if !matches!(file.mode(), FileMode::Blob | FileMode::BlobExecutable) {
+                    continue;
+                }
+                let Some(path) = file.path().and_then(|p| p.to_str()) else {
+                    continue;
+                };
+                let name = path.rsplit('/').next().unwrap_or(path);
+                if !is_manifest_name(name.as_bytes()) || !wanted(path) {
+                    continue;
+                }
+                let blob = self.repo.find_blob(file.id()).map_err(read)?;
+                if blob.size() as u64 > limits.max_file_bytes {
+                    continue;
+                }
+                visit(commit.time().seconds(), path, blob.content());
+            }
+        }
+        Ok(())
+    }
+}

@@ -113,10 +113,10 @@ pub fn translate(
             let mut rules = Vec::new();
             for (i, rule) in spec.rules.iter().flatten().enumerate() {
                 let (template, diags) = routes::rule_template(ns, i, rule, &refs);
+                if template.is_none() {
+                    translation.refused_teams.insert(team.name.clone());
+                }
                 for d in diags {
-                    if d.severity == Severity::Refusal {
-                        translation.refused_teams.insert(team.name.clone());
-                    }
                     translation.diagnostics.push(stamp(doc, &team.name, d));
                 }
                 if let Some(t) = template {
@@ -578,16 +578,17 @@ impl<'a> GatewayContext<'a> {
                         attachment.hostnames.iter().cloned().map(Some).collect()
                     };
                     for template in templates {
-                        let actions = match template.actions(protocol) {
-                            Ok(a) => a,
+                        // An action this listener cannot take (a redirect from HTTPS to
+                        // HTTP) answers 500 here, with the refusal saying why.
+                        let (actions, expressible) = match template.actions(protocol) {
+                            Ok(a) => (a, true),
                             Err(d) => {
-                                self.refused.insert(team.name.clone());
                                 self.diagnostics.push(stamp(
                                     doc,
                                     &team.name,
                                     d.field(format!("spec.rules[{}]", template.rule)),
                                 ));
-                                continue;
+                                (vec![Action::fixed(500)], false)
                             }
                         };
                         for m in &template.matches {
@@ -615,7 +616,11 @@ impl<'a> GatewayContext<'a> {
                                     ),
                                     conditions,
                                     actions: actions.clone(),
-                                    transforms: template.transforms(m),
+                                    transforms: if expressible {
+                                        template.transforms(m)
+                                    } else {
+                                        Vec::new()
+                                    },
                                     source: RuleSource::Route {
                                         route: route.clone(),
                                         rule: template.rule,

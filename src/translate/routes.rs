@@ -11,7 +11,7 @@ use crate::alb::{
     Action, AuthenticateKind, Condition, Patterns, Protocol, QueryValue, TargetGroupRef, Transform,
     WeightedTargetGroup,
 };
-use crate::diagnostic::{Diagnostic, codes};
+use crate::diagnostic::{Diagnostic, Severity, codes};
 use crate::manifest::lbc;
 use crate::tenancy::refs::{References, Resolution};
 use gateway_api::apis::standard::httproutes::{
@@ -238,7 +238,10 @@ pub(super) fn rule_template(
     }
 
     let mut warnings = Vec::new();
-    let matches = match_templates(rule, &field, &mut diags, &mut warnings);
+    // Refusals of conditions are kept apart: a rule whose conditions cannot be expressed
+    // cannot even answer 500 for exactly its own requests.
+    let mut condition_diags = Vec::new();
+    let matches = match_templates(rule, &field, &mut condition_diags, &mut warnings);
 
     // The rule's behaviour: redirect > ListenerRuleConfiguration action > backends.
     let mut pre_actions = Vec::new();
@@ -248,7 +251,7 @@ pub(super) fn rule_template(
     if let Some((ext, ffield)) = extension {
         match refs.rule_config(route_ns, &ext.group, &ext.kind, &ext.name) {
             Err(d) => {
-                unresolved_extension = d.severity == crate::diagnostic::Severity::Error;
+                unresolved_extension = d.severity == Severity::Error;
                 diags.push(d.field(format!("{ffield}.extensionRef")));
             }
             Ok(config) => extension_parts(
@@ -318,19 +321,28 @@ pub(super) fn rule_template(
         }
     }
 
-    if diags
-        .iter()
-        .any(|d| d.severity == crate::diagnostic::Severity::Refusal)
+    let refused = |d: &Diagnostic| d.severity == Severity::Refusal;
+    // Conditions ALB cannot express, and ALB limits, refuse the team (its last good state
+    // stays); the caller sees no template.
+    if condition_diags.iter().any(refused)
+        || diags
+            .iter()
+            .any(|d| refused(d) && d.code == codes::ALB_LIMIT)
     {
+        diags.extend(condition_diags);
         return (None, diags);
     }
-    if diags
-        .iter()
-        .any(|d| d.severity == crate::diagnostic::Severity::Error)
-    {
-        // Unresolved references: the rule answers 500 and never falls through.
+    diags.extend(condition_diags);
+    if diags.iter().any(|d| d.severity != Severity::Warning) {
+        // What the rule does cannot be expressed, or a reference is unresolved: its own
+        // requests (its conditions are exact) answer 500 and never fall through to another
+        // rule. The diagnostics say why.
         behaviour = fixed(500);
         pre_actions.clear();
+        host_rewrite = None;
+        for m in &mut matches {
+            m.transforms.clear();
+        }
     }
     (
         Some(RuleTemplate {

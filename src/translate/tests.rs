@@ -4,6 +4,7 @@
 use super::*;
 use crate::alb::evaluate::{Outcome as Answered, Request, evaluate};
 use crate::config::Limits;
+use crate::diagnostic::Severity;
 use crate::source::{Revision, Snapshot, SourceFile};
 use crate::tenancy::{AdmitOptions, admit};
 
@@ -302,12 +303,43 @@ fn unresolved_backends_answer_500_and_never_fall_through() {
 }
 
 #[test]
-fn inexpressible_filters_refuse_the_team_and_spare_the_others() {
+fn inexpressible_filters_are_refused_and_their_rule_answers_500() {
     let a = route(
         "a",
         "r",
         "[x.com]",
-        "    - filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: x, value: y}]}}]\n      backendRefs: [{name: a1, port: 80}]\n",
+        "    - matches: [{path: {value: /modify}}]\n      filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: x, value: y}]}}]\n      backendRefs: [{name: a1, port: 80}]
+    - backendRefs: [{name: a2, port: 80}]
+",
+    );
+    let b = route(
+        "b",
+        "r",
+        "[y.com]",
+        "    - backendRefs: [{name: b1, port: 80}]\n",
+    );
+    let t = run(&[("teams/a/r.yaml", a), ("teams/b/r.yaml", b)]);
+    let d = t
+        .diagnostics
+        .iter()
+        .find(|d| d.team.as_deref() == Some("a"))
+        .unwrap();
+    assert_eq!(d.severity, Severity::Refusal);
+    assert!(d.message.contains("not expressible on ALB"), "{d}");
+    assert_eq!(d.field.as_deref(), Some("spec.rules[0].filters[0]"));
+    // The refused rule's own requests fail closed; they never fall through to rule 1.
+    assert_eq!(send(&t, "http://x.com/modify", &[]), "status 500");
+    assert_eq!(send(&t, "http://x.com/other", &[]), "a/a2");
+    assert_eq!(send(&t, "http://y.com/", &[]), "b/b1");
+}
+
+#[test]
+fn inexpressible_conditions_refuse_the_team() {
+    let a = route(
+        "a",
+        "r",
+        "[x.com]",
+        "    - matches: [{queryParams: [{name: q, type: RegularExpression, value: '^a+$'}]}]\n      backendRefs: [{name: a1, port: 80}]\n",
     );
     let b = route(
         "b",
@@ -317,15 +349,8 @@ fn inexpressible_filters_refuse_the_team_and_spare_the_others() {
     );
     let t = run(&[("teams/a/r.yaml", a), ("teams/b/r.yaml", b)]);
     assert!(t.refused_teams.contains("a"));
-    let d = t
-        .diagnostics
-        .iter()
-        .find(|d| d.team.as_deref() == Some("a"))
-        .unwrap();
-    assert!(d.message.contains("not expressible on ALB"), "{d}");
-    assert_eq!(d.field.as_deref(), Some("spec.rules[0].filters[0]"));
+    assert_eq!(send(&t, "http://x.com/?q=aa", &[]), "status 404");
     assert_eq!(send(&t, "http://y.com/", &[]), "b/b1");
-    assert_eq!(send(&t, "http://x.com/", &[]), "status 404");
 }
 
 #[test]
@@ -364,14 +389,14 @@ fn redirects_map_to_alb_with_port_defaults_and_refuse_what_alb_cannot_do() {
             "teams/a/r.yaml",
             route("a", "r", "[x.com]", &format!("    - filters: [{filter}]\n")),
         )]);
-        assert!(t.refused_teams.contains("a"), "{filter}");
         assert!(
             t.diagnostics
                 .iter()
-                .any(|d| d.field.as_deref() == Some(field)),
+                .any(|d| d.severity == Severity::Refusal && d.field.as_deref() == Some(field)),
             "{:?}",
             t.diagnostics
         );
+        assert_eq!(send(&t, "http://x.com/", &[]), "status 500", "{filter}");
     }
 }
 

@@ -185,6 +185,23 @@ pub enum Condition {
 }
 
 impl Condition {
+    /// Sorts a rule's conditions into gwsync's canonical order (host, path, method, headers
+    /// by name, query strings, source IPs), so that a rule built by translation and the same
+    /// rule read back from AWS compare equal, and hash alike for their identity.
+    pub fn canonical_order(conditions: &mut [Condition]) {
+        conditions.sort_by_cached_key(|c| {
+            let rank = match c {
+                Condition::HostHeader { .. } => 0,
+                Condition::PathPattern { .. } => 1,
+                Condition::HttpRequestMethod { .. } => 2,
+                Condition::HttpHeader { .. } => 3,
+                Condition::QueryString { .. } => 4,
+                Condition::SourceIp { .. } => 5,
+            };
+            (rank, serde_json::to_string(c).unwrap_or_default())
+        });
+    }
+
     /// How many values this condition counts against ALB's limit of condition values per
     /// rule.
     pub fn value_count(&self) -> usize {

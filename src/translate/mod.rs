@@ -603,6 +603,7 @@ impl<'a> GatewayContext<'a> {
                                     conditions.push(Condition::PathPattern { values: p });
                                 }
                                 conditions.extend(m.conditions.iter().cloned());
+                                Condition::canonical_order(&mut conditions);
                                 entries.push(Entry {
                                     group,
                                     team: team.name.clone(),

@@ -112,13 +112,22 @@ pub(super) fn rules(
         let group: Vec<&Entry> = entries.iter().filter(|e| e.group == g).collect();
         for entry in compact(&group) {
             match fit_limits(entry.conditions) {
-                Ok(split) => rules.extend(split.into_iter().map(|conditions| Rule {
-                    priority: 0,
-                    conditions,
-                    actions: entry.actions.clone(),
-                    transforms: entry.transforms.clone(),
-                    source: Some(entry.source.clone()),
-                })),
+                // A rule with the same conditions as an earlier one can never match: it is
+                // left out (and so two rules of a listener never share their conditions,
+                // which is how they are told apart on AWS).
+                Ok(split) => rules.extend(
+                    split
+                        .into_iter()
+                        .filter(|conditions| !rules.iter().any(|r| &r.conditions == conditions))
+                        .map(|conditions| Rule {
+                            priority: 0,
+                            conditions,
+                            actions: entry.actions.clone(),
+                            transforms: entry.transforms.clone(),
+                            source: Some(entry.source.clone()),
+                        })
+                        .collect::<Vec<_>>(),
+                ),
                 Err(message) => refusals.push((
                     entry.team.clone(),
                     entry.doc.diagnostic(
@@ -133,12 +142,14 @@ pub(super) fn rules(
                     .as_deref()
                     .is_none_or(|l| hostname::covers(l, h))
             });
-            if shadowed {
+            let conditions = vec![Condition::HostHeader {
+                values: Patterns::Wildcard(vec![h.clone()]),
+            }];
+            // Not needed when a catch-all route of this hostname already answers it all.
+            if shadowed && !rules.iter().any(|r| r.conditions == conditions) {
                 rules.push(Rule {
                     priority: 0,
-                    conditions: vec![Condition::HostHeader {
-                        values: Patterns::Wildcard(vec![h.clone()]),
-                    }],
+                    conditions,
                     actions: vec![Action::fixed(404)],
                     transforms: Vec::new(),
                     source: Some(RuleSource::ListenerIsolation {

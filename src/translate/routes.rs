@@ -739,7 +739,7 @@ fn match_template(
         conditions.push(Condition::HttpRequestMethod { values: vec![name] });
     }
     let headers = m.headers.as_deref().unwrap_or_default();
-    let mut header_conditions: Vec<Condition> = headers
+    let header_conditions: Vec<Condition> = headers
         .iter()
         .map(|h| {
             let values = match h
@@ -758,7 +758,6 @@ fn match_template(
             }
         })
         .collect();
-    header_conditions.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
     conditions.extend(header_conditions);
     let queries = m.query_params.as_deref().unwrap_or_default();
     for (q, param) in queries.iter().enumerate() {

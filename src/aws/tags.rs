@@ -1,0 +1,63 @@
+//! The tag scheme: how gwsync recognises what it owns on AWS. This is the one place that
+//! defines it.
+//!
+//! Every resource gwsync creates carries:
+//! - `gwsync.dev/instance = <instance_id>`: the gwsync instance that owns it. A resource
+//!   without this tag, or with another instance's, is never modified or deleted, whatever
+//!   its name or position.
+//! - `gwsync.dev/resource = <stable id>`: what it is, independent of names, ARNs and rule
+//!   priorities, so that a rerun after a crash finds it again instead of creating a twin:
+//!   - load balancer: `lb/<gateway namespace>/<gateway name>`
+//!   - listener: `listener/<gateway namespace>/<gateway name>/<port>`
+//!   - rule: `rule/<gateway namespace>/<gateway name>/<port>/<hash of its conditions>`
+//!     (two rules of one listener never share their conditions: translate drops the
+//!     unreachable one)
+//!   - target group: `tg/<gateway namespace>/<gateway name>/<backend>`
+//! - target groups also carry `gwsync.dev/backend = <namespace>/<name>:<port>` of their
+//!   Service, so that other tools can map them back.
+
+use crate::alb::Condition;
+use sha2::{Digest, Sha256};
+
+pub const INSTANCE: &str = "gwsync.dev/instance";
+pub const RESOURCE: &str = "gwsync.dev/resource";
+pub const BACKEND: &str = "gwsync.dev/backend";
+
+pub fn load_balancer_id(gateway: &str) -> String {
+    format!("lb/{gateway}")
+}
+
+pub fn listener_id(gateway: &str, port: u16) -> String {
+    format!("listener/{gateway}/{port}")
+}
+
+/// A rule's identity: its listener and a hash of its conditions (in gwsync's canonical
+/// order). A change of conditions is a new rule; a change of actions is the same rule.
+pub fn rule_id(gateway: &str, port: u16, conditions: &[Condition]) -> String {
+    let canonical = serde_json::to_vec(conditions).expect("conditions serialise");
+    let hash = hex::encode(&Sha256::digest(&canonical)[..8]);
+    format!("rule/{gateway}/{port}/{hash}")
+}
+
+pub fn target_group_id(gateway: &str, backend: &str) -> String {
+    format!("tg/{gateway}/{backend}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alb::Patterns;
+
+    #[test]
+    fn ids_are_stable_and_depend_on_conditions_only() {
+        let host = |h: &str| Condition::HostHeader {
+            values: Patterns::Wildcard(vec![h.to_string()]),
+        };
+        let a = rule_id("platform/public", 443, &[host("a.com")]);
+        assert_eq!(a, rule_id("platform/public", 443, &[host("a.com")]));
+        assert_ne!(a, rule_id("platform/public", 443, &[host("b.com")]));
+        assert_ne!(a, rule_id("platform/public", 80, &[host("a.com")]));
+        assert!(a.starts_with("rule/platform/public/443/"));
+        assert!(a.len() < 128, "a tag value fits easily");
+    }
+}

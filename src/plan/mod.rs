@@ -1,0 +1,182 @@
+//! Plan: the changes that take the observed ALB configuration to the desired one, computed
+//! before anything is touched, as a reviewable list.
+//!
+//! A [`Plan`] is a list of typed [`Change`]s, each one AWS call ([`Operation`]), in a safe
+//! order: target groups, then load balancers, listeners, rules (creates, updates, priority
+//! moves), then stale rules, listeners, load balancers and target groups. It is computed by
+//! `diff` (pure: desired and observed state in, changes out) and rendered by `render` (text,
+//! JSON, Markdown) from the same structure. It never names a resource without gwsync's
+//! instance tag: observed state holds only those, and foreign rules only reserve their
+//! priorities.
+//!
+//! Executing a plan is the `aws` module's job.
+
+use crate::alb::{HealthCheck, Listener, LoadBalancer, Rule, Stack, Target, TargetGroup};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The live state as `diff` needs it: gwsync-owned resources in the model's shape, plus what
+/// the model does not hold.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Observed {
+    /// Owned load balancers, listeners, rules and target groups, normalised like the desired
+    /// state (rules read back have `source: None`).
+    pub stack: Stack,
+    /// (gateway, port) -> priority -> the `gwsync.dev/resource` id of the owned rule there.
+    pub rule_ids: BTreeMap<(String, u16), BTreeMap<u32, String>>,
+    /// (gateway, port) -> priorities taken by rules gwsync does not own: never reused.
+    pub foreign_priorities: BTreeMap<(String, u16), BTreeSet<u32>>,
+    /// A digest of everything above, recorded in plans.
+    pub fingerprint: String,
+}
+
+/// The version of the plan's JSON shape.
+pub const PLAN_VERSION: u32 = 1;
+
+/// A reviewable, executable list of changes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub version: u32,
+    /// The commit the desired state came from (None for a rollback from stored state).
+    pub commit: Option<String>,
+    /// Fingerprint of the observed state the plan was computed against; a saved plan is
+    /// refused when the live state no longer has it.
+    pub observed_fingerprint: String,
+    pub changes: Vec<Change>,
+    /// Differences gwsync will not apply in place (e.g. a scheme or name change, which needs
+    /// a new load balancer), for the operator to act on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// How many listener rules the plan deletes (for the max-deletions guard).
+    pub fn rule_deletions(&self) -> usize {
+        self.changes
+            .iter()
+            .filter(|c| matches!(c.operation, Operation::DeleteRule { .. }))
+            .count()
+    }
+}
+
+/// What a change does to its resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChangeAction {
+    Create,
+    Update,
+    /// A rule keeps its content and changes priority.
+    Move,
+    Delete,
+}
+
+/// One change: one AWS call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    /// Where the resource is, e.g. `platform/public/listener/443/rule/1a2b3c4d5e6f7a8b` or
+    /// `platform/public/target-group/payments/api:8080`.
+    pub address: String,
+    pub action: ChangeAction,
+    /// What is sent to AWS.
+    pub operation: Operation,
+    /// The resource before and after, as the model's JSON (None for create / delete).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<serde_json::Value>,
+    /// Why: which field differs, or which route asked for it.
+    pub reason: String,
+}
+
+/// An AWS call with everything it needs that is known at plan time. ARNs are not: `apply`
+/// finds each resource again by its tags, so a plan stays valid across a crash.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "call")]
+pub enum Operation {
+    CreateTargetGroup {
+        gateway: String,
+        target_group: TargetGroup,
+    },
+    ModifyTargetGroup {
+        gateway: String,
+        backend: String,
+        health_check: HealthCheck,
+    },
+    ModifyTargetGroupAttributes {
+        gateway: String,
+        backend: String,
+        attributes: BTreeMap<String, String>,
+    },
+    RegisterTargets {
+        gateway: String,
+        backend: String,
+        targets: Vec<Target>,
+    },
+    DeregisterTargets {
+        gateway: String,
+        backend: String,
+        targets: Vec<Target>,
+    },
+    /// The load balancer alone: its listeners and target groups are separate changes.
+    CreateLoadBalancer { load_balancer: LoadBalancer },
+    SetSecurityGroups {
+        gateway: String,
+        security_groups: Vec<String>,
+    },
+    SetSubnets {
+        gateway: String,
+        subnets: Vec<String>,
+    },
+    ModifyLoadBalancerAttributes {
+        gateway: String,
+        attributes: BTreeMap<String, String>,
+    },
+    /// User tags of a load balancer or target group (gwsync's own tags never change).
+    SetTags {
+        resource: TaggedResource,
+        add: BTreeMap<String, String>,
+        remove: Vec<String>,
+    },
+    /// The listener alone (protocol, port, certificates, SSL policy, default action).
+    CreateListener { gateway: String, listener: Listener },
+    ModifyListener { gateway: String, listener: Listener },
+    CreateRule {
+        gateway: String,
+        port: u16,
+        id: String,
+        rule: Rule,
+    },
+    /// Actions and transforms; the conditions are the rule's identity and never change.
+    ModifyRule {
+        gateway: String,
+        port: u16,
+        id: String,
+        rule: Rule,
+    },
+    SetRulePriorities {
+        gateway: String,
+        port: u16,
+        /// (rule id, new priority)
+        priorities: Vec<(String, u32)>,
+    },
+    DeleteRule {
+        gateway: String,
+        port: u16,
+        id: String,
+    },
+    DeleteListener { gateway: String, port: u16 },
+    DeleteLoadBalancer { gateway: String },
+    DeleteTargetGroup { gateway: String, backend: String },
+}
+
+/// A resource that carries user tags.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum TaggedResource {
+    LoadBalancer { gateway: String },
+    TargetGroup { gateway: String, backend: String },
+}

@@ -29,6 +29,23 @@ pub struct Config {
     pub aws: AwsConfig,
     pub store: StoreConfig,
     pub limits: Limits,
+    pub apply: ApplyConfig,
+}
+
+/// Guards on what one apply may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApplyConfig {
+    /// A plan that deletes more listener rules than this is refused unless the operator
+    /// passes `--allow-deletes`.
+    pub max_rule_deletions: usize,
+}
+
+impl Default for ApplyConfig {
+    fn default() -> Self {
+        ApplyConfig {
+            max_rule_deletions: 10,
+        }
+    }
 }
 
 /// Where the GitOps repository is and how to reach it.
@@ -151,6 +168,7 @@ impl Default for Config {
             },
             aws: AwsConfig::default(),
             limits: Limits::default(),
+            apply: ApplyConfig::default(),
         }
     }
 }
@@ -196,6 +214,13 @@ struct RawConfig {
     store: RawStore,
     #[serde(default)]
     limits: RawLimits,
+    #[serde(default)]
+    apply: RawApply,
+}
+
+#[derive(Deserialize, Default)]
+struct RawApply {
+    max_rule_deletions: Option<usize>,
 }
 
 #[derive(Deserialize, Default)]
@@ -452,6 +477,12 @@ impl Config {
                 target_groups_per_load_balancer,
             },
             limits,
+            apply: ApplyConfig {
+                max_rule_deletions: raw
+                    .apply
+                    .max_rule_deletions
+                    .unwrap_or(ApplyConfig::default().max_rule_deletions),
+            },
         }
     }
 }

@@ -268,6 +268,13 @@ fn dedup(diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
     seen
 }
 
+fn sorted(values: Option<Vec<String>>) -> Vec<String> {
+    let mut values = values.unwrap_or_default();
+    values.sort();
+    values.dedup();
+    values
+}
+
 /// `namespace/name` of a placed document.
 fn object_id(doc: &Document) -> String {
     format!(
@@ -336,17 +343,14 @@ impl<'a> GatewayContext<'a> {
                 }
                 _ => IpAddressType::Ipv4,
             },
-            subnets: config
-                .map(|c| {
-                    c.load_balancer_subnets
-                        .iter()
-                        .map(|s| s.identifier.clone())
-                        .collect()
-                })
-                .unwrap_or_default(),
-            security_groups: config
-                .map(|c| c.security_groups.clone())
-                .unwrap_or_default(),
+            // Sets on AWS: sorted, so that what is read back compares equal.
+            subnets: sorted(config.map(|c| {
+                c.load_balancer_subnets
+                    .iter()
+                    .map(|s| s.identifier.clone())
+                    .collect()
+            })),
+            security_groups: sorted(config.map(|c| c.security_groups.clone())),
             attributes: config
                 .map(|c| {
                     c.load_balancer_attributes

@@ -489,7 +489,7 @@ impl Config {
 
 /// The instance id ends up in AWS tag values (at most 256 characters) and in derived names,
 /// so it is kept short and plain.
-fn check_instance_id(id: &str) -> Result<(), String> {
+pub fn check_instance_id(id: &str) -> Result<(), String> {
     let ok = !id.is_empty()
         && id.len() <= 32
         && id

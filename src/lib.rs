@@ -11,11 +11,14 @@
 #![allow(clippy::result_large_err)]
 
 pub mod alb;
+pub mod aws;
 pub mod cli;
 pub mod config;
 pub mod diagnostic;
 pub mod hostname;
 pub mod manifest;
+pub mod plan;
+pub mod reconcile;
 pub mod source;
 pub mod tenancy;
 pub mod translate;

@@ -104,6 +104,13 @@ impl<'a> Report<'a> {
         }
     }
 
+    /// Whether a team is admitted by both admission and translation.
+    pub fn team_admitted(&self, name: &str) -> bool {
+        self.admission
+            .team(name)
+            .is_some_and(|t| self.view(t).verdict == Verdict::Admitted)
+    }
+
     fn platform(&self) -> Option<View<'a>> {
         self.admission.platform.as_ref().map(|p| self.view(p))
     }

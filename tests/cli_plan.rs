@@ -81,7 +81,7 @@ fn explain_answers_like_the_alb() {
     let beta = explain(
         &repo,
         "https://pay.example.com/api/charge",
-        &["x-payments-beta: true"],
+        &["x-payments-beta: 1"],
     );
     assert_eq!(beta["listener"], 443);
     assert_eq!(beta["action"]["type"], "forward");

@@ -23,17 +23,22 @@ fn get() -> String {
 
 pub(super) fn run(cli: &Cli, args: &ExplainArgs) -> Result<u8, CliError> {
     let requests = requests(args)?;
-    let checked = check_revision(cli, &args.revision)?;
-    let lb = checked
-        .translation
-        .stack
-        .load_balancer(&args.gateway)
-        .ok_or_else(|| {
-            CliError::Usage(format!(
-                "Gateway {} has no load balancer in this revision (not declared, another class, or refused: run `gwsync validate`)",
-                args.gateway
-            ))
-        })?;
+    let live_stack;
+    let checked;
+    let stack = if args.live {
+        live_stack = super::live::observed_stack(&super::load_config(cli)?.0)?;
+        &live_stack
+    } else {
+        checked = check_revision(cli, &args.revision)?;
+        &checked.translation.stack
+    };
+    let lb = stack.load_balancer(&args.gateway).ok_or_else(|| {
+        CliError::Usage(format!(
+            "Gateway {} has no load balancer {} (not declared, another class, or refused: run `gwsync validate`)",
+            args.gateway,
+            if args.live { "owned by this instance on AWS" } else { "in this revision" }
+        ))
+    })?;
     let mut answers = Vec::new();
     for (spec, request) in &requests {
         let answer =

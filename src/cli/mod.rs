@@ -4,6 +4,7 @@
 //! the result and pick the documented exit code. They hold no business rules.
 
 mod explain;
+mod live;
 mod plan;
 mod validate;
 
@@ -22,6 +23,11 @@ pub struct Cli {
     /// Configuration file. Without this flag, /etc/gwsync/gwsync.toml is read when it exists.
     #[arg(long, global = true, env = "GWSYNC_CONFIG")]
     pub config: Option<PathBuf>,
+
+    /// The gwsync instance: the `gwsync.dev/instance` tag of everything it owns on AWS
+    /// (overrides `instance_id`).
+    #[arg(long, global = true, env = "GWSYNC_INSTANCE_ID")]
+    pub instance_id: Option<String>,
 
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
@@ -54,12 +60,17 @@ pub enum Command {
     /// Exit codes: 0 every team admitted with no error; 1 some team refused or some
     /// reference unresolved; 2 the revision as a whole or the invocation is invalid.
     Validate(ValidateArgs),
-    /// Compute the ALB configuration a revision asks for.
+    /// Compute the changes that take AWS to the configuration a revision asks for.
     ///
-    /// With --offline: the desired configuration per Gateway (load balancers, listeners,
-    /// rules in priority order with the route each came from, target groups), without
-    /// contacting AWS. Exit codes as for validate.
+    /// Exit codes: 0 no changes, 1 changes, 2 error. With --offline: the desired
+    /// configuration per Gateway, without contacting AWS (exit codes as for validate).
     Plan(PlanArgs),
+    /// Plan, show the plan, and apply it after confirmation (or --auto-approve).
+    ///
+    /// Exit codes: 0 applied (or nothing to do), 1 some changes failed (the next run
+    /// converges), 2 nothing applied (invalid revision, stale saved plan, deletion guard,
+    /// no confirmation).
+    Apply(ApplyArgs),
     /// Answer which rule of which listener takes a request, and what happens to it.
     ///
     /// Evaluates with ALB's own matching rules against the configuration computed from
@@ -82,22 +93,50 @@ pub struct RevisionArgs {
 pub struct PlanArgs {
     #[command(flatten)]
     pub revision: RevisionArgs,
-    /// Compute the desired configuration without contacting AWS. (Planning against the
-    /// live configuration comes with `gwsync apply`; until then this flag is required.)
-    #[arg(long, required = true)]
+    /// Show the desired configuration computed from the revision, without contacting AWS.
+    #[arg(long)]
     pub offline: bool,
-    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
-    pub format: OutputFormat,
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+    /// Also save the plan (JSON) for `gwsync apply --plan FILE`.
+    #[arg(long, conflicts_with = "offline")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Json,
+    /// For pull-request comments (not with --offline).
+    Markdown,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub revision: RevisionArgs,
+    /// Apply a plan saved by `gwsync plan --out`; refused when the commit or the live state
+    /// moved since.
+    #[arg(long)]
+    pub plan: Option<PathBuf>,
+    /// Apply without asking.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Allow more rule deletions than apply.max_rule_deletions.
+    #[arg(long)]
+    pub allow_deletes: bool,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct ExplainArgs {
     #[command(flatten)]
     pub revision: RevisionArgs,
-    /// Evaluate against the configuration computed from the revision (required until
-    /// `--live` reads it from AWS).
-    #[arg(long, required = true)]
+    /// Evaluate against the configuration computed from the revision.
+    #[arg(long, required_unless_present = "live", conflicts_with = "live")]
     pub offline: bool,
+    /// Evaluate against the rules read from AWS.
+    #[arg(long)]
+    pub live: bool,
     /// The Gateway whose load balancer receives the requests: NAMESPACE/NAME.
     #[arg(long)]
     pub gateway: String,
@@ -154,7 +193,9 @@ pub fn init_logging(cli: &Cli) {
 pub fn run(cli: Cli) -> ExitCode {
     let result = match &cli.command {
         Command::Validate(args) => validate::run(&cli, args),
-        Command::Plan(args) => plan::run(&cli, args),
+        Command::Plan(args) if args.offline => plan::run(&cli, args),
+        Command::Plan(args) => live::plan(&cli, args),
+        Command::Apply(args) => live::run_apply(&cli, args),
         Command::Explain(args) => explain::run(&cli, args),
     };
     match result {
@@ -194,13 +235,19 @@ pub enum CliError {
 /// The configuration for a command: `--config`, else the default file when it exists, else
 /// the defaults. Returns whether a file was read.
 fn load_config(cli: &Cli) -> Result<(Config, bool), CliError> {
-    match &cli.config {
-        Some(path) => Ok((Config::load(path)?, true)),
+    let (mut config, from_file) = match &cli.config {
+        Some(path) => (Config::load(path)?, true),
         None if Path::new(DEFAULT_CONFIG_PATH).exists() => {
-            Ok((Config::load(Path::new(DEFAULT_CONFIG_PATH))?, true))
+            (Config::load(Path::new(DEFAULT_CONFIG_PATH))?, true)
         }
-        None => Ok((Config::default(), false)),
+        None => (Config::default(), false),
+    };
+    if let Some(id) = &cli.instance_id {
+        crate::config::check_instance_id(id)
+            .map_err(|m| CliError::Usage(format!("--instance-id: {m}")))?;
+        config.instance_id = id.clone();
     }
+    Ok((config, from_file))
 }
 
 /// Git credentials from the configuration; secrets come from the environment or key files.

@@ -1,6 +1,6 @@
 //! `gwsync plan --offline`: the desired ALB configuration of a revision, for review.
 
-use super::{Cli, CliError, OutputFormat, PlanArgs, check_revision};
+use super::{Cli, CliError, PlanArgs, PlanFormat, check_revision};
 use crate::alb::{Stack, render};
 use crate::diagnostic::Diagnostic;
 use crate::source::Revision;
@@ -32,12 +32,17 @@ pub(super) fn run(cli: &Cli, args: &PlanArgs) -> Result<u8, CliError> {
     };
     let status = report.status() as u8;
     match args.format {
-        OutputFormat::Text => {
+        PlanFormat::Markdown => {
+            return Err(CliError::Usage(
+                "--format markdown describes changes: use it without --offline".to_string(),
+            ));
+        }
+        PlanFormat::Text => {
             print!("{}", render::stack(&checked.translation.stack));
             println!();
             print!("{}", report.to_text());
         }
-        OutputFormat::Json => {
+        PlanFormat::Json => {
             let plan = OfflinePlan {
                 version: 1,
                 revision: &checked.revision,

@@ -11,6 +11,12 @@
 //!
 //! Executing a plan is the `aws` module's job.
 
+pub mod diff;
+pub mod priorities;
+pub mod render;
+
+pub use diff::diff;
+
 use crate::alb::{HealthCheck, Listener, LoadBalancer, Rule, Stack, Target, TargetGroup};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -83,7 +89,8 @@ pub struct Change {
     pub action: ChangeAction,
     /// What is sent to AWS.
     pub operation: Operation,
-    /// The resource before and after, as the model's JSON (None for create / delete).
+    /// The resource before and after, as the model's JSON (`before` is None for a create,
+    /// `after` for a delete).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -122,7 +129,9 @@ pub enum Operation {
         targets: Vec<Target>,
     },
     /// The load balancer alone: its listeners and target groups are separate changes.
-    CreateLoadBalancer { load_balancer: LoadBalancer },
+    CreateLoadBalancer {
+        load_balancer: LoadBalancer,
+    },
     SetSecurityGroups {
         gateway: String,
         security_groups: Vec<String>,
@@ -142,15 +151,22 @@ pub enum Operation {
         remove: Vec<String>,
     },
     /// The listener alone (protocol, port, certificates, SSL policy, default action).
-    CreateListener { gateway: String, listener: Listener },
-    ModifyListener { gateway: String, listener: Listener },
+    CreateListener {
+        gateway: String,
+        listener: Listener,
+    },
+    ModifyListener {
+        gateway: String,
+        listener: Listener,
+    },
     CreateRule {
         gateway: String,
         port: u16,
         id: String,
         rule: Rule,
     },
-    /// Actions and transforms; the conditions are the rule's identity and never change.
+    /// Actions and transforms (and the conditions, which are the rule's identity: they only
+    /// differ when someone edited the rule on AWS, and are put back).
     ModifyRule {
         gateway: String,
         port: u16,
@@ -168,9 +184,17 @@ pub enum Operation {
         port: u16,
         id: String,
     },
-    DeleteListener { gateway: String, port: u16 },
-    DeleteLoadBalancer { gateway: String },
-    DeleteTargetGroup { gateway: String, backend: String },
+    DeleteListener {
+        gateway: String,
+        port: u16,
+    },
+    DeleteLoadBalancer {
+        gateway: String,
+    },
+    DeleteTargetGroup {
+        gateway: String,
+        backend: String,
+    },
 }
 
 /// A resource that carries user tags.

@@ -1,0 +1,223 @@
+//! The commands that talk to AWS: `plan` (against the live configuration), `apply`, and
+//! `explain --live`. The path from a revision to a plan is `reconcile`'s; this module adds
+//! the terminal: formats, saved plans, confirmation, exit codes.
+
+use super::{ApplyArgs, Checked, Cli, CliError, PlanArgs, PlanFormat, check_revision, load_config};
+use crate::alb::Stack;
+use crate::aws::apply::apply;
+use crate::aws::client::{Clients, RateLimits};
+use crate::aws::observe::observe;
+use crate::config::Config;
+use crate::plan::{PLAN_VERSION, Plan, render};
+use crate::reconcile::{LivePlan, live_plan};
+use crate::validate::{Report, Status};
+use std::io::{BufRead, IsTerminal, Write};
+
+/// Exit codes of `plan` against AWS, as Terraform's `-detailed-exitcode`.
+const NO_CHANGES: u8 = 0;
+const CHANGES: u8 = 1;
+const ERROR: u8 = 2;
+
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| CliError::Io {
+            context: "starting the async runtime".to_string(),
+            source,
+        })
+}
+
+pub(super) async fn connect(config: &Config) -> Clients {
+    Clients::connect(&config.aws, RateLimits::default()).await
+}
+
+fn render(plan: &Plan, format: PlanFormat) -> String {
+    match format {
+        PlanFormat::Text => render::text(plan),
+        PlanFormat::Json => render::json(plan),
+        PlanFormat::Markdown => render::markdown(plan),
+    }
+}
+
+/// `gwsync plan` against AWS.
+pub(super) fn plan(cli: &Cli, args: &PlanArgs) -> Result<u8, CliError> {
+    let config = load_config(cli)?.0;
+    let checked = check_revision(cli, &args.revision)?;
+    let report = Report {
+        revision: &checked.revision,
+        admission: &checked.admission,
+        translation: &checked.translation,
+        team: None,
+    };
+    if report.status() == Status::Invalid {
+        print!("{}", report.to_text());
+        return Ok(ERROR);
+    }
+    let live = runtime()?.block_on(async {
+        let clients = connect(&config).await;
+        live_plan(
+            &clients,
+            &config.instance_id,
+            &checked.revision,
+            &checked.admission,
+            &checked.translation,
+        )
+        .await
+    })?;
+    print_problems(&report, &live.held_back);
+    let rendered = render(&live.plan, args.format);
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, render::json(&live.plan)).map_err(|source| CliError::Io {
+                context: format!("writing {}", path.display()),
+                source,
+            })?;
+            print!("{rendered}");
+            eprintln!("plan saved to {}", path.display());
+        }
+        None => print!("{rendered}"),
+    }
+    Ok(if live.plan.is_empty() {
+        NO_CHANGES
+    } else {
+        CHANGES
+    })
+}
+
+/// Team problems go to stderr, so that stdout holds exactly the plan in its format.
+fn print_problems(report: &Report<'_>, held_back: &[String]) {
+    if report.status() != Status::Clean {
+        eprint!("{}", report.to_text());
+    }
+    for h in held_back {
+        eprintln!("held back: {h}");
+    }
+}
+
+/// `gwsync apply`.
+pub(super) fn run_apply(cli: &Cli, args: &ApplyArgs) -> Result<u8, CliError> {
+    let config = load_config(cli)?.0;
+    let checked = check_revision(cli, &args.revision)?;
+    let report = Report {
+        revision: &checked.revision,
+        admission: &checked.admission,
+        translation: &checked.translation,
+        team: None,
+    };
+    if report.status() == Status::Invalid {
+        print!("{}", report.to_text());
+        return Ok(ERROR);
+    }
+    let runtime = runtime()?;
+    runtime.block_on(async {
+        let clients = connect(&config).await;
+        let live = live_plan(
+            &clients,
+            &config.instance_id,
+            &checked.revision,
+            &checked.admission,
+            &checked.translation,
+        )
+        .await?;
+        print_problems(&report, &live.held_back);
+        let plan = match &args.plan {
+            Some(path) => saved_plan(path, &checked, &live)?,
+            None => live.plan.clone(),
+        };
+        if plan.is_empty() {
+            println!("No changes.");
+            return Ok(NO_CHANGES);
+        }
+        let deletions = plan.rule_deletions();
+        if deletions > config.apply.max_rule_deletions && !args.allow_deletes {
+            print!("{}", render::text(&plan));
+            return Err(CliError::Usage(format!(
+                "the plan deletes {deletions} listener rules, more than apply.max_rule_deletions ({}); review it and pass --allow-deletes",
+                config.apply.max_rule_deletions
+            )));
+        }
+        print!("{}", render::text(&plan));
+        if !args.auto_approve && !confirm(plan.changes.len())? {
+            println!("Nothing applied.");
+            return Ok(ERROR);
+        }
+        let mut ids = live.ids;
+        let outcome = apply(&clients, &plan, &mut ids, &config.instance_id).await;
+        print!("{}", outcome.render());
+        Ok(if outcome.succeeded() { NO_CHANGES } else { CHANGES })
+    })
+}
+
+/// A plan saved by `plan --out`: applied only while the commit and the live state it was
+/// computed from are still there.
+fn saved_plan(
+    path: &std::path::Path,
+    checked: &Checked,
+    live: &LivePlan,
+) -> Result<Plan, CliError> {
+    let text = std::fs::read_to_string(path).map_err(|source| CliError::Io {
+        context: format!("reading {}", path.display()),
+        source,
+    })?;
+    let plan: Plan = serde_json::from_str(&text)
+        .map_err(|e| CliError::Usage(format!("{}: not a gwsync plan: {e}", path.display())))?;
+    if plan.version != PLAN_VERSION {
+        return Err(CliError::Usage(format!(
+            "{}: plan version {} is not {PLAN_VERSION}",
+            path.display(),
+            plan.version
+        )));
+    }
+    if plan.commit.as_deref() != Some(checked.revision.commit.as_str()) {
+        return Err(CliError::Usage(format!(
+            "{} was planned for commit {}, the revision is now {}: plan again",
+            path.display(),
+            plan.commit.as_deref().unwrap_or("(none)"),
+            checked.revision.commit
+        )));
+    }
+    if plan.observed_fingerprint != live.observed.fingerprint {
+        return Err(CliError::Usage(format!(
+            "{}: the load balancers changed since it was planned: plan again",
+            path.display()
+        )));
+    }
+    Ok(plan)
+}
+
+/// Asks on the terminal; without one, refuses (use --auto-approve in automation).
+fn confirm(changes: usize) -> Result<bool, CliError> {
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::Usage(
+            "no terminal to confirm the plan on: pass --auto-approve to apply without asking"
+                .to_string(),
+        ));
+    }
+    print!("Apply these {changes} changes? Only `yes` applies: ");
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|source| CliError::Io {
+            context: "reading the answer".to_string(),
+            source,
+        })?;
+    Ok(answer.trim() == "yes")
+}
+
+/// The configuration as AWS has it, for `explain --live`.
+pub(super) fn observed_stack(config: &Config) -> Result<Stack, CliError> {
+    runtime()?.block_on(async {
+        let clients = connect(config).await;
+        let (observed, _) = observe(&clients, &config.instance_id).await?;
+        Ok(observed.stack)
+    })
+}
+
+impl From<crate::aws::observe::AwsError> for CliError {
+    fn from(e: crate::aws::observe::AwsError) -> Self {
+        CliError::Usage(format!("AWS: {e}"))
+    }
+}

@@ -1,0 +1,2505 @@
+//! Diff: the changes that take the observed state to the desired one, in a safe order.
+//!
+//! Resources are matched by identity, never by name or position: a load balancer by its
+//! Gateway, a listener by (Gateway, port), a rule by its id (a hash of its conditions, see
+//! [`tags::rule_id`]; observed rules by their `gwsync.dev/resource` tag), an owned target
+//! group by (Gateway, backend). Each difference becomes one typed [`Change`] (one AWS call)
+//! with a reason a reviewer understands. Rule priorities come from [`priorities`]: existing
+//! rules keep theirs wherever the order is still right.
+//!
+//! Some differences cannot be applied in place (a load balancer's scheme, name or IP address
+//! type; a target group's protocol, port, target type or name): they become `notes` for the
+//! operator, never a silent replacement.
+//!
+//! Order: target groups (creates, updates) → load balancers → listeners → rule creates and
+//! updates → rule priority moves → stale rules → stale listeners → stale load balancers →
+//! stale target groups. Target groups exist before the rules that forward to them and go
+//! only after the rules that did; new rules take priorities no rule holds, so they never
+//! collide with rules that are deleted later. Inside each step, changes are sorted by
+//! address. Executing the changes is left to `aws::apply`.
+
+use super::priorities;
+use super::{Change, ChangeAction, Observed, Operation, PLAN_VERSION, Plan, TaggedResource};
+use crate::alb::{
+    Action, Certificate, Condition, Listener, LoadBalancer, Patterns, Rule, RuleSource, Stack,
+    Target, TargetGroup, TargetGroupRef, Transform,
+};
+use crate::aws::tags;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The plan that takes `observed` to `desired`.
+pub fn diff(desired: &Stack, observed: &Observed, commit: Option<String>) -> Plan {
+    let mut planner = Planner {
+        observed,
+        changes: Vec::new(),
+        notes: Vec::new(),
+    };
+    let desired_lbs: BTreeMap<&str, &LoadBalancer> = desired
+        .load_balancers
+        .iter()
+        .map(|lb| (lb.gateway.as_str(), lb))
+        .collect();
+    let observed_lbs: BTreeMap<&str, &LoadBalancer> = observed
+        .stack
+        .load_balancers
+        .iter()
+        .map(|lb| (lb.gateway.as_str(), lb))
+        .collect();
+    for (gateway, desired_lb) in &desired_lbs {
+        match observed_lbs.get(gateway) {
+            Some(observed_lb) => planner.update_load_balancer(desired_lb, observed_lb),
+            None => planner.create_load_balancer(desired_lb),
+        }
+    }
+    for (gateway, observed_lb) in &observed_lbs {
+        if !desired_lbs.contains_key(gateway) {
+            planner.delete_load_balancer(observed_lb);
+        }
+    }
+    let Planner {
+        mut changes, notes, ..
+    } = planner;
+    changes.sort_by(|a, b| {
+        (a.0, &a.1.address, rank(&a.1.operation)).cmp(&(b.0, &b.1.address, rank(&b.1.operation)))
+    });
+    Plan {
+        version: PLAN_VERSION,
+        commit,
+        observed_fingerprint: observed.fingerprint.clone(),
+        changes: changes.into_iter().map(|(_, c)| c).collect(),
+        notes,
+    }
+}
+
+/// The steps of a plan, in execution order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Phase {
+    TargetGroups,
+    LoadBalancers,
+    Listeners,
+    Rules,
+    /// After every create: a renumbered rule's new priority is free from the start anyway,
+    /// but a reviewer reads the new rules first.
+    RulePriorities,
+    StaleRules,
+    StaleListeners,
+    StaleLoadBalancers,
+    /// Last: a target group cannot be deleted while a rule forwards to it.
+    StaleTargetGroups,
+}
+
+/// The order of calls on one address within a step: create before changing it, register
+/// before deregistering (capacity never drops in between).
+fn rank(op: &Operation) -> u8 {
+    match op {
+        Operation::CreateTargetGroup { .. }
+        | Operation::CreateLoadBalancer { .. }
+        | Operation::CreateListener { .. }
+        | Operation::CreateRule { .. } => 0,
+        Operation::ModifyTargetGroup { .. }
+        | Operation::SetSecurityGroups { .. }
+        | Operation::ModifyListener { .. }
+        | Operation::ModifyRule { .. } => 1,
+        Operation::ModifyTargetGroupAttributes { .. }
+        | Operation::SetSubnets { .. }
+        | Operation::SetRulePriorities { .. } => 2,
+        Operation::RegisterTargets { .. } | Operation::ModifyLoadBalancerAttributes { .. } => 3,
+        Operation::DeregisterTargets { .. } => 4,
+        Operation::SetTags { .. } => 5,
+        Operation::DeleteRule { .. }
+        | Operation::DeleteListener { .. }
+        | Operation::DeleteLoadBalancer { .. }
+        | Operation::DeleteTargetGroup { .. } => 6,
+    }
+}
+
+struct Planner<'a> {
+    observed: &'a Observed,
+    changes: Vec<(Phase, Change)>,
+    notes: Vec<String>,
+}
+
+impl Planner<'_> {
+    fn push(&mut self, phase: Phase, change: Change) {
+        self.changes.push((phase, change));
+    }
+
+    // --- Load balancers -------------------------------------------------------------------
+
+    fn create_load_balancer(&mut self, desired: &LoadBalancer) {
+        let gateway = &desired.gateway;
+        // The load balancer alone: attributes, listeners and target groups are their own calls.
+        let mut lb = desired.clone();
+        lb.listeners.clear();
+        lb.target_groups.clear();
+        lb.attributes.clear();
+        lb.tags = user_tags(&desired.tags);
+        let reason = format!(
+            "Gateway {gateway} has no load balancer yet: {} {}, {} subnet(s)",
+            label(&lb.scheme),
+            label(&lb.ip_address_type),
+            lb.subnets.len()
+        );
+        self.push(
+            Phase::LoadBalancers,
+            change(
+                gateway.clone(),
+                ChangeAction::Create,
+                Operation::CreateLoadBalancer {
+                    load_balancer: lb.clone(),
+                },
+                None,
+                Some(json(&lb)),
+                reason,
+            ),
+        );
+        if !desired.attributes.is_empty() {
+            self.push(
+                Phase::LoadBalancers,
+                change(
+                    gateway.clone(),
+                    ChangeAction::Update,
+                    Operation::ModifyLoadBalancerAttributes {
+                        gateway: gateway.clone(),
+                        attributes: desired.attributes.clone(),
+                    },
+                    None,
+                    Some(json(&desired.attributes)),
+                    format!(
+                        "attributes of the new load balancer: {}",
+                        pairs(&desired.attributes)
+                    ),
+                ),
+            );
+        }
+        for tg in &desired.target_groups {
+            self.create_target_group(gateway, tg);
+        }
+        for listener in &desired.listeners {
+            self.create_listener(gateway, listener, "the Gateway's new load balancer");
+        }
+    }
+
+    fn update_load_balancer(&mut self, desired: &LoadBalancer, observed: &LoadBalancer) {
+        let gateway = &desired.gateway;
+        let recreate = "it cannot change in place: only a new load balancer has it (remove the \
+                        Gateway, apply, and add it back, or rename it)";
+        if desired.name != observed.name {
+            self.notes.push(format!(
+                "{gateway}: the load balancer is named {} on AWS, {} is desired; {recreate}",
+                observed.name, desired.name
+            ));
+        }
+        if desired.scheme != observed.scheme {
+            self.notes.push(format!(
+                "{gateway}: the load balancer is {} on AWS, {} is desired; {recreate}",
+                label(&observed.scheme),
+                label(&desired.scheme)
+            ));
+        }
+        if desired.ip_address_type != observed.ip_address_type {
+            self.notes.push(format!(
+                "{gateway}: the IP address type is {} on AWS, {} is desired; gwsync does not \
+                 change it in place",
+                label(&observed.ip_address_type),
+                label(&desired.ip_address_type)
+            ));
+        }
+        // An empty list is "not configured": AWS chose (default security group), and sending
+        // an empty list would be refused.
+        if !desired.security_groups.is_empty()
+            && as_set(&desired.security_groups) != as_set(&observed.security_groups)
+        {
+            self.push(
+                Phase::LoadBalancers,
+                change(
+                    gateway.clone(),
+                    ChangeAction::Update,
+                    Operation::SetSecurityGroups {
+                        gateway: gateway.clone(),
+                        security_groups: desired.security_groups.clone(),
+                    },
+                    Some(json(&observed.security_groups)),
+                    Some(json(&desired.security_groups)),
+                    format!(
+                        "security groups {} → {}",
+                        list(&observed.security_groups),
+                        list(&desired.security_groups)
+                    ),
+                ),
+            );
+        }
+        if !desired.subnets.is_empty() && as_set(&desired.subnets) != as_set(&observed.subnets) {
+            self.push(
+                Phase::LoadBalancers,
+                change(
+                    gateway.clone(),
+                    ChangeAction::Update,
+                    Operation::SetSubnets {
+                        gateway: gateway.clone(),
+                        subnets: desired.subnets.clone(),
+                    },
+                    Some(json(&observed.subnets)),
+                    Some(json(&desired.subnets)),
+                    format!(
+                        "subnets {} → {}",
+                        list(&observed.subnets),
+                        list(&desired.subnets)
+                    ),
+                ),
+            );
+        }
+        if let Some((attributes, before, reason)) =
+            changed_attributes(&desired.attributes, &observed.attributes)
+        {
+            self.push(
+                Phase::LoadBalancers,
+                change(
+                    gateway.clone(),
+                    ChangeAction::Update,
+                    Operation::ModifyLoadBalancerAttributes {
+                        gateway: gateway.clone(),
+                        attributes: attributes.clone(),
+                    },
+                    Some(before),
+                    Some(json(&attributes)),
+                    reason,
+                ),
+            );
+        }
+        self.tags(
+            Phase::LoadBalancers,
+            gateway.clone(),
+            TaggedResource::LoadBalancer {
+                gateway: gateway.clone(),
+            },
+            &desired.tags,
+            &observed.tags,
+        );
+
+        self.target_groups(gateway, &desired.target_groups, &observed.target_groups);
+
+        let observed_listeners: BTreeMap<u16, &Listener> =
+            observed.listeners.iter().map(|l| (l.port, l)).collect();
+        let desired_ports: BTreeSet<u16> = desired.listeners.iter().map(|l| l.port).collect();
+        for listener in &desired.listeners {
+            match observed_listeners.get(&listener.port) {
+                Some(o) => self.update_listener(gateway, listener, o),
+                None => self.create_listener(
+                    gateway,
+                    listener,
+                    &format!("a Gateway listener uses port {}", listener.port),
+                ),
+            }
+        }
+        for (port, o) in observed_listeners {
+            if !desired_ports.contains(&port) {
+                self.delete_listener(
+                    gateway,
+                    o,
+                    &format!("no Gateway listener uses port {port} any more"),
+                );
+            }
+        }
+    }
+
+    fn delete_load_balancer(&mut self, observed: &LoadBalancer) {
+        let gateway = &observed.gateway;
+        let why = format!("Gateway {gateway} is no longer desired");
+        for listener in &observed.listeners {
+            self.delete_listener(gateway, listener, &why);
+        }
+        let mut lb = observed.clone();
+        lb.listeners.clear();
+        lb.target_groups.clear();
+        self.push(
+            Phase::StaleLoadBalancers,
+            change(
+                gateway.clone(),
+                ChangeAction::Delete,
+                Operation::DeleteLoadBalancer {
+                    gateway: gateway.clone(),
+                },
+                Some(json(&lb)),
+                None,
+                format!("{why}: load balancer {}", observed.name),
+            ),
+        );
+        for tg in &observed.target_groups {
+            self.delete_target_group(gateway, tg, &why);
+        }
+    }
+
+    /// User tags of a load balancer or target group. gwsync's own tags are never compared
+    /// (they are written at creation and never change); `aws:` tags cannot be removed.
+    fn tags(
+        &mut self,
+        phase: Phase,
+        address: String,
+        resource: TaggedResource,
+        desired: &BTreeMap<String, String>,
+        observed: &BTreeMap<String, String>,
+    ) {
+        let desired = user_tags(desired);
+        let observed = user_tags(observed);
+        let add: BTreeMap<String, String> = desired
+            .iter()
+            .filter(|(k, v)| observed.get(*k) != Some(v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let remove: Vec<String> = observed
+            .keys()
+            .filter(|k| !desired.contains_key(*k) && !k.starts_with("aws:"))
+            .cloned()
+            .collect();
+        if add.is_empty() && remove.is_empty() {
+            return;
+        }
+        let mut parts = Vec::new();
+        if !add.is_empty() {
+            parts.push(format!("set {}", pairs(&add)));
+        }
+        if !remove.is_empty() {
+            parts.push(format!("remove {}", remove.join(", ")));
+        }
+        self.push(
+            phase,
+            change(
+                address,
+                ChangeAction::Update,
+                Operation::SetTags {
+                    resource,
+                    add,
+                    remove,
+                },
+                Some(json(&observed)),
+                Some(json(&desired)),
+                format!("tags: {}", parts.join("; ")),
+            ),
+        );
+    }
+
+    // --- Target groups --------------------------------------------------------------------
+
+    fn target_groups(&mut self, gateway: &str, desired: &[TargetGroup], observed: &[TargetGroup]) {
+        let observed_by_backend: BTreeMap<&str, &TargetGroup> = observed
+            .iter()
+            .map(|tg| (tg.backend.as_str(), tg))
+            .collect();
+        let desired_backends: BTreeSet<&str> =
+            desired.iter().map(|tg| tg.backend.as_str()).collect();
+        for tg in desired {
+            match observed_by_backend.get(tg.backend.as_str()) {
+                Some(o) => self.update_target_group(gateway, tg, o),
+                None => self.create_target_group(gateway, tg),
+            }
+        }
+        for (backend, o) in observed_by_backend {
+            if !desired_backends.contains(backend) {
+                self.delete_target_group(
+                    gateway,
+                    o,
+                    &format!("no rule forwards to {backend} any more"),
+                );
+            }
+        }
+    }
+
+    fn create_target_group(&mut self, gateway: &str, desired: &TargetGroup) {
+        let address = target_group_address(gateway, &desired.backend);
+        // The group alone: attributes and targets are their own calls.
+        let mut tg = desired.clone();
+        tg.attributes.clear();
+        tg.targets.clear();
+        tg.tags = user_tags(&desired.tags);
+        self.push(
+            Phase::TargetGroups,
+            change(
+                address.clone(),
+                ChangeAction::Create,
+                Operation::CreateTargetGroup {
+                    gateway: gateway.to_string(),
+                    target_group: tg.clone(),
+                },
+                None,
+                Some(json(&tg)),
+                format!(
+                    "a rule forwards to {}, which has no target group yet: {} {} port {}",
+                    desired.backend,
+                    tg.name,
+                    desired.protocol.as_str(),
+                    desired.port
+                ),
+            ),
+        );
+        if !desired.attributes.is_empty() {
+            self.push(
+                Phase::TargetGroups,
+                change(
+                    address.clone(),
+                    ChangeAction::Update,
+                    Operation::ModifyTargetGroupAttributes {
+                        gateway: gateway.to_string(),
+                        backend: desired.backend.clone(),
+                        attributes: desired.attributes.clone(),
+                    },
+                    None,
+                    Some(json(&desired.attributes)),
+                    format!(
+                        "attributes of the new target group: {}",
+                        pairs(&desired.attributes)
+                    ),
+                ),
+            );
+        }
+        if !desired.targets.is_empty() {
+            self.push(
+                Phase::TargetGroups,
+                change(
+                    address,
+                    ChangeAction::Update,
+                    Operation::RegisterTargets {
+                        gateway: gateway.to_string(),
+                        backend: desired.backend.clone(),
+                        targets: desired.targets.clone(),
+                    },
+                    None,
+                    Some(json(&desired.targets)),
+                    format!(
+                        "register the configured targets of the new target group: {}",
+                        targets_list(&desired.targets)
+                    ),
+                ),
+            );
+        }
+    }
+
+    fn update_target_group(
+        &mut self,
+        gateway: &str,
+        desired: &TargetGroup,
+        observed: &TargetGroup,
+    ) {
+        let address = target_group_address(gateway, &desired.backend);
+        let fixed = [
+            ("name", desired.name.clone(), observed.name.clone()),
+            (
+                "protocol",
+                desired.protocol.as_str().to_string(),
+                observed.protocol.as_str().to_string(),
+            ),
+            (
+                "protocol version",
+                desired.protocol_version.clone(),
+                observed.protocol_version.clone(),
+            ),
+            ("port", desired.port.to_string(), observed.port.to_string()),
+            (
+                "target type",
+                desired.target_type.clone(),
+                observed.target_type.clone(),
+            ),
+        ];
+        for (field, d, o) in fixed {
+            if d != o {
+                self.notes.push(format!(
+                    "{address}: the {field} is {o} on AWS, {d} is desired; a target group's \
+                     {field} cannot change in place: it needs a new target group (delete this \
+                     one once no rule forwards to it, or change the backend)"
+                ));
+            }
+        }
+        if desired.health_check != observed.health_check {
+            let before = json(&observed.health_check);
+            let after = json(&desired.health_check);
+            let reason = format!("health check: {}", field_diffs(&before, &after).join(", "));
+            self.push(
+                Phase::TargetGroups,
+                change(
+                    address.clone(),
+                    ChangeAction::Update,
+                    Operation::ModifyTargetGroup {
+                        gateway: gateway.to_string(),
+                        backend: desired.backend.clone(),
+                        health_check: desired.health_check.clone(),
+                    },
+                    Some(before),
+                    Some(after),
+                    reason,
+                ),
+            );
+        }
+        if let Some((attributes, before, reason)) =
+            changed_attributes(&desired.attributes, &observed.attributes)
+        {
+            self.push(
+                Phase::TargetGroups,
+                change(
+                    address.clone(),
+                    ChangeAction::Update,
+                    Operation::ModifyTargetGroupAttributes {
+                        gateway: gateway.to_string(),
+                        backend: desired.backend.clone(),
+                        attributes: attributes.clone(),
+                    },
+                    Some(before),
+                    Some(json(&attributes)),
+                    reason,
+                ),
+            );
+        }
+        self.tags(
+            Phase::TargetGroups,
+            address.clone(),
+            TaggedResource::TargetGroup {
+                gateway: gateway.to_string(),
+                backend: desired.backend.clone(),
+            },
+            &desired.tags,
+            &observed.tags,
+        );
+        // No targets desired: registration is left to others (an Auto Scaling group, say),
+        // and whatever they registered stays.
+        if desired.targets.is_empty() {
+            return;
+        }
+        let desired_keys: BTreeSet<(String, u16)> = desired
+            .targets
+            .iter()
+            .map(|t| target_key(t, desired.port))
+            .collect();
+        let observed_keys: BTreeSet<(String, u16)> = observed
+            .targets
+            .iter()
+            .map(|t| target_key(t, observed.port))
+            .collect();
+        let register: Vec<Target> = desired
+            .targets
+            .iter()
+            .filter(|t| !observed_keys.contains(&target_key(t, desired.port)))
+            .cloned()
+            .collect();
+        let deregister: Vec<Target> = observed
+            .targets
+            .iter()
+            .filter(|t| !desired_keys.contains(&target_key(t, observed.port)))
+            .cloned()
+            .collect();
+        if !register.is_empty() {
+            self.push(
+                Phase::TargetGroups,
+                change(
+                    address.clone(),
+                    ChangeAction::Update,
+                    Operation::RegisterTargets {
+                        gateway: gateway.to_string(),
+                        backend: desired.backend.clone(),
+                        targets: register.clone(),
+                    },
+                    Some(json(&observed.targets)),
+                    Some(json(&desired.targets)),
+                    format!("register {}", targets_list(&register)),
+                ),
+            );
+        }
+        if !deregister.is_empty() {
+            self.push(
+                Phase::TargetGroups,
+                change(
+                    address,
+                    ChangeAction::Update,
+                    Operation::DeregisterTargets {
+                        gateway: gateway.to_string(),
+                        backend: desired.backend.clone(),
+                        targets: deregister.clone(),
+                    },
+                    Some(json(&observed.targets)),
+                    Some(json(&desired.targets)),
+                    format!(
+                        "deregister {}: no longer in the configuration",
+                        targets_list(&deregister)
+                    ),
+                ),
+            );
+        }
+    }
+
+    fn delete_target_group(&mut self, gateway: &str, observed: &TargetGroup, why: &str) {
+        self.push(
+            Phase::StaleTargetGroups,
+            change(
+                target_group_address(gateway, &observed.backend),
+                ChangeAction::Delete,
+                Operation::DeleteTargetGroup {
+                    gateway: gateway.to_string(),
+                    backend: observed.backend.clone(),
+                },
+                Some(json(observed)),
+                None,
+                format!("{why}: target group {}", observed.name),
+            ),
+        );
+    }
+
+    // --- Listeners ------------------------------------------------------------------------
+
+    fn create_listener(&mut self, gateway: &str, desired: &Listener, why: &str) {
+        let mut listener = desired.clone();
+        listener.rules.clear();
+        self.push(
+            Phase::Listeners,
+            change(
+                listener_address(gateway, desired.port),
+                ChangeAction::Create,
+                Operation::CreateListener {
+                    gateway: gateway.to_string(),
+                    listener: listener.clone(),
+                },
+                None,
+                Some(json(&listener)),
+                format!(
+                    "{why}: {} {} with {} rule(s)",
+                    desired.protocol.as_str(),
+                    desired.port,
+                    desired.rules.len()
+                ),
+            ),
+        );
+        self.rules(gateway, desired.port, &desired.rules, &[]);
+    }
+
+    fn update_listener(&mut self, gateway: &str, desired: &Listener, observed: &Listener) {
+        let mut differences = Vec::new();
+        if desired.protocol != observed.protocol {
+            differences.push(format!(
+                "protocol {} → {}",
+                observed.protocol.as_str(),
+                desired.protocol.as_str()
+            ));
+        }
+        if !same_certificates(&desired.certificates, &observed.certificates) {
+            differences.push(format!(
+                "certificates {} → {}",
+                certificates_list(&observed.certificates),
+                certificates_list(&desired.certificates)
+            ));
+        }
+        // No policy configured: AWS's default stays, whatever it is today.
+        if desired.ssl_policy.is_some() && desired.ssl_policy != observed.ssl_policy {
+            differences.push(format!(
+                "SSL policy {} → {}",
+                observed.ssl_policy.as_deref().unwrap_or("(none)"),
+                desired.ssl_policy.as_deref().unwrap_or("(none)")
+            ));
+        }
+        if desired.default_action != observed.default_action {
+            differences.push(format!(
+                "default action {} → {}",
+                describe_action(&observed.default_action),
+                describe_action(&desired.default_action)
+            ));
+        }
+        if !differences.is_empty() {
+            let mut before = observed.clone();
+            before.rules.clear();
+            let mut after = desired.clone();
+            after.rules.clear();
+            self.push(
+                Phase::Listeners,
+                change(
+                    listener_address(gateway, desired.port),
+                    ChangeAction::Update,
+                    Operation::ModifyListener {
+                        gateway: gateway.to_string(),
+                        listener: after.clone(),
+                    },
+                    Some(json(&before)),
+                    Some(json(&after)),
+                    differences.join("; "),
+                ),
+            );
+        }
+        self.rules(gateway, desired.port, &desired.rules, &observed.rules);
+    }
+
+    /// The listener's rules first (explicit deletes, counted by the deletion guard), then the
+    /// listener.
+    fn delete_listener(&mut self, gateway: &str, observed: &Listener, why: &str) {
+        for rule in &observed.rules {
+            let id = self.observed_rule_id(gateway, observed.port, rule);
+            self.delete_rule(gateway, observed.port, &id, rule, why);
+        }
+        let mut listener = observed.clone();
+        listener.rules.clear();
+        self.push(
+            Phase::StaleListeners,
+            change(
+                listener_address(gateway, observed.port),
+                ChangeAction::Delete,
+                Operation::DeleteListener {
+                    gateway: gateway.to_string(),
+                    port: observed.port,
+                },
+                Some(json(&listener)),
+                None,
+                format!("{why}: {} {}", observed.protocol.as_str(), observed.port),
+            ),
+        );
+    }
+
+    // --- Rules ----------------------------------------------------------------------------
+
+    /// An observed rule's identity: its resource tag, or (without one) its conditions' hash.
+    fn observed_rule_id(&self, gateway: &str, port: u16, rule: &Rule) -> String {
+        self.observed
+            .rule_ids
+            .get(&(gateway.to_string(), port))
+            .and_then(|ids| ids.get(&rule.priority))
+            .cloned()
+            .unwrap_or_else(|| tags::rule_id(gateway, port, &rule.conditions))
+    }
+
+    fn rules(&mut self, gateway: &str, port: u16, desired: &[Rule], observed: &[Rule]) {
+        let listener = listener_address(gateway, port);
+        let mut blocked: BTreeSet<u32> = self
+            .observed
+            .foreign_priorities
+            .get(&(gateway.to_string(), port))
+            .cloned()
+            .unwrap_or_default();
+
+        let mut observed_by_id: BTreeMap<String, &Rule> = BTreeMap::new();
+        for rule in observed {
+            let id = self.observed_rule_id(gateway, port, rule);
+            if let Some(first) = observed_by_id.get(&id) {
+                // A twin (a crash between create and tag?): ambiguous for calls by id, so it
+                // is left alone, and its priority stays taken.
+                self.notes.push(format!(
+                    "{}: two owned rules carry this identity (priorities {} and {}); the one at \
+                     {} is left alone: delete it by hand",
+                    rule_address(gateway, port, &id),
+                    first.priority,
+                    rule.priority,
+                    rule.priority
+                ));
+                blocked.insert(rule.priority);
+                continue;
+            }
+            observed_by_id.insert(id, rule);
+        }
+        let observed_priorities: BTreeMap<String, u32> = observed_by_id
+            .iter()
+            .map(|(id, r)| (id.clone(), r.priority))
+            .collect();
+
+        // Desired order is translate's numbering.
+        let mut ordered: Vec<&Rule> = desired.iter().collect();
+        ordered.sort_by_key(|r| r.priority);
+        let mut desired_ids: Vec<String> = Vec::new();
+        let mut desired_rules: Vec<&Rule> = Vec::new();
+        for rule in ordered {
+            let id = tags::rule_id(gateway, port, &rule.conditions);
+            if desired_ids.contains(&id) {
+                self.notes.push(format!(
+                    "{}: two desired rules have the same conditions ({}); the later one can never \
+                     match and is left out",
+                    rule_address(gateway, port, &id),
+                    describe_conditions(&rule.conditions)
+                ));
+                continue;
+            }
+            desired_ids.push(id);
+            desired_rules.push(rule);
+        }
+
+        let assignment = match priorities::assign(&desired_ids, &observed_priorities, &blocked) {
+            Ok(a) => a,
+            Err(e) => {
+                self.notes.push(format!(
+                    "{listener}: {e}; the listener's rules are left as they are"
+                ));
+                return;
+            }
+        };
+
+        for ((id, rule), &priority) in desired_ids
+            .iter()
+            .zip(&desired_rules)
+            .zip(&assignment.priorities)
+        {
+            let address = rule_address(gateway, port, id);
+            match observed_by_id.get(id) {
+                None => {
+                    let mut created = (*rule).clone();
+                    created.priority = priority;
+                    let reason = format!(
+                        "{} asks for a rule ({}) → {}, at priority {priority}",
+                        describe_source(rule.source.as_ref()),
+                        describe_conditions(&rule.conditions),
+                        describe_actions(&rule.actions)
+                    );
+                    self.push(
+                        Phase::Rules,
+                        change(
+                            address,
+                            ChangeAction::Create,
+                            Operation::CreateRule {
+                                gateway: gateway.to_string(),
+                                port,
+                                id: id.clone(),
+                                rule: created.clone(),
+                            },
+                            None,
+                            Some(json(&created)),
+                            reason,
+                        ),
+                    );
+                }
+                Some(current) => {
+                    let mut differences = Vec::new();
+                    if rule.actions != current.actions {
+                        differences.push(format!(
+                            "actions: {} → {}",
+                            describe_actions(&current.actions),
+                            describe_actions(&rule.actions)
+                        ));
+                    }
+                    if rule.transforms != current.transforms {
+                        differences.push(format!(
+                            "transforms: {} → {}",
+                            describe_transforms(&current.transforms),
+                            describe_transforms(&rule.transforms)
+                        ));
+                    }
+                    if rule.conditions != current.conditions {
+                        differences.push(format!(
+                            "conditions: {} → {} (changed outside gwsync)",
+                            describe_conditions(&current.conditions),
+                            describe_conditions(&rule.conditions)
+                        ));
+                    }
+                    if differences.is_empty() {
+                        continue;
+                    }
+                    // ModifyRule leaves the priority alone: a move is its own change.
+                    let mut modified = (*rule).clone();
+                    modified.priority = current.priority;
+                    let mut after = modified.clone();
+                    after.source = None;
+                    self.push(
+                        Phase::Rules,
+                        change(
+                            address,
+                            ChangeAction::Update,
+                            Operation::ModifyRule {
+                                gateway: gateway.to_string(),
+                                port,
+                                id: id.clone(),
+                                rule: modified,
+                            },
+                            Some(json(*current)),
+                            Some(json(&after)),
+                            format!(
+                                "{}, for {}",
+                                differences.join("; "),
+                                describe_source(rule.source.as_ref())
+                            ),
+                        ),
+                    );
+                }
+            }
+        }
+
+        if !assignment.moves.is_empty() {
+            let moves: Vec<String> = assignment
+                .moves
+                .iter()
+                .map(|m| format!("{} {} → {}", short_id(&m.id), m.from, m.to))
+                .collect();
+            let reason = if assignment.renumbered {
+                format!(
+                    "no free priority where a rule must go: {} rule(s) renumbered to keep the \
+                     order ({})",
+                    moves.len(),
+                    moves.join(", ")
+                )
+            } else {
+                format!(
+                    "{} rule(s) out of the desired order move ({})",
+                    moves.len(),
+                    moves.join(", ")
+                )
+            };
+            let before: BTreeMap<&str, u32> = assignment
+                .moves
+                .iter()
+                .map(|m| (m.id.as_str(), m.from))
+                .collect();
+            let after: BTreeMap<&str, u32> = assignment
+                .moves
+                .iter()
+                .map(|m| (m.id.as_str(), m.to))
+                .collect();
+            self.push(
+                Phase::RulePriorities,
+                change(
+                    format!("{listener}/priorities"),
+                    ChangeAction::Move,
+                    Operation::SetRulePriorities {
+                        gateway: gateway.to_string(),
+                        port,
+                        priorities: assignment
+                            .moves
+                            .iter()
+                            .map(|m| (m.id.clone(), m.to))
+                            .collect(),
+                    },
+                    Some(json(&before)),
+                    Some(json(&after)),
+                    reason,
+                ),
+            );
+        }
+
+        let wanted: BTreeSet<&String> = desired_ids.iter().collect();
+        for (id, rule) in &observed_by_id {
+            if !wanted.contains(id) {
+                self.delete_rule(
+                    gateway,
+                    port,
+                    id,
+                    rule,
+                    "no desired rule has these conditions any more",
+                );
+            }
+        }
+    }
+
+    fn delete_rule(&mut self, gateway: &str, port: u16, id: &str, observed: &Rule, why: &str) {
+        self.push(
+            Phase::StaleRules,
+            change(
+                rule_address(gateway, port, id),
+                ChangeAction::Delete,
+                Operation::DeleteRule {
+                    gateway: gateway.to_string(),
+                    port,
+                    id: id.to_string(),
+                },
+                Some(json(observed)),
+                None,
+                format!(
+                    "{why}: ({}) → {}, priority {}",
+                    describe_conditions(&observed.conditions),
+                    describe_actions(&observed.actions),
+                    observed.priority
+                ),
+            ),
+        );
+    }
+}
+
+fn change(
+    address: String,
+    action: ChangeAction,
+    operation: Operation,
+    before: Option<Value>,
+    after: Option<Value>,
+    reason: String,
+) -> Change {
+    Change {
+        address,
+        action,
+        operation,
+        before,
+        after,
+        reason,
+    }
+}
+
+// --- Addresses ------------------------------------------------------------------------------
+
+fn listener_address(gateway: &str, port: u16) -> String {
+    format!("{gateway}/listener/{port}")
+}
+
+/// The last part of a rule id: its conditions' hash.
+fn short_id(id: &str) -> &str {
+    id.rsplit('/').next().unwrap_or(id)
+}
+
+fn rule_address(gateway: &str, port: u16, id: &str) -> String {
+    format!("{}/rule/{}", listener_address(gateway, port), short_id(id))
+}
+
+fn target_group_address(gateway: &str, backend: &str) -> String {
+    format!("{gateway}/target-group/{backend}")
+}
+
+// --- Comparisons ----------------------------------------------------------------------------
+
+fn json<T: Serialize + ?Sized>(value: &T) -> Value {
+    serde_json::to_value(value).expect("the model serialises")
+}
+
+/// A serialised enum's name, e.g. `internet-facing`.
+fn label<T: Serialize>(value: &T) -> String {
+    match json(value) {
+        Value::String(s) => s,
+        other => other.to_string(),
+    }
+}
+
+fn as_set(values: &[String]) -> BTreeSet<&str> {
+    values.iter().map(String::as_str).collect()
+}
+
+/// Tags without gwsync's own.
+fn user_tags(all: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    all.iter()
+        .filter(|(k, _)| ![tags::INSTANCE, tags::RESOURCE, tags::BACKEND].contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// The attributes the desired state sets and AWS has otherwise (AWS reports every attribute,
+/// most with their defaults; the ones not configured are left alone): the keys to send,
+/// their current values, and a reason.
+fn changed_attributes(
+    desired: &BTreeMap<String, String>,
+    observed: &BTreeMap<String, String>,
+) -> Option<(BTreeMap<String, String>, Value, String)> {
+    let changed: BTreeMap<String, String> = desired
+        .iter()
+        .filter(|(k, v)| observed.get(*k) != Some(v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if changed.is_empty() {
+        return None;
+    }
+    let before = json(
+        &changed
+            .keys()
+            .map(|k| (k.as_str(), observed.get(k)))
+            .collect::<BTreeMap<&str, Option<&String>>>(),
+    );
+    let reason = changed
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{k} {} → {v}",
+                observed.get(k).map_or("(unset)", String::as_str)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    Some((changed, before, format!("attributes: {reason}")))
+}
+
+/// A target as AWS knows it: without a port, it takes the group's.
+fn target_key(target: &Target, group_port: u16) -> (String, u16) {
+    (target.id.clone(), target.port.unwrap_or(group_port))
+}
+
+/// The first certificate is the listener's default; the others are a set.
+fn same_certificates(desired: &[Certificate], observed: &[Certificate]) -> bool {
+    desired.first() == observed.first()
+        && desired.iter().skip(1).collect::<BTreeSet<_>>()
+            == observed.iter().skip(1).collect::<BTreeSet<_>>()
+}
+
+/// `key: before → after` for every field of two JSON objects that differs.
+fn field_diffs(before: &Value, after: &Value) -> Vec<String> {
+    let (Value::Object(b), Value::Object(a)) = (before, after) else {
+        return vec![format!("{before} → {after}")];
+    };
+    let keys: BTreeSet<&String> = b.keys().chain(a.keys()).collect();
+    keys.into_iter()
+        .filter(|k| b.get(*k) != a.get(*k))
+        .map(|k| {
+            let show = |v: Option<&Value>| v.map_or("(unset)".to_string(), Value::to_string);
+            format!("{k} {} → {}", show(b.get(k)), show(a.get(k)))
+        })
+        .collect()
+}
+
+// --- Descriptions for reasons ---------------------------------------------------------------
+
+fn list(values: &[String]) -> String {
+    format!("[{}]", values.join(", "))
+}
+
+fn pairs(map: &BTreeMap<String, String>) -> String {
+    map.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn targets_list(targets: &[Target]) -> String {
+    targets
+        .iter()
+        .map(|t| match t.port {
+            Some(p) => format!("{}:{p}", t.id),
+            None => t.id.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn certificates_list(certificates: &[Certificate]) -> String {
+    let names: Vec<String> = certificates
+        .iter()
+        .map(|c| match c {
+            Certificate::Arn(arn) => arn.clone(),
+            Certificate::ForHostname(h) => format!("(for {h})"),
+        })
+        .collect();
+    list(&names)
+}
+
+fn describe_source(source: Option<&RuleSource>) -> String {
+    match source {
+        Some(RuleSource::Route {
+            route,
+            rule,
+            matches,
+        }) => {
+            let matches = match matches.as_slice() {
+                [] => String::new(),
+                [one] => format!(".matches[{one}]"),
+                many => format!(
+                    ".matches[{}]",
+                    many.iter()
+                        .map(usize::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ),
+            };
+            format!("HTTPRoute {route} rules[{rule}]{matches}")
+        }
+        Some(RuleSource::ListenerIsolation { hostname }) => {
+            format!("listener isolation of hostname {hostname}")
+        }
+        None => "a rule of unknown origin".to_string(),
+    }
+}
+
+fn describe_patterns(patterns: &Patterns) -> String {
+    match patterns {
+        Patterns::Wildcard(v) => v.join(","),
+        Patterns::Regex(v) => format!("~{}", v.join(",~")),
+    }
+}
+
+fn describe_conditions(conditions: &[Condition]) -> String {
+    if conditions.is_empty() {
+        return "any request".to_string();
+    }
+    conditions
+        .iter()
+        .map(|c| match c {
+            Condition::HostHeader { values } => format!("host {}", describe_patterns(values)),
+            Condition::PathPattern { values } => format!("path {}", describe_patterns(values)),
+            Condition::HttpHeader { name, values } => {
+                format!("header {name}: {}", describe_patterns(values))
+            }
+            Condition::QueryString { values } => format!(
+                "query {}",
+                values
+                    .iter()
+                    .map(|q| match &q.key {
+                        Some(k) => format!("{k}={}", q.value),
+                        None => q.value.clone(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+            Condition::HttpRequestMethod { values } => format!("method {}", values.join(",")),
+            Condition::SourceIp { values } => format!("source {}", values.join(",")),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn describe_target_group(tg: &TargetGroupRef) -> String {
+    match tg {
+        TargetGroupRef::Owned(backend) => backend.clone(),
+        TargetGroupRef::Existing(name) => format!("target group {name}"),
+    }
+}
+
+fn describe_action(action: &Action) -> String {
+    match action {
+        Action::Forward {
+            target_groups,
+            stickiness_seconds,
+        } => {
+            let groups = match target_groups.as_slice() {
+                [one] => describe_target_group(&one.target_group),
+                many => many
+                    .iter()
+                    .map(|w| {
+                        format!(
+                            "{} (weight {})",
+                            describe_target_group(&w.target_group),
+                            w.weight
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            };
+            match stickiness_seconds {
+                Some(s) => format!("forward to {groups}, sticky {s}s"),
+                None => format!("forward to {groups}"),
+            }
+        }
+        Action::Redirect {
+            protocol,
+            host,
+            port,
+            path,
+            query,
+            status,
+        } => format!("redirect {status} to {protocol}://{host}:{port}{path}?{query}"),
+        Action::FixedResponse { status, .. } => format!("fixed response {status}"),
+        Action::Authenticate { kind, .. } => format!("authenticate ({})", label(kind)),
+    }
+}
+
+fn describe_actions(actions: &[Action]) -> String {
+    if actions.is_empty() {
+        return "(no action)".to_string();
+    }
+    actions
+        .iter()
+        .map(describe_action)
+        .collect::<Vec<_>>()
+        .join(", then ")
+}
+
+fn describe_transforms(transforms: &[Transform]) -> String {
+    if transforms.is_empty() {
+        return "none".to_string();
+    }
+    transforms
+        .iter()
+        .map(|t| match t {
+            Transform::HostHeaderRewrite { regex, replace } => {
+                format!("host {regex} ⇒ {replace}")
+            }
+            Transform::UrlRewrite { regex, replace } => format!("url {regex} ⇒ {replace}"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    //! Builders for hand-made stacks, and an in-memory AWS that applies a plan with AWS's
+    //! constraints (unique priorities, no dangling references, children deleted first), so
+    //! that "the second plan is empty" is tested without AWS.
+
+    use super::*;
+    use crate::alb::{
+        HealthCheck, IpAddressType, Protocol, QueryValue, Scheme, WeightedTargetGroup,
+    };
+    use crate::plan::render::call;
+
+    pub(crate) const GW: &str = "platform/public";
+
+    pub(crate) fn host(h: &str) -> Condition {
+        Condition::HostHeader {
+            values: Patterns::Wildcard(vec![h.to_string()]),
+        }
+    }
+
+    pub(crate) fn path(p: &str) -> Condition {
+        Condition::PathPattern {
+            values: Patterns::Wildcard(vec![p.to_string(), format!("{p}/*")]),
+        }
+    }
+
+    pub(crate) fn forward(backends: &[(&str, u32)]) -> Action {
+        Action::Forward {
+            target_groups: backends
+                .iter()
+                .map(|(b, w)| WeightedTargetGroup {
+                    target_group: TargetGroupRef::Owned(b.to_string()),
+                    weight: *w,
+                })
+                .collect(),
+            stickiness_seconds: None,
+        }
+    }
+
+    /// A rule for `host` + `path` forwarding to owned backends, from HTTPRoute
+    /// `team/<name>` rule 0.
+    pub(crate) fn rule(name: &str, h: &str, p: &str, backends: &[(&str, u32)]) -> Rule {
+        let mut conditions = vec![host(h), path(p)];
+        Condition::canonical_order(&mut conditions);
+        Rule {
+            priority: 0,
+            conditions,
+            actions: vec![forward(backends)],
+            transforms: Vec::new(),
+            source: Some(RuleSource::Route {
+                route: format!("team/{name}"),
+                rule: 0,
+                matches: vec![0],
+            }),
+        }
+    }
+
+    /// Numbers the rules 1..N, as translate does.
+    pub(crate) fn listener(port: u16, rules: Vec<Rule>) -> Listener {
+        let (protocol, certificates) = if port == 443 {
+            (
+                Protocol::Https,
+                vec![Certificate::Arn("arn:aws:acm:cert/main".to_string())],
+            )
+        } else {
+            (Protocol::Http, Vec::new())
+        };
+        Listener {
+            port,
+            protocol,
+            ssl_policy: None,
+            certificates,
+            default_action: Action::fixed(404),
+            rules: rules
+                .into_iter()
+                .enumerate()
+                .map(|(i, mut r)| {
+                    r.priority = i as u32 + 1;
+                    r
+                })
+                .collect(),
+        }
+    }
+
+    pub(crate) fn target_group(backend: &str) -> TargetGroup {
+        TargetGroup {
+            backend: backend.to_string(),
+            name: format!("gw-{}", backend.replace(['/', ':'], "-")),
+            protocol: Protocol::Http,
+            protocol_version: "HTTP1".to_string(),
+            port: 8080,
+            target_type: "instance".to_string(),
+            health_check: HealthCheck {
+                protocol: Protocol::Http,
+                port: "traffic-port".to_string(),
+                path: "/".to_string(),
+                interval_seconds: 30,
+                timeout_seconds: 5,
+                healthy_threshold: 5,
+                unhealthy_threshold: 2,
+                matcher: "200".to_string(),
+            },
+            attributes: BTreeMap::new(),
+            tags: BTreeMap::new(),
+            targets: Vec::new(),
+        }
+    }
+
+    /// A load balancer with the target groups its rules forward to.
+    pub(crate) fn load_balancer(gateway: &str, listeners: Vec<Listener>) -> LoadBalancer {
+        let backends: BTreeSet<String> = listeners
+            .iter()
+            .flat_map(|l| &l.rules)
+            .flat_map(|r| &r.actions)
+            .flat_map(|a| match a {
+                Action::Forward { target_groups, .. } => target_groups.clone(),
+                _ => Vec::new(),
+            })
+            .filter_map(|w| match w.target_group {
+                TargetGroupRef::Owned(b) => Some(b),
+                TargetGroupRef::Existing(_) => None,
+            })
+            .collect();
+        LoadBalancer {
+            gateway: gateway.to_string(),
+            name: format!("gw-{}", gateway.replace('/', "-")),
+            scheme: Scheme::InternetFacing,
+            ip_address_type: IpAddressType::Ipv4,
+            subnets: vec!["subnet-a".to_string(), "subnet-b".to_string()],
+            security_groups: vec!["sg-web".to_string()],
+            attributes: BTreeMap::new(),
+            tags: BTreeMap::new(),
+            listeners,
+            target_groups: backends.iter().map(|b| target_group(b)).collect(),
+        }
+    }
+
+    pub(crate) fn stack(load_balancers: Vec<LoadBalancer>) -> Stack {
+        Stack { load_balancers }
+    }
+
+    pub(crate) fn abc() -> Vec<Rule> {
+        vec![
+            rule("a", "a.example.com", "/a", &[("team/a:8080", 1)]),
+            rule("b", "b.example.com", "/b", &[("team/b:8080", 1)]),
+            rule("c", "c.example.com", "/c", &[("team/c:8080", 1)]),
+        ]
+    }
+
+    pub(crate) fn web(rules: Vec<Rule>) -> Stack {
+        let redirect = Rule {
+            priority: 0,
+            conditions: Vec::new(),
+            actions: vec![Action::Redirect {
+                protocol: "HTTPS".to_string(),
+                host: "#{host}".to_string(),
+                port: "443".to_string(),
+                path: "/#{path}".to_string(),
+                query: "#{query}".to_string(),
+                status: 301,
+            }],
+            transforms: Vec::new(),
+            source: Some(RuleSource::Route {
+                route: "platform/redirect".to_string(),
+                rule: 0,
+                matches: Vec::new(),
+            }),
+        };
+        stack(vec![load_balancer(
+            GW,
+            vec![listener(80, vec![redirect]), listener(443, rules)],
+        )])
+    }
+
+    /// `stack` as observe would read it, with the rules' priorities as they are.
+    pub(crate) fn observe(stack: &Stack) -> Observed {
+        let mut observed = Observed {
+            stack: stack.clone(),
+            fingerprint: "observed".to_string(),
+            ..Observed::default()
+        };
+        for lb in &mut observed.stack.load_balancers {
+            for l in &mut lb.listeners {
+                for r in &mut l.rules {
+                    r.source = None;
+                }
+            }
+        }
+        reindex(&mut observed);
+        observed
+    }
+
+    /// Rebuilds `rule_ids` from the rules' conditions and priorities.
+    fn reindex(observed: &mut Observed) {
+        observed.rule_ids.clear();
+        for lb in &observed.stack.load_balancers {
+            for l in &lb.listeners {
+                let ids = observed
+                    .rule_ids
+                    .entry((lb.gateway.clone(), l.port))
+                    .or_default();
+                for r in &l.rules {
+                    ids.insert(
+                        r.priority,
+                        tags::rule_id(&lb.gateway, l.port, &r.conditions),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Gives the observed rules of a listener these priorities, in their current order.
+    pub(crate) fn set_priorities(observed: &mut Observed, port: u16, priorities: &[u32]) {
+        let lb = observed
+            .stack
+            .load_balancers
+            .iter_mut()
+            .find(|lb| lb.gateway == GW)
+            .unwrap();
+        let l = lb.listeners.iter_mut().find(|l| l.port == port).unwrap();
+        assert_eq!(l.rules.len(), priorities.len());
+        for (r, p) in l.rules.iter_mut().zip(priorities) {
+            r.priority = *p;
+        }
+        reindex(observed);
+    }
+
+    fn forwards_to(rule: &Rule) -> Vec<String> {
+        rule.actions
+            .iter()
+            .flat_map(|a| match a {
+                Action::Forward { target_groups, .. } => target_groups.clone(),
+                _ => Vec::new(),
+            })
+            .filter_map(|w| match w.target_group {
+                TargetGroupRef::Owned(b) => Some(b),
+                TargetGroupRef::Existing(_) => None,
+            })
+            .collect()
+    }
+
+    /// Applies a plan to an in-memory AWS, checking AWS's constraints at each call, and
+    /// reads the result back as observe would (AWS defaults filled in).
+    pub(crate) fn apply(plan: &Plan, observed: &Observed) -> Observed {
+        let mut lbs: BTreeMap<String, LoadBalancer> = BTreeMap::new();
+        let mut tgs: BTreeMap<(String, String), TargetGroup> = BTreeMap::new();
+        for lb in &observed.stack.load_balancers {
+            for tg in &lb.target_groups {
+                tgs.insert((lb.gateway.clone(), tg.backend.clone()), tg.clone());
+            }
+            let mut lb = lb.clone();
+            lb.target_groups.clear();
+            lbs.insert(lb.gateway.clone(), lb);
+        }
+        let mut ids = observed.rule_ids.clone();
+        let foreign = &observed.foreign_priorities;
+        let key = |g: &str, b: &str| (g.to_string(), b.to_string());
+        fn listener_mut<'a>(
+            lbs: &'a mut BTreeMap<String, LoadBalancer>,
+            gateway: &str,
+            port: u16,
+        ) -> &'a mut Listener {
+            lbs.get_mut(gateway)
+                .unwrap_or_else(|| panic!("no load balancer {gateway}"))
+                .listeners
+                .iter_mut()
+                .find(|l| l.port == port)
+                .unwrap_or_else(|| panic!("no listener {gateway} {port}"))
+        }
+        for c in &plan.changes {
+            match &c.operation {
+                Operation::CreateTargetGroup {
+                    gateway,
+                    target_group,
+                } => {
+                    let mut tg = target_group.clone();
+                    assert!(tg.targets.is_empty() && tg.attributes.is_empty());
+                    // AWS reports every attribute.
+                    tg.attributes.insert(
+                        "deregistration_delay.timeout_seconds".to_string(),
+                        "300".to_string(),
+                    );
+                    let twin = tgs.insert(key(gateway, &tg.backend), tg);
+                    assert!(twin.is_none(), "{} created twice", c.address);
+                }
+                Operation::ModifyTargetGroup {
+                    gateway,
+                    backend,
+                    health_check,
+                } => {
+                    tgs.get_mut(&key(gateway, backend)).unwrap().health_check =
+                        health_check.clone();
+                }
+                Operation::ModifyTargetGroupAttributes {
+                    gateway,
+                    backend,
+                    attributes,
+                } => tgs
+                    .get_mut(&key(gateway, backend))
+                    .unwrap()
+                    .attributes
+                    .extend(attributes.clone()),
+                Operation::RegisterTargets {
+                    gateway,
+                    backend,
+                    targets,
+                } => {
+                    let tg = tgs.get_mut(&key(gateway, backend)).unwrap();
+                    for t in targets {
+                        // AWS reports the port it registered.
+                        let mut t = t.clone();
+                        t.port = Some(t.port.unwrap_or(tg.port));
+                        if !tg.targets.contains(&t) {
+                            tg.targets.push(t);
+                        }
+                    }
+                    tg.targets.sort();
+                }
+                Operation::DeregisterTargets {
+                    gateway,
+                    backend,
+                    targets,
+                } => {
+                    let tg = tgs.get_mut(&key(gateway, backend)).unwrap();
+                    let port = tg.port;
+                    tg.targets.retain(|t| {
+                        !targets
+                            .iter()
+                            .any(|d| target_key(d, port) == target_key(t, port))
+                    });
+                }
+                Operation::CreateLoadBalancer { load_balancer } => {
+                    let mut lb = load_balancer.clone();
+                    assert!(lb.listeners.is_empty() && lb.target_groups.is_empty());
+                    assert!(lb.attributes.is_empty());
+                    lb.attributes
+                        .insert("idle_timeout.timeout_seconds".to_string(), "60".to_string());
+                    lb.attributes.insert(
+                        "deletion_protection.enabled".to_string(),
+                        "false".to_string(),
+                    );
+                    if lb.security_groups.is_empty() {
+                        lb.security_groups.push("sg-default".to_string());
+                    }
+                    let twin = lbs.insert(lb.gateway.clone(), lb);
+                    assert!(twin.is_none(), "{} created twice", c.address);
+                }
+                Operation::SetSecurityGroups {
+                    gateway,
+                    security_groups,
+                } => lbs.get_mut(gateway).unwrap().security_groups = security_groups.clone(),
+                Operation::SetSubnets { gateway, subnets } => {
+                    lbs.get_mut(gateway).unwrap().subnets = subnets.clone()
+                }
+                Operation::ModifyLoadBalancerAttributes {
+                    gateway,
+                    attributes,
+                } => lbs
+                    .get_mut(gateway)
+                    .unwrap()
+                    .attributes
+                    .extend(attributes.clone()),
+                Operation::SetTags {
+                    resource,
+                    add,
+                    remove,
+                } => {
+                    let tags = match resource {
+                        TaggedResource::LoadBalancer { gateway } => {
+                            &mut lbs.get_mut(gateway).unwrap().tags
+                        }
+                        TaggedResource::TargetGroup { gateway, backend } => {
+                            &mut tgs.get_mut(&key(gateway, backend)).unwrap().tags
+                        }
+                    };
+                    tags.extend(add.clone());
+                    for k in remove {
+                        tags.remove(k);
+                    }
+                }
+                Operation::CreateListener { gateway, listener } => {
+                    let lb = lbs
+                        .get_mut(gateway)
+                        .unwrap_or_else(|| panic!("listener before its load balancer"));
+                    assert!(listener.rules.is_empty());
+                    assert!(lb.listener(listener.port).is_none(), "listener twice");
+                    lb.listeners.push(listener.clone());
+                    lb.listeners.sort_by_key(|l| l.port);
+                }
+                Operation::ModifyListener { gateway, listener } => {
+                    let l = listener_mut(&mut lbs, gateway, listener.port);
+                    let rules = std::mem::take(&mut l.rules);
+                    let ssl_policy = l.ssl_policy.clone();
+                    *l = listener.clone();
+                    l.rules = rules;
+                    if l.ssl_policy.is_none() {
+                        l.ssl_policy = ssl_policy;
+                    }
+                }
+                Operation::CreateRule {
+                    gateway,
+                    port,
+                    id,
+                    rule,
+                } => {
+                    for backend in forwards_to(rule) {
+                        assert!(
+                            tgs.contains_key(&key(gateway, &backend)),
+                            "{} forwards to {backend} before it exists",
+                            c.address
+                        );
+                    }
+                    let p = rule.priority;
+                    assert!((1..=50_000).contains(&p));
+                    let held = ids.entry((gateway.clone(), *port)).or_default();
+                    assert!(!held.contains_key(&p), "priority {p} taken ({})", c.address);
+                    assert!(
+                        !foreign
+                            .get(&(gateway.clone(), *port))
+                            .is_some_and(|f| f.contains(&p)),
+                        "priority {p} is a foreign rule's"
+                    );
+                    assert!(!held.values().any(|i| i == id), "rule {id} twice");
+                    held.insert(p, id.clone());
+                    let l = listener_mut(&mut lbs, gateway, *port);
+                    let mut r = rule.clone();
+                    r.source = None;
+                    l.rules.push(r);
+                }
+                Operation::ModifyRule {
+                    gateway,
+                    port,
+                    id,
+                    rule,
+                } => {
+                    for backend in forwards_to(rule) {
+                        assert!(tgs.contains_key(&key(gateway, &backend)));
+                    }
+                    let p = *ids[&(gateway.clone(), *port)]
+                        .iter()
+                        .find(|(_, i)| *i == id)
+                        .expect("modified rule exists")
+                        .0;
+                    let l = listener_mut(&mut lbs, gateway, *port);
+                    let r = l.rules.iter_mut().find(|r| r.priority == p).unwrap();
+                    r.conditions = rule.conditions.clone();
+                    r.actions = rule.actions.clone();
+                    r.transforms = rule.transforms.clone();
+                }
+                Operation::SetRulePriorities {
+                    gateway,
+                    port,
+                    priorities,
+                } => {
+                    let k = (gateway.clone(), *port);
+                    // Stricter than AWS (which checks the final state): each new priority is
+                    // free when its rule gets it, so any order works.
+                    for (id, to) in priorities {
+                        let held = ids.get_mut(&k).unwrap();
+                        let from = *held.iter().find(|(_, i)| *i == id).unwrap().0;
+                        assert!(!held.contains_key(to), "priority {to} taken");
+                        assert!(!foreign.get(&k).is_some_and(|f| f.contains(to)));
+                        held.remove(&from);
+                        held.insert(*to, id.clone());
+                        let l = listener_mut(&mut lbs, gateway, *port);
+                        l.rules
+                            .iter_mut()
+                            .find(|r| r.priority == from)
+                            .unwrap()
+                            .priority = *to;
+                    }
+                }
+                Operation::DeleteRule { gateway, port, id } => {
+                    let held = ids.get_mut(&(gateway.clone(), *port)).unwrap();
+                    let p = *held.iter().find(|(_, i)| *i == id).unwrap().0;
+                    held.remove(&p);
+                    listener_mut(&mut lbs, gateway, *port)
+                        .rules
+                        .retain(|r| r.priority != p);
+                }
+                Operation::DeleteListener { gateway, port } => {
+                    let lb = lbs.get_mut(gateway).unwrap();
+                    let l = lb.listener(*port).unwrap();
+                    assert!(l.rules.is_empty(), "listener deleted before its rules");
+                    lb.listeners.retain(|l| l.port != *port);
+                    ids.remove(&(gateway.clone(), *port));
+                }
+                Operation::DeleteLoadBalancer { gateway } => {
+                    let lb = lbs.remove(gateway).unwrap();
+                    assert!(
+                        lb.listeners.is_empty(),
+                        "load balancer before its listeners"
+                    );
+                }
+                Operation::DeleteTargetGroup { gateway, backend } => {
+                    for lb in lbs.values() {
+                        for r in lb.listeners.iter().flat_map(|l| &l.rules) {
+                            assert!(
+                                !(lb.gateway == *gateway && forwards_to(r).contains(backend)),
+                                "{} deleted while a rule forwards to it",
+                                c.address
+                            );
+                        }
+                    }
+                    tgs.remove(&key(gateway, backend)).unwrap();
+                }
+            }
+        }
+        for ((gateway, _), tg) in tgs {
+            lbs.get_mut(&gateway)
+                .unwrap_or_else(|| panic!("target group {} outlives {gateway}", tg.backend))
+                .target_groups
+                .push(tg);
+        }
+        for lb in lbs.values_mut() {
+            lb.target_groups.sort_by(|a, b| a.backend.cmp(&b.backend));
+            for l in &mut lb.listeners {
+                l.rules.sort_by_key(|r| r.priority);
+            }
+        }
+        ids.retain(|_, m| !m.is_empty());
+        Observed {
+            stack: Stack {
+                load_balancers: lbs.into_values().collect(),
+            },
+            rule_ids: ids,
+            foreign_priorities: observed.foreign_priorities.clone(),
+            fingerprint: "applied".to_string(),
+        }
+    }
+
+    /// The step of the plan a change belongs to, to check the order.
+    fn step(c: &Change) -> u8 {
+        match &c.operation {
+            Operation::CreateTargetGroup { .. }
+            | Operation::ModifyTargetGroup { .. }
+            | Operation::ModifyTargetGroupAttributes { .. }
+            | Operation::RegisterTargets { .. }
+            | Operation::DeregisterTargets { .. }
+            | Operation::SetTags {
+                resource: TaggedResource::TargetGroup { .. },
+                ..
+            } => 0,
+            Operation::CreateLoadBalancer { .. }
+            | Operation::SetSecurityGroups { .. }
+            | Operation::SetSubnets { .. }
+            | Operation::ModifyLoadBalancerAttributes { .. }
+            | Operation::SetTags { .. } => 1,
+            Operation::CreateListener { .. } | Operation::ModifyListener { .. } => 2,
+            Operation::CreateRule { .. } | Operation::ModifyRule { .. } => 3,
+            Operation::SetRulePriorities { .. } => 4,
+            Operation::DeleteRule { .. } => 5,
+            Operation::DeleteListener { .. } => 6,
+            Operation::DeleteLoadBalancer { .. } => 7,
+            Operation::DeleteTargetGroup { .. } => 8,
+        }
+    }
+
+    pub(crate) fn calls(plan: &Plan) -> Vec<&'static str> {
+        plan.changes.iter().map(|c| call(&c.operation)).collect()
+    }
+
+    /// Plans, checks the order, applies, and checks that a second plan is empty. Returns the
+    /// first plan and the state after it.
+    pub(crate) fn converge(desired: &Stack, observed: &Observed) -> (Plan, Observed) {
+        let plan = diff(desired, observed, Some("c0ffee".to_string()));
+        let steps: Vec<u8> = plan.changes.iter().map(step).collect();
+        assert!(
+            steps.windows(2).all(|w| w[0] <= w[1]),
+            "order: {:?}",
+            calls(&plan)
+        );
+        assert_eq!(plan, diff(desired, observed, Some("c0ffee".to_string())));
+        let applied = apply(&plan, observed);
+        let again = diff(desired, &applied, None);
+        assert!(
+            again.changes.is_empty(),
+            "not idempotent: {:#?}",
+            again.changes
+        );
+        assert_eq!(again.notes, plan.notes, "notes are about what stays");
+        (plan, applied)
+    }
+
+    /// The state after applying `desired` to nothing.
+    fn deployed(desired: &Stack) -> Observed {
+        converge(desired, &Observed::default()).1
+    }
+
+    fn rule_priorities(observed: &Observed, port: u16) -> Vec<u32> {
+        observed.stack.load_balancers[0]
+            .listener(port)
+            .unwrap()
+            .rules
+            .iter()
+            .map(|r| r.priority)
+            .collect()
+    }
+
+    fn created_priority(plan: &Plan) -> u32 {
+        plan.changes
+            .iter()
+            .find_map(|c| match &c.operation {
+                Operation::CreateRule { rule, .. } => Some(rule.priority),
+                _ => None,
+            })
+            .unwrap()
+    }
+
+    fn x() -> Rule {
+        rule("x", "x.example.com", "/x", &[("team/a:8080", 1)])
+    }
+
+    fn with_x(at: usize) -> Stack {
+        let mut rules = abc();
+        rules.insert(at, x());
+        web(rules)
+    }
+
+    #[test]
+    fn a_fresh_stack_is_created_in_order() {
+        let desired = web(abc());
+        let (plan, applied) = converge(&desired, &Observed::default());
+        assert_eq!(
+            calls(&plan),
+            vec![
+                "CreateTargetGroup",
+                "CreateTargetGroup",
+                "CreateTargetGroup",
+                "CreateLoadBalancer",
+                "CreateListener",
+                "CreateListener",
+                "CreateRule",
+                "CreateRule",
+                "CreateRule",
+                "CreateRule",
+            ]
+        );
+        assert!(
+            plan.changes
+                .iter()
+                .all(|c| c.action == ChangeAction::Create)
+        );
+        assert_eq!(rule_priorities(&applied, 443), vec![10, 20, 30]);
+        assert_eq!(rule_priorities(&applied, 80), vec![10]);
+        assert_eq!(plan.version, PLAN_VERSION);
+        assert_eq!(plan.commit.as_deref(), Some("c0ffee"));
+        let a_id = tags::rule_id(GW, 443, &abc()[0].conditions);
+        let create = plan
+            .changes
+            .iter()
+            .find(|c| matches!(&c.operation, Operation::CreateRule { id, .. } if *id == a_id))
+            .unwrap();
+        assert_eq!(
+            create.address,
+            format!("platform/public/listener/443/rule/{}", short_id(&a_id))
+        );
+        assert!(create.before.is_none() && create.after.is_some());
+        assert!(
+            create
+                .reason
+                .contains("HTTPRoute team/a rules[0].matches[0]"),
+            "{}",
+            create.reason
+        );
+        assert!(create.reason.contains("at priority 10"));
+        assert!(create.reason.contains("host a.example.com"));
+    }
+
+    #[test]
+    fn an_unchanged_stack_plans_nothing() {
+        let desired = web(abc());
+        let observed = deployed(&desired);
+        let plan = diff(&desired, &observed, None);
+        assert!(plan.is_empty() && plan.notes.is_empty());
+        assert_eq!(plan.observed_fingerprint, "applied");
+        assert_eq!(plan.rule_deletions(), 0);
+        // Rules in order keep whatever priorities they have (here translate's 1..N).
+        assert!(diff(&desired, &observe(&desired), None).is_empty());
+    }
+
+    #[test]
+    fn observed_rules_without_an_id_tag_are_known_by_their_conditions() {
+        let desired = web(abc());
+        let mut observed = deployed(&desired);
+        observed.rule_ids.clear();
+        assert!(diff(&desired, &observed, None).is_empty());
+    }
+
+    #[test]
+    fn a_rule_added_in_the_middle_costs_one_create() {
+        let observed = deployed(&web(abc()));
+        let (plan, _) = converge(&with_x(1), &observed);
+        assert_eq!(calls(&plan), vec!["CreateRule"]);
+        assert_eq!(created_priority(&plan), 15);
+    }
+
+    #[test]
+    fn a_rule_added_at_the_front_or_the_back_costs_one_create() {
+        let observed = deployed(&web(abc()));
+        let (plan, _) = converge(&with_x(0), &observed);
+        assert_eq!(calls(&plan), vec!["CreateRule"]);
+        assert_eq!(created_priority(&plan), 5);
+        let (plan, _) = converge(&with_x(3), &observed);
+        assert_eq!(calls(&plan), vec!["CreateRule"]);
+        assert_eq!(created_priority(&plan), 40);
+    }
+
+    #[test]
+    fn a_rule_added_between_adjacent_priorities_costs_one_create_and_one_move() {
+        let mut observed = deployed(&web(abc()));
+        set_priorities(&mut observed, 443, &[10, 11, 12]);
+        for at in 0..=3 {
+            let (plan, applied) = converge(&with_x(at), &observed);
+            let expected: &[&str] = if at == 0 || at == 3 {
+                &["CreateRule"]
+            } else {
+                &["CreateRule", "SetRulePriorities"]
+            };
+            assert_eq!(calls(&plan), expected, "insert at {at}");
+            if let Some(m) = plan.changes.get(1) {
+                assert_eq!(m.action, ChangeAction::Move);
+                assert_eq!(m.address, "platform/public/listener/443/priorities");
+                assert!(m.reason.contains("renumbered"), "{}", m.reason);
+            }
+            let p = rule_priorities(&applied, 443);
+            assert!(p.windows(2).all(|w| w[0] < w[1]));
+        }
+        // At priority 1 there is no room in front either.
+        set_priorities(&mut observed, 443, &[1, 2, 3]);
+        let (plan, _) = converge(&with_x(0), &observed);
+        assert_eq!(calls(&plan), vec!["CreateRule", "SetRulePriorities"]);
+    }
+
+    #[test]
+    fn a_rule_added_among_foreign_rules_never_takes_their_priority() {
+        let mut observed = deployed(&web(abc()));
+        let k = (GW.to_string(), 443);
+        observed.foreign_priorities.insert(k.clone(), [15].into());
+        let (plan, _) = converge(&with_x(1), &observed);
+        assert_eq!(calls(&plan), vec!["CreateRule"]);
+        assert_eq!(created_priority(&plan), 14);
+        // A gap filled by foreign rules: one renumber, around them.
+        observed
+            .foreign_priorities
+            .insert(k, (11..20).chain(21..30).collect());
+        let (plan, applied) = converge(&with_x(1), &observed);
+        assert_eq!(calls(&plan), vec!["CreateRule", "SetRulePriorities"]);
+        let p = rule_priorities(&applied, 443);
+        assert!(
+            p.iter()
+                .all(|p| !(11..20).contains(p) && !(21..30).contains(p))
+        );
+    }
+
+    #[test]
+    fn a_deleted_rule_costs_one_delete() {
+        let observed = deployed(&web(abc()));
+        let mut rules = abc();
+        let gone = rules.remove(1);
+        let (plan, applied) = converge(&web(rules), &observed);
+        assert_eq!(calls(&plan), vec!["DeleteRule", "DeleteTargetGroup"]);
+        assert_eq!(plan.rule_deletions(), 1);
+        assert_eq!(plan.changes[0].action, ChangeAction::Delete);
+        assert!(plan.changes[0].reason.contains("host b.example.com"));
+        assert!(plan.changes[0].after.is_none() && plan.changes[0].before.is_some());
+        assert!(
+            plan.changes[1]
+                .reason
+                .contains("no rule forwards to team/b:8080")
+        );
+        assert_eq!(rule_priorities(&applied, 443), vec![10, 30]);
+        // The rule's priority is free again after the plan: the next insert may take it.
+        let mut back = abc();
+        back[1] = gone;
+        let (plan, _) = converge(&web(back), &applied);
+        assert_eq!(calls(&plan), vec!["CreateTargetGroup", "CreateRule"]);
+        assert_eq!(created_priority(&plan), 20);
+    }
+
+    #[test]
+    fn a_reorder_is_one_priority_call() {
+        let observed = deployed(&web(abc()));
+        let mut rules = abc();
+        rules.rotate_right(1); // c, a, b
+        let (plan, applied) = converge(&web(rules), &observed);
+        assert_eq!(calls(&plan), vec!["SetRulePriorities"]);
+        match &plan.changes[0].operation {
+            Operation::SetRulePriorities { priorities, .. } => {
+                assert_eq!(priorities.len(), 1);
+                assert_eq!(priorities[0].1, 5);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(plan.changes[0].reason.contains("out of the desired order"));
+        assert_eq!(rule_priorities(&applied, 443), vec![5, 10, 20]);
+    }
+
+    #[test]
+    fn a_weight_change_is_exactly_one_modify_rule() {
+        let split = |w: u32| {
+            let mut rules = abc();
+            rules[0].actions = vec![forward(&[("team/a:8080", w), ("team/b:8080", 100 - w)])];
+            web(rules)
+        };
+        let observed = deployed(&split(50));
+        let (plan, _) = converge(&split(90), &observed);
+        assert_eq!(calls(&plan), vec!["ModifyRule"]);
+        let c = &plan.changes[0];
+        assert_eq!(c.action, ChangeAction::Update);
+        assert!(
+            c.reason.contains("weight 50") && c.reason.contains("weight 90"),
+            "{}",
+            c.reason
+        );
+        assert!(c.reason.contains("HTTPRoute team/a rules[0]"));
+        match &c.operation {
+            Operation::ModifyRule { rule, .. } => assert_eq!(rule.priority, 10),
+            other => panic!("{other:?}"),
+        }
+        // The JSON pair differs in the weights only.
+        let (before, after) = (c.before.as_ref().unwrap(), c.after.as_ref().unwrap());
+        assert_eq!(before["conditions"], after["conditions"]);
+        assert_eq!(before["priority"], after["priority"]);
+        assert_ne!(before["actions"], after["actions"]);
+    }
+
+    #[test]
+    fn a_transform_change_is_a_modify_rule() {
+        let observed = deployed(&web(abc()));
+        let mut rules = abc();
+        rules[2].transforms = vec![Transform::UrlRewrite {
+            regex: "^/c/(.*)$".to_string(),
+            replace: "/$1".to_string(),
+        }];
+        let (plan, _) = converge(&web(rules), &observed);
+        assert_eq!(calls(&plan), vec!["ModifyRule"]);
+        assert!(plan.changes[0].reason.starts_with("transforms: none → url"));
+    }
+
+    #[test]
+    fn a_condition_change_is_a_create_then_a_delete() {
+        let observed = deployed(&web(abc()));
+        let mut rules = abc();
+        rules[1].conditions.push(Condition::QueryString {
+            values: vec![QueryValue {
+                key: Some("v".to_string()),
+                value: "2".to_string(),
+            }],
+        });
+        let (plan, _) = converge(&web(rules), &observed);
+        assert_eq!(calls(&plan), vec!["CreateRule", "DeleteRule"]);
+        // The old rule still holds 20 while the new one is created: the new one takes the
+        // free priority nearest to it.
+        assert_eq!(created_priority(&plan), 19);
+    }
+
+    #[test]
+    fn a_changed_backend_creates_its_group_first_and_deletes_the_old_one_last() {
+        let observed = deployed(&web(abc()));
+        let mut rules = abc();
+        rules[0].actions = vec![forward(&[("team/a2:8080", 1)])];
+        let (plan, _) = converge(&web(rules), &observed);
+        assert_eq!(
+            calls(&plan),
+            vec!["CreateTargetGroup", "ModifyRule", "DeleteTargetGroup"]
+        );
+    }
+
+    #[test]
+    fn listener_changes() {
+        let desired = web(abc());
+        let observed = deployed(&desired);
+        // Certificates: the default one first, the others as a set.
+        let mut changed = desired.clone();
+        let l = &mut changed.load_balancers[0].listeners[1];
+        l.certificates = vec![
+            Certificate::Arn("arn:aws:acm:cert/main".to_string()),
+            Certificate::Arn("arn:aws:acm:cert/b".to_string()),
+            Certificate::Arn("arn:aws:acm:cert/c".to_string()),
+        ];
+        let (plan, applied) = converge(&changed, &observed);
+        assert_eq!(calls(&plan), vec!["ModifyListener"]);
+        assert!(plan.changes[0].reason.starts_with("certificates"));
+        let mut reordered = changed.clone();
+        reordered.load_balancers[0].listeners[1]
+            .certificates
+            .swap(1, 2);
+        assert!(diff(&reordered, &applied, None).is_empty());
+        // An unconfigured SSL policy leaves AWS's default alone; a configured one is set.
+        let mut with_policy = applied.clone();
+        with_policy.stack.load_balancers[0].listeners[1].ssl_policy =
+            Some("ELBSecurityPolicy-2016-08".to_string());
+        assert!(diff(&changed, &with_policy, None).is_empty());
+        changed.load_balancers[0].listeners[1].ssl_policy =
+            Some("ELBSecurityPolicy-TLS13-1-2-2021-06".to_string());
+        let (plan, _) = converge(&changed, &with_policy);
+        assert_eq!(calls(&plan), vec!["ModifyListener"]);
+        assert!(
+            plan.changes[0]
+                .reason
+                .contains("SSL policy ELBSecurityPolicy-2016-08 →")
+        );
+        // The default action.
+        let mut fixed = desired.clone();
+        fixed.load_balancers[0].listeners[0].default_action = Action::fixed(503);
+        let (plan, _) = converge(&fixed, &observed);
+        assert_eq!(calls(&plan), vec!["ModifyListener"]);
+        assert_eq!(
+            plan.changes[0].reason,
+            "default action fixed response 404 → fixed response 503"
+        );
+    }
+
+    #[test]
+    fn a_listener_is_added_and_removed_with_its_rules() {
+        let observed = deployed(&web(abc()));
+        let mut desired = web(abc());
+        desired.load_balancers[0].listeners.remove(0);
+        desired.load_balancers[0]
+            .listeners
+            .push(listener(8443, vec![x()]));
+        desired.load_balancers[0].listeners[1].protocol = crate::alb::Protocol::Http;
+        let (plan, applied) = converge(&desired, &observed);
+        assert_eq!(
+            calls(&plan),
+            vec![
+                "CreateListener",
+                "CreateRule",
+                "DeleteRule",
+                "DeleteListener"
+            ]
+        );
+        assert!(
+            plan.changes[2]
+                .reason
+                .starts_with("no Gateway listener uses port 80")
+        );
+        assert_eq!(plan.rule_deletions(), 1);
+        assert_eq!(rule_priorities(&applied, 8443), vec![10]);
+    }
+
+    #[test]
+    fn load_balancer_settings() {
+        let desired = web(abc());
+        let mut observed = deployed(&desired);
+        let lb = &mut observed.stack.load_balancers[0];
+        lb.security_groups.reverse();
+        lb.subnets = vec!["subnet-b".to_string(), "subnet-a".to_string()];
+        lb.tags
+            .insert(tags::INSTANCE.to_string(), "default".to_string());
+        lb.tags
+            .insert("aws:cloudformation:stack".to_string(), "x".to_string());
+        // Order of sets, gwsync's own tags and AWS defaults are no differences.
+        assert!(diff(&desired, &observed, None).is_empty());
+
+        let mut changed = desired.clone();
+        let lb = &mut changed.load_balancers[0];
+        lb.subnets.push("subnet-c".to_string());
+        lb.security_groups = vec!["sg-web".to_string(), "sg-extra".to_string()];
+        lb.attributes.insert(
+            "idle_timeout.timeout_seconds".to_string(),
+            "120".to_string(),
+        );
+        lb.attributes.insert(
+            "deletion_protection.enabled".to_string(),
+            "false".to_string(),
+        );
+        lb.tags.insert("team".to_string(), "platform".to_string());
+        let mut observed = observed.clone();
+        observed.stack.load_balancers[0]
+            .tags
+            .insert("stale".to_string(), "1".to_string());
+        let (plan, _) = converge(&changed, &observed);
+        assert_eq!(
+            calls(&plan),
+            vec![
+                "SetSecurityGroups",
+                "SetSubnets",
+                "ModifyLoadBalancerAttributes",
+                "SetTags"
+            ]
+        );
+        match &plan.changes[2].operation {
+            Operation::ModifyLoadBalancerAttributes { attributes, .. } => assert_eq!(
+                attributes.keys().collect::<Vec<_>>(),
+                vec!["idle_timeout.timeout_seconds"],
+                "only the keys that differ"
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            plan.changes[2].reason,
+            "attributes: idle_timeout.timeout_seconds 60 → 120"
+        );
+        match &plan.changes[3].operation {
+            Operation::SetTags { add, remove, .. } => {
+                assert_eq!(add.keys().collect::<Vec<_>>(), vec!["team"]);
+                assert_eq!(remove, &vec!["stale".to_string()]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn what_cannot_change_in_place_is_a_note() {
+        let desired = web(abc());
+        let observed = deployed(&desired);
+        let mut changed = desired.clone();
+        let lb = &mut changed.load_balancers[0];
+        lb.scheme = Scheme::Internal;
+        lb.name = "renamed".to_string();
+        lb.ip_address_type = IpAddressType::Dualstack;
+        lb.target_groups[0].port = 9090;
+        lb.target_groups[1].target_type = "ip".to_string();
+        let plan = diff(&changed, &observed, None);
+        assert!(plan.is_empty(), "{:?}", calls(&plan));
+        assert_eq!(plan.notes.len(), 5, "{:#?}", plan.notes);
+        assert!(plan.notes[0].contains("named gw-platform-public on AWS, renamed is desired"));
+        assert!(plan.notes[1].contains("internet-facing on AWS, internal is desired"));
+        assert!(plan.notes[2].contains("ipv4 on AWS, dualstack is desired"));
+        assert!(
+            plan.notes[3].starts_with("platform/public/target-group/team/a:8080: the port is 8080")
+        );
+        assert!(plan.notes[4].contains("target type is instance on AWS, ip is desired"));
+    }
+
+    #[test]
+    fn target_group_settings_and_targets() {
+        let mut desired = web(abc());
+        let target = |id: &str| Target {
+            id: id.to_string(),
+            port: None,
+            availability_zone: None,
+        };
+        {
+            let tgs = &mut desired.load_balancers[0].target_groups;
+            tgs[0].targets = vec![target("i-1"), target("i-2")];
+            tgs[0]
+                .attributes
+                .insert("stickiness.enabled".to_string(), "true".to_string());
+            tgs[0].tags.insert("cost".to_string(), "a".to_string());
+        }
+        let (plan, observed) = converge(&desired, &Observed::default());
+        assert_eq!(
+            calls(&plan)[..3],
+            [
+                "CreateTargetGroup",
+                "ModifyTargetGroupAttributes",
+                "RegisterTargets"
+            ]
+        );
+
+        let mut changed = desired.clone();
+        {
+            let tgs = &mut changed.load_balancers[0].target_groups;
+            tgs[0].health_check.path = "/healthz".to_string();
+            tgs[0].health_check.interval_seconds = 10;
+            tgs[0].targets = vec![target("i-1"), target("i-3")];
+            tgs[0].tags.clear();
+        }
+        // Targets registered by others where the configuration lists none stay.
+        let mut observed = observed.clone();
+        observed.stack.load_balancers[0].target_groups[1]
+            .targets
+            .push(Target {
+                id: "i-asg".to_string(),
+                port: Some(8080),
+                availability_zone: Some("eu-west-1a".to_string()),
+            });
+        let (plan, _) = converge(&changed, &observed);
+        assert_eq!(
+            calls(&plan),
+            vec![
+                "ModifyTargetGroup",
+                "RegisterTargets",
+                "DeregisterTargets",
+                "SetTags"
+            ]
+        );
+        assert_eq!(
+            plan.changes[0].reason,
+            "health check: interval_seconds 30 → 10, path \"/\" → \"/healthz\""
+        );
+        assert_eq!(plan.changes[1].reason, "register i-3");
+        assert!(plan.changes[2].reason.starts_with("deregister i-2:8080"));
+        assert!(
+            plan.changes
+                .iter()
+                .all(|c| c.address == "platform/public/target-group/team/a:8080")
+        );
+    }
+
+    #[test]
+    fn a_removed_gateway_is_deleted_children_first() {
+        let observed = deployed(&web(abc()));
+        let (plan, applied) = converge(&Stack::default(), &observed);
+        assert_eq!(
+            calls(&plan),
+            vec![
+                "DeleteRule",
+                "DeleteRule",
+                "DeleteRule",
+                "DeleteRule",
+                "DeleteListener",
+                "DeleteListener",
+                "DeleteLoadBalancer",
+                "DeleteTargetGroup",
+                "DeleteTargetGroup",
+                "DeleteTargetGroup",
+            ]
+        );
+        assert_eq!(plan.rule_deletions(), 4);
+        assert!(plan.changes.iter().all(|c| {
+            c.reason
+                .starts_with("Gateway platform/public is no longer desired")
+        }));
+        assert!(applied.stack.load_balancers.is_empty());
+    }
+
+    #[test]
+    fn several_gateways_at_once_keep_the_global_order() {
+        let old = load_balancer("platform/old", vec![listener(80, abc())]);
+        let kept = web(abc()).load_balancers.remove(0);
+        let observed = deployed(&stack(vec![kept.clone(), old]));
+        let mut kept = kept;
+        kept.listeners[1].rules.remove(1);
+        kept.listeners[1].rules.push(x());
+        kept.target_groups.remove(1);
+        for (i, r) in kept.listeners[1].rules.iter_mut().enumerate() {
+            r.priority = i as u32 + 1;
+        }
+        let new = load_balancer(
+            "platform/new",
+            vec![listener(
+                80,
+                vec![rule("n", "n.example.com", "/", &[("team/n:80", 1)])],
+            )],
+        );
+        // The desired stack unsorted: the plan does not depend on it.
+        let desired = stack(vec![new, kept]);
+        let (plan, _) = converge(&desired, &observed);
+        let mut reversed = observed.clone();
+        reversed.stack.load_balancers.reverse();
+        assert_eq!(diff(&desired, &reversed, Some("c0ffee".to_string())), plan);
+        let addresses: Vec<&str> = plan.changes.iter().map(|c| c.address.as_str()).collect();
+        assert_eq!(addresses[0], "platform/new/target-group/team/n:80");
+        assert_eq!(addresses[1], "platform/new");
+        assert_eq!(
+            *addresses.last().unwrap(),
+            "platform/public/target-group/team/b:8080"
+        );
+    }
+
+    #[test]
+    fn duplicate_identities_are_notes() {
+        let desired = web(abc());
+        let mut observed = deployed(&desired);
+        // A twin of rule a at 99 (a crash between create and tag, say).
+        let twin = {
+            let l = &mut observed.stack.load_balancers[0].listeners[1];
+            let mut twin = l.rules[0].clone();
+            twin.priority = 99;
+            l.rules.push(twin.clone());
+            twin
+        };
+        reindex(&mut observed);
+        let plan = diff(&desired, &observed, None);
+        assert!(plan.is_empty(), "{:?}", calls(&plan));
+        assert_eq!(plan.notes.len(), 1);
+        assert!(plan.notes[0].contains("priorities 10 and 99"));
+        // Two desired rules with the same conditions: the later one is left out.
+        let mut rules = abc();
+        let mut shadowed = rules[0].clone();
+        shadowed.actions = vec![Action::fixed(500)];
+        rules.push(shadowed);
+        observed.stack.load_balancers[0].listeners[1]
+            .rules
+            .retain(|r| r != &twin);
+        reindex(&mut observed);
+        let plan = diff(&web(rules), &observed, None);
+        assert!(plan.is_empty());
+        assert!(plan.notes[0].contains("the later one can never match"));
+    }
+
+    #[test]
+    fn isolation_rules_say_so() {
+        let mut rules = abc();
+        rules.push(Rule {
+            priority: 0,
+            conditions: vec![host("a.example.com")],
+            actions: vec![Action::fixed(404)],
+            transforms: Vec::new(),
+            source: Some(RuleSource::ListenerIsolation {
+                hostname: "a.example.com".to_string(),
+            }),
+        });
+        let observed = deployed(&web(abc()));
+        let (plan, _) = converge(&web(rules), &observed);
+        assert_eq!(calls(&plan), vec!["CreateRule"]);
+        assert!(
+            plan.changes[0]
+                .reason
+                .starts_with("listener isolation of hostname a.example.com asks for a rule")
+        );
+    }
+}

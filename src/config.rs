@@ -97,6 +97,11 @@ pub struct AwsConfig {
     pub rules_per_load_balancer: usize,
     /// The account's quota of target groups per load balancer (AWS default: 100).
     pub target_groups_per_load_balancer: usize,
+    /// Client-side rate limits on AWS calls: reads and writes per second, and their bursts.
+    pub reads_per_second: u32,
+    pub read_burst: u32,
+    pub writes_per_second: u32,
+    pub write_burst: u32,
 }
 
 impl Default for AwsConfig {
@@ -107,6 +112,10 @@ impl Default for AwsConfig {
             endpoint_url: None,
             rules_per_load_balancer: 100,
             target_groups_per_load_balancer: 100,
+            reads_per_second: 50,
+            read_burst: 200,
+            writes_per_second: 3,
+            write_burst: 20,
         }
     }
 }
@@ -241,6 +250,10 @@ struct RawAws {
     endpoint_url: Option<String>,
     rules_per_load_balancer: Option<usize>,
     target_groups_per_load_balancer: Option<usize>,
+    reads_per_second: Option<u32>,
+    read_burst: Option<u32>,
+    writes_per_second: Option<u32>,
+    write_burst: Option<u32>,
 }
 
 #[derive(Deserialize, Default)]
@@ -416,6 +429,29 @@ impl Config {
                 None => default,
             }
         };
+        let mut rate = |key: &str, value: Option<u32>, default: u32| {
+            limit(key, value.map(u64::from), u64::from(default)) as u32
+        };
+        let reads_per_second = rate(
+            "aws.reads_per_second",
+            raw.aws.reads_per_second,
+            aws_defaults.reads_per_second,
+        );
+        let read_burst = rate(
+            "aws.read_burst",
+            raw.aws.read_burst,
+            aws_defaults.read_burst,
+        );
+        let writes_per_second = rate(
+            "aws.writes_per_second",
+            raw.aws.writes_per_second,
+            aws_defaults.writes_per_second,
+        );
+        let write_burst = rate(
+            "aws.write_burst",
+            raw.aws.write_burst,
+            aws_defaults.write_burst,
+        );
         let l = raw.limits;
         let limits = Limits {
             max_file_bytes: limit("limits.max_file_bytes", l.max_file_bytes, d.max_file_bytes),
@@ -475,6 +511,10 @@ impl Config {
                 endpoint_url: raw.aws.endpoint_url,
                 rules_per_load_balancer,
                 target_groups_per_load_balancer,
+                reads_per_second,
+                read_burst,
+                writes_per_second,
+                write_burst,
             },
             limits,
             apply: ApplyConfig {

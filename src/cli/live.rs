@@ -29,7 +29,13 @@ pub(super) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
 }
 
 pub(super) async fn connect(config: &Config) -> Clients {
-    Clients::connect(&config.aws, RateLimits::default()).await
+    let rates = RateLimits {
+        read_per_second: config.aws.reads_per_second,
+        read_burst: config.aws.read_burst,
+        write_per_second: config.aws.writes_per_second,
+        write_burst: config.aws.write_burst,
+    };
+    Clients::connect(&config.aws, rates).await
 }
 
 fn render(plan: &Plan, format: PlanFormat) -> String {

@@ -969,24 +969,14 @@ fn action_model(a: &elb::Action, tgs: &TargetGroupRefs) -> Action {
                 c.user_pool_client_id().map(str::to_string),
             );
             put("UserPoolDomain", c.user_pool_domain().map(str::to_string));
-            put(
-                "SessionCookieName",
-                c.session_cookie_name().map(str::to_string),
+            shared_auth_settings(
+                &mut config,
+                c.session_cookie_name(),
+                c.scope(),
+                c.session_timeout(),
+                c.on_unauthenticated_request().map(|o| o.as_str()),
+                c.authentication_request_extra_params(),
             );
-            put("Scope", c.scope().map(str::to_string));
-            put("SessionTimeout", c.session_timeout().map(|t| t.to_string()));
-            put(
-                "OnUnauthenticatedRequest",
-                c.on_unauthenticated_request()
-                    .map(|o| o.as_str().to_string()),
-            );
-            for (k, v) in c
-                .authentication_request_extra_params()
-                .into_iter()
-                .flatten()
-            {
-                config.insert(format!("AuthenticationRequestExtraParams.{k}"), v.clone());
-            }
             Action::Authenticate {
                 kind: AuthenticateKind::Cognito,
                 config,
@@ -1015,30 +1005,48 @@ fn action_model(a: &elb::Action, tgs: &TargetGroupRefs) -> Action {
                 c.user_info_endpoint().map(str::to_string),
             );
             put("ClientId", c.client_id().map(str::to_string));
-            put(
-                "SessionCookieName",
-                c.session_cookie_name().map(str::to_string),
+            shared_auth_settings(
+                &mut config,
+                c.session_cookie_name(),
+                c.scope(),
+                c.session_timeout(),
+                c.on_unauthenticated_request().map(|o| o.as_str()),
+                c.authentication_request_extra_params(),
             );
-            put("Scope", c.scope().map(str::to_string));
-            put("SessionTimeout", c.session_timeout().map(|t| t.to_string()));
-            put(
-                "OnUnauthenticatedRequest",
-                c.on_unauthenticated_request()
-                    .map(|o| o.as_str().to_string()),
-            );
-            for (k, v) in c
-                .authentication_request_extra_params()
-                .into_iter()
-                .flatten()
-            {
-                config.insert(format!("AuthenticationRequestExtraParams.{k}"), v.clone());
-            }
             Action::Authenticate {
                 kind: AuthenticateKind::Oidc,
                 config,
             }
         }
         other => unsupported_action(other.map_or("(none)", |t| t.as_str())),
+    }
+}
+
+/// The settings Cognito and OIDC authentication share, by their API names.
+fn shared_auth_settings(
+    config: &mut BTreeMap<String, String>,
+    session_cookie_name: Option<&str>,
+    scope: Option<&str>,
+    session_timeout: Option<i64>,
+    on_unauthenticated_request: Option<&str>,
+    extra_params: Option<&std::collections::HashMap<String, String>>,
+) {
+    let settings = [
+        ("SessionCookieName", session_cookie_name.map(str::to_string)),
+        ("Scope", scope.map(str::to_string)),
+        ("SessionTimeout", session_timeout.map(|t| t.to_string())),
+        (
+            "OnUnauthenticatedRequest",
+            on_unauthenticated_request.map(str::to_string),
+        ),
+    ];
+    for (key, value) in settings {
+        if let Some(value) = value {
+            config.insert(key.to_string(), value);
+        }
+    }
+    for (k, v) in extra_params.into_iter().flatten() {
+        config.insert(format!("AuthenticationRequestExtraParams.{k}"), v.clone());
     }
 }
 

@@ -644,17 +644,33 @@ fn check(shape: &Shape, snapshot: &Snapshot, admission: &Admission, translation:
     }
 }
 
-/// Medians of a few plain runs per stage, for the breakdown printed before the benches.
-fn median_of(runs: usize, mut f: impl FnMut()) -> Duration {
-    let mut times: Vec<Duration> = (0..runs)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed()
-        })
-        .collect();
-    times.sort();
-    times[runs / 2]
+/// Time on the CPU of the calling thread, in nanoseconds (Linux' schedstat): unlike the
+/// wall clock, it leaves out the time the thread waited for a core that another process had.
+fn thread_cpu_ns() -> Option<u64> {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Wall and on-CPU time of one run of `f`, in milliseconds.
+fn timed(f: impl FnOnce()) -> (f64, f64) {
+    let cpu = thread_cpu_ns();
+    let start = Instant::now();
+    f();
+    let wall = start.elapsed().as_secs_f64() * 1e3;
+    let cpu = match (cpu, thread_cpu_ns()) {
+        (Some(a), Some(b)) => (b - a) as f64 / 1e6,
+        _ => f64::NAN,
+    };
+    (wall, cpu)
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
 }
 
 /// Checks one layout; with `full_report`, prints the input size, the heap peaks and a quick
@@ -720,17 +736,38 @@ fn report(shape: &Shape, snapshot: &Snapshot, full_report: bool) {
         full.peak as f64 / parse.peak as f64,
     );
 
-    // A quick breakdown with plain timers (the criterion figures below are the reference).
-    let parse_t = median_of(5, || drop(black_box(parse_all(snapshot, &options.limits))));
-    let admit_t = median_of(5, || drop(black_box(admit(snapshot, &options))));
-    let translate_t = median_of(5, || drop(black_box(translate(&admission, &ages, &topts))));
-    let admission_logic = admit_t.saturating_sub(parse_t);
-    let total = admit_t + translate_t;
-    eprintln!(
-        "[{}] stages (median of 5): parse {parse_t:.1?}, admission logic (admit - parse) {admission_logic:.1?}, translate {translate_t:.1?}; total {total:.1?} = {:.2}x parse",
-        shape.name,
-        total.as_secs_f64() / parse_t.as_secs_f64(),
-    );
+    // The stages, interleaved round by round so that a slow spell of the machine (other
+    // processes on the same cores) weighs on every stage alike; ratios are taken per round.
+    const ROUNDS: usize = 7;
+    let mut rounds = Vec::new();
+    for _ in 0..ROUNDS {
+        let parse = timed(|| drop(black_box(parse_all(snapshot, &options.limits))));
+        let admit_ = timed(|| drop(black_box(admit(snapshot, &options))));
+        let translate_ = timed(|| drop(black_box(translate(&admission, &ages, &topts))));
+        let full = timed(|| {
+            drop(black_box(admit_and_translate(
+                snapshot, &options, &ages, &topts,
+            )))
+        });
+        rounds.push([parse, admit_, translate_, full]);
+    }
+    for (clock, pick) in [
+        ("wall", (|t: (f64, f64)| t.0) as fn((f64, f64)) -> f64),
+        ("on-CPU", |t: (f64, f64)| t.1),
+    ] {
+        let stage = |i: usize| median(rounds.iter().map(|r| pick(r[i])).collect());
+        let ratio = median(rounds.iter().map(|r| pick(r[3]) / pick(r[0])).collect());
+        eprintln!(
+            "[{}] {clock} time, median of {ROUNDS} interleaved rounds: parse_floor {:.1} ms, admit {:.1} ms (admission logic without parsing ~{:.1} ms), translate {:.1} ms, admit_and_translate {:.1} ms; ratio admit_and_translate / parse_floor {:.2} (target <= 1.5)",
+            shape.name,
+            stage(0),
+            stage(1),
+            stage(1) - stage(0),
+            stage(2),
+            stage(3),
+            ratio,
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------

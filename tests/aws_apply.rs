@@ -1,20 +1,17 @@
 //! `aws::apply` against moto with the real ELBv2 SDK client: plans built by hand (not by
 //! `diff`), executed, then checked with Describe* calls made outside gwsync's clients.
 //!
-//! Every AWS call gwsync makes goes through a recording interceptor, so the tests hold apply
-//! to its call budget (one call per change, nothing sent for what is already there) and can
-//! make the n-th write fail. Moto drops `Transforms` and breaks on `RegexValues`-only
-//! conditions: those request shapes are unit-tested in `src/aws/requests.rs`; here rules use
-//! wildcard values only, and transforms only to check that sending them does no harm.
+//! Every AWS call gwsync makes goes through a recording interceptor (`support::calls`), so the
+//! tests hold apply to its call budget (one call per change, nothing sent for what is already
+//! there) and can make the n-th write fail. Moto drops `Transforms` and breaks on
+//! `RegexValues`-only conditions: those request shapes are unit-tested in
+//! `src/aws/requests.rs`; here rules use wildcard values only, and transforms only to check
+//! that sending them does no harm.
 
 mod support;
 
 use aws_sdk_elasticloadbalancingv2 as elb;
-use aws_sdk_elasticloadbalancingv2::config::interceptors::BeforeSerializationInterceptorContextRef;
-use aws_sdk_elasticloadbalancingv2::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_elasticloadbalancingv2::error::BoxError;
 use aws_sdk_elasticloadbalancingv2::types as sdk;
-use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use gwsync::alb::{
     Action, AuthenticateKind, Certificate, Condition, HealthCheck, IpAddressType, Listener,
     LoadBalancer, Patterns, Protocol, QueryValue, Rule, Scheme, Target, TargetGroup,
@@ -22,11 +19,12 @@ use gwsync::alb::{
 };
 use gwsync::aws::AwsIds;
 use gwsync::aws::apply::{ApplyReport, Outcome, apply};
-use gwsync::aws::client::{Clients, RateLimits};
+use gwsync::aws::client::Clients;
 use gwsync::aws::tags;
 use gwsync::plan::{Change, ChangeAction, Operation, PLAN_VERSION, Plan, TaggedResource};
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use support::calls::{CallLog, recorded_clients};
 use support::moto::MotoServer;
 
 const INSTANCE: &str = "test-instance";
@@ -36,52 +34,6 @@ const CANARY: &str = "payments/api-canary:8080";
 
 // ---------------------------------------------------------------------------------------
 // Harness: moto, gwsync's clients with a recording interceptor, and an unrecorded client.
-
-/// Every operation gwsync's ELBv2 client started, in order; optionally fails one write.
-#[derive(Debug, Default)]
-struct CallLog {
-    calls: Mutex<Vec<String>>,
-    /// The 1-based number of the write call to fail (counted over the log's lifetime).
-    fail_write: Mutex<Option<usize>>,
-    writes: Mutex<usize>,
-}
-
-fn is_write(operation: &str) -> bool {
-    !operation.starts_with("Describe")
-}
-
-#[derive(Debug, Clone)]
-struct Recorder(Arc<CallLog>);
-
-impl Intercept for Recorder {
-    fn name(&self) -> &'static str {
-        "gwsync-test-call-recorder"
-    }
-
-    // Once per call, before the retry loop, so a failure here is final; and after the
-    // operation's own configuration (which `read_before_execution` of a client-level
-    // interceptor runs before), so the operation's `Metadata` is there.
-    fn read_before_serialization(
-        &self,
-        _context: &BeforeSerializationInterceptorContextRef<'_>,
-        _runtime_components: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let operation = cfg
-            .load::<Metadata>()
-            .map(|m| m.name().to_owned())
-            .unwrap_or_else(|| "<unknown>".into());
-        self.0.calls.lock().unwrap().push(operation.clone());
-        if is_write(&operation) {
-            let mut writes = self.0.writes.lock().unwrap();
-            *writes += 1;
-            if *self.0.fail_write.lock().unwrap() == Some(*writes) {
-                return Err(format!("injected failure of write #{writes} ({operation})").into());
-            }
-        }
-        Ok(())
-    }
-}
 
 struct Harness {
     moto: MotoServer,
@@ -100,12 +52,7 @@ impl Harness {
         let (vpc, subnets, security_group) = moto.create_vpc_and_subnets();
         let sdk_config = moto.sdk_config().await;
         let log = Arc::new(CallLog::default());
-        let mut clients = Clients::from_sdk_config(&sdk_config, RateLimits::unlimited());
-        clients.elb = elb::Client::from_conf(
-            elb::config::Builder::from(&sdk_config)
-                .interceptor(Recorder(log.clone()))
-                .build(),
-        );
+        let clients = recorded_clients(&sdk_config, &log);
         let elb = moto.elbv2_client().await;
         Harness {
             moto,
@@ -120,17 +67,12 @@ impl Harness {
 
     /// Operation name -> calls since the last take.
     fn take_calls(&self) -> BTreeMap<String, usize> {
-        let mut counts = BTreeMap::new();
-        for op in self.log.calls.lock().unwrap().drain(..) {
-            *counts.entry(op).or_default() += 1;
-        }
-        counts
+        self.log.take()
     }
 
     /// Makes the `n`-th write from now fail (1-based); None stops failing.
     fn fail_write(&self, n: Option<usize>) {
-        let writes = *self.log.writes.lock().unwrap();
-        *self.log.fail_write.lock().unwrap() = n.map(|n| writes + n);
+        self.log.fail_write(n);
     }
 
     async fn apply(&self, plan: &Plan, ids: &mut AwsIds) -> ApplyReport {

@@ -159,7 +159,7 @@ pub enum RuleSource {
 }
 
 /// A rule condition.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "field", rename_all = "kebab-case")]
 pub enum Condition {
     HostHeader {
@@ -241,7 +241,7 @@ impl Condition {
 
 /// Values of a host, path or header condition: ALB wildcard patterns (`*`, `?`) or regular
 /// expressions (`RegexValues`). One condition holds one kind.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Patterns {
     Wildcard(Vec<String>),
@@ -260,7 +260,7 @@ impl Patterns {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct QueryValue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,

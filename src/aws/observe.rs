@@ -229,6 +229,7 @@ pub async fn observe(clients: &Clients, instance_id: &str) -> Result<(Observed, 
     let mut stack = Stack::default();
     let mut rule_ids: BTreeMap<(String, u16), BTreeMap<u32, String>> = BTreeMap::new();
     let mut foreign_priorities: BTreeMap<(String, u16), BTreeSet<u32>> = BTreeMap::new();
+    let mut foreign_listeners: BTreeSet<(String, u16)> = BTreeSet::new();
     for (gateway, lb) in &owned_lbs {
         let lb_arn = lb.load_balancer_arn().unwrap_or_default();
         ids.load_balancers
@@ -237,6 +238,11 @@ pub async fn observe(clients: &Clients, instance_id: &str) -> Result<(Observed, 
             ids.vpcs.insert(gateway.clone(), vpc.to_string());
         }
         let mut listeners = Vec::new();
+        for l in lb_listeners[gateway].iter().filter(|l| !owned_listener(l)) {
+            if let Some(port) = l.port() {
+                foreign_listeners.insert((gateway.clone(), port as u16));
+            }
+        }
         for l in lb_listeners[gateway].iter().filter(|l| owned_listener(l)) {
             let listener_arn = l.listener_arn().unwrap_or_default();
             let port = listener_port(l)?;
@@ -331,6 +337,7 @@ pub async fn observe(clients: &Clients, instance_id: &str) -> Result<(Observed, 
             stack,
             rule_ids,
             foreign_priorities,
+            foreign_listeners,
             fingerprint,
         },
         ids,

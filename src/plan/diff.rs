@@ -308,8 +308,25 @@ impl Planner<'_> {
     fn delete_load_balancer(&mut self, observed: &LoadBalancer) {
         let gateway = &observed.gateway;
         let why = format!("Gateway {gateway} is no longer desired");
+        let mut kept = false;
         for listener in &observed.listeners {
-            self.delete_listener(gateway, listener, &why);
+            kept |= !self.delete_listener(gateway, listener, &why);
+        }
+        let foreign_listeners = self
+            .observed
+            .foreign_listeners
+            .iter()
+            .any(|(g, _)| g == gateway);
+        if kept || foreign_listeners {
+            // Deleting the load balancer would delete what others put on it.
+            self.notes.push(format!(
+                "{why}, but its load balancer {} holds listeners or rules gwsync does not own: gwsync removed its own and left the load balancer; delete it by hand once they are gone",
+                observed.name
+            ));
+            for tg in &observed.target_groups {
+                self.delete_target_group(gateway, tg, &why);
+            }
+            return;
         }
         let mut lb = observed.clone();
         lb.listeners.clear();
@@ -726,10 +743,27 @@ impl Planner<'_> {
 
     /// The listener's rules first (explicit deletes, counted by the deletion guard), then the
     /// listener.
-    fn delete_listener(&mut self, gateway: &str, observed: &Listener, why: &str) {
+    /// Deletes an owned listener and its rules; returns false, leaving the listener (and
+    /// saying so in a note), when it holds rules gwsync does not own, which AWS would delete
+    /// with it.
+    fn delete_listener(&mut self, gateway: &str, observed: &Listener, why: &str) -> bool {
         for rule in &observed.rules {
             let id = self.observed_rule_id(gateway, observed.port, rule);
             self.delete_rule(gateway, observed.port, &id, rule, why);
+        }
+        let foreign = self
+            .observed
+            .foreign_priorities
+            .get(&(gateway.to_string(), observed.port))
+            .filter(|p| !p.is_empty());
+        if let Some(priorities) = foreign {
+            self.notes.push(format!(
+                "{why}: listener {} {} of Gateway {gateway} holds rules gwsync does not own (priorities {}); gwsync removed its own rules and left the listener",
+                observed.protocol.as_str(),
+                observed.port,
+                priorities.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+            ));
+            return false;
         }
         let mut listener = observed.clone();
         listener.rules.clear();
@@ -747,6 +781,7 @@ impl Planner<'_> {
                 format!("{why}: {} {}", observed.protocol.as_str(), observed.port),
             ),
         );
+        true
     }
 
     // --- Rules ----------------------------------------------------------------------------
@@ -1823,6 +1858,7 @@ pub(crate) mod tests {
             },
             rule_ids: ids,
             foreign_priorities: observed.foreign_priorities.clone(),
+            foreign_listeners: observed.foreign_listeners.clone(),
             fingerprint: "applied".to_string(),
         }
     }

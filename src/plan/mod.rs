@@ -32,6 +32,9 @@ pub struct Observed {
     pub rule_ids: BTreeMap<(String, u16), BTreeMap<u32, String>>,
     /// (gateway, port) -> priorities taken by rules gwsync does not own: never reused.
     pub foreign_priorities: BTreeMap<(String, u16), BTreeSet<u32>>,
+    /// (gateway, port) of listeners on owned load balancers that gwsync does not own: the
+    /// load balancer is never deleted while they are there.
+    pub foreign_listeners: BTreeSet<(String, u16)>,
     /// A digest of everything above, recorded in plans.
     pub fingerprint: String,
 }

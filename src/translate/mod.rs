@@ -132,6 +132,7 @@ pub fn translate(
         }
     }
 
+    let routes_by_gateway = routes_by_gateway(&teams);
     let lb_configs: BTreeMap<&str, &lbc::LoadBalancerConfigurationSpec> = platform
         .documents
         .iter()
@@ -158,6 +159,9 @@ pub fn translate(
                 config,
                 admission,
                 teams: &teams,
+                routes: routes_by_gateway
+                    .get(gateway.as_str())
+                    .map_or(&[], Vec::as_slice),
                 templates: &templates,
                 refs: &refs,
                 ages,
@@ -220,6 +224,46 @@ pub fn translate(
         .load_balancers
         .sort_by(|a, b| a.gateway.cmp(&b.gateway));
     translation
+}
+
+/// An HTTPRoute and its attachments to one Gateway.
+struct RouteOnGateway<'a> {
+    team: &'a Outcome,
+    doc: &'a Document,
+    /// `namespace/name`
+    route: String,
+    attachments: Vec<&'a crate::tenancy::Attachment>,
+}
+
+/// Every route by the Gateways it attaches to, computed once: each Gateway's listeners then
+/// look only at their own routes.
+fn routes_by_gateway<'a>(teams: &[&'a Outcome]) -> BTreeMap<&'a str, Vec<RouteOnGateway<'a>>> {
+    let mut index: BTreeMap<&'a str, Vec<RouteOnGateway<'a>>> = BTreeMap::new();
+    for &team in teams {
+        for doc in &team.documents {
+            if !matches!(doc.body, Body::HTTPRoute(_)) {
+                continue;
+            }
+            let route = object_id(doc);
+            let mut per_gateway: BTreeMap<&'a str, Vec<&'a crate::tenancy::Attachment>> =
+                BTreeMap::new();
+            for a in team.attachments.get(&route).into_iter().flatten() {
+                per_gateway
+                    .entry(a.listener.gateway.as_str())
+                    .or_default()
+                    .push(a);
+            }
+            for (gateway, attachments) in per_gateway {
+                index.entry(gateway).or_default().push(RouteOnGateway {
+                    team,
+                    doc,
+                    route: route.clone(),
+                    attachments,
+                });
+            }
+        }
+    }
+    index
 }
 
 /// Translation with some teams treated as refused from the start.
@@ -295,6 +339,8 @@ struct GatewayContext<'a> {
     config: Option<&'a lbc::LoadBalancerConfigurationSpec>,
     admission: &'a Admission,
     teams: &'a [&'a Outcome],
+    /// The routes attached to this Gateway.
+    routes: &'a [RouteOnGateway<'a>],
     templates: &'a BTreeMap<String, (String, Vec<RuleTemplate>)>,
     refs: &'a References<'a>,
     ages: &'a RouteAges,
@@ -552,94 +598,91 @@ impl<'a> GatewayContext<'a> {
         port_listeners: &[PortListener],
     ) -> Vec<Entry<'a>> {
         let mut entries = Vec::new();
-        let teams: &'a [&'a Outcome] = self.teams;
-        let templates = self.templates;
-        for team in teams.iter().filter(|t| !self.excluded.contains(&t.name)) {
-            for doc in &team.documents {
-                let Body::HTTPRoute(_) = &doc.body else {
+        let routes: &'a [RouteOnGateway<'a>] = self.routes;
+        for r in routes
+            .iter()
+            .filter(|r| !self.excluded.contains(&r.team.name))
+        {
+            let (team, doc, route) = (r.team, r.doc, &r.route);
+            let Some((_, templates)) = self.templates.get(route) else {
+                continue;
+            };
+            let age = self.ages.get(route).copied().unwrap_or(i64::MAX);
+            for attachment in r.attachments.iter().copied() {
+                let l = &attachment.listener;
+                if l.port as u16 != port {
+                    continue;
+                }
+                let parent = l.parent.clone();
+                let Some(group) = port_listeners
+                    .iter()
+                    .position(|p| p.parent == parent && p.name == l.listener)
+                else {
                     continue;
                 };
-                let route = object_id(doc);
-                let Some((_, templates)) = templates.get(&route) else {
-                    continue;
+                let hosts: Vec<Option<String>> = if attachment.hostnames.is_empty() {
+                    vec![None]
+                } else {
+                    attachment.hostnames.iter().cloned().map(Some).collect()
                 };
-                let age = self.ages.get(&route).copied().unwrap_or(i64::MAX);
-                for attachment in team.attachments.get(&route).into_iter().flatten() {
-                    let l = &attachment.listener;
-                    if l.gateway != self.gateway || l.port as u16 != port {
-                        continue;
-                    }
-                    let parent = l.parent.clone();
-                    let Some(group) = port_listeners
-                        .iter()
-                        .position(|p| p.parent == parent && p.name == l.listener)
-                    else {
-                        continue;
+                for template in templates {
+                    // An action this listener cannot take (a redirect from HTTPS to
+                    // HTTP) answers 500 here, with the refusal saying why.
+                    let (actions, expressible) = match template.actions(protocol) {
+                        Ok(a) => (a, true),
+                        Err(d) => {
+                            self.diagnostics.push(stamp(
+                                doc,
+                                &team.name,
+                                d.field(format!("spec.rules[{}]", template.rule)),
+                            ));
+                            (vec![Action::fixed(500)], false)
+                        }
                     };
-                    let hosts: Vec<Option<String>> = if attachment.hostnames.is_empty() {
-                        vec![None]
-                    } else {
-                        attachment.hostnames.iter().cloned().map(Some).collect()
-                    };
-                    for template in templates {
-                        // An action this listener cannot take (a redirect from HTTPS to
-                        // HTTP) answers 500 here, with the refusal saying why.
-                        let (actions, expressible) = match template.actions(protocol) {
-                            Ok(a) => (a, true),
-                            Err(d) => {
-                                self.diagnostics.push(stamp(
-                                    doc,
-                                    &team.name,
-                                    d.field(format!("spec.rules[{}]", template.rule)),
-                                ));
-                                (vec![Action::fixed(500)], false)
-                            }
-                        };
-                        for m in &template.matches {
-                            for host in &hosts {
-                                let mut conditions = Vec::new();
-                                if let Some(h) = host {
-                                    conditions.push(Condition::HostHeader {
-                                        values: Patterns::Wildcard(vec![h.clone()]),
-                                    });
-                                }
-                                if let Some(p) = routes::path_patterns(&m.path) {
-                                    conditions.push(Condition::PathPattern { values: p });
-                                }
-                                conditions.extend(m.conditions.iter().cloned());
-                                Condition::canonical_order(&mut conditions);
-                                entries.push(Entry {
-                                    group,
-                                    team: team.name.clone(),
-                                    precedence: Precedence::new(
-                                        host.as_deref(),
-                                        &m.path,
-                                        m,
-                                        age,
-                                        &route,
-                                        template.rule,
-                                    ),
-                                    conditions,
-                                    actions: actions.clone(),
-                                    transforms: if expressible {
-                                        template.transforms(m)
-                                    } else {
-                                        Vec::new()
-                                    },
-                                    source: RuleSource::Route {
-                                        route: route.clone(),
-                                        rule: template.rule,
-                                        matches: m.index.into_iter().collect(),
-                                    },
-                                    field: match m.index {
-                                        Some(i) => {
-                                            format!("spec.rules[{}].matches[{i}]", template.rule)
-                                        }
-                                        None => format!("spec.rules[{}]", template.rule),
-                                    },
-                                    doc,
+                    for m in &template.matches {
+                        for host in &hosts {
+                            let mut conditions = Vec::new();
+                            if let Some(h) = host {
+                                conditions.push(Condition::HostHeader {
+                                    values: Patterns::Wildcard(vec![h.clone()]),
                                 });
                             }
+                            if let Some(p) = routes::path_patterns(&m.path) {
+                                conditions.push(Condition::PathPattern { values: p });
+                            }
+                            conditions.extend(m.conditions.iter().cloned());
+                            Condition::canonical_order(&mut conditions);
+                            entries.push(Entry {
+                                group,
+                                team: team.name.clone(),
+                                precedence: Precedence::new(
+                                    host.as_deref(),
+                                    &m.path,
+                                    m,
+                                    age,
+                                    &route,
+                                    template.rule,
+                                ),
+                                conditions,
+                                actions: actions.clone(),
+                                transforms: if expressible {
+                                    template.transforms(m)
+                                } else {
+                                    Vec::new()
+                                },
+                                source: RuleSource::Route {
+                                    route: route.clone(),
+                                    rule: template.rule,
+                                    matches: m.index.into_iter().collect(),
+                                },
+                                field: match m.index {
+                                    Some(i) => {
+                                        format!("spec.rules[{}].matches[{i}]", template.rule)
+                                    }
+                                    None => format!("spec.rules[{}]", template.rule),
+                                },
+                                doc,
+                            });
                         }
                     }
                 }

@@ -25,6 +25,7 @@ use crate::diagnostic::{Diagnostic, codes};
 use crate::hostname;
 use crate::manifest::Document;
 use std::cmp::Reverse;
+use std::collections::HashSet;
 
 /// ALB: match values per condition.
 pub const MAX_VALUES_PER_CONDITION: usize = 3;
@@ -107,6 +108,8 @@ pub(super) fn rules(
     entries.sort_by(|a, b| a.precedence.cmp(&b.precedence));
 
     let mut rules: Vec<Rule> = Vec::new();
+    // The conditions already on the listener: a later rule with the same ones is unreachable.
+    let mut seen: HashSet<Vec<Condition>> = HashSet::new();
     let mut refusals = Vec::new();
     for (position, &g) in order.iter().enumerate() {
         let group: Vec<&Entry> = entries.iter().filter(|e| e.group == g).collect();
@@ -118,7 +121,7 @@ pub(super) fn rules(
                 Ok(split) => rules.extend(
                     split
                         .into_iter()
-                        .filter(|conditions| !rules.iter().any(|r| &r.conditions == conditions))
+                        .filter(|conditions| seen.insert(conditions.clone()))
                         .map(|conditions| Rule {
                             priority: 0,
                             conditions,
@@ -146,7 +149,7 @@ pub(super) fn rules(
                 values: Patterns::Wildcard(vec![h.clone()]),
             }];
             // Not needed when a catch-all route of this hostname already answers it all.
-            if shadowed && !rules.iter().any(|r| r.conditions == conditions) {
+            if shadowed && seen.insert(conditions.clone()) {
                 rules.push(Rule {
                     priority: 0,
                     conditions,

@@ -3,5 +3,6 @@
 //! Not every test crate uses every helper, hence the blanket `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod calls;
 pub mod example;
 pub mod moto;

@@ -9,6 +9,7 @@
 //! What this leaves to the tests: moto accepts many requests that real AWS rejects (limits,
 //! some validation), so tests must not take moto's acceptance as proof that AWS would agree.
 
+use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -38,6 +39,19 @@ pub struct MotoServer {
     log_path: PathBuf,
     // Holds the log file's directory alive for as long as the server.
     _log_dir: tempfile::TempDir,
+}
+
+/// What [`MotoServer::create_network`] made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Network {
+    pub vpc: String,
+    /// Two subnets, in us-east-1a and us-east-1b.
+    pub subnets: Vec<String>,
+    pub security_group: String,
+    /// Name -> ARN of the target groups made outside gwsync.
+    pub target_groups: BTreeMap<String, String>,
+    /// ARN of the ACM certificate, when one was asked for.
+    pub certificate: Option<String>,
 }
 
 impl MotoServer {
@@ -122,11 +136,26 @@ impl MotoServer {
     ///
     /// Returns `(vpc_id, subnet_ids, security_group_id)`.
     pub fn create_vpc_and_subnets(&self) -> (String, Vec<String>, String) {
+        let network = self.create_network(&[], None);
+        (network.vpc, network.subnets, network.security_group)
+    }
+
+    /// [`MotoServer::create_vpc_and_subnets`], plus target groups made outside gwsync (as an
+    /// Auto Scaling group's would be: HTTP port 80, instance targets, in the VPC, no tags)
+    /// named `target_groups`, and, with `certificate`, an ACM certificate requested for that
+    /// domain and its wildcard. Same script (`--target-group NAME`, `--certificate DOMAIN`).
+    pub fn create_network(&self, target_groups: &[&str], certificate: Option<&str>) -> Network {
         let python = moto_server_path().with_file_name("python");
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/moto-network.py");
-        let out = Command::new(&python)
-            .arg(&script)
-            .arg(self.endpoint())
+        let mut command = Command::new(&python);
+        command.arg(&script).arg(self.endpoint());
+        for name in target_groups {
+            command.args(["--target-group", name]);
+        }
+        if let Some(domain) = certificate {
+            command.args(["--certificate", domain]);
+        }
+        let out = command
             .output()
             .unwrap_or_else(|e| panic!("run {}: {e}", python.display()));
         assert!(
@@ -137,16 +166,32 @@ impl MotoServer {
         let ids: serde_json::Value =
             serde_json::from_slice(&out.stdout).expect("moto-network.py prints JSON");
         let text = |v: &serde_json::Value| v.as_str().expect("an id").to_owned();
-        (
-            text(&ids["vpc"]),
-            ids["subnets"]
+        let network = Network {
+            vpc: text(&ids["vpc"]),
+            subnets: ids["subnets"]
                 .as_array()
                 .expect("subnets")
                 .iter()
                 .map(text)
                 .collect(),
-            text(&ids["security_group"]),
-        )
+            security_group: text(&ids["security_group"]),
+            target_groups: ids["target_groups"]
+                .as_object()
+                .map(|groups| groups.iter().map(|(k, v)| (k.clone(), text(v))).collect())
+                .unwrap_or_default(),
+            certificate: ids.get("certificate").map(text),
+        };
+        assert_eq!(
+            network.target_groups.len(),
+            target_groups.len(),
+            "moto-network.py made every target group asked for: {ids}"
+        );
+        assert_eq!(
+            network.certificate.is_some(),
+            certificate.is_some(),
+            "moto-network.py made the certificate asked for: {ids}"
+        );
+        network
     }
 
     /// The last `lines` lines of moto's output (request log, tracebacks).

@@ -1,0 +1,1323 @@
+//! Reconcile end to end against moto, through the real SDK: the example repository, read from
+//! a real Git repository as `gwsync plan` reads it, planned against the live state
+//! (`reconcile::live_plan`), applied (`aws::apply`), and planned again.
+//!
+//! Each test starts its own moto server with the network the example needs (subnets, a
+//! security group, the ACM certificate, and the existing target groups `orders-asg` and
+//! `payments-web-asg` that the orders and payments teams forward to), writes their ids into
+//! `platform/loadbalancer.yaml` and commits. Every world also holds resources gwsync must
+//! never touch: a load balancer made by hand (listener, rules, target group, no gwsync tags)
+//! and the existing target groups; some tests add a hand-made rule on gwsync's own listener.
+//! They are snapshotted when made, and compared after every apply
+//! ([`World::assert_foreign_untouched`]).
+//!
+//! Every call gwsync's clients make is recorded (`support::calls`), so the tests hold plan
+//! and apply to exact per-operation call counts. The CLI tests run the real binary against
+//! the same moto server.
+
+mod support;
+
+use aws_sdk_elasticloadbalancingv2 as elb;
+use aws_sdk_elasticloadbalancingv2::error::DisplayErrorContext;
+use aws_sdk_elasticloadbalancingv2::types as sdk;
+use gwsync::alb::Stack;
+use gwsync::aws::AwsIds;
+use gwsync::aws::apply::{ApplyReport, Outcome, apply};
+use gwsync::aws::client::Clients;
+use gwsync::aws::observe::observe;
+use gwsync::aws::tags;
+use gwsync::config::Config;
+use gwsync::plan::{Operation, Plan, render};
+use gwsync::reconcile::live_plan;
+use gwsync::source::{Revision, Source};
+use gwsync::tenancy::{Admission, AdmitOptions, admit};
+use gwsync::translate::{RouteAges, TranslateOptions, Translation, translate};
+use gwsync::validate::{Report, Status};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::Arc;
+use std::time::Instant;
+use support::calls::{CallLog, Failure, counts, recorded_clients, writes_of};
+use support::example::ExampleRepo;
+use support::moto::{MotoServer, Network, REGION};
+
+/// The instance tag of everything these tests let gwsync create (the CLI gets it with
+/// `--instance-id`).
+const INSTANCE: &str = "reconcile-test";
+const GATEWAY: &str = "platform/public";
+/// Target groups that exist before gwsync, as an Auto Scaling group's would.
+const EXISTING_TARGET_GROUPS: [&str; 2] = ["orders-asg", "payments-web-asg"];
+const LOAD_BALANCER_FILE: &str = "platform/loadbalancer.yaml";
+const PAYMENTS_ROUTES: &str = "teams/payments/routes.yaml";
+/// The certificate `platform/loadbalancer.yaml` names in the example (replaced by moto's).
+const EXAMPLE_CERTIFICATE: &str =
+    "arn:aws:acm:us-east-1:123456789012:certificate/0f9e8d7c-6b5a-4321-9876-0123456789ab";
+
+// ---------------------------------------------------------------------------------------
+// Reading a revision and planning, as `gwsync plan` does.
+
+/// One revision, read, admitted and translated (as `cli::check_revision`).
+struct Checked {
+    revision: Revision,
+    admission: Admission,
+    translation: Translation,
+}
+
+impl Checked {
+    fn status(&self) -> Status {
+        Report {
+            revision: &self.revision,
+            admission: &self.admission,
+            translation: &self.translation,
+            team: None,
+        }
+        .status()
+    }
+}
+
+/// Reads HEAD of the repository at `path` with the default configuration (but
+/// [`INSTANCE`]), as `gwsync plan --repo PATH` does.
+fn check(path: &Path) -> Checked {
+    let config = Config {
+        instance_id: INSTANCE.to_string(),
+        ..Config::default()
+    };
+    let source = Source::open_local(path).expect("open the repository");
+    let revision = source.resolve("HEAD").expect("resolve HEAD");
+    let snapshot = source
+        .snapshot(&revision, &config.limits)
+        .expect("read the revision");
+    let admission = admit(
+        &snapshot,
+        &AdmitOptions {
+            tenants_file: config.repo.tenants_file.clone(),
+            limits: config.limits,
+            gateway_class: config.gateway_class.clone(),
+        },
+    );
+    let mut ages = RouteAges::new();
+    if let Some(tenancy) = &admission.tenancy {
+        source
+            .for_each_introduction(
+                &revision,
+                &config.limits,
+                &|path| gwsync::translate::ages::may_hold_routes(tenancy, path),
+                &mut |time, path, bytes| {
+                    gwsync::translate::ages::record(
+                        &mut ages,
+                        tenancy,
+                        &config.limits,
+                        time,
+                        path,
+                        bytes,
+                    )
+                },
+            )
+            .expect("walk the history");
+    }
+    let translation = translate(
+        &admission,
+        &ages,
+        &TranslateOptions {
+            instance_id: config.instance_id.clone(),
+            rules_per_load_balancer: config.aws.rules_per_load_balancer,
+            target_groups_per_load_balancer: config.aws.target_groups_per_load_balancer,
+        },
+    );
+    Checked {
+        revision,
+        admission,
+        translation,
+    }
+}
+
+/// The plan for HEAD of `repo` against AWS, and where things are. The revision must be clean
+/// (every team admitted, no error) and no Gateway held back.
+async fn reconcile(repo: &ExampleRepo, clients: &Clients) -> (Plan, AwsIds) {
+    let checked = check(repo.path());
+    assert_eq!(checked.status(), Status::Clean, "the revision is clean");
+    let live = live_plan(
+        clients,
+        INSTANCE,
+        &checked.revision,
+        &checked.admission,
+        &checked.translation,
+    )
+    .await
+    .expect("live_plan");
+    assert!(live.held_back.is_empty(), "held back: {:?}", live.held_back);
+    eprintln!("plan:\n{}", render::text(&live.plan));
+    (live.plan, live.ids)
+}
+
+/// The AWS call each change of a plan makes, counted.
+fn operations(plan: &Plan) -> BTreeMap<String, usize> {
+    counts(plan.changes.iter().map(|c| render::call(&c.operation)))
+}
+
+/// `(operation, count)` pairs as a count map.
+fn calls(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
+    pairs.iter().map(|(op, n)| (op.to_string(), *n)).collect()
+}
+
+/// The `gwsync.dev/resource` ids a revision's configuration has on AWS: its load balancers,
+/// listeners, rules and owned target groups.
+fn resource_ids(stack: &Stack) -> BTreeSet<String> {
+    let mut ids = BTreeSet::new();
+    for lb in &stack.load_balancers {
+        ids.insert(tags::load_balancer_id(&lb.gateway));
+        for l in &lb.listeners {
+            ids.insert(tags::listener_id(&lb.gateway, l.port));
+            for r in &l.rules {
+                ids.insert(tags::rule_id(&lb.gateway, l.port, &r.conditions));
+            }
+        }
+        for tg in &lb.target_groups {
+            ids.insert(tags::target_group_id(&lb.gateway, &tg.backend));
+        }
+    }
+    ids
+}
+
+/// A YAML stream without the document whose `metadata.name` is `name` (which must be there).
+fn without_document(text: &str, name: &str) -> String {
+    let docs: Vec<&str> = text.split("\n---\n").collect();
+    let marker = format!("metadata:\n  name: {name}\n");
+    let kept: Vec<&str> = docs
+        .iter()
+        .copied()
+        .filter(|d| !d.contains(&marker))
+        .collect();
+    assert_eq!(kept.len() + 1, docs.len(), "exactly one document is {name}");
+    kept.join("\n---\n")
+}
+
+/// A route of the payments team on pay.example.com, `/api/v2`: it sorts between
+/// payments-shared-api (api.example.com) and the `/api` rules of payments-web.
+const PAYMENTS_V2: &str = "\
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: payments-v2
+spec:
+  parentRefs:
+    - {name: public, namespace: platform, sectionName: https}
+  hostnames: [\"pay.example.com\"]
+  rules:
+    - matches:
+        - path: {type: PathPrefix, value: /api/v2}
+      backendRefs:
+        - {name: payments-api, port: 8080}
+";
+
+/// A route of the orders team on api.example.com, `/orders/v3`: it sorts between
+/// orders-shared-api and payments-shared-api.
+const ORDERS_V3: &str = "\
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: orders-v3
+spec:
+  parentRefs:
+    - {name: public, namespace: platform, sectionName: https}
+  hostnames: [\"api.example.com\"]
+  rules:
+    - matches:
+        - path: {type: PathPrefix, value: /orders/v3}
+      backendRefs:
+        - {group: gateway.k8s.aws, kind: TargetGroupName, name: orders-asg}
+";
+
+// ---------------------------------------------------------------------------------------
+// The world: moto, the example repository pointed at it, and hand-made resources.
+
+struct World {
+    moto: MotoServer,
+    network: Network,
+    repo: ExampleRepo,
+    /// gwsync's clients, every call recorded in `log`.
+    clients: Clients,
+    log: Arc<CallLog>,
+    /// Not recorded: for set-up and assertions.
+    elb: elb::Client,
+    /// What gwsync must never touch, and how it looked when made.
+    foreign: Foreign,
+}
+
+#[derive(Default)]
+struct Foreign {
+    /// The load balancer made by hand.
+    load_balancer: String,
+    /// Rules made by hand on gwsync's listeners.
+    rules: Vec<String>,
+    /// Target groups made outside gwsync (the existing ones and the hand-made one).
+    target_groups: Vec<String>,
+    snapshot: String,
+}
+
+impl World {
+    async fn start() -> World {
+        World::on(MotoServer::start()).await
+    }
+
+    async fn on(moto: MotoServer) -> World {
+        let network = moto.create_network(&EXISTING_TARGET_GROUPS, Some("example.com"));
+        let mut repo = ExampleRepo::new();
+        let certificate = network.certificate.clone().expect("a certificate");
+        for (from, to) in [
+            ("subnet-0a1b2c3d4e5f60718", network.subnets[0].as_str()),
+            ("subnet-0f1e2d3c4b5a69788", network.subnets[1].as_str()),
+            ("sg-0123456789abcdef0", network.security_group.as_str()),
+            (EXAMPLE_CERTIFICATE, certificate.as_str()),
+        ] {
+            repo.edit(LOAD_BALANCER_FILE, from, to);
+        }
+        repo.commit("the load balancer in moto's network");
+        let sdk_config = moto.sdk_config().await;
+        let log = Arc::new(CallLog::default());
+        let clients = recorded_clients(&sdk_config, &log);
+        let elb = moto.elbv2_client().await;
+        let mut world = World {
+            moto,
+            network,
+            repo,
+            clients,
+            log,
+            elb,
+            foreign: Foreign::default(),
+        };
+        world.make_foreign_load_balancer().await;
+        world
+    }
+
+    /// Plans HEAD against AWS (see [`reconcile`]); the calls it made are taken from the log.
+    async fn reconcile(&self) -> (Plan, AwsIds, BTreeMap<String, usize>) {
+        self.log.take();
+        let (plan, ids) = reconcile(&self.repo, &self.clients).await;
+        (plan, ids, self.log.take())
+    }
+
+    /// Applies `plan` and checks that nothing foreign changed; returns the report and the
+    /// calls apply made.
+    async fn apply_plan(
+        &self,
+        plan: &Plan,
+        ids: &mut AwsIds,
+    ) -> (ApplyReport, BTreeMap<String, usize>) {
+        self.log.take();
+        let report = apply(&self.clients, plan, ids, INSTANCE).await;
+        let calls = self.log.take();
+        eprintln!("{}", report.render());
+        self.assert_foreign_untouched().await;
+        (report, calls)
+    }
+
+    /// Plans, applies successfully, and checks that the next plan is empty. Returns the ids
+    /// after the apply.
+    async fn converge(&self) -> AwsIds {
+        let (plan, mut ids, _) = self.reconcile().await;
+        let (report, _) = self.apply_plan(&plan, &mut ids).await;
+        assert!(report.succeeded(), "{}", report.render());
+        let (next, ids, _) = self.reconcile().await;
+        assert!(next.is_empty(), "converged:\n{}", render::text(&next));
+        ids
+    }
+
+    fn remove_route(&self, file: &str, name: &str) {
+        let text = std::fs::read_to_string(self.repo.path().join(file)).unwrap();
+        self.repo.write(file, &without_document(&text, name));
+    }
+
+    // --- What gwsync must never touch ------------------------------------------------------
+
+    /// A load balancer made by hand (no gwsync tags) with a listener, two rules and a target
+    /// group, in the same subnets as gwsync's.
+    async fn make_foreign_load_balancer(&mut self) {
+        let lb = self
+            .elb
+            .create_load_balancer()
+            .name("hand-made")
+            .r#type(sdk::LoadBalancerTypeEnum::Application)
+            .set_subnets(Some(self.network.subnets.clone()))
+            .security_groups(&self.network.security_group)
+            .tags(sdk::Tag::builder().key("owner").value("someone").build())
+            .send()
+            .await
+            .expect("CreateLoadBalancer (by hand)");
+        let lb_arn = lb.load_balancers()[0]
+            .load_balancer_arn()
+            .unwrap()
+            .to_owned();
+        let tg = self
+            .elb
+            .create_target_group()
+            .name("hand-made-tg")
+            .protocol(sdk::ProtocolEnum::Http)
+            .port(80)
+            .vpc_id(&self.network.vpc)
+            .send()
+            .await
+            .expect("CreateTargetGroup (by hand)");
+        let tg_arn = tg.target_groups()[0].target_group_arn().unwrap().to_owned();
+        let forward = sdk::Action::builder()
+            .r#type(sdk::ActionTypeEnum::Forward)
+            .target_group_arn(&tg_arn)
+            .build();
+        let listener = self
+            .elb
+            .create_listener()
+            .load_balancer_arn(&lb_arn)
+            .protocol(sdk::ProtocolEnum::Http)
+            .port(80)
+            .default_actions(forward.clone())
+            .send()
+            .await
+            .expect("CreateListener (by hand)");
+        let listener_arn = listener.listeners()[0].listener_arn().unwrap().to_owned();
+        // The same hostnames and priorities gwsync uses: nothing but tags tells them apart.
+        for (priority, host) in [(10, "pay.example.com"), (20, "api.example.com")] {
+            self.elb
+                .create_rule()
+                .listener_arn(&listener_arn)
+                .priority(priority)
+                .conditions(host_condition(host))
+                .actions(forward.clone())
+                .send()
+                .await
+                .expect("CreateRule (by hand)");
+        }
+        self.foreign.load_balancer = lb_arn;
+        self.foreign.target_groups = EXISTING_TARGET_GROUPS
+            .iter()
+            .map(|name| self.network.target_groups[*name].clone())
+            .chain([tg_arn])
+            .collect();
+        // Moto turns a load balancer from `provisioning` to `active` on its first describe.
+        self.elb.describe_load_balancers().send().await.unwrap();
+        self.foreign.snapshot = self.snapshot_foreign().await;
+    }
+
+    /// A rule made by hand, without any tag, on gwsync's listener: the foreign snapshot
+    /// covers it from now on. Returns its ARN.
+    async fn make_foreign_rule(&mut self, listener_arn: &str, priority: i32, host: &str) -> String {
+        let out = self
+            .elb
+            .create_rule()
+            .listener_arn(listener_arn)
+            .priority(priority)
+            .conditions(host_condition(host))
+            .actions(
+                sdk::Action::builder()
+                    .r#type(sdk::ActionTypeEnum::FixedResponse)
+                    .fixed_response_config(
+                        sdk::FixedResponseActionConfig::builder()
+                            .status_code("418")
+                            .content_type("text/plain")
+                            .message_body("made by hand")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("CreateRule (by hand, on gwsync's listener)");
+        let arn = out.rules()[0].rule_arn().unwrap().to_owned();
+        self.foreign.rules.push(arn.clone());
+        self.foreign.snapshot = self.snapshot_foreign().await;
+        arn
+    }
+
+    /// Everything about the foreign resources that apply could have changed, as text.
+    async fn snapshot_foreign(&self) -> String {
+        let lb_arn = &self.foreign.load_balancer;
+        let lbs = self
+            .elb
+            .describe_load_balancers()
+            .load_balancer_arns(lb_arn)
+            .send()
+            .await
+            .expect("DescribeLoadBalancers (foreign)");
+        let attributes = self
+            .elb
+            .describe_load_balancer_attributes()
+            .load_balancer_arn(lb_arn)
+            .send()
+            .await
+            .expect("DescribeLoadBalancerAttributes (foreign)");
+        let listeners = self
+            .elb
+            .describe_listeners()
+            .load_balancer_arn(lb_arn)
+            .send()
+            .await
+            .expect("DescribeListeners (foreign)");
+        let mut out = format!(
+            "load balancer {:?}\nattributes {:?}\ntags {:?}\n",
+            lbs.load_balancers(),
+            attributes.attributes(),
+            self.tags_of(lb_arn).await,
+        );
+        for listener in listeners.listeners() {
+            let arn = listener.listener_arn().unwrap();
+            out += &format!("listener {listener:?} {:?}\n", self.tags_of(arn).await);
+            let rules = self
+                .elb
+                .describe_rules()
+                .listener_arn(arn)
+                .send()
+                .await
+                .expect("DescribeRules (foreign)");
+            for rule in rules.rules() {
+                let tags = self.tags_of(rule.rule_arn().unwrap()).await;
+                out += &format!("  rule {rule:?} {tags:?}\n");
+            }
+        }
+        for arn in &self.foreign.rules {
+            match self.elb.describe_rules().rule_arns(arn).send().await {
+                Ok(rules) => {
+                    let tags = self.tags_of(arn).await;
+                    out += &format!("hand-made rule {:?} {tags:?}\n", rules.rules());
+                }
+                Err(e) => {
+                    out += &format!("hand-made rule {arn}: GONE ({})\n", DisplayErrorContext(&e))
+                }
+            }
+        }
+        let tgs = self
+            .elb
+            .describe_target_groups()
+            .set_target_group_arns(Some(self.foreign.target_groups.clone()))
+            .send()
+            .await
+            .expect("DescribeTargetGroups (foreign)");
+        for tg in tgs.target_groups() {
+            let arn = tg.target_group_arn().unwrap();
+            // Which load balancers use it changes when gwsync forwards to it: not a change
+            // of the target group.
+            let mut tg = tg.clone();
+            tg.load_balancer_arns = None;
+            let attributes = self
+                .elb
+                .describe_target_group_attributes()
+                .target_group_arn(arn)
+                .send()
+                .await
+                .expect("DescribeTargetGroupAttributes (foreign)");
+            out += &format!(
+                "target group {tg:?} {:?} {:?}\n",
+                attributes.attributes(),
+                self.tags_of(arn).await
+            );
+        }
+        out
+    }
+
+    /// Nothing gwsync does not own changed since it was made (or last snapshotted).
+    async fn assert_foreign_untouched(&self) {
+        let now = self.snapshot_foreign().await;
+        if now == self.foreign.snapshot {
+            return;
+        }
+        let before: BTreeSet<&str> = self.foreign.snapshot.lines().collect();
+        let after: BTreeSet<&str> = now.lines().collect();
+        panic!(
+            "a resource gwsync does not own changed:\n--- before\n{}\n--- after\n{}",
+            before
+                .difference(&after)
+                .copied()
+                .collect::<Vec<_>>()
+                .join("\n"),
+            after
+                .difference(&before)
+                .copied()
+                .collect::<Vec<_>>()
+                .join("\n"),
+        );
+    }
+
+    async fn tags_of(&self, arn: &str) -> BTreeMap<String, String> {
+        let out = self
+            .elb
+            .describe_tags()
+            .resource_arns(arn)
+            .send()
+            .await
+            .expect("DescribeTags");
+        out.tag_descriptions()
+            .iter()
+            .flat_map(|d| d.tags())
+            .map(|t| {
+                (
+                    t.key().unwrap_or_default().to_owned(),
+                    t.value().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    // --- What gwsync owns --------------------------------------------------------------------
+
+    /// `gwsync.dev/resource` id -> how many load balancers, listeners, rules and target
+    /// groups carry it with [`INSTANCE`]'s tag, read from everything in the account.
+    async fn owned_inventory(&self) -> BTreeMap<String, usize> {
+        let mut arns = Vec::new();
+        let lbs = self.elb.describe_load_balancers().send().await.unwrap();
+        for lb in lbs.load_balancers() {
+            let lb_arn = lb.load_balancer_arn().unwrap();
+            arns.push(lb_arn.to_owned());
+            let listeners = self
+                .elb
+                .describe_listeners()
+                .load_balancer_arn(lb_arn)
+                .send()
+                .await
+                .unwrap();
+            for listener in listeners.listeners() {
+                let arn = listener.listener_arn().unwrap();
+                arns.push(arn.to_owned());
+                let rules = self
+                    .elb
+                    .describe_rules()
+                    .listener_arn(arn)
+                    .page_size(400)
+                    .send()
+                    .await
+                    .unwrap();
+                arns.extend(
+                    rules
+                        .rules()
+                        .iter()
+                        .filter(|r| r.is_default() != Some(true))
+                        .map(|r| r.rule_arn().unwrap().to_owned()),
+                );
+            }
+        }
+        let tgs = self.elb.describe_target_groups().send().await.unwrap();
+        arns.extend(
+            tgs.target_groups()
+                .iter()
+                .map(|tg| tg.target_group_arn().unwrap().to_owned()),
+        );
+        let mut inventory = BTreeMap::new();
+        // DescribeTags takes 20 ARNs at a time.
+        for chunk in arns.chunks(20) {
+            let out = self
+                .elb
+                .describe_tags()
+                .set_resource_arns(Some(chunk.to_vec()))
+                .send()
+                .await
+                .expect("DescribeTags");
+            assert_eq!(out.tag_descriptions().len(), chunk.len());
+            for description in out.tag_descriptions() {
+                let tags: BTreeMap<&str, &str> = description
+                    .tags()
+                    .iter()
+                    .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()))
+                    .collect();
+                if tags.get(tags::INSTANCE) == Some(&INSTANCE) {
+                    let id = tags.get(tags::RESOURCE).copied().unwrap_or_default();
+                    *inventory.entry(id.to_owned()).or_default() += 1;
+                }
+            }
+        }
+        inventory
+    }
+
+    /// Deletes, by hand, every load balancer (with its listeners and rules) and target group
+    /// that carries [`INSTANCE`]'s tag: the account as it was before gwsync's first apply,
+    /// the network and the foreign resources still there.
+    async fn remove_owned(&self) {
+        let owned = |tags: &BTreeMap<String, String>| {
+            tags.get(tags::INSTANCE).map(String::as_str) == Some(INSTANCE)
+        };
+        let lbs = self.elb.describe_load_balancers().send().await.unwrap();
+        for lb in lbs.load_balancers() {
+            let arn = lb.load_balancer_arn().unwrap();
+            if owned(&self.tags_of(arn).await) {
+                self.elb
+                    .delete_load_balancer()
+                    .load_balancer_arn(arn)
+                    .send()
+                    .await
+                    .expect("DeleteLoadBalancer (clean-up)");
+            }
+        }
+        let tgs = self.elb.describe_target_groups().send().await.unwrap();
+        for tg in tgs.target_groups() {
+            let arn = tg.target_group_arn().unwrap();
+            if owned(&self.tags_of(arn).await) {
+                self.elb
+                    .delete_target_group()
+                    .target_group_arn(arn)
+                    .send()
+                    .await
+                    .expect("DeleteTargetGroup (clean-up)");
+            }
+        }
+        assert_eq!(self.owned_inventory().await, BTreeMap::new(), "all gone");
+        self.assert_foreign_untouched().await;
+    }
+
+    /// Everything the revision at HEAD asks for is on AWS exactly once, and nothing else
+    /// carries gwsync's tags.
+    async fn assert_exactly_once(&self) {
+        let expected: BTreeMap<String, usize> =
+            resource_ids(&check(self.repo.path()).translation.stack)
+                .into_iter()
+                .map(|id| (id, 1))
+                .collect();
+        assert_eq!(
+            self.owned_inventory().await,
+            expected,
+            "each resource exactly once"
+        );
+    }
+
+    /// The priorities of gwsync's rules on each listener keep the order translate asks for.
+    async fn assert_order_on_aws(&self) {
+        let (observed, _) = observe(&self.clients, INSTANCE).await.expect("observe");
+        let checked = check(self.repo.path());
+        for lb in &checked.translation.stack.load_balancers {
+            for l in &lb.listeners {
+                let mut desired = l.rules.clone();
+                desired.sort_by_key(|r| r.priority);
+                let desired: Vec<String> = desired
+                    .iter()
+                    .map(|r| tags::rule_id(&lb.gateway, l.port, &r.conditions))
+                    .collect();
+                let on_aws: Vec<String> = observed
+                    .rule_ids
+                    .get(&(lb.gateway.clone(), l.port))
+                    .map(|by_priority| by_priority.values().cloned().collect())
+                    .unwrap_or_default();
+                assert_eq!(
+                    on_aws, desired,
+                    "rule order on {} port {}",
+                    lb.gateway, l.port
+                );
+            }
+        }
+    }
+
+    /// Where gwsync's resources are now (one observe).
+    async fn ids_now(&self) -> AwsIds {
+        observe(&self.clients, INSTANCE).await.expect("observe").1
+    }
+
+    /// gwsync's rules on a listener: priority -> `gwsync.dev/resource` id.
+    async fn owned_priorities(&self, port: u16) -> BTreeMap<u32, String> {
+        let (observed, _) = observe(&self.clients, INSTANCE).await.expect("observe");
+        observed
+            .rule_ids
+            .get(&(GATEWAY.to_string(), port))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    // --- The binary ----------------------------------------------------------------------
+
+    /// Runs the real `gwsync` against this moto server and repository, with `--instance-id`
+    /// and nothing from the environment but the AWS settings.
+    fn gwsync(&self, args: &[&str]) -> (i32, String, String) {
+        let started = Instant::now();
+        let out: Output = Command::new(env!("CARGO_BIN_EXE_gwsync"))
+            .args(args)
+            .args(["--repo", self.repo.path().to_str().unwrap()])
+            .args(["--instance-id", INSTANCE])
+            .env_remove("GWSYNC_CONFIG")
+            .env_remove("GWSYNC_INSTANCE_ID")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("RUST_LOG")
+            .env("AWS_ENDPOINT_URL", self.moto.endpoint())
+            .env("AWS_REGION", REGION)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/nonexistent/aws/config")
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                "/nonexistent/aws/credentials",
+            )
+            .output()
+            .expect("run gwsync");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        eprintln!(
+            "$ gwsync {} ({:?})\n{stdout}{stderr}",
+            args.join(" "),
+            started.elapsed()
+        );
+        let code = out.status.code().expect("gwsync exited");
+        (code, stdout, stderr)
+    }
+}
+
+fn host_condition(host: &str) -> sdk::RuleCondition {
+    sdk::RuleCondition::builder()
+        .field("host-header")
+        .host_header_config(
+            sdk::HostHeaderConditionConfig::builder()
+                .values(host)
+                .build(),
+        )
+        .build()
+}
+
+/// The priority a plan gives to the rule it creates (the plan must create exactly one).
+fn created_priority(plan: &Plan) -> u32 {
+    let created: Vec<u32> = plan
+        .changes
+        .iter()
+        .filter_map(|c| match &c.operation {
+            Operation::CreateRule { rule, .. } => Some(rule.priority),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(created.len(), 1, "one rule created");
+    created[0]
+}
+
+// ---------------------------------------------------------------------------------------
+// The tests.
+
+/// What observe costs with nothing owned yet: all load balancers and target groups with
+/// their tags (the hand-made load balancer, the existing and hand-made target groups), and
+/// nothing more.
+fn observe_calls_from_nothing() -> BTreeMap<String, usize> {
+    calls(&[
+        ("DescribeLoadBalancers", 1),
+        ("DescribeTags", 2),
+        ("DescribeTargetGroups", 1),
+    ])
+}
+
+/// What observe costs on the converged example: tags by kind (load balancers, target
+/// groups, listeners, rules), per owned load balancer its attributes and listeners, per
+/// owned listener its rules, per HTTPS listener its certificates, per owned target group its
+/// attributes and health.
+fn observe_calls_converged() -> BTreeMap<String, usize> {
+    calls(&[
+        ("DescribeListenerCertificates", 1),
+        ("DescribeListeners", 1),
+        ("DescribeLoadBalancerAttributes", 1),
+        ("DescribeLoadBalancers", 1),
+        ("DescribeRules", 2),
+        ("DescribeTags", 4),
+        ("DescribeTargetGroupAttributes", 2),
+        ("DescribeTargetGroups", 1),
+        ("DescribeTargetHealth", 2),
+    ])
+}
+
+/// The first apply of the example: one call per change.
+fn first_apply_writes() -> BTreeMap<String, usize> {
+    calls(&[
+        ("CreateListener", 2),
+        ("CreateLoadBalancer", 1),
+        ("CreateRule", 7),
+        ("CreateTargetGroup", 2),
+        ("ModifyLoadBalancerAttributes", 1),
+    ])
+}
+
+#[tokio::test]
+async fn from_nothing_the_example_converges_and_a_second_apply_writes_nothing() {
+    let w = World::start().await;
+
+    let (plan, mut ids, observe_calls) = w.reconcile().await;
+    assert_eq!(
+        observe_calls,
+        observe_calls_from_nothing(),
+        "observe from nothing"
+    );
+    assert_eq!(operations(&plan), first_apply_writes(), "the plan");
+
+    let (report, apply_calls) = w.apply_plan(&plan, &mut ids).await;
+    assert!(report.succeeded(), "{}", report.render());
+    assert_eq!(
+        apply_calls,
+        first_apply_writes(),
+        "one call per change, no reads"
+    );
+
+    let (next, mut ids, observe_calls) = w.reconcile().await;
+    assert!(next.is_empty(), "converged:\n{}", render::text(&next));
+    assert_eq!(
+        observe_calls,
+        observe_calls_converged(),
+        "observe, converged"
+    );
+    let (report, apply_calls) = w.apply_plan(&next, &mut ids).await;
+    assert!(report.succeeded() && report.results.is_empty());
+    assert_eq!(
+        writes_of(&apply_calls),
+        calls(&[]),
+        "a second apply writes nothing"
+    );
+    assert_eq!(apply_calls, calls(&[]), "nor reads");
+
+    w.assert_exactly_once().await;
+    w.assert_order_on_aws().await;
+    // A new listener's rules are spaced by 10, for later inserts.
+    assert_eq!(
+        w.owned_priorities(443)
+            .await
+            .keys()
+            .copied()
+            .collect::<Vec<_>>(),
+        [10, 20, 30, 40, 50, 60]
+    );
+    assert_eq!(
+        w.owned_priorities(80)
+            .await
+            .keys()
+            .copied()
+            .collect::<Vec<_>>(),
+        [10]
+    );
+}
+
+#[tokio::test]
+async fn a_route_in_the_middle_of_the_order_is_one_create_rule() {
+    let mut w = World::start().await;
+    w.converge().await;
+    let before = w.owned_priorities(443).await;
+
+    w.repo.write("teams/payments/v2.yaml", PAYMENTS_V2);
+    w.repo.commit("payments: /api/v2");
+    let (plan, mut ids, _) = w.reconcile().await;
+    let ops = operations(&plan);
+    assert_eq!(ops.get("CreateRule"), Some(&1), "{ops:?}");
+    assert!(
+        ops.get("SetRulePriorities").copied().unwrap_or(0) <= 1,
+        "{ops:?}"
+    );
+    assert_eq!(
+        ops.keys()
+            .filter(|op| *op != "CreateRule" && *op != "SetRulePriorities")
+            .count(),
+        0,
+        "nothing else: {ops:?}"
+    );
+    // Between payments-shared-api (30) and the beta rule of payments-web (40): room enough,
+    // nothing moves.
+    let priority = created_priority(&plan);
+    assert!((31..40).contains(&priority), "{priority}");
+    assert_eq!(ops, calls(&[("CreateRule", 1)]));
+
+    let (report, apply_calls) = w.apply_plan(&plan, &mut ids).await;
+    assert!(report.succeeded(), "{}", report.render());
+    assert_eq!(apply_calls, ops, "one call per change");
+
+    let (next, _, _) = w.reconcile().await;
+    assert!(next.is_empty(), "converged:\n{}", render::text(&next));
+    w.assert_order_on_aws().await;
+    let after = w.owned_priorities(443).await;
+    for (priority, id) in &before {
+        assert_eq!(
+            after.get(priority),
+            Some(id),
+            "every other rule kept its priority"
+        );
+    }
+    assert_eq!(after.len(), before.len() + 1);
+    w.assert_exactly_once().await;
+}
+
+#[tokio::test]
+async fn a_weight_change_is_one_modify_rule() {
+    let mut w = World::start().await;
+    w.converge().await;
+    let before = w.owned_priorities(443).await;
+
+    w.repo.edit(PAYMENTS_ROUTES, "weight: 90", "weight: 75");
+    w.repo.edit(PAYMENTS_ROUTES, "weight: 10", "weight: 25");
+    w.repo.commit("payments: more canary");
+    let (plan, mut ids, _) = w.reconcile().await;
+    assert_eq!(operations(&plan), calls(&[("ModifyRule", 1)]));
+
+    let (report, apply_calls) = w.apply_plan(&plan, &mut ids).await;
+    assert!(report.succeeded(), "{}", report.render());
+    assert_eq!(apply_calls, calls(&[("ModifyRule", 1)]));
+
+    let (next, _, _) = w.reconcile().await;
+    assert!(next.is_empty(), "converged:\n{}", render::text(&next));
+    assert_eq!(
+        w.owned_priorities(443).await,
+        before,
+        "same rules, same priorities"
+    );
+    w.assert_exactly_once().await;
+}
+
+#[tokio::test]
+async fn a_deleted_route_deletes_its_rules_and_the_target_groups_only_it_used() {
+    let mut w = World::start().await;
+    w.converge().await;
+
+    // payments-shared-api forwards to payments-api, which payments-web uses too.
+    w.remove_route(PAYMENTS_ROUTES, "payments-shared-api");
+    w.repo.commit("payments: off the shared hostname");
+    let (plan, mut ids, _) = w.reconcile().await;
+    assert_eq!(operations(&plan), calls(&[("DeleteRule", 1)]));
+    let (report, apply_calls) = w.apply_plan(&plan, &mut ids).await;
+    assert!(report.succeeded(), "{}", report.render());
+    assert_eq!(apply_calls, calls(&[("DeleteRule", 1)]));
+    let (next, _, _) = w.reconcile().await;
+    assert!(next.is_empty(), "converged:\n{}", render::text(&next));
+    w.assert_exactly_once().await;
+
+    // payments-web was the last user of both payments target groups (its third rule goes
+    // to the existing payments-web-asg, which stays).
+    w.remove_route(PAYMENTS_ROUTES, "payments-web");
+    w.repo.commit("payments: no web");
+    let (plan, mut ids, _) = w.reconcile().await;
+    let expected = calls(&[("DeleteRule", 3), ("DeleteTargetGroup", 2)]);
+    assert_eq!(operations(&plan), expected);
+    let (report, apply_calls) = w.apply_plan(&plan, &mut ids).await;
+    assert!(report.succeeded(), "{}", report.render());
+    assert_eq!(apply_calls, expected);
+    let (next, _, _) = w.reconcile().await;
+    assert!(next.is_empty(), "converged:\n{}", render::text(&next));
+    w.assert_exactly_once().await;
+    w.assert_order_on_aws().await;
+}
+
+#[tokio::test]
+async fn hand_made_resources_are_never_touched_and_their_priorities_are_avoided() {
+    let mut w = World::start().await;
+    let ids = w.converge().await;
+    let https = ids.listeners[&(GATEWAY.to_string(), 443)].clone();
+    // Between gwsync's 20 (orders-shared-api) and 30 (payments-shared-api), where a route
+    // sorting between them would go.
+    let hand_made = w.make_foreign_rule(&https, 25, "hand.example.com").await;
+
+    // A foreign rule on gwsync's listener is not gwsync's to plan for.
+    let (plan, _, _) = w.reconcile().await;
+    assert!(plan.is_empty(), "{}", render::text(&plan));
+
+    w.repo.write("teams/orders/v3.yaml", ORDERS_V3);
+    w.repo.commit("orders: /orders/v3");
+    let (plan, mut ids, _) = w.reconcile().await;
+    let ops = operations(&plan);
+    assert_eq!(ops.get("CreateRule"), Some(&1), "{ops:?}");
+    assert!(
+        ops.get("SetRulePriorities").copied().unwrap_or(0) <= 1,
+        "{ops:?}"
+    );
+    let priority = created_priority(&plan);
+    assert!(
+        (21..30).contains(&priority) && priority != 25,
+        "between its neighbours, not on the hand-made rule: {priority}"
+    );
+    let (report, apply_calls) = w.apply_plan(&plan, &mut ids).await;
+    assert!(report.succeeded(), "{}", report.render());
+    assert_eq!(apply_calls, ops);
+    let (next, mut ids, _) = w.reconcile().await;
+    assert!(next.is_empty(), "converged:\n{}", render::text(&next));
+    w.assert_order_on_aws().await;
+    assert!(!w.owned_priorities(443).await.contains_key(&25));
+
+    // A weight change and a deletion around it.
+    w.repo.edit(PAYMENTS_ROUTES, "weight: 90", "weight: 50");
+    w.repo.edit(PAYMENTS_ROUTES, "weight: 10", "weight: 50");
+    w.remove_route("teams/orders/routes.yaml", "orders-shared-api");
+    w.repo
+        .commit("payments: half canary; orders: off the shared hostname");
+    let (plan, _, _) = w.reconcile().await;
+    assert_eq!(
+        operations(&plan),
+        calls(&[("DeleteRule", 1), ("ModifyRule", 1)])
+    );
+    let (report, _) = w.apply_plan(&plan, &mut ids).await;
+    assert!(report.succeeded(), "{}", report.render());
+    let (next, _, _) = w.reconcile().await;
+    assert!(next.is_empty(), "converged:\n{}", render::text(&next));
+    w.assert_exactly_once().await;
+    w.assert_order_on_aws().await;
+
+    // The hand-made rule kept its priority throughout (the snapshot compares it after
+    // every apply); check it once more in plain words.
+    let rule = w
+        .elb
+        .describe_rules()
+        .rule_arns(&hand_made)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rule.rules()[0].priority(), Some("25"));
+    assert!(w.tags_of(&hand_made).await.is_empty());
+}
+
+/// For each `k`: the first apply of the example with its (k+1)-th write failing as `failure`
+/// says, then a fresh reconcile and apply without failures: they finish the job, nothing is
+/// twinned, the next plan is empty. One world for all `k` (starting moto and making its
+/// network costs more than a run): gwsync's resources are removed by hand between runs.
+async fn fail_then_converge(ks: &[usize], failure: Failure) {
+    let n = first_apply_writes().values().sum::<usize>();
+    let w = World::start().await;
+    for (run, &k) in ks.iter().enumerate() {
+        assert!(k < n);
+        let started = Instant::now();
+        if run > 0 {
+            w.remove_owned().await;
+        }
+        let (plan, mut ids, _) = w.reconcile().await;
+        assert_eq!(plan.changes.len(), n, "one change per write");
+
+        // k writes go through, the next one fails.
+        w.log.inject(Some(k + 1), failure);
+        let (report, apply_calls) = w.apply_plan(&plan, &mut ids).await;
+        w.log.inject(None, failure);
+        assert!(!report.succeeded(), "k={k}: {}", report.render());
+        let failures: Vec<&Outcome> = report.failures().map(|r| &r.outcome).collect();
+        assert_eq!(failures.len(), 1, "k={k}");
+        assert!(
+            matches!(failures[0], Outcome::Failed(m) if m.contains("injected")),
+            "k={k}: {failures:?}"
+        );
+        assert_eq!(
+            writes_of(&apply_calls).values().sum::<usize>(),
+            k + 1,
+            "k={k}: nothing is sent after the failure"
+        );
+
+        // A fresh reconcile (observe from scratch, as after a crash) does the rest: what
+        // was not done, and only that.
+        let done = match failure {
+            Failure::BeforeSending => k,
+            Failure::AnswerLost => k + 1,
+        };
+        let (plan, mut ids, _) = w.reconcile().await;
+        assert_eq!(plan.changes.len(), n - done, "k={k}: what is left");
+        let (report, apply_calls) = w.apply_plan(&plan, &mut ids).await;
+        assert!(report.succeeded(), "k={k}: {}", report.render());
+        assert_eq!(
+            writes_of(&apply_calls).values().sum::<usize>(),
+            n - done,
+            "k={k}"
+        );
+        let (next, _, _) = w.reconcile().await;
+        assert!(
+            next.is_empty(),
+            "k={k}: converged:\n{}",
+            render::text(&next)
+        );
+        w.assert_exactly_once().await;
+        w.assert_order_on_aws().await;
+        eprintln!("k={k} ({failure:?}): {:?}", started.elapsed());
+    }
+}
+
+#[tokio::test]
+async fn a_write_failing_anywhere_is_finished_by_the_next_reconcile_without_twins() {
+    let n = first_apply_writes().values().sum::<usize>();
+    // 8 points of failure spread over the run, the first and the last write included.
+    let points = 8.min(n);
+    let ks: BTreeSet<usize> = (0..points).map(|i| i * (n - 1) / (points - 1)).collect();
+    fail_then_converge(&ks.into_iter().collect::<Vec<_>>(), Failure::BeforeSending).await;
+}
+
+#[tokio::test]
+async fn a_write_whose_answer_is_lost_is_found_again_not_twinned() {
+    // Execution order of the first apply: CreateLoadBalancer, then the target groups of its
+    // gateway (created in its VPC), its attributes, the two listeners, the rules. One point
+    // per kind of write, and the last one.
+    let n = first_apply_writes().values().sum::<usize>();
+    fail_then_converge(&[0, 1, 3, 4, 6, n - 1], Failure::AnswerLost).await;
+}
+
+#[tokio::test]
+async fn a_saved_plan_is_applied_only_while_its_commit_and_aws_are_unchanged() {
+    let mut w = World::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+
+    // The happy path: plan, save, apply the saved plan, nothing left.
+    let (code, stdout, _) = w.gwsync(&["plan", "--out", &file("first.json")]);
+    assert_eq!(code, 1, "changes");
+    assert!(stdout.contains("Plan: "), "{stdout}");
+    let saved: Plan =
+        serde_json::from_str(&std::fs::read_to_string(file("first.json")).unwrap()).unwrap();
+    assert_eq!(operations(&saved), first_apply_writes());
+    let (code, stdout, _) = w.gwsync(&["apply", "--plan", &file("first.json"), "--auto-approve"]);
+    assert_eq!(code, 0, "applied");
+    assert!(stdout.contains("Apply succeeded"), "{stdout}");
+    w.assert_foreign_untouched().await;
+    let (code, stdout, _) = w.gwsync(&["plan"]);
+    assert_eq!(code, 0, "no changes");
+    assert!(stdout.contains("No changes."), "{stdout}");
+    w.assert_exactly_once().await;
+
+    // Two plans saved from one state; once one is applied, the other is stale.
+    w.repo.edit(PAYMENTS_ROUTES, "weight: 90", "weight: 80");
+    w.repo.edit(PAYMENTS_ROUTES, "weight: 10", "weight: 20");
+    w.repo.commit("payments: 20% canary");
+    assert_eq!(w.gwsync(&["plan", "--out", &file("a.json")]).0, 1);
+    assert_eq!(w.gwsync(&["plan", "--out", &file("b.json")]).0, 1);
+    let (code, _, _) = w.gwsync(&["apply", "--plan", &file("a.json"), "--auto-approve"]);
+    assert_eq!(code, 0);
+    w.assert_foreign_untouched().await;
+    let (code, _, stderr) = w.gwsync(&["apply", "--plan", &file("b.json"), "--auto-approve"]);
+    assert_eq!(code, 2, "stale: refused");
+    assert!(
+        stderr.contains("the load balancers changed since it was planned"),
+        "{stderr}"
+    );
+
+    // A rule added by hand on gwsync's listener also moves the state.
+    w.repo.edit(PAYMENTS_ROUTES, "weight: 80", "weight: 70");
+    w.repo.edit(PAYMENTS_ROUTES, "weight: 20", "weight: 30");
+    w.repo.commit("payments: 30% canary");
+    assert_eq!(w.gwsync(&["plan", "--out", &file("c.json")]).0, 1);
+    let c: Plan = serde_json::from_str(&std::fs::read_to_string(file("c.json")).unwrap()).unwrap();
+    assert_eq!(operations(&c), calls(&[("ModifyRule", 1)]));
+    let ids = w.ids_now().await;
+    let https = ids.listeners[&(GATEWAY.to_string(), 443)].clone();
+    w.make_foreign_rule(&https, 25, "hand.example.com").await;
+    let (code, _, stderr) = w.gwsync(&["apply", "--plan", &file("c.json"), "--auto-approve"]);
+    assert_eq!(code, 2, "stale: refused");
+    assert!(
+        stderr.contains(&format!(
+            "{}: the load balancers changed since it was planned: plan again",
+            file("c.json")
+        )),
+        "{stderr}"
+    );
+    w.assert_foreign_untouched().await;
+    // Nothing was applied: the same change is still to do.
+    let (plan, _, _) = w.reconcile().await;
+    assert_eq!(plan.changes, c.changes, "nothing applied");
+    assert_ne!(plan.observed_fingerprint, c.observed_fingerprint);
+
+    // A plan for an older commit, after a new commit.
+    assert_eq!(w.gwsync(&["plan", "--out", &file("d.json")]).0, 1);
+    let d: Plan = serde_json::from_str(&std::fs::read_to_string(file("d.json")).unwrap()).unwrap();
+    let old = d.commit.clone().expect("a commit");
+    w.repo.write("teams/payments/v2.yaml", PAYMENTS_V2);
+    w.repo.commit("payments: /api/v2");
+    let new = check(w.repo.path()).revision.commit;
+    let (code, _, stderr) = w.gwsync(&["apply", "--plan", &file("d.json"), "--auto-approve"]);
+    assert_eq!(code, 2, "old commit: refused");
+    assert!(
+        stderr.contains(&format!(
+            "was planned for commit {old}, the revision is now {new}: plan again"
+        )),
+        "{stderr}"
+    );
+    let (plan, _, _) = w.reconcile().await;
+    assert_eq!(
+        operations(&plan),
+        calls(&[("CreateRule", 1), ("ModifyRule", 1)]),
+        "nothing applied"
+    );
+
+    // Planned and applied at the commit it names, against the state it saw: applied.
+    assert_eq!(w.gwsync(&["plan", "--out", &file("e.json")]).0, 1);
+    let (code, stdout, _) = w.gwsync(&["apply", "--plan", &file("e.json"), "--auto-approve"]);
+    assert_eq!(code, 0, "{stdout}");
+    w.assert_foreign_untouched().await;
+    let (code, stdout, _) = w.gwsync(&["plan"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("No changes."), "{stdout}");
+    w.assert_exactly_once().await;
+}
+
+#[tokio::test]
+async fn more_rule_deletions_than_the_guard_allows_need_allow_deletes() {
+    let mut w = World::start().await;
+    w.converge().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("gwsync.toml");
+    std::fs::write(&config, "[apply]\nmax_rule_deletions = 1\n").unwrap();
+    let config = config.to_str().unwrap();
+
+    // One deletion: within the guard.
+    w.remove_route(PAYMENTS_ROUTES, "payments-shared-api");
+    w.repo.commit("payments: off the shared hostname");
+    let (code, stdout, _) = w.gwsync(&["apply", "--config", config, "--auto-approve"]);
+    assert_eq!(code, 0, "{stdout}");
+    w.assert_foreign_untouched().await;
+    assert_eq!(w.gwsync(&["plan", "--config", config]).0, 0);
+
+    // Three: refused, nothing applied.
+    w.remove_route(PAYMENTS_ROUTES, "payments-web");
+    w.repo.commit("payments: no web");
+    let (before, _, _) = w.reconcile().await;
+    assert_eq!(
+        operations(&before),
+        calls(&[("DeleteRule", 3), ("DeleteTargetGroup", 2)])
+    );
+    let (code, _, stderr) = w.gwsync(&["apply", "--config", config, "--auto-approve"]);
+    assert_eq!(code, 2, "refused");
+    assert!(
+        stderr.contains(
+            "the plan deletes 3 listener rules, more than apply.max_rule_deletions (1); \
+             review it and pass --allow-deletes"
+        ),
+        "{stderr}"
+    );
+    let (after, _, _) = w.reconcile().await;
+    assert_eq!(after, before, "nothing applied");
+    w.assert_foreign_untouched().await;
+
+    // With --allow-deletes: applied.
+    let (code, stdout, _) = w.gwsync(&[
+        "apply",
+        "--config",
+        config,
+        "--auto-approve",
+        "--allow-deletes",
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    w.assert_foreign_untouched().await;
+    let (code, stdout, _) = w.gwsync(&["plan", "--config", config]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("No changes."), "{stdout}");
+    w.assert_exactly_once().await;
+}
+
+/// A rule someone made by hand on gwsync's listener must survive gwsync deciding that it no
+/// longer needs that listener: on AWS, DeleteListener (and DeleteLoadBalancer) takes every
+/// rule of the listener with it. gwsync removes its own rules, keeps the listener, and says
+/// so in a note of the plan.
+#[tokio::test]
+async fn a_listener_holding_a_hand_made_rule_is_not_deleted_with_it() {
+    let mut w = World::start().await;
+    let ids = w.converge().await;
+    let http = ids.listeners[&(GATEWAY.to_string(), 80)].clone();
+    w.make_foreign_rule(&http, 5, "hand.example.com").await;
+
+    // The platform drops plain HTTP: the Gateway's port 80 listener and the redirect route
+    // on it go.
+    w.repo.edit(
+        "platform/gateway.yaml",
+        "    - name: http
+      port: 80
+      protocol: HTTP
+      allowedRoutes:
+        namespaces:
+          from: Selector
+          selector:
+            matchLabels: {tier: backend}
+",
+        "",
+    );
+    w.remove_route(PAYMENTS_ROUTES, "payments-https-redirect");
+    w.repo.commit("no more plain HTTP");
+    let (plan, mut ids, _) = w.reconcile().await;
+    // gwsync's own rule on it goes; the listener, which still holds someone else's rule,
+    // stays (for an operator to see to).
+    assert_eq!(
+        operations(&plan).get("DeleteRule"),
+        Some(&1),
+        "{}",
+        render::text(&plan)
+    );
+    // apply_plan checks that the hand-made rule is still there, unchanged.
+    let (report, _) = w.apply_plan(&plan, &mut ids).await;
+    assert!(report.succeeded(), "{}", report.render());
+}

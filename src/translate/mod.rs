@@ -660,7 +660,7 @@ impl<'a> GatewayContext<'a> {
                                     &m.path,
                                     m,
                                     age,
-                                    &route,
+                                    route,
                                     template.rule,
                                 ),
                                 conditions,

@@ -636,6 +636,19 @@ fn extension_parts(
                 for (k, v) in &c.authentication_request_extra_params {
                     config.insert(format!("AuthenticationRequestExtraParams.{k}"), v.clone());
                 }
+                // AWS fills these in when they are not given (AuthenticateCognitoActionConfig
+                // API reference) and reports them back: the desired state says them too, so
+                // that an unchanged rule compares equal.
+                for (key, default) in [
+                    ("Scope", "openid"),
+                    ("SessionCookieName", "AWSELBAuthSessionCookie"),
+                    ("SessionTimeout", "604800"),
+                    ("OnUnauthenticatedRequest", "authenticate"),
+                ] {
+                    config
+                        .entry(key.to_string())
+                        .or_insert_with(|| default.to_string());
+                }
                 pre_actions.push(Action::Authenticate {
                     kind: AuthenticateKind::Cognito,
                     config,

@@ -606,7 +606,8 @@ fn extension_parts(
                 *behaviour = Some(Behaviour::Fixed {
                     status: f.status_code,
                     content_type: f.content_type.map(|c| c.as_str().to_string()),
-                    body: f.message_body.clone(),
+                    // AWS does not keep an empty body: neither does the desired state.
+                    body: f.message_body.clone().filter(|b| !b.is_empty()),
                 })
             }
             lbc::Action::AuthenticateCognito(c) => {

@@ -564,6 +564,15 @@ async fn describe_listener_certificates(
         .collect())
 }
 
+/// Attributes as AWS lists them (key, value), into a map; a value AWS leaves out is empty.
+fn attribute_map<'a>(
+    pairs: impl Iterator<Item = (Option<&'a str>, Option<&'a str>)>,
+) -> BTreeMap<String, String> {
+    pairs
+        .filter_map(|(k, v)| Some((k?.to_string(), v.unwrap_or_default().to_string())))
+        .collect()
+}
+
 async fn describe_lb_attributes(
     clients: &Clients,
     lb_arn: &str,
@@ -576,16 +585,9 @@ async fn describe_lb_attributes(
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("DescribeLoadBalancerAttributes", e))?;
-    Ok(out
-        .attributes()
-        .iter()
-        .filter_map(|a| {
-            Some((
-                a.key()?.to_string(),
-                a.value().unwrap_or_default().to_string(),
-            ))
-        })
-        .collect())
+    Ok(attribute_map(
+        out.attributes().iter().map(|a| (a.key(), a.value())),
+    ))
 }
 
 async fn describe_tg_attributes(
@@ -600,16 +602,9 @@ async fn describe_tg_attributes(
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("DescribeTargetGroupAttributes", e))?;
-    Ok(out
-        .attributes()
-        .iter()
-        .filter_map(|a| {
-            Some((
-                a.key()?.to_string(),
-                a.value().unwrap_or_default().to_string(),
-            ))
-        })
-        .collect())
+    Ok(attribute_map(
+        out.attributes().iter().map(|a| (a.key(), a.value())),
+    ))
 }
 
 /// Registered targets, sorted; those draining are on their way out and left out, so that

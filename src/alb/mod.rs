@@ -36,7 +36,7 @@ pub struct LoadBalancer {
     pub name: String,
     pub scheme: Scheme,
     pub ip_address_type: IpAddressType,
-    /// Subnet IDs (or names, resolved when applied).
+    /// Subnet IDs (`subnet-…`; names are not resolved).
     pub subnets: Vec<String>,
     pub security_groups: Vec<String>,
     pub attributes: BTreeMap<String, String>,

@@ -81,6 +81,8 @@ fn type_error_names_field_and_line() {
         l.diagnostics[0].field.as_deref(),
         Some("spec.rules[0].backendRefs[0].port")
     );
+    // The document did not deserialise, but its error still names the object.
+    assert_eq!(l.diagnostics[0].object.as_deref(), Some("HTTPRoute/web"));
 }
 
 #[test]

@@ -148,7 +148,9 @@ pub(super) fn load_document(
             } else {
                 codes::INVALID_FIELD
             };
-            let d = Diagnostic::refusal(code, e.message).field(e.path);
+            let d = Diagnostic::refusal(code, e.message)
+                .object(object_of_unparsed(text, kind))
+                .field(e.path);
             return Err(vec![at(d, line)]);
         }
     };
@@ -376,6 +378,39 @@ fn parse_envelope<S: DeserializeOwned>(
     wrap: impl FnOnce(S) -> Body,
 ) -> Result<Parsed<(Metadata, Body)>, ParseFailure> {
     parse_typed::<Envelope<S>>(text, kind).map(|p| p.map(|e| (e.metadata, wrap(e.spec))))
+}
+
+/// `Kind/namespace/name` of a document that did not deserialise, as far as its metadata can
+/// still be read (within the limits: the streaming pass has already bounded it), so that its
+/// error names the object too.
+fn object_of_unparsed(text: &str, kind: Kind) -> String {
+    #[derive(Deserialize)]
+    struct Head {
+        metadata: Option<HeadMetadata>,
+    }
+    #[derive(Deserialize)]
+    struct HeadMetadata {
+        name: Option<String>,
+        namespace: Option<String>,
+    }
+    let metadata = serde_yaml::from_str::<Head>(text)
+        .ok()
+        .and_then(|h| h.metadata);
+    let (namespace, name) = match metadata {
+        Some(m) => (m.namespace, m.name),
+        None => (None, None),
+    };
+    let default = if kind == Kind::Tenants {
+        "tenants"
+    } else {
+        "?"
+    };
+    ObjectKey {
+        kind,
+        namespace,
+        name: name.unwrap_or_else(|| default.to_string()),
+    }
+    .to_string()
 }
 
 /// What the streaming pass learns about a document before it is deserialised for real.

@@ -20,6 +20,7 @@ pub mod manifest;
 pub mod plan;
 pub mod reconcile;
 pub mod source;
+pub mod store;
 pub mod tenancy;
 pub mod translate;
 pub mod validate;

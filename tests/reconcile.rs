@@ -728,6 +728,8 @@ impl World {
             .args(["--instance-id", INSTANCE])
             .env_remove("GWSYNC_CONFIG")
             .env_remove("GWSYNC_INSTANCE_ID")
+            // The state database of this test, next to its repository.
+            .env("GWSYNC_STATE_DIR", self.repo.path().join(".gwsync-state"))
             .env_remove("AWS_PROFILE")
             .env_remove("AWS_SESSION_TOKEN")
             .env_remove("RUST_LOG")
@@ -1167,6 +1169,30 @@ async fn a_saved_plan_is_applied_only_while_its_commit_and_aws_are_unchanged() {
         stderr.contains("the load balancers changed since it was planned"),
         "{stderr}"
     );
+
+    // Every apply is recorded with its revision and outcome; a refused one is not.
+    let store = gwsync::store::Store::open(&w.repo.path().join(".gwsync-state/gwsync.db"))
+        .await
+        .unwrap();
+    let history = store.history(None, 10).await.unwrap();
+    let applies: Vec<(String, Option<String>)> = history
+        .iter()
+        .flat_map(|e| {
+            e.applies
+                .iter()
+                .map(|a| (a.kind.clone(), a.outcome.clone()))
+        })
+        .collect();
+    let succeeded = ("sync".to_string(), Some("succeeded".to_string()));
+    assert_eq!(applies, [succeeded.clone(), succeeded], "{history:?}");
+    assert_eq!(history[0].summary, "payments: 20% canary");
+    assert!(
+        history[0]
+            .teams
+            .iter()
+            .any(|t| t.owner == "payments" && t.verdict == "admitted")
+    );
+    store.close().await;
 
     // A rule added by hand on gwsync's listener also moves the state.
     w.repo.edit(PAYMENTS_ROUTES, "weight: 80", "weight: 70");

@@ -117,41 +117,80 @@ pub(super) fn run_apply(cli: &Cli, args: &ApplyArgs) -> Result<u8, CliError> {
     }
     let runtime = runtime()?;
     runtime.block_on(async {
-        let clients = connect(&config).await;
-        let live = live_plan(
-            &clients,
-            &config.instance_id,
-            &checked.revision,
-            &checked.admission,
-            &checked.translation,
+        // One apply at a time, whichever process runs it; the lock is released however the
+        // apply ends.
+        let store = super::record::open(&config).await?;
+        super::record::lock(&store).await?;
+        let result = apply_locked(&config, &store, &checked, &report, args).await;
+        super::record::unlock(&store).await?;
+        result
+    })
+}
+
+async fn apply_locked(
+    config: &Config,
+    store: &crate::store::Store,
+    checked: &Checked,
+    report: &Report<'_>,
+    args: &ApplyArgs,
+) -> Result<u8, CliError> {
+    let clients = connect(config).await;
+    let live = live_plan(
+        &clients,
+        &config.instance_id,
+        &checked.revision,
+        &checked.admission,
+        &checked.translation,
+    )
+    .await?;
+    print_problems(report, &live.held_back);
+    let plan = match &args.plan {
+        Some(path) => saved_plan(path, checked, &live)?,
+        None => live.plan.clone(),
+    };
+    super::record::revision(store, checked, &config.repo.tenants_file).await?;
+    if plan.is_empty() {
+        println!("No changes.");
+        return Ok(NO_CHANGES);
+    }
+    let deletions = plan.rule_deletions();
+    if deletions > config.apply.max_rule_deletions && !args.allow_deletes {
+        print!("{}", render::text(&plan));
+        return Err(CliError::Usage(format!(
+            "the plan deletes {deletions} listener rules, more than apply.max_rule_deletions ({}); review it and pass --allow-deletes",
+            config.apply.max_rule_deletions
+        )));
+    }
+    print!("{}", render::text(&plan));
+    if !args.auto_approve && !confirm(plan.changes.len())? {
+        println!("Nothing applied.");
+        return Ok(ERROR);
+    }
+    let apply_id = store
+        .begin_apply(
+            &checked.revision.commit,
+            "sync",
+            &super::record::actor(),
+            &render::json(&plan),
+            super::record::now(),
         )
         .await?;
-        print_problems(&report, &live.held_back);
-        let plan = match &args.plan {
-            Some(path) => saved_plan(path, &checked, &live)?,
-            None => live.plan.clone(),
-        };
-        if plan.is_empty() {
-            println!("No changes.");
-            return Ok(NO_CHANGES);
-        }
-        let deletions = plan.rule_deletions();
-        if deletions > config.apply.max_rule_deletions && !args.allow_deletes {
-            print!("{}", render::text(&plan));
-            return Err(CliError::Usage(format!(
-                "the plan deletes {deletions} listener rules, more than apply.max_rule_deletions ({}); review it and pass --allow-deletes",
-                config.apply.max_rule_deletions
-            )));
-        }
-        print!("{}", render::text(&plan));
-        if !args.auto_approve && !confirm(plan.changes.len())? {
-            println!("Nothing applied.");
-            return Ok(ERROR);
-        }
-        let mut ids = live.ids;
-        let outcome = apply(&clients, &plan, &mut ids, &config.instance_id).await;
-        print!("{}", outcome.render());
-        Ok(if outcome.succeeded() { NO_CHANGES } else { CHANGES })
+    let mut ids = live.ids;
+    let outcome = apply(&clients, &plan, &mut ids, &config.instance_id).await;
+    let report_json = serde_json::to_string(&outcome).expect("the apply report serialises");
+    store
+        .finish_apply(
+            apply_id,
+            &report_json,
+            outcome.succeeded(),
+            super::record::now(),
+        )
+        .await?;
+    print!("{}", outcome.render());
+    Ok(if outcome.succeeded() {
+        NO_CHANGES
+    } else {
+        CHANGES
     })
 }
 

@@ -4,8 +4,10 @@
 //! the result and pick the documented exit code. They hold no business rules.
 
 mod explain;
+mod history;
 mod live;
 mod plan;
+mod record;
 mod validate;
 
 use crate::config::{Config, DEFAULT_CONFIG_PATH, RepoLocation};
@@ -28,6 +30,11 @@ pub struct Cli {
     /// (overrides `instance_id`).
     #[arg(long, global = true, env = "GWSYNC_INSTANCE_ID")]
     pub instance_id: Option<String>,
+
+    /// Where the state database (and a remote repository's clone) live (overrides
+    /// `state_dir`; the database is `<state dir>/gwsync.db` unless `store.path` says otherwise).
+    #[arg(long, global = true, env = "GWSYNC_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
 
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
@@ -71,6 +78,11 @@ pub enum Command {
     /// converges), 2 nothing applied (invalid revision, stale saved plan, deletion guard,
     /// no confirmation).
     Apply(ApplyArgs),
+    /// The revisions gwsync has read and applied, newest first, from the state database.
+    History(HistoryArgs),
+    /// One recorded revision: each team's verdict and problems, and its applies with their
+    /// plans and reports.
+    Show(ShowArgs),
     /// Answer which rule of which listener takes a request, and what happens to it.
     ///
     /// Evaluates with ALB's own matching rules against the configuration computed from
@@ -109,6 +121,25 @@ pub enum PlanFormat {
     Json,
     /// For pull-request comments (not with --offline).
     Markdown,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HistoryArgs {
+    /// Only revisions with this team's snapshot, and only its verdict.
+    #[arg(long)]
+    pub team: Option<String>,
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ShowArgs {
+    /// A commit, or a unique prefix of at least 4 characters.
+    pub revision: String,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
 }
 
 #[derive(Debug, clap::Args)]
@@ -196,6 +227,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Plan(args) if args.offline => plan::run(&cli, args),
         Command::Plan(args) => live::plan(&cli, args),
         Command::Apply(args) => live::run_apply(&cli, args),
+        Command::History(args) => history::history(&cli, args),
+        Command::Show(args) => history::show(&cli, args),
         Command::Explain(args) => explain::run(&cli, args),
     };
     match result {
@@ -225,6 +258,8 @@ pub enum CliError {
     MissingToken(String),
     #[error("{0}")]
     Usage(String),
+    #[error("{0}")]
+    Store(#[from] crate::store::StoreError),
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -242,6 +277,10 @@ fn load_config(cli: &Cli) -> Result<(Config, bool), CliError> {
         }
         None => (Config::default(), false),
     };
+    if let Some(dir) = &cli.state_dir {
+        config.store.path = dir.join("gwsync.db");
+        config.state_dir = dir.clone();
+    }
     if let Some(id) = &cli.instance_id {
         crate::config::check_instance_id(id)
             .map_err(|m| CliError::Usage(format!("--instance-id: {m}")))?;
@@ -305,6 +344,7 @@ fn open_source(
 /// starts from.
 struct Checked {
     revision: Revision,
+    snapshot: crate::source::Snapshot,
     admission: Admission,
     translation: Translation,
 }
@@ -341,6 +381,7 @@ fn check_revision(cli: &Cli, args: &RevisionArgs) -> Result<Checked, CliError> {
     );
     Ok(Checked {
         revision,
+        snapshot,
         admission,
         translation,
     })

@@ -15,6 +15,8 @@ impl ExampleRepo {
     pub fn new() -> ExampleRepo {
         let dir = tempfile::tempdir().unwrap();
         copy_tree(&example_dir(), dir.path());
+        // Tests keep gwsync's state database in the repository's folder, never in Git.
+        std::fs::write(dir.path().join(".gitignore"), ".gwsync-state/\n").unwrap();
         let repo = git2::Repository::init(dir.path()).unwrap();
         let mut example = ExampleRepo {
             dir,

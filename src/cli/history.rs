@@ -1,0 +1,148 @@
+//! `gwsync history` and `gwsync show`: what was read and applied, from the store.
+
+use super::live::runtime;
+use super::{Cli, CliError, HistoryArgs, OutputFormat, ShowArgs, load_config, record};
+use std::fmt::Write as _;
+use std::time::{Duration, UNIX_EPOCH};
+
+fn time(seconds: i64) -> String {
+    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(seconds.max(0) as u64))
+        .to_string()
+}
+
+pub(super) fn history(cli: &Cli, args: &HistoryArgs) -> Result<u8, CliError> {
+    let config = load_config(cli)?.0;
+    let entries = runtime()?.block_on(async {
+        let store = record::open(&config).await?;
+        Ok::<_, CliError>(store.history(args.team.as_deref(), args.limit).await?)
+    })?;
+    match args.format {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&entries).expect("history serialises")
+        ),
+        OutputFormat::Text => {
+            if entries.is_empty() {
+                println!("No revisions recorded yet.");
+            }
+            let mut out = String::new();
+            for e in &entries {
+                let _ = writeln!(
+                    out,
+                    "{}  {}  {:?} by {}",
+                    &e.commit[..e.commit.len().min(12)],
+                    time(e.committed_at),
+                    e.summary,
+                    e.author
+                );
+                let teams: Vec<String> = e
+                    .teams
+                    .iter()
+                    .map(|t| match t.errors {
+                        0 => format!("{} {}", t.owner, t.verdict),
+                        n => format!("{} {} ({n} problems)", t.owner, t.verdict),
+                    })
+                    .collect();
+                if !teams.is_empty() {
+                    let _ = writeln!(out, "    {}", teams.join(", "));
+                }
+                for a in &e.applies {
+                    let _ = writeln!(
+                        out,
+                        "    apply #{} ({}) by {} at {}: {}",
+                        a.id,
+                        a.kind,
+                        a.actor,
+                        time(a.started_at),
+                        a.outcome.as_deref().unwrap_or("unfinished")
+                    );
+                }
+            }
+            print!("{out}");
+        }
+    }
+    Ok(0)
+}
+
+pub(super) fn show(cli: &Cli, args: &ShowArgs) -> Result<u8, CliError> {
+    let config = load_config(cli)?.0;
+    let detail = runtime()?.block_on(async {
+        let store = record::open(&config).await?;
+        Ok::<_, CliError>(store.show(&args.revision).await?)
+    })?;
+    let Some(detail) = detail else {
+        return Err(CliError::Usage(format!(
+            "no recorded revision starts with `{}` (see `gwsync history`)",
+            args.revision
+        )));
+    };
+    match args.format {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&detail).expect("the revision serialises")
+        ),
+        OutputFormat::Text => print!("{}", show_text(&detail)),
+    }
+    Ok(0)
+}
+
+/// A recorded revision for people: each owner's verdict and problems, each apply with its
+/// plan (rendered as `plan` renders it) and outcome.
+fn show_text(d: &crate::store::RevisionDetail) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "revision {} {:?} by {}\n  committed {}, first read {}",
+        d.commit,
+        d.summary,
+        d.author,
+        time(d.committed_at),
+        time(d.first_seen_at)
+    );
+    for s in &d.snapshots {
+        let _ = writeln!(out, "{}: {}", s.owner, s.verdict);
+        for diagnostic in s.diagnostics.as_array().into_iter().flatten() {
+            let _ = writeln!(out, "  {}", stored_diagnostic(diagnostic));
+        }
+    }
+    for a in &d.applies {
+        let _ = writeln!(
+            out,
+            "apply #{} ({}) by {}, {} to {}: {}",
+            a.id,
+            a.kind,
+            a.actor,
+            time(a.started_at),
+            a.finished_at.map_or("(unfinished)".to_string(), time),
+            a.outcome.as_deref().unwrap_or("unfinished")
+        );
+        if let Ok(plan) = serde_json::from_value::<crate::plan::Plan>(a.plan.clone()) {
+            for line in crate::plan::render::text(&plan).lines() {
+                let _ = writeln!(out, "  {line}");
+            }
+        }
+    }
+    out
+}
+
+/// A diagnostic as stored (its JSON), in the shape `validate` prints:
+/// `severity: file:line: team: Kind/namespace/name: field: message`.
+fn stored_diagnostic(d: &serde_json::Value) -> String {
+    let text = |key: &str| d.get(key).and_then(|v| v.as_str()).map(str::to_string);
+    let location = match (text("file"), d.get("line").and_then(|v| v.as_u64())) {
+        (Some(file), Some(line)) => Some(format!("{file}:{line}")),
+        (file, _) => file,
+    };
+    let parts: Vec<String> = [
+        text("severity"),
+        location,
+        text("team"),
+        text("object"),
+        text("field"),
+        text("message"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    parts.join(": ")
+}

@@ -1,0 +1,700 @@
+//! The state database: what gwsync has seen and done, in one SQLite file.
+//!
+//! The store owns the durable record an operator needs to answer "what is live, where did it
+//! come from, and how do I go back":
+//!
+//! - **revisions**: every commit of the tracked branch gwsync has read, with when it first saw it;
+//! - **team snapshots**: per revision and per owner (`platform` or a team), the verdict, the
+//!   diagnostics that decided it and the owner's manifest files as read, so that the last
+//!   admitted files of a team can be reused when its next change is refused;
+//! - **applies**: every sync, rollback and heal, with its plan and its report;
+//! - **pins**, **route ages** (schema only for now) and **the apply lock**, which keeps two
+//!   gwsync processes from changing the same load balancers at once.
+//!
+//! It must not do anything else: no Git (callers pass [`Revision`]s and file texts in), no AWS
+//! (plans and reports arrive as JSON text), and no decisions (verdicts are recorded, not made).
+//! Time is passed in as Unix seconds (`now`) so that callers and tests decide the clock.
+//!
+//! The schema lives in `migrations/` and is embedded in the binary. A database that has
+//! applied a migration this binary does not know was written by a newer gwsync and is refused
+//! ([`StoreError::NewerSchema`]) rather than used half-understood.
+
+use crate::diagnostic::Diagnostic;
+use crate::source::Revision;
+use serde::{Deserialize, Serialize};
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use std::fs::{OpenOptions, Permissions};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, UNIX_EPOCH};
+
+/// The schema, embedded at build time.
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// The verdict string of an admitted owner, as `tenancy::Verdict` serialises it.
+pub const ADMITTED: &str = "admitted";
+
+/// How long a connection waits for another writer before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Everything that can go wrong with the state database.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the state database {}: {source}", path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error(
+        "the state database {} was written by a newer gwsync (schema version {found}; this \
+         gwsync knows up to {known}); upgrade gwsync, or point store.path at another file",
+        path.display()
+    )]
+    NewerSchema {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    #[error("cannot bring the state database schema up to date: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("state database query failed: {0}")]
+    Query(#[from] sqlx::Error),
+    #[error("the state database holds unreadable JSON in {what}: {source}")]
+    Corrupt {
+        what: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{prefix:?} is not a commit id or a prefix of at least 4 hex digits")]
+    BadPrefix { prefix: String },
+    #[error("{prefix:?} matches more than one recorded revision; give more digits")]
+    Ambiguous { prefix: String },
+    #[error("no apply with id {id} is recorded")]
+    NoSuchApply { id: i64 },
+    #[error(
+        "another gwsync ({holder}, pid {pid}) has been applying since {}; wait for it to \
+         finish, or remove the stale lock (a lock whose process has exited is taken over \
+         automatically)",
+        format_time(*.since)
+    )]
+    Locked {
+        holder: String,
+        pid: u32,
+        since: i64,
+    },
+}
+
+fn format_time(secs: i64) -> String {
+    match u64::try_from(secs) {
+        Ok(s) => humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(s)).to_string(),
+        Err(_) => format!("{secs} (Unix seconds)"),
+    }
+}
+
+/// One recorded revision with what happened to it, for `gwsync history`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HistoryEntry {
+    pub commit: String,
+    pub author: String,
+    pub summary: String,
+    pub committed_at: i64,
+    pub first_seen_at: i64,
+    /// Applies of this revision, oldest first.
+    pub applies: Vec<ApplySummary>,
+    /// Verdicts by owner, sorted by owner.
+    pub teams: Vec<TeamVerdict>,
+}
+
+/// One apply, without its plan and report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct ApplySummary {
+    pub id: i64,
+    pub kind: String,
+    pub actor: String,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+    /// `succeeded`, `failed`, or `None` while running (or if gwsync died during it).
+    pub outcome: Option<String>,
+}
+
+/// One owner's verdict at a revision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TeamVerdict {
+    pub owner: String,
+    pub verdict: String,
+    /// Diagnostics of severity refusal or error.
+    pub errors: usize,
+}
+
+/// Everything recorded about one revision, for `gwsync show`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RevisionDetail {
+    pub commit: String,
+    pub author: String,
+    pub summary: String,
+    pub committed_at: i64,
+    pub first_seen_at: i64,
+    /// Sorted by owner.
+    pub snapshots: Vec<SnapshotDetail>,
+    /// Oldest first.
+    pub applies: Vec<ApplyDetail>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SnapshotDetail {
+    pub owner: String,
+    pub verdict: String,
+    pub diagnostics: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApplyDetail {
+    pub id: i64,
+    pub kind: String,
+    pub actor: String,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+    pub outcome: Option<String>,
+    pub plan: serde_json::Value,
+    pub report: Option<serde_json::Value>,
+}
+
+/// A manifest file as stored in a snapshot.
+#[derive(Serialize, Deserialize)]
+struct StoredFile {
+    path: String,
+    text: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct RevisionRow {
+    commit: String,
+    author: String,
+    summary: String,
+    committed_at: i64,
+    first_seen_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct ApplyRow {
+    id: i64,
+    kind: String,
+    actor: String,
+    started_at: i64,
+    finished_at: Option<i64>,
+    outcome: Option<String>,
+    plan: String,
+    report: Option<String>,
+}
+
+/// A handle on the state database. Cheap to clone; every clone shares one small pool.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if missing) the database at `path`, readable by its owner only, and
+    /// brings its schema up to date. Refuses a database written by a newer gwsync.
+    pub async fn open(path: &Path) -> Result<Store, StoreError> {
+        let open_err = |source: sqlx::Error| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        prepare_file(path).map_err(|e| open_err(sqlx::Error::Io(e)))?;
+
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true)
+            .synchronous(SqliteSynchronous::Normal);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(open_err)?;
+
+        let store = Store {
+            pool,
+            path: path.to_path_buf(),
+        };
+        store.refuse_newer_schema().await?;
+        MIGRATOR.run(&store.pool).await?;
+        Ok(store)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Closes the pool, waiting for connections to finish.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Fails with [`StoreError::NewerSchema`] when the database has applied a migration that
+    /// is not embedded in this binary.
+    async fn refuse_newer_schema(&self) -> Result<(), StoreError> {
+        let table: Option<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        if table.is_none() {
+            return Ok(());
+        }
+        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations")
+            .fetch_all(&self.pool)
+            .await?;
+        let unknown = applied
+            .iter()
+            .copied()
+            .filter(|v| !MIGRATOR.version_exists(*v))
+            .max();
+        match unknown {
+            None => Ok(()),
+            Some(found) => Err(StoreError::NewerSchema {
+                path: self.path.clone(),
+                found,
+                known: MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0),
+            }),
+        }
+    }
+
+    /// Records a revision; a revision already recorded keeps its `first_seen_at`.
+    pub async fn record_revision(&self, revision: &Revision, now: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO revisions (\"commit\", author, summary, committed_at, first_seen_at) \
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT (\"commit\") DO NOTHING",
+        )
+        .bind(&revision.commit)
+        .bind(&revision.author)
+        .bind(&revision.summary)
+        .bind(revision.committed_at)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Records (or replaces) one owner's verdict at a recorded revision, with its diagnostics
+    /// and its manifest files as `(path, text)`.
+    pub async fn record_snapshot(
+        &self,
+        commit: &str,
+        owner: &str,
+        verdict: &str,
+        diagnostics: &[Diagnostic],
+        files: &[(String, String)],
+    ) -> Result<(), StoreError> {
+        let diagnostics =
+            serde_json::to_string(diagnostics).map_err(|source| StoreError::Corrupt {
+                what: format!("the diagnostics of {owner} at {commit}"),
+                source,
+            })?;
+        let files: Vec<StoredFile> = files
+            .iter()
+            .map(|(path, text)| StoredFile {
+                path: path.clone(),
+                text: text.clone(),
+            })
+            .collect();
+        let files = serde_json::to_string(&files).map_err(|source| StoreError::Corrupt {
+            what: format!("the files of {owner} at {commit}"),
+            source,
+        })?;
+        sqlx::query(
+            "INSERT INTO team_snapshots (\"commit\", owner, verdict, diagnostics, files) \
+             VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (\"commit\", owner) DO UPDATE SET \
+             verdict = excluded.verdict, diagnostics = excluded.diagnostics, \
+             files = excluded.files",
+        )
+        .bind(commit)
+        .bind(owner)
+        .bind(verdict)
+        .bind(diagnostics)
+        .bind(files)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Records the start of an apply (`kind`: `sync`, `rollback` or `heal`) and returns its id.
+    pub async fn begin_apply(
+        &self,
+        commit: &str,
+        kind: &str,
+        actor: &str,
+        plan_json: &str,
+        now: i64,
+    ) -> Result<i64, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO applies (\"commit\", kind, actor, started_at, plan) \
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(commit)
+        .bind(kind)
+        .bind(actor)
+        .bind(now)
+        .bind(plan_json)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.last_insert_rowid())
+    }
+
+    /// Records the end of an apply with its report.
+    pub async fn finish_apply(
+        &self,
+        id: i64,
+        report_json: &str,
+        succeeded: bool,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let outcome = if succeeded { "succeeded" } else { "failed" };
+        let done =
+            sqlx::query("UPDATE applies SET finished_at = ?, report = ?, outcome = ? WHERE id = ?")
+                .bind(now)
+                .bind(report_json)
+                .bind(outcome)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NoSuchApply { id });
+        }
+        Ok(())
+    }
+
+    /// The newest `limit` revisions (by first sighting), newest first. With `team`, only
+    /// revisions that have a snapshot for that owner, and only its verdict.
+    pub async fn history(
+        &self,
+        team: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<HistoryEntry>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows: Vec<RevisionRow> = match team {
+            None => {
+                sqlx::query_as(
+                    "SELECT \"commit\", author, summary, committed_at, first_seen_at \
+                     FROM revisions ORDER BY first_seen_at DESC, rowid DESC LIMIT ?",
+                )
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            Some(team) => {
+                sqlx::query_as(
+                    "SELECT \"commit\", author, summary, committed_at, first_seen_at \
+                     FROM revisions WHERE \"commit\" IN \
+                     (SELECT \"commit\" FROM team_snapshots WHERE owner = ?) \
+                     ORDER BY first_seen_at DESC, rowid DESC LIMIT ?",
+                )
+                .bind(team)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
+        let mut entries = Vec::with_capacity(rows.len());
+        for row in rows {
+            let applies: Vec<ApplySummary> = sqlx::query_as(
+                "SELECT id, kind, actor, started_at, finished_at, outcome FROM applies \
+                 WHERE \"commit\" = ? ORDER BY id",
+            )
+            .bind(&row.commit)
+            .fetch_all(&self.pool)
+            .await?;
+            let snapshots: Vec<(String, String, String)> = sqlx::query_as(
+                "SELECT owner, verdict, diagnostics FROM team_snapshots \
+                 WHERE \"commit\" = ? AND (? IS NULL OR owner = ?) ORDER BY owner",
+            )
+            .bind(&row.commit)
+            .bind(team)
+            .bind(team)
+            .fetch_all(&self.pool)
+            .await?;
+            let mut teams = Vec::with_capacity(snapshots.len());
+            for (owner, verdict, diagnostics) in snapshots {
+                let diagnostics = parse_json(&diagnostics, || {
+                    format!("the diagnostics of {owner} at {}", row.commit)
+                })?;
+                teams.push(TeamVerdict {
+                    errors: count_errors(&diagnostics),
+                    owner,
+                    verdict,
+                });
+            }
+            entries.push(HistoryEntry {
+                commit: row.commit,
+                author: row.author,
+                summary: row.summary,
+                committed_at: row.committed_at,
+                first_seen_at: row.first_seen_at,
+                applies,
+                teams,
+            });
+        }
+        Ok(entries)
+    }
+
+    /// Everything recorded about the revision whose commit id starts with `commit_prefix`
+    /// (at least 4 hex digits); `None` if no recorded revision matches.
+    pub async fn show(&self, commit_prefix: &str) -> Result<Option<RevisionDetail>, StoreError> {
+        if commit_prefix.len() < 4 || !commit_prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(StoreError::BadPrefix {
+                prefix: commit_prefix.to_string(),
+            });
+        }
+        let prefix = commit_prefix.to_ascii_lowercase();
+        let mut rows: Vec<RevisionRow> = sqlx::query_as(
+            "SELECT \"commit\", author, summary, committed_at, first_seen_at FROM revisions \
+             WHERE substr(\"commit\", 1, length(?1)) = ?1 LIMIT 2",
+        )
+        .bind(&prefix)
+        .fetch_all(&self.pool)
+        .await?;
+        if rows.len() > 1 {
+            return Err(StoreError::Ambiguous {
+                prefix: commit_prefix.to_string(),
+            });
+        }
+        let Some(row) = rows.pop() else {
+            return Ok(None);
+        };
+
+        let snapshot_rows: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT owner, verdict, diagnostics FROM team_snapshots WHERE \"commit\" = ? \
+             ORDER BY owner",
+        )
+        .bind(&row.commit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut snapshots = Vec::with_capacity(snapshot_rows.len());
+        for (owner, verdict, diagnostics) in snapshot_rows {
+            let diagnostics = parse_json(&diagnostics, || {
+                format!("the diagnostics of {owner} at {}", row.commit)
+            })?;
+            snapshots.push(SnapshotDetail {
+                owner,
+                verdict,
+                diagnostics,
+            });
+        }
+
+        let apply_rows: Vec<ApplyRow> = sqlx::query_as(
+            "SELECT id, kind, actor, started_at, finished_at, outcome, plan, report \
+             FROM applies WHERE \"commit\" = ? ORDER BY id",
+        )
+        .bind(&row.commit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut applies = Vec::with_capacity(apply_rows.len());
+        for a in apply_rows {
+            let plan = parse_json(&a.plan, || format!("the plan of apply {}", a.id))?;
+            let report = match &a.report {
+                Some(r) => Some(parse_json(r, || format!("the report of apply {}", a.id))?),
+                None => None,
+            };
+            applies.push(ApplyDetail {
+                id: a.id,
+                kind: a.kind,
+                actor: a.actor,
+                started_at: a.started_at,
+                finished_at: a.finished_at,
+                outcome: a.outcome,
+                plan,
+                report,
+            });
+        }
+
+        Ok(Some(RevisionDetail {
+            commit: row.commit,
+            author: row.author,
+            summary: row.summary,
+            committed_at: row.committed_at,
+            first_seen_at: row.first_seen_at,
+            snapshots,
+            applies,
+        }))
+    }
+
+    /// The latest finished apply: `(commit, finished_at, outcome)`.
+    pub async fn last_applied(&self) -> Result<Option<(String, i64, String)>, StoreError> {
+        let row: Option<(String, i64, String)> = sqlx::query_as(
+            "SELECT \"commit\", finished_at, outcome FROM applies \
+             WHERE finished_at IS NOT NULL AND outcome IS NOT NULL \
+             ORDER BY finished_at DESC, id DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row)
+    }
+
+    /// The manifest files `(path, text)` of `owner` as read at `commit`, if recorded.
+    pub async fn team_files(
+        &self,
+        commit: &str,
+        owner: &str,
+    ) -> Result<Option<Vec<(String, String)>>, StoreError> {
+        let files: Option<String> = sqlx::query_scalar(
+            "SELECT files FROM team_snapshots WHERE \"commit\" = ? AND owner = ?",
+        )
+        .bind(commit)
+        .bind(owner)
+        .fetch_optional(&self.pool)
+        .await?;
+        files
+            .map(|f| parse_files(&f, || format!("the files of {owner} at {commit}")))
+            .transpose()
+    }
+
+    /// The newest revision (by first sighting) at which `owner` was admitted, with its files.
+    pub async fn last_admitted(
+        &self,
+        owner: &str,
+    ) -> Result<Option<(String, Vec<(String, String)>)>, StoreError> {
+        let row: Option<(String, String)> = sqlx::query_as(
+            "SELECT s.\"commit\", s.files FROM team_snapshots s \
+             JOIN revisions r ON r.\"commit\" = s.\"commit\" \
+             WHERE s.owner = ? AND s.verdict = ? \
+             ORDER BY r.first_seen_at DESC, r.rowid DESC LIMIT 1",
+        )
+        .bind(owner)
+        .bind(ADMITTED)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            None => Ok(None),
+            Some((commit, files)) => {
+                let files = parse_files(&files, || format!("the files of {owner} at {commit}"))?;
+                Ok(Some((commit, files)))
+            }
+        }
+    }
+
+    /// Takes the apply lock for `holder` (process `pid`), in one immediate transaction so that
+    /// two processes cannot both take it. A lock held by a process that no longer exists, or
+    /// taken more than `stale_after_secs` ago, is taken over; otherwise this fails with
+    /// [`StoreError::Locked`]. The lock is not re-entrant: a second acquire by the same live
+    /// pid fails too.
+    pub async fn acquire_apply_lock(
+        &self,
+        holder: &str,
+        pid: u32,
+        now: i64,
+        stale_after_secs: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let current: Option<(String, i64, i64)> =
+            sqlx::query_as("SELECT holder, pid, acquired_at FROM apply_lock WHERE id = 1")
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some((held_by, held_pid, since)) = current {
+            let alive = u32::try_from(held_pid).is_ok_and(process_exists);
+            let stale = now.saturating_sub(since) > stale_after_secs;
+            if alive && !stale {
+                tx.rollback().await?;
+                return Err(StoreError::Locked {
+                    holder: held_by,
+                    pid: u32::try_from(held_pid).unwrap_or(0),
+                    since,
+                });
+            }
+            tracing::warn!(
+                holder = %held_by,
+                pid = held_pid,
+                since,
+                alive,
+                "taking over a stale apply lock"
+            );
+        }
+        sqlx::query(
+            "INSERT INTO apply_lock (id, holder, pid, acquired_at) VALUES (1, ?, ?, ?) \
+             ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, pid = excluded.pid, \
+             acquired_at = excluded.acquired_at",
+        )
+        .bind(holder)
+        .bind(i64::from(pid))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Releases the apply lock if `pid` holds it; returns whether it did.
+    pub async fn release_apply_lock(&self, pid: u32) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM apply_lock WHERE id = 1 AND pid = ?")
+            .bind(i64::from(pid))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}
+
+/// Creates the parent directory and the database file (mode 0600) if missing, and narrows the
+/// file's permissions to 0600 if they are wider.
+fn prepare_file(path: &Path) -> std::io::Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)?;
+    let mode = file.metadata()?.permissions().mode();
+    if mode & 0o077 != 0 {
+        file.set_permissions(Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
+
+fn process_exists(pid: u32) -> bool {
+    pid != 0 && Path::new(&format!("/proc/{pid}")).exists()
+}
+
+fn parse_json(text: &str, what: impl FnOnce() -> String) -> Result<serde_json::Value, StoreError> {
+    serde_json::from_str(text).map_err(|source| StoreError::Corrupt {
+        what: what(),
+        source,
+    })
+}
+
+fn parse_files(
+    text: &str,
+    what: impl FnOnce() -> String,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let files: Vec<StoredFile> =
+        serde_json::from_str(text).map_err(|source| StoreError::Corrupt {
+            what: what(),
+            source,
+        })?;
+    Ok(files.into_iter().map(|f| (f.path, f.text)).collect())
+}
+
+/// Counts diagnostics of severity `refusal` or `error` in a serialised `[Diagnostic]`.
+fn count_errors(diagnostics: &serde_json::Value) -> usize {
+    diagnostics.as_array().map_or(0, |list| {
+        list.iter()
+            .filter(|d| {
+                matches!(
+                    d.get("severity").and_then(|s| s.as_str()),
+                    Some("refusal" | "error")
+                )
+            })
+            .count()
+    })
+}

@@ -1,0 +1,389 @@
+//! The state database against real SQLite files.
+
+use gwsync::diagnostic::{Code, Diagnostic, Severity};
+use gwsync::source::Revision;
+use gwsync::store::{Store, StoreError};
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+
+fn revision(commit: &str, summary: &str, committed_at: i64) -> Revision {
+    Revision {
+        commit: commit.to_string(),
+        author: "Ada <ada@example.com>".to_string(),
+        committed_at,
+        summary: summary.to_string(),
+    }
+}
+
+fn db_path(dir: &tempfile::TempDir) -> PathBuf {
+    dir.path().join("state").join("gwsync.db")
+}
+
+fn files(text: &str) -> Vec<(String, String)> {
+    vec![("teams/a/route.yaml".to_string(), text.to_string())]
+}
+
+const C1: &str = "1111aaaa00000000000000000000000000000001";
+const C2: &str = "2222bbbb00000000000000000000000000000002";
+const C3: &str = "2222cccc00000000000000000000000000000003";
+
+#[tokio::test]
+async fn open_creates_a_private_file_and_its_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let _store = Store::open(&path).await.unwrap();
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[tokio::test]
+async fn open_narrows_wide_permissions() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gwsync.db");
+    std::fs::write(&path, b"").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let _store = Store::open(&path).await.unwrap();
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[tokio::test]
+async fn reopen_keeps_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let store = Store::open(&path).await.unwrap();
+    store
+        .record_revision(&revision(C1, "first", 100), 1000)
+        .await
+        .unwrap();
+    store.close().await;
+
+    let store = Store::open(&path).await.unwrap();
+    let history = store.history(None, 10).await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].commit, C1);
+    assert_eq!(history[0].first_seen_at, 1000);
+}
+
+#[tokio::test]
+async fn wal_mode_is_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let store = Store::open(&path).await.unwrap();
+    store.close().await;
+
+    let pool = sqlx::sqlite::SqlitePool::connect_with(
+        sqlx::sqlite::SqliteConnectOptions::new().filename(&path),
+    )
+    .await
+    .unwrap();
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(mode.to_lowercase(), "wal");
+}
+
+#[tokio::test]
+async fn a_database_from_a_newer_gwsync_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let store = Store::open(&path).await.unwrap();
+    store.close().await;
+
+    let pool = sqlx::sqlite::SqlitePool::connect_with(
+        sqlx::sqlite::SqliteConnectOptions::new().filename(&path),
+    )
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations \
+         (version, description, installed_on, success, checksum, execution_time) \
+         VALUES (99, 'from the future', CURRENT_TIMESTAMP, 1, x'00', 0)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+
+    match Store::open(&path).await {
+        Err(err @ StoreError::NewerSchema { found, known, .. }) => {
+            assert_eq!(found, 99);
+            assert_eq!(known, 1);
+            let message = err.to_string();
+            assert!(message.contains("newer gwsync"), "{message}");
+            assert!(message.contains("99"), "{message}");
+        }
+        other => panic!("expected NewerSchema, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn records_read_back_through_history_show_and_last_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&db_path(&dir)).await.unwrap();
+
+    store
+        .record_revision(&revision(C1, "first", 100), 1000)
+        .await
+        .unwrap();
+    // Recording again keeps the first sighting.
+    store
+        .record_revision(&revision(C1, "first", 100), 5000)
+        .await
+        .unwrap();
+    store
+        .record_revision(&revision(C2, "second", 200), 2000)
+        .await
+        .unwrap();
+
+    let refusal = Diagnostic::refusal(Code("bad-route"), "route is bad");
+    let warning = Diagnostic::new(Severity::Warning, Code("meh"), "just saying");
+    store
+        .record_snapshot(C1, "platform", "admitted", &[], &[])
+        .await
+        .unwrap();
+    store
+        .record_snapshot(
+            C1,
+            "team-a",
+            "admitted",
+            std::slice::from_ref(&warning),
+            &files("v1"),
+        )
+        .await
+        .unwrap();
+    store
+        .record_snapshot(C2, "team-a", "refused", &[refusal, warning], &files("v2"))
+        .await
+        .unwrap();
+    store
+        .record_snapshot(C2, "team-b", "admitted", &[], &[])
+        .await
+        .unwrap();
+    // Upsert replaces.
+    store
+        .record_snapshot(C2, "team-b", "admitted", &[], &files("b2"))
+        .await
+        .unwrap();
+
+    let id = store
+        .begin_apply(C1, "sync", "daemon", r#"{"changes":[]}"#, 1100)
+        .await
+        .unwrap();
+    assert_eq!(store.last_applied().await.unwrap(), None);
+    store
+        .finish_apply(id, r#"{"done":1}"#, true, 1110)
+        .await
+        .unwrap();
+    let failed = store
+        .begin_apply(C2, "sync", "alice", r#"{"changes":[1]}"#, 2100)
+        .await
+        .unwrap();
+    store
+        .finish_apply(failed, r#"{"done":0}"#, false, 2110)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.finish_apply(12345, "{}", true, 1).await,
+        Err(StoreError::NoSuchApply { id: 12345 })
+    ));
+
+    // History: newest first, with applies and verdicts.
+    let history = store.history(None, 10).await.unwrap();
+    assert_eq!(
+        history
+            .iter()
+            .map(|h| h.commit.as_str())
+            .collect::<Vec<_>>(),
+        [C2, C1]
+    );
+    assert_eq!(history[1].first_seen_at, 1000);
+    assert_eq!(history[0].summary, "second");
+    assert_eq!(history[0].applies.len(), 1);
+    assert_eq!(history[0].applies[0].outcome.as_deref(), Some("failed"));
+    assert_eq!(history[0].applies[0].actor, "alice");
+    let teams: Vec<_> = history[0]
+        .teams
+        .iter()
+        .map(|t| (t.owner.as_str(), t.verdict.as_str(), t.errors))
+        .collect();
+    assert_eq!(teams, [("team-a", "refused", 1), ("team-b", "admitted", 0)]);
+    assert_eq!(history[1].teams.len(), 2);
+    assert_eq!(store.history(None, 1).await.unwrap().len(), 1);
+
+    // History of one team: only revisions with its snapshot, only its verdict.
+    let b = store.history(Some("team-b"), 10).await.unwrap();
+    assert_eq!(b.len(), 1);
+    assert_eq!(b[0].commit, C2);
+    assert_eq!(b[0].teams.len(), 1);
+    assert_eq!(b[0].teams[0].owner, "team-b");
+    assert_eq!(store.history(Some("team-a"), 10).await.unwrap().len(), 2);
+    assert!(store.history(Some("nobody"), 10).await.unwrap().is_empty());
+
+    // Show.
+    let detail = store.show(&C1[..8]).await.unwrap().unwrap();
+    assert_eq!(detail.commit, C1);
+    assert_eq!(detail.snapshots.len(), 2);
+    assert_eq!(detail.snapshots[1].owner, "team-a");
+    assert_eq!(detail.snapshots[1].diagnostics[0]["code"], "meh");
+    assert_eq!(detail.applies.len(), 1);
+    assert_eq!(detail.applies[0].plan["changes"], serde_json::json!([]));
+    assert_eq!(
+        detail.applies[0].report,
+        Some(serde_json::json!({"done": 1}))
+    );
+    assert_eq!(detail.applies[0].finished_at, Some(1110));
+    // The whole detail serialises.
+    serde_json::to_string(&detail).unwrap();
+
+    // Last applied: the latest finished apply, whatever its outcome.
+    assert_eq!(
+        store.last_applied().await.unwrap(),
+        Some((C2.to_string(), 2110, "failed".to_string()))
+    );
+
+    // Files and the last admitted snapshot of a team.
+    assert_eq!(
+        store.team_files(C2, "team-a").await.unwrap(),
+        Some(files("v2"))
+    );
+    assert_eq!(store.team_files(C2, "team-c").await.unwrap(), None);
+    assert_eq!(
+        store.last_admitted("team-a").await.unwrap(),
+        Some((C1.to_string(), files("v1")))
+    );
+    assert_eq!(
+        store.last_admitted("team-b").await.unwrap(),
+        Some((C2.to_string(), files("b2")))
+    );
+    assert_eq!(store.last_admitted("team-c").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn show_by_prefix_and_ambiguous_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&db_path(&dir)).await.unwrap();
+    for (i, c) in [C1, C2, C3].into_iter().enumerate() {
+        store
+            .record_revision(&revision(c, "r", 1), i as i64)
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.show("1111").await.unwrap().unwrap().commit, C1);
+    assert_eq!(store.show("2222BBBB").await.unwrap().unwrap().commit, C2);
+    assert_eq!(store.show(C3).await.unwrap().unwrap().commit, C3);
+    assert!(store.show("ffff").await.unwrap().is_none());
+    match store.show("2222").await {
+        Err(StoreError::Ambiguous { prefix }) => assert_eq!(prefix, "2222"),
+        other => panic!("expected Ambiguous, got {other:?}"),
+    }
+    assert!(matches!(
+        store.show("111").await,
+        Err(StoreError::BadPrefix { .. })
+    ));
+    assert!(matches!(
+        store.show("11%_").await,
+        Err(StoreError::BadPrefix { .. })
+    ));
+}
+
+#[tokio::test]
+async fn the_apply_lock_admits_one_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&db_path(&dir)).await.unwrap();
+    let me = std::process::id();
+
+    store
+        .acquire_apply_lock("daemon", me, 1000, 3600)
+        .await
+        .unwrap();
+    match store.acquire_apply_lock("cli", me, 1001, 3600).await {
+        Err(err @ StoreError::Locked { .. }) => {
+            let StoreError::Locked { holder, pid, since } = &err else {
+                unreachable!()
+            };
+            assert_eq!(holder, "daemon");
+            assert_eq!(*pid, me);
+            assert_eq!(*since, 1000);
+            let message = err.to_string();
+            assert!(message.contains("daemon"), "{message}");
+            assert!(message.contains(&format!("pid {me}")), "{message}");
+            assert!(message.contains("1970-01-01T00:16:40Z"), "{message}");
+        }
+        other => panic!("expected Locked, got {other:?}"),
+    }
+
+    // Releasing by another pid does nothing.
+    assert!(!store.release_apply_lock(me + 1).await.unwrap());
+    assert!(store.release_apply_lock(me).await.unwrap());
+    store
+        .acquire_apply_lock("cli", me, 1002, 3600)
+        .await
+        .unwrap();
+    assert!(store.release_apply_lock(me).await.unwrap());
+}
+
+#[tokio::test]
+async fn a_lock_of_a_dead_process_or_too_old_is_taken_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&db_path(&dir)).await.unwrap();
+    let me = std::process::id();
+
+    // pid 999999 is almost surely not running (checked below).
+    assert!(!std::path::Path::new("/proc/999999").exists());
+    store
+        .acquire_apply_lock("ghost", 999_999, 1000, 3600)
+        .await
+        .unwrap();
+    store
+        .acquire_apply_lock("cli", me, 1001, 3600)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.acquire_apply_lock("other", me, 1002, 3600).await,
+        Err(StoreError::Locked { holder, .. }) if holder == "cli"
+    ));
+
+    // Older than stale_after_secs: taken over even though the holder lives.
+    store
+        .acquire_apply_lock("late", me, 1001 + 3601, 3600)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.acquire_apply_lock("other", me, 1001 + 3602, 3600).await,
+        Err(StoreError::Locked { holder, .. }) if holder == "late"
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_acquirers_on_two_handles_get_exactly_one_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let me = std::process::id();
+    for round in 0..10 {
+        let a = Store::open(&path).await.unwrap();
+        let b = Store::open(&path).await.unwrap();
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(2));
+        let task = |store: Store, name: &'static str| {
+            let barrier = barrier.clone();
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store.acquire_apply_lock(name, me, round, 3600).await
+            })
+        };
+        let ta = task(a.clone(), "a");
+        let tb = task(b.clone(), "b");
+        let (ra, rb) = (ta.await.unwrap(), tb.await.unwrap());
+        let winners = [&ra, &rb].iter().filter(|r| r.is_ok()).count();
+        assert_eq!(winners, 1, "round {round}: {ra:?} / {rb:?}");
+        for r in [ra, rb] {
+            if let Err(e) = r {
+                assert!(matches!(e, StoreError::Locked { .. }), "{e:?}");
+            }
+        }
+        assert!(a.release_apply_lock(me).await.unwrap());
+        a.close().await;
+        b.close().await;
+    }
+}

@@ -1,8 +1,9 @@
 //! Reconcile: from a translated revision and the live AWS state to a plan.
 //!
-//! The steps every command that changes AWS shares (and, later, the daemon): observe what
-//! gwsync owns, find the ACM certificates for listener hostnames, hold back the Gateways that
-//! must not change in this revision, and diff. It returns the plan with the AWS identifiers
+//! The steps every command that changes AWS shares (and, later, the daemon): stand a refused
+//! team's last admitted files in for its folder ([`compose_snapshot`]), observe what gwsync
+//! owns, find the ACM certificates for listener hostnames, hold back the Gateways that must
+//! not change in this revision, and diff. It returns the plan with the AWS identifiers
 //! `apply` needs; it changes nothing itself.
 
 use crate::alb::{Certificate, Stack};
@@ -10,11 +11,52 @@ use crate::aws::AwsIds;
 use crate::aws::client::Clients;
 use crate::aws::observe::{AwsError, find_certificates, observe, resolve_certificates};
 use crate::plan::{Observed, Plan, diff};
-use crate::source::Revision;
-use crate::tenancy::Admission;
+use crate::source::{Revision, Snapshot, SourceFile};
+use crate::tenancy::{Admission, PathOwner, Tenancy};
 use crate::translate::Translation;
 use crate::validate::Report;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A revision in which some teams' folders are replaced by the files of their last admitted
+/// revision: how a refused team keeps its last good state while every other team moves on.
+/// Pure: `replacements` maps a team's name to its stored files (path, text).
+pub fn compose_snapshot(
+    current: &Snapshot,
+    tenancy: &Tenancy,
+    replacements: &BTreeMap<String, Vec<(String, String)>>,
+) -> Snapshot {
+    let replaced = |path: &str| match tenancy.owner_of(path) {
+        PathOwner::Team(i) => replacements.contains_key(&tenancy.teams[i].name),
+        _ => false,
+    };
+    let mut files: Vec<SourceFile> = current
+        .files
+        .iter()
+        .filter(|f| !replaced(&f.path))
+        .cloned()
+        .chain(
+            replacements
+                .values()
+                .flatten()
+                .map(|(path, text)| SourceFile {
+                    path: path.clone(),
+                    bytes: text.clone().into_bytes(),
+                }),
+        )
+        .collect();
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Snapshot {
+        revision: current.revision.clone(),
+        files,
+        entries_refused: current
+            .entries_refused
+            .iter()
+            .filter(|e| !replaced(&e.path))
+            .cloned()
+            .collect(),
+        submodules: current.submodules.clone(),
+    }
+}
 
 /// A plan against the live configuration, with what it was computed from.
 pub struct LivePlan {
@@ -71,9 +113,9 @@ pub async fn live_plan(
 }
 
 /// Gateways that must not change in this revision: refused by translation, holding a
-/// listener whose certificate was not found, or carrying routes of a refused team (until the
-/// store keeps each team's last good state, a refused team's rules would otherwise be
-/// deleted).
+/// listener whose certificate was not found, or possibly carrying routes of a team that is
+/// refused and has no last admitted state to stand in (see [`compose_snapshot`]): its rules
+/// on AWS would otherwise be deleted.
 fn held_gateways(
     revision: &Revision,
     admission: &Admission,

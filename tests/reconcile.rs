@@ -1347,3 +1347,55 @@ async fn a_listener_holding_a_hand_made_rule_is_not_deleted_with_it() {
     let (report, _) = w.apply_plan(&plan, &mut ids).await;
     assert!(report.succeeded(), "{}", report.render());
 }
+
+/// The store keeps each team's last admitted state: a team whose new commit is refused stays
+/// as it was on AWS, while another team's change in the same commit is applied.
+#[tokio::test]
+async fn a_refused_team_keeps_its_last_good_state_while_another_team_moves_on() {
+    let mut w = World::start().await;
+    // Converge through the CLI, so that the store records every team's admitted state.
+    let (code, stdout, _) = w.gwsync(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{stdout}");
+
+    w.repo.edit(
+        "teams/orders/routes.yaml",
+        r#"hostnames: ["orders.example.com"]"#,
+        r#"hostnames: ["pay.example.com"]"#,
+    );
+    w.repo.edit(PAYMENTS_ROUTES, "weight: 90", "weight: 50");
+    w.repo.edit(PAYMENTS_ROUTES, "weight: 10", "weight: 50");
+    w.repo
+        .commit("orders claims a hostname it does not own; payments goes 50/50");
+
+    let (code, stdout, stderr) = w.gwsync(&["plan", "--format", "json"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    let plan: Plan = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        operations(&plan),
+        calls(&[("ModifyRule", 1)]),
+        "only payments' change"
+    );
+    assert!(
+        stderr.contains("team orders is refused at this revision: its last admitted state"),
+        "{stderr}"
+    );
+    let (code, stdout, _) = w.gwsync(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{stdout}");
+    w.assert_foreign_untouched().await;
+    assert_eq!(w.gwsync(&["plan"]).0, 0, "converged");
+
+    // orders' routes are still served as they were.
+    let (code, stdout, _) = w.gwsync(&[
+        "explain",
+        "--live",
+        "--gateway",
+        GATEWAY,
+        "--format",
+        "json",
+        "--url",
+        "https://orders.example.com/",
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    let answer: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(answer["action"]["backends"][0]["backend"], "orders-asg");
+}

@@ -9,7 +9,7 @@ use crate::aws::client::{Clients, RateLimits};
 use crate::aws::observe::observe;
 use crate::config::Config;
 use crate::plan::{PLAN_VERSION, Plan, render};
-use crate::reconcile::{LivePlan, live_plan};
+use crate::reconcile::{LivePlan, compose_snapshot, live_plan};
 use crate::validate::{Report, Status};
 use std::io::{BufRead, IsTerminal, Write};
 
@@ -61,15 +61,19 @@ pub(super) fn plan(cli: &Cli, args: &PlanArgs) -> Result<u8, CliError> {
         return Ok(ERROR);
     }
     let live = runtime()?.block_on(async {
+        let store = super::record::open(&config).await?;
+        let effective = last_good(&config, &store, &checked).await?;
         let clients = connect(&config).await;
-        live_plan(
+        let mut live = live_plan(
             &clients,
             &config.instance_id,
             &checked.revision,
-            &checked.admission,
-            &checked.translation,
+            &effective.admission,
+            &effective.translation,
         )
-        .await
+        .await?;
+        live.held_back.splice(0..0, effective.notes);
+        Ok::<_, CliError>(live)
     })?;
     print_problems(&report, &live.held_back);
     let rendered = render(&live.plan, args.format);
@@ -134,15 +138,17 @@ async fn apply_locked(
     report: &Report<'_>,
     args: &ApplyArgs,
 ) -> Result<u8, CliError> {
+    let effective = last_good(config, store, checked).await?;
     let clients = connect(config).await;
-    let live = live_plan(
+    let mut live = live_plan(
         &clients,
         &config.instance_id,
         &checked.revision,
-        &checked.admission,
-        &checked.translation,
+        &effective.admission,
+        &effective.translation,
     )
     .await?;
+    live.held_back.splice(0..0, effective.notes);
     print_problems(report, &live.held_back);
     let plan = match &args.plan {
         Some(path) => saved_plan(path, checked, &live)?,
@@ -191,6 +197,69 @@ async fn apply_locked(
         NO_CHANGES
     } else {
         CHANGES
+    })
+}
+
+/// The revision as it is applied: a team refused in it keeps the files of its last admitted
+/// revision (from the store) while every other team is taken as it is now.
+struct Effective {
+    admission: crate::tenancy::Admission,
+    translation: crate::translate::Translation,
+    /// Which teams keep an earlier state, for the operator.
+    notes: Vec<String>,
+}
+
+async fn last_good(
+    config: &Config,
+    store: &crate::store::Store,
+    checked: &Checked,
+) -> Result<Effective, CliError> {
+    let as_is = || Effective {
+        admission: checked.admission.clone(),
+        translation: checked.translation.clone(),
+        notes: Vec::new(),
+    };
+    let Some(tenancy) = &checked.admission.tenancy else {
+        return Ok(as_is());
+    };
+    let report = Report {
+        revision: &checked.revision,
+        admission: &checked.admission,
+        translation: &checked.translation,
+        team: None,
+    };
+    let mut replacements = std::collections::BTreeMap::new();
+    let mut notes = Vec::new();
+    for team in &checked.admission.teams {
+        if report.team_admitted(&team.name) {
+            continue;
+        }
+        match store.last_admitted(&team.name).await? {
+            Some((commit, files)) => {
+                notes.push(format!(
+                    "team {} is refused at this revision: its last admitted state (commit {}) stays in place",
+                    team.name,
+                    &commit[..commit.len().min(12)]
+                ));
+                replacements.insert(team.name.clone(), files);
+            }
+            None => notes.push(format!(
+                "team {} is refused at this revision and has no admitted revision on record",
+                team.name
+            )),
+        }
+    }
+    if replacements.is_empty() {
+        return Ok(Effective { notes, ..as_is() });
+    }
+    let composed = compose_snapshot(&checked.snapshot, tenancy, &replacements);
+    let admission = crate::tenancy::admit(&composed, &super::admit_options(config));
+    let translation =
+        crate::translate::translate(&admission, &checked.ages, &super::translate_options(config));
+    Ok(Effective {
+        admission,
+        translation,
+        notes,
     })
 }
 

@@ -345,8 +345,25 @@ fn open_source(
 struct Checked {
     revision: Revision,
     snapshot: crate::source::Snapshot,
+    ages: RouteAges,
     admission: Admission,
     translation: Translation,
+}
+
+fn admit_options(config: &Config) -> AdmitOptions {
+    AdmitOptions {
+        tenants_file: config.repo.tenants_file.clone(),
+        limits: config.limits,
+        gateway_class: config.gateway_class.clone(),
+    }
+}
+
+fn translate_options(config: &Config) -> TranslateOptions {
+    TranslateOptions {
+        instance_id: config.instance_id.clone(),
+        rules_per_load_balancer: config.aws.rules_per_load_balancer,
+        target_groups_per_load_balancer: config.aws.target_groups_per_load_balancer,
+    }
 }
 
 fn check_revision(cli: &Cli, args: &RevisionArgs) -> Result<Checked, CliError> {
@@ -361,27 +378,13 @@ fn check_revision(cli: &Cli, args: &RevisionArgs) -> Result<Checked, CliError> {
     let revision = opened.source.resolve(&rev)?;
     tracing::info!(commit = %revision.commit, rev = %rev, "reading revision");
     let snapshot = opened.source.snapshot(&revision, &config.limits)?;
-    let admission = admit(
-        &snapshot,
-        &AdmitOptions {
-            tenants_file: config.repo.tenants_file.clone(),
-            limits: config.limits,
-            gateway_class: config.gateway_class.clone(),
-        },
-    );
+    let admission = admit(&snapshot, &admit_options(&config));
     let ages = route_ages(&opened.source, &revision, &admission, &config)?;
-    let translation = translate(
-        &admission,
-        &ages,
-        &TranslateOptions {
-            instance_id: config.instance_id.clone(),
-            rules_per_load_balancer: config.aws.rules_per_load_balancer,
-            target_groups_per_load_balancer: config.aws.target_groups_per_load_balancer,
-        },
-    );
+    let translation = translate(&admission, &ages, &translate_options(&config));
     Ok(Checked {
         revision,
         snapshot,
+        ages,
         admission,
         translation,
     })

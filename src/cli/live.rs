@@ -61,8 +61,19 @@ pub(super) fn plan(cli: &Cli, args: &PlanArgs) -> Result<u8, CliError> {
         return Ok(ERROR);
     }
     let live = runtime()?.block_on(async {
-        let store = super::record::open(&config).await?;
-        let effective = last_good(&config, &store, &checked).await?;
+        // Planning only reads: without a state database it still plans, holding back the
+        // Gateways that a refused team may have rules on.
+        let effective = match super::record::open(&config).await {
+            Ok(store) => last_good(&config, &store, &checked).await?,
+            Err(e) => {
+                tracing::warn!(error = %e, "no state database: a refused team's last good state is unknown");
+                Effective {
+                    admission: checked.admission.clone(),
+                    translation: checked.translation.clone(),
+                    notes: vec![format!("state database not available ({e})")],
+                }
+            }
+        };
         let clients = connect(&config).await;
         let mut live = live_plan(
             &clients,

@@ -165,3 +165,98 @@ fn hold_back(desired: &mut Stack, observed: &Stack, hold: &BTreeSet<String>) {
         .load_balancers
         .sort_by(|a, b| a.gateway.cmp(&b.gateway));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::tenants::{PlatformSpec, TeamSpec, TenantsSpec};
+    use crate::source::{RefusedEntry, RefusedReason};
+
+    fn tenancy() -> Tenancy {
+        let team = |name: &str| TeamSpec {
+            name: name.into(),
+            path: format!("teams/{name}/"),
+            namespace: name.into(),
+            labels: Default::default(),
+            owners: vec![],
+            hostnames: vec![],
+            paths: Default::default(),
+            target_groups: vec![],
+        };
+        let spec = TenantsSpec {
+            api_version: "gwsync.dev/v1alpha1".into(),
+            kind: "Tenants".into(),
+            metadata: None,
+            platform: PlatformSpec {
+                path: "platform/".into(),
+                namespace: "platform".into(),
+                labels: Default::default(),
+                owners: vec![],
+            },
+            teams: vec![team("a"), team("b")],
+        };
+        Tenancy::from_spec(&spec, "tenants.yaml", 1).unwrap()
+    }
+
+    fn file(path: &str, text: &str) -> SourceFile {
+        SourceFile {
+            path: path.into(),
+            bytes: text.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_replaced_team_gets_its_stored_files_and_nothing_of_its_current_folder() {
+        let current = Snapshot {
+            revision: Revision {
+                commit: "c".repeat(40),
+                author: "t".into(),
+                committed_at: 0,
+                summary: "now".into(),
+            },
+            files: vec![
+                file("platform/gw.yaml", "platform now"),
+                file("teams/a/new.yaml", "a now"),
+                file("teams/b/r.yaml", "b now"),
+                file("tenants.yaml", "tenants now"),
+            ],
+            entries_refused: vec![
+                RefusedEntry {
+                    path: "teams/a/link.yaml".into(),
+                    reason: RefusedReason::NonUtf8Path,
+                },
+                RefusedEntry {
+                    path: "teams/b/link.yaml".into(),
+                    reason: RefusedReason::NonUtf8Path,
+                },
+            ],
+            submodules: vec![],
+        };
+        let replacements = BTreeMap::from([(
+            "a".to_string(),
+            vec![("teams/a/old.yaml".to_string(), "a before".to_string())],
+        )]);
+        let composed = compose_snapshot(&current, &tenancy(), &replacements);
+        let files: Vec<(&str, &[u8])> = composed
+            .files
+            .iter()
+            .map(|f| (f.path.as_str(), f.bytes.as_slice()))
+            .collect();
+        assert_eq!(
+            files,
+            [
+                ("platform/gw.yaml", b"platform now".as_slice()),
+                ("teams/a/old.yaml", b"a before"),
+                ("teams/b/r.yaml", b"b now"),
+                ("tenants.yaml", b"tenants now"),
+            ]
+        );
+        let refused: Vec<&str> = composed
+            .entries_refused
+            .iter()
+            .map(|e| e.path.as_str())
+            .collect();
+        assert_eq!(refused, ["teams/b/link.yaml"]);
+        assert_eq!(composed.revision, current.revision);
+    }
+}

@@ -721,10 +721,18 @@ impl World {
     /// Runs the real `gwsync` against this moto server and repository, with `--instance-id`
     /// and nothing from the environment but the AWS settings.
     fn gwsync(&self, args: &[&str]) -> (i32, String, String) {
+        self.gwsync_with_repo(args, Some(self.repo.path().to_str().unwrap()))
+    }
+
+    /// `gwsync` with another `--repo` (or none, for commands that read no revision).
+    fn gwsync_with_repo(&self, args: &[&str], repo: Option<&str>) -> (i32, String, String) {
         let started = Instant::now();
-        let out: Output = Command::new(env!("CARGO_BIN_EXE_gwsync"))
-            .args(args)
-            .args(["--repo", self.repo.path().to_str().unwrap()])
+        let mut command = Command::new(env!("CARGO_BIN_EXE_gwsync"));
+        command.args(args);
+        if let Some(repo) = repo {
+            command.args(["--repo", repo]);
+        }
+        let out: Output = command
             .args(["--instance-id", INSTANCE])
             .env_remove("GWSYNC_CONFIG")
             .env_remove("GWSYNC_INSTANCE_ID")
@@ -1398,4 +1406,110 @@ async fn a_refused_team_keeps_its_last_good_state_while_another_team_moves_on() 
     assert_eq!(code, 0, "{stdout}");
     let answer: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(answer["action"]["backends"][0]["backend"], "orders-asg");
+}
+
+fn head_of(repo: &std::path::Path) -> String {
+    git2::Repository::open(repo)
+        .unwrap()
+        .head()
+        .unwrap()
+        .peel_to_commit()
+        .unwrap()
+        .id()
+        .to_string()
+}
+
+/// Apply A, apply B, roll back to A: AWS is as A left it, a sync of the same head keeps the
+/// pin, `resume` lets B back. A rollback needs no Git: it works with the repository gone.
+#[tokio::test]
+async fn rollback_restores_a_revision_pins_it_and_resume_rolls_forward() {
+    let mut w = World::start().await;
+    assert_eq!(w.gwsync(&["apply", "--auto-approve"]).0, 0);
+    let a = head_of(w.repo.path());
+    w.repo.edit(PAYMENTS_ROUTES, "weight: 90", "weight: 50");
+    w.repo.edit(PAYMENTS_ROUTES, "weight: 10", "weight: 50");
+    w.remove_route(PAYMENTS_ROUTES, "payments-shared-api");
+    w.repo.commit("B: payments 50/50, off the shared hostname");
+    assert_eq!(w.gwsync(&["apply", "--auto-approve"]).0, 0);
+    assert_eq!(w.gwsync(&["plan", "--rev", &a]).0, 1, "B differs from A");
+
+    // Roll back with the repository out of reach: the state database has A's files.
+    let (code, stdout, stderr) = w.gwsync_with_repo(
+        &["rollback", "--to", &a[..12], "--auto-approve"],
+        Some("/nonexistent/repo"),
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("pinned"), "{stdout}");
+    assert_eq!(w.gwsync(&["plan", "--rev", &a]).0, 0, "AWS is as A left it");
+    w.assert_foreign_untouched().await;
+
+    // The pin holds A while the head is still B.
+    let (code, stdout, _) = w.gwsync(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("Pinned to"), "{stdout}");
+    assert_eq!(w.gwsync(&["plan", "--rev", &a]).0, 0, "still A");
+    let (_, status, _) = w.gwsync(&["status"]);
+    assert!(
+        status.contains(&format!("pinned: {}", &a[..12])),
+        "{status}"
+    );
+
+    // Resume: the head is applied again.
+    assert_eq!(w.gwsync_with_repo(&["resume"], None).0, 0);
+    assert_eq!(w.gwsync(&["apply", "--auto-approve"]).0, 0);
+    assert_eq!(w.gwsync(&["plan"]).0, 0, "B again");
+    let history = w.gwsync_with_repo(&["history", "--format", "json"], None).1;
+    let entries: serde_json::Value = serde_json::from_str(&history).unwrap();
+    let kinds: Vec<&str> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|e| e["applies"].as_array().unwrap())
+        .map(|a| a["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"rollback"), "{kinds:?}");
+    w.assert_foreign_untouched().await;
+}
+
+/// Rolling back one team leaves every other team at the current revision.
+#[tokio::test]
+async fn a_team_rollback_leaves_the_other_teams_alone() {
+    let mut w = World::start().await;
+    assert_eq!(w.gwsync(&["apply", "--auto-approve"]).0, 0);
+    let a = head_of(w.repo.path());
+    w.repo.edit(PAYMENTS_ROUTES, "weight: 90", "weight: 50");
+    w.repo.edit(PAYMENTS_ROUTES, "weight: 10", "weight: 50");
+    w.remove_route("teams/orders/routes.yaml", "orders-shared-api");
+    w.repo
+        .commit("payments 50/50; orders off the shared hostname");
+    assert_eq!(w.gwsync(&["apply", "--auto-approve"]).0, 0);
+
+    let (code, stdout, stderr) = w.gwsync(&[
+        "rollback",
+        "--to",
+        &a,
+        "--team",
+        "payments",
+        "--auto-approve",
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    // payments is back at 90/10; orders keeps its change (no shared-hostname route).
+    let explain = |url: &str| {
+        let (_, out, _) = w.gwsync(&[
+            "explain",
+            "--live",
+            "--gateway",
+            GATEWAY,
+            "--format",
+            "json",
+            "--url",
+            url,
+        ]);
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()
+    };
+    let web = explain("https://pay.example.com/api/x");
+    assert_eq!(web["action"]["backends"][0]["weight"], 90);
+    let orders = explain("https://api.example.com/orders");
+    assert_eq!(orders["action"]["status"], 404, "orders' removal stays");
+    w.assert_foreign_untouched().await;
 }

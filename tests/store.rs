@@ -109,7 +109,8 @@ async fn a_database_from_a_newer_gwsync_is_refused() {
     match Store::open(&path).await {
         Err(err @ StoreError::NewerSchema { found, known, .. }) => {
             assert_eq!(found, 99);
-            assert_eq!(known, 1);
+            // The newest migration this binary embeds (migrations/0002_pin_head.sql).
+            assert_eq!(known, 2);
             let message = err.to_string();
             assert!(message.contains("newer gwsync"), "{message}");
             assert!(message.contains("99"), "{message}");
@@ -386,4 +387,30 @@ async fn racing_acquirers_on_two_handles_get_exactly_one_lock() {
         a.close().await;
         b.close().await;
     }
+}
+
+#[tokio::test]
+async fn a_pin_is_set_read_replaced_and_cleared() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("gwsync.db")).await.unwrap();
+    assert_eq!(store.pin().await.unwrap(), None);
+    let pin = gwsync::store::Pin {
+        commit: "a".repeat(40),
+        team: Some("payments".into()),
+        pinned_at: 10,
+        actor: "cli:ann".into(),
+        head: Some("b".repeat(40)),
+    };
+    store.set_pin(&pin).await.unwrap();
+    assert_eq!(store.pin().await.unwrap(), Some(pin.clone()));
+    let everyone = gwsync::store::Pin {
+        team: None,
+        head: None,
+        ..pin
+    };
+    store.set_pin(&everyone).await.unwrap();
+    assert_eq!(store.pin().await.unwrap(), Some(everyone));
+    assert!(store.clear_pin().await.unwrap());
+    assert!(!store.clear_pin().await.unwrap());
+    assert_eq!(store.pin().await.unwrap(), None);
 }

@@ -5,7 +5,7 @@ use super::{Cli, CliError, HistoryArgs, OutputFormat, ShowArgs, load_config, rec
 use std::fmt::Write as _;
 use std::time::{Duration, UNIX_EPOCH};
 
-fn time(seconds: i64) -> String {
+pub(super) fn time(seconds: i64) -> String {
     humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(seconds.max(0) as u64))
         .to_string()
 }

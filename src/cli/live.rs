@@ -149,6 +149,24 @@ async fn apply_locked(
     report: &Report<'_>,
     args: &ApplyArgs,
 ) -> Result<u8, CliError> {
+    // A rollback holds the live state until a commit newer than the one it held back.
+    if let Some(pin) = store.pin().await? {
+        if pin
+            .head
+            .as_deref()
+            .is_none_or(|h| h == checked.revision.commit)
+        {
+            println!(
+                "Pinned to {} by a rollback ({}): {} is not applied until a new commit arrives or `gwsync resume`.",
+                &pin.commit[..pin.commit.len().min(12)],
+                pin.actor,
+                &checked.revision.commit[..12]
+            );
+            return Ok(NO_CHANGES);
+        }
+        store.clear_pin().await?;
+        println!("A new commit arrived since the rollback: the pin is lifted.");
+    }
     let effective = last_good(config, store, checked).await?;
     let clients = connect(config).await;
     let mut live = live_plan(

@@ -8,6 +8,7 @@ mod history;
 mod live;
 mod plan;
 mod record;
+mod rollback;
 mod validate;
 
 use crate::config::{Config, DEFAULT_CONFIG_PATH, RepoLocation};
@@ -80,6 +81,14 @@ pub enum Command {
     Apply(ApplyArgs),
     /// The revisions gwsync has read and applied, newest first, from the state database.
     History(HistoryArgs),
+    /// Go back to a recorded revision (every team, or one with --team), from the state
+    /// database: no Git needed for a full rollback. Pins the result: `apply` does not roll
+    /// forward until a new commit arrives or `gwsync resume`.
+    Rollback(RollbackArgs),
+    /// Lift a rollback's pin.
+    Resume(ResumeArgs),
+    /// Tracked and applied revisions, the pin, and each team's state.
+    Status(StatusArgs),
     /// One recorded revision: each team's verdict and problems, and its applies with their
     /// plans and reports.
     Show(ShowArgs),
@@ -121,6 +130,34 @@ pub enum PlanFormat {
     Json,
     /// For pull-request comments (not with --offline).
     Markdown,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RollbackArgs {
+    /// The recorded revision to go back to (a commit or a unique prefix).
+    #[arg(long)]
+    pub to: String,
+    /// Roll back only this team; every other team stays at the current revision (which is
+    /// then read from Git).
+    #[arg(long)]
+    pub team: Option<String>,
+    #[command(flatten)]
+    pub revision: RevisionArgs,
+    #[arg(long)]
+    pub auto_approve: bool,
+    #[arg(long)]
+    pub allow_deletes: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ResumeArgs {}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub revision: RevisionArgs,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
 }
 
 #[derive(Debug, clap::Args)]
@@ -228,6 +265,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Plan(args) => live::plan(&cli, args),
         Command::Apply(args) => live::run_apply(&cli, args),
         Command::History(args) => history::history(&cli, args),
+        Command::Rollback(args) => rollback::rollback(&cli, args),
+        Command::Resume(args) => rollback::resume(&cli, args),
+        Command::Status(args) => rollback::status(&cli, args),
         Command::Show(args) => history::show(&cli, args),
         Command::Explain(args) => explain::run(&cli, args),
     };

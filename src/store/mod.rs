@@ -8,8 +8,9 @@
 //!   diagnostics that decided it and the owner's manifest files as read, so that the last
 //!   admitted files of a team can be reused when its next change is refused;
 //! - **applies**: every sync, rollback and heal, with its plan and its report;
-//! - **pins**, **route ages** (schema only for now) and **the apply lock**, which keeps two
-//!   gwsync processes from changing the same load balancers at once.
+//! - **the pin** a rollback leaves, **route ages** (schema only for now: ages are read from
+//!   Git history) and **the apply lock**, which keeps two gwsync processes from changing the
+//!   same load balancers at once.
 //!
 //! It must not do anything else: no Git (callers pass [`Revision`]s and file texts in), no AWS
 //! (plans and reports arrive as JSON text), and no decisions (verdicts are recorded, not made).
@@ -93,6 +94,19 @@ fn format_time(secs: i64) -> String {
         Ok(s) => humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(s)).to_string(),
         Err(_) => format!("{secs} (Unix seconds)"),
     }
+}
+
+/// A rollback's hold on the live state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct Pin {
+    /// The revision the live state was rolled back to.
+    pub commit: String,
+    /// The team rolled back, or None for every team.
+    pub team: Option<String>,
+    pub pinned_at: i64,
+    pub actor: String,
+    /// The tracked commit at the time of the rollback: not applied while pinned.
+    pub head: Option<String>,
 }
 
 /// One recorded revision with what happened to it, for `gwsync history`.
@@ -580,6 +594,41 @@ impl Store {
                 Ok(Some((commit, files)))
             }
         }
+    }
+
+    /// Holds the live state at `pin.commit` (for `pin.team` only, or every team) until a
+    /// commit other than `pin.head` arrives or the operator resumes. One pin at a time.
+    pub async fn set_pin(&self, pin: &Pin) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO pins (id, \"commit\", team, pinned_at, actor, head) VALUES (1, ?, ?, ?, ?, ?) \
+             ON CONFLICT (id) DO UPDATE SET \"commit\" = excluded.\"commit\", team = excluded.team, \
+             pinned_at = excluded.pinned_at, actor = excluded.actor, head = excluded.head",
+        )
+        .bind(&pin.commit)
+        .bind(&pin.team)
+        .bind(pin.pinned_at)
+        .bind(&pin.actor)
+        .bind(&pin.head)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The pin, if any.
+    pub async fn pin(&self) -> Result<Option<Pin>, StoreError> {
+        Ok(sqlx::query_as::<_, Pin>(
+            "SELECT \"commit\", team, pinned_at, actor, head FROM pins WHERE id = 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Removes the pin; whether there was one.
+    pub async fn clear_pin(&self) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM pins WHERE id = 1")
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     /// Takes the apply lock for `holder` (process `pid`), in one immediate transaction so that

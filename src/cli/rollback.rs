@@ -1,0 +1,315 @@
+//! `gwsync rollback`, `gwsync resume` and `gwsync status`: going back to a recorded
+//! revision from the state database (no Git needed), holding it, and seeing where things
+//! stand.
+
+use super::live::{connect, runtime};
+use super::{
+    Cli, CliError, OutputFormat, ResumeArgs, RollbackArgs, StatusArgs, admit_options,
+    check_revision, load_config, record, translate_options,
+};
+use crate::config::Config;
+use crate::plan::render;
+use crate::reconcile::{compose_snapshot, live_plan};
+use crate::source::{Revision, Snapshot, SourceFile};
+use crate::store::{Pin, Store};
+use crate::tenancy::admit;
+use crate::translate::{RouteAges, translate};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::io::{BufRead, IsTerminal, Write};
+
+pub(super) fn rollback(cli: &Cli, args: &RollbackArgs) -> Result<u8, CliError> {
+    let config = load_config(cli)?.0;
+    runtime()?.block_on(async {
+        let store = record::open(&config).await?;
+        record::lock(&store).await?;
+        let result = rollback_locked(cli, &config, &store, args).await;
+        record::unlock(&store).await?;
+        result
+    })
+}
+
+async fn rollback_locked(
+    cli: &Cli,
+    config: &Config,
+    store: &Store,
+    args: &RollbackArgs,
+) -> Result<u8, CliError> {
+    let target = store.show(&args.to).await?.ok_or_else(|| {
+        CliError::Usage(format!(
+            "no recorded revision starts with `{}` (see `gwsync history`)",
+            args.to
+        ))
+    })?;
+    let revision = Revision {
+        commit: target.commit.clone(),
+        author: target.author.clone(),
+        committed_at: target.committed_at,
+        summary: target.summary.clone(),
+    };
+    // What to go back to: every owner's files as recorded (no Git needed), or the current
+    // revision with one team's folder as recorded.
+    let (snapshot, head, ages) = match &args.team {
+        None => {
+            let mut files = Vec::new();
+            for s in &target.snapshots {
+                for (path, text) in store
+                    .team_files(&target.commit, &s.owner)
+                    .await?
+                    .unwrap_or_default()
+                {
+                    files.push(SourceFile {
+                        path,
+                        bytes: text.into_bytes(),
+                    });
+                }
+            }
+            files.sort_by(|a, b| a.path.cmp(&b.path));
+            let head = check_revision(cli, &args.revision)
+                .ok()
+                .map(|c| c.revision.commit);
+            let snapshot = Snapshot {
+                revision: revision.clone(),
+                files,
+                entries_refused: Vec::new(),
+                submodules: Vec::new(),
+            };
+            (snapshot, head, RouteAges::new())
+        }
+        Some(team) => {
+            let checked = check_revision(cli, &args.revision)?;
+            let files = store
+                .team_files(&target.commit, team)
+                .await?
+                .ok_or_else(|| {
+                    CliError::Usage(format!(
+                        "revision {} has no recorded state of team {team}",
+                        target.commit
+                    ))
+                })?;
+            let Some(tenancy) = &checked.admission.tenancy else {
+                return Err(CliError::Usage(
+                    "the current revision's tenants file is invalid: roll back every team instead"
+                        .to_string(),
+                ));
+            };
+            let snapshot = compose_snapshot(
+                &checked.snapshot,
+                tenancy,
+                &BTreeMap::from([(team.clone(), files)]),
+            );
+            (snapshot, Some(checked.revision.commit), checked.ages)
+        }
+    };
+    let admission = admit(&snapshot, &admit_options(config));
+    if !admission.revision_valid() {
+        return Err(CliError::Usage(format!(
+            "the recorded state of {} is not admitted today (its tenants file or platform folder): nothing rolled back",
+            target.commit
+        )));
+    }
+    let translation = translate(&admission, &ages, &translate_options(config));
+    let clients = connect(config).await;
+    let live = live_plan(
+        &clients,
+        &config.instance_id,
+        &revision,
+        &admission,
+        &translation,
+    )
+    .await?;
+    for h in &live.held_back {
+        eprintln!("held back: {h}");
+    }
+    let plan = live.plan;
+    print!("{}", render::text(&plan));
+    let deletions = plan.rule_deletions();
+    if deletions > config.apply.max_rule_deletions && !args.allow_deletes {
+        return Err(CliError::Usage(format!(
+            "the rollback deletes {deletions} listener rules, more than apply.max_rule_deletions ({}); review it and pass --allow-deletes",
+            config.apply.max_rule_deletions
+        )));
+    }
+    if !plan.is_empty() && !args.auto_approve && !confirm(plan.changes.len())? {
+        println!("Nothing rolled back.");
+        return Ok(2);
+    }
+    let mut succeeded = true;
+    if !plan.is_empty() {
+        let id = store
+            .begin_apply(
+                &target.commit,
+                "rollback",
+                &record::actor(),
+                &render::json(&plan),
+                record::now(),
+            )
+            .await?;
+        let mut ids = live.ids;
+        let outcome =
+            crate::aws::apply::apply(&clients, &plan, &mut ids, &config.instance_id).await;
+        let report = serde_json::to_string(&outcome).expect("the apply report serialises");
+        succeeded = outcome.succeeded();
+        store
+            .finish_apply(id, &report, succeeded, record::now())
+            .await?;
+        print!("{}", outcome.render());
+    }
+    if !succeeded {
+        return Ok(1);
+    }
+    let pin = Pin {
+        commit: target.commit.clone(),
+        team: args.team.clone(),
+        pinned_at: record::now(),
+        actor: record::actor(),
+        head,
+    };
+    store.set_pin(&pin).await?;
+    println!(
+        "Rolled back{} to {}; pinned: `gwsync apply` does not roll forward until a new commit arrives or `gwsync resume`.",
+        args.team
+            .as_deref()
+            .map(|t| format!(" team {t}"))
+            .unwrap_or_default(),
+        &target.commit[..12]
+    );
+    Ok(0)
+}
+
+fn confirm(changes: usize) -> Result<bool, CliError> {
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::Usage(
+            "no terminal to confirm the rollback on: pass --auto-approve".to_string(),
+        ));
+    }
+    print!("Roll back with these {changes} changes? Only `yes` proceeds: ");
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|source| CliError::Io {
+            context: "reading the answer".to_string(),
+            source,
+        })?;
+    Ok(answer.trim() == "yes")
+}
+
+pub(super) fn resume(cli: &Cli, _args: &ResumeArgs) -> Result<u8, CliError> {
+    let config = load_config(cli)?.0;
+    let had = runtime()?.block_on(async {
+        let store = record::open(&config).await?;
+        Ok::<_, CliError>(store.clear_pin().await?)
+    })?;
+    println!(
+        "{}",
+        if had {
+            "Pin lifted: the next `gwsync apply` applies the tracked revision."
+        } else {
+            "No pin: nothing to resume."
+        }
+    );
+    Ok(0)
+}
+
+/// What `gwsync status` reports.
+#[derive(Serialize)]
+struct Status {
+    /// The tracked revision, when the repository could be read.
+    tracked: Option<Revision>,
+    /// The newest finished apply: (commit, finished_at, outcome).
+    applied: Option<(String, i64, String)>,
+    pin: Option<Pin>,
+    teams: Vec<TeamStatus>,
+}
+
+#[derive(Serialize)]
+struct TeamStatus {
+    name: String,
+    /// `admitted`, or `degraded` when the newest recorded revision refused it.
+    state: String,
+    /// The revision whose state of the team is live (its last admitted one).
+    running: Option<String>,
+}
+
+pub(super) fn status(cli: &Cli, args: &StatusArgs) -> Result<u8, CliError> {
+    let config = load_config(cli)?.0;
+    let tracked = check_revision(cli, &args.revision).ok().map(|c| c.revision);
+    let status = runtime()?.block_on(async {
+        let store = record::open(&config).await?;
+        let latest = store.history(None, 1).await?;
+        let mut teams = Vec::new();
+        for t in latest.iter().flat_map(|e| &e.teams) {
+            let running = store.last_admitted(&t.owner).await?.map(|(c, _)| c);
+            teams.push(TeamStatus {
+                name: t.owner.clone(),
+                state: if t.verdict == crate::store::ADMITTED {
+                    "admitted".to_string()
+                } else {
+                    "degraded".to_string()
+                },
+                running,
+            });
+        }
+        Ok::<_, CliError>(Status {
+            tracked,
+            applied: store.last_applied().await?,
+            pin: store.pin().await?,
+            teams,
+        })
+    })?;
+    match args.format {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&status).expect("the status serialises")
+        ),
+        OutputFormat::Text => print!("{}", status_text(&status)),
+    }
+    Ok(0)
+}
+
+fn status_text(s: &Status) -> String {
+    let short = |c: &str| c[..c.len().min(12)].to_string();
+    let mut out = String::new();
+    out.push_str(&match &s.tracked {
+        Some(r) => format!("tracked: {} {:?}\n", short(&r.commit), r.summary),
+        None => "tracked: unknown (the repository could not be read)\n".to_string(),
+    });
+    out.push_str(&match &s.applied {
+        Some((commit, at, outcome)) => format!(
+            "applied: {} at {} ({outcome})\n",
+            short(commit),
+            super::history::time(*at)
+        ),
+        None => "applied: nothing yet\n".to_string(),
+    });
+    if let Some(p) = &s.pin {
+        out.push_str(&format!(
+            "pinned: {}{} by {} at {}{}\n",
+            short(&p.commit),
+            p.team
+                .as_deref()
+                .map(|t| format!(" (team {t})"))
+                .unwrap_or_default(),
+            p.actor,
+            super::history::time(p.pinned_at),
+            p.head
+                .as_deref()
+                .map(|h| format!(", holding back {}", short(h)))
+                .unwrap_or_default()
+        ));
+    }
+    for t in &s.teams {
+        out.push_str(&format!(
+            "  {}: {}{}\n",
+            t.name,
+            t.state,
+            t.running
+                .as_deref()
+                .map(|c| format!(", running {}", short(c)))
+                .unwrap_or_default()
+        ));
+    }
+    out
+}

@@ -239,9 +239,17 @@ pub(super) fn status(cli: &Cli, args: &StatusArgs) -> Result<u8, CliError> {
     let status = runtime()?.block_on(async {
         let store = record::open(&config).await?;
         let latest = store.history(None, 1).await?;
+        let pin = store.pin().await?;
         let mut teams = Vec::new();
         for t in latest.iter().flat_map(|e| &e.teams) {
-            let running = store.last_admitted(&t.owner).await?.map(|(c, _)| c);
+            // A rollback's pin decides what runs for the teams it covers.
+            let pinned = pin
+                .as_ref()
+                .filter(|p| p.team.as_deref().is_none_or(|team| team == t.owner));
+            let running = match pinned {
+                Some(p) => Some(p.commit.clone()),
+                None => store.last_admitted(&t.owner).await?.map(|(c, _)| c),
+            };
             teams.push(TeamStatus {
                 name: t.owner.clone(),
                 state: if t.verdict == crate::store::ADMITTED {
@@ -255,7 +263,7 @@ pub(super) fn status(cli: &Cli, args: &StatusArgs) -> Result<u8, CliError> {
         Ok::<_, CliError>(Status {
             tracked,
             applied: store.last_applied().await?,
-            pin: store.pin().await?,
+            pin,
             teams,
         })
     })?;

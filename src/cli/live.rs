@@ -197,7 +197,7 @@ async fn apply_locked(
         )));
     }
     print!("{}", render::text(&plan));
-    if !args.auto_approve && !confirm(plan.changes.len())? {
+    if !args.auto_approve && !confirm(&format!("Apply these {} changes", plan.changes.len()))? {
         println!("Nothing applied.");
         return Ok(ERROR);
     }
@@ -329,15 +329,15 @@ fn saved_plan(
     Ok(plan)
 }
 
-/// Asks on the terminal; without one, refuses (use --auto-approve in automation).
-fn confirm(changes: usize) -> Result<bool, CliError> {
+/// Asks on the terminal whether to `what` ("Apply these 3 changes?"); without a terminal,
+/// refuses (use --auto-approve in automation).
+pub(super) fn confirm(what: &str) -> Result<bool, CliError> {
     if !std::io::stdin().is_terminal() {
         return Err(CliError::Usage(
-            "no terminal to confirm the plan on: pass --auto-approve to apply without asking"
-                .to_string(),
+            "no terminal to confirm on: pass --auto-approve to proceed without asking".to_string(),
         ));
     }
-    print!("Apply these {changes} changes? Only `yes` applies: ");
+    print!("{what}? Only `yes` proceeds: ");
     let _ = std::io::stdout().flush();
     let mut answer = String::new();
     std::io::stdin()

@@ -16,7 +16,6 @@ use crate::tenancy::admit;
 use crate::translate::{RouteAges, translate};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::io::{BufRead, IsTerminal, Write};
 
 pub(super) fn rollback(cli: &Cli, args: &RollbackArgs) -> Result<u8, CliError> {
     let config = load_config(cli)?.0;
@@ -130,7 +129,13 @@ async fn rollback_locked(
             config.apply.max_rule_deletions
         )));
     }
-    if !plan.is_empty() && !args.auto_approve && !confirm(plan.changes.len())? {
+    if !plan.is_empty()
+        && !args.auto_approve
+        && !super::live::confirm(&format!(
+            "Roll back with these {} changes",
+            plan.changes.len()
+        ))?
+    {
         println!("Nothing rolled back.");
         return Ok(2);
     }
@@ -175,25 +180,6 @@ async fn rollback_locked(
         &target.commit[..12]
     );
     Ok(0)
-}
-
-fn confirm(changes: usize) -> Result<bool, CliError> {
-    if !std::io::stdin().is_terminal() {
-        return Err(CliError::Usage(
-            "no terminal to confirm the rollback on: pass --auto-approve".to_string(),
-        ));
-    }
-    print!("Roll back with these {changes} changes? Only `yes` proceeds: ");
-    let _ = std::io::stdout().flush();
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|source| CliError::Io {
-            context: "reading the answer".to_string(),
-            source,
-        })?;
-    Ok(answer.trim() == "yes")
 }
 
 pub(super) fn resume(cli: &Cli, _args: &ResumeArgs) -> Result<u8, CliError> {

@@ -96,23 +96,7 @@ impl Harness {
     }
 
     async fn tags_of(&self, arn: &str) -> BTreeMap<String, String> {
-        let out = self
-            .elb
-            .describe_tags()
-            .resource_arns(arn)
-            .send()
-            .await
-            .expect("DescribeTags");
-        out.tag_descriptions()
-            .iter()
-            .flat_map(|d| d.tags())
-            .map(|t| {
-                (
-                    t.key().unwrap_or_default().to_owned(),
-                    t.value().unwrap_or_default().to_owned(),
-                )
-            })
-            .collect()
+        support::aws_state::tags_of(&self.elb, arn).await
     }
 
     /// Rules of a listener by priority (`default` under 0).
@@ -231,41 +215,7 @@ impl Harness {
 
     /// Everything about a load balancer that apply could have touched, as text.
     async fn snapshot(&self, lb_arn: &str) -> String {
-        let lb = self
-            .elb
-            .describe_load_balancers()
-            .load_balancer_arns(lb_arn)
-            .send()
-            .await
-            .expect("DescribeLoadBalancers");
-        let attributes = self
-            .elb
-            .describe_load_balancer_attributes()
-            .load_balancer_arn(lb_arn)
-            .send()
-            .await
-            .expect("DescribeLoadBalancerAttributes");
-        let listeners = self
-            .elb
-            .describe_listeners()
-            .load_balancer_arn(lb_arn)
-            .send()
-            .await
-            .expect("DescribeListeners");
-        let mut out = format!(
-            "{:?}\n{:?}\n{:?}\n{:?}\n",
-            lb.load_balancers(),
-            attributes.attributes(),
-            self.tags_of(lb_arn).await,
-            listeners.listeners()
-        );
-        for listener in listeners.listeners() {
-            let arn = listener.listener_arn().unwrap();
-            for (priority, rule) in self.rules(arn).await {
-                let rule_tags = self.tags_of(rule.rule_arn().unwrap()).await;
-                out += &format!("{priority}: {rule:?} {rule_tags:?}\n");
-            }
-        }
+        let mut out = support::aws_state::load_balancer_snapshot(&self.elb, lb_arn).await;
         let tgs = self
             .elb
             .describe_target_groups()

@@ -430,49 +430,9 @@ impl World {
 
     /// Everything about the foreign resources that apply could have changed, as text.
     async fn snapshot_foreign(&self) -> String {
-        let lb_arn = &self.foreign.load_balancer;
-        let lbs = self
-            .elb
-            .describe_load_balancers()
-            .load_balancer_arns(lb_arn)
-            .send()
-            .await
-            .expect("DescribeLoadBalancers (foreign)");
-        let attributes = self
-            .elb
-            .describe_load_balancer_attributes()
-            .load_balancer_arn(lb_arn)
-            .send()
-            .await
-            .expect("DescribeLoadBalancerAttributes (foreign)");
-        let listeners = self
-            .elb
-            .describe_listeners()
-            .load_balancer_arn(lb_arn)
-            .send()
-            .await
-            .expect("DescribeListeners (foreign)");
-        let mut out = format!(
-            "load balancer {:?}\nattributes {:?}\ntags {:?}\n",
-            lbs.load_balancers(),
-            attributes.attributes(),
-            self.tags_of(lb_arn).await,
-        );
-        for listener in listeners.listeners() {
-            let arn = listener.listener_arn().unwrap();
-            out += &format!("listener {listener:?} {:?}\n", self.tags_of(arn).await);
-            let rules = self
-                .elb
-                .describe_rules()
-                .listener_arn(arn)
-                .send()
-                .await
-                .expect("DescribeRules (foreign)");
-            for rule in rules.rules() {
-                let tags = self.tags_of(rule.rule_arn().unwrap()).await;
-                out += &format!("  rule {rule:?} {tags:?}\n");
-            }
-        }
+        let mut out =
+            support::aws_state::load_balancer_snapshot(&self.elb, &self.foreign.load_balancer)
+                .await;
         for arn in &self.foreign.rules {
             match self.elb.describe_rules().rule_arns(arn).send().await {
                 Ok(rules) => {
@@ -537,23 +497,7 @@ impl World {
     }
 
     async fn tags_of(&self, arn: &str) -> BTreeMap<String, String> {
-        let out = self
-            .elb
-            .describe_tags()
-            .resource_arns(arn)
-            .send()
-            .await
-            .expect("DescribeTags");
-        out.tag_descriptions()
-            .iter()
-            .flat_map(|d| d.tags())
-            .map(|t| {
-                (
-                    t.key().unwrap_or_default().to_owned(),
-                    t.value().unwrap_or_default().to_owned(),
-                )
-            })
-            .collect()
+        support::aws_state::tags_of(&self.elb, arn).await
     }
 
     // --- What gwsync owns --------------------------------------------------------------------

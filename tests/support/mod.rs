@@ -3,6 +3,7 @@
 //! Not every test crate uses every helper, hence the blanket `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod aws_state;
 pub mod calls;
 pub mod example;
 pub mod moto;

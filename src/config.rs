@@ -30,6 +30,48 @@ pub struct Config {
     pub store: StoreConfig,
     pub limits: Limits,
     pub apply: ApplyConfig,
+    pub daemon: DaemonConfig,
+}
+
+/// How `gwsync run` behaves: its HTTP endpoint, drift checks, retries and triggers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DaemonConfig {
+    /// Address of the HTTP endpoint (`/healthz`, `/readyz`, `/metrics`, `/status`, `/webhook`).
+    pub listen: std::net::SocketAddr,
+    /// How often AWS is observed and compared with the last applied state; `None`: never.
+    pub drift_interval: Option<Duration>,
+    /// Re-apply when drift is found.
+    pub self_heal: bool,
+    /// Retries of a failed apply before the revision is `stalled`.
+    pub apply_retries: u32,
+    /// First retry delay; it doubles on every retry, up to `retry_backoff_max`.
+    pub retry_backoff: Duration,
+    pub retry_backoff_max: Duration,
+    /// Watch a local repository path and the configuration file for changes.
+    pub watch: bool,
+    /// Name of the environment variable that holds the webhook secret; `None`: no webhook.
+    pub webhook_secret_env: Option<String>,
+    pub webhook_max_body_bytes: usize,
+    pub webhook_per_second: u32,
+    pub webhook_burst: u32,
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        DaemonConfig {
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 9464)),
+            drift_interval: Some(Duration::from_secs(300)),
+            self_heal: false,
+            apply_retries: 5,
+            retry_backoff: Duration::from_secs(10),
+            retry_backoff_max: Duration::from_secs(600),
+            watch: true,
+            webhook_secret_env: None,
+            webhook_max_body_bytes: 1024 * 1024,
+            webhook_per_second: 1,
+            webhook_burst: 10,
+        }
+    }
 }
 
 /// Guards on what one apply may do.
@@ -178,6 +220,7 @@ impl Default for Config {
             aws: AwsConfig::default(),
             limits: Limits::default(),
             apply: ApplyConfig::default(),
+            daemon: DaemonConfig::default(),
         }
     }
 }
@@ -225,6 +268,23 @@ struct RawConfig {
     limits: RawLimits,
     #[serde(default)]
     apply: RawApply,
+    #[serde(default)]
+    daemon: RawDaemon,
+}
+
+#[derive(Deserialize, Default)]
+struct RawDaemon {
+    listen: Option<String>,
+    drift_interval: Option<String>,
+    self_heal: Option<bool>,
+    apply_retries: Option<u32>,
+    retry_backoff: Option<String>,
+    retry_backoff_max: Option<String>,
+    watch: Option<bool>,
+    webhook_secret_env: Option<String>,
+    webhook_max_body_bytes: Option<usize>,
+    webhook_per_second: Option<u32>,
+    webhook_burst: Option<u32>,
 }
 
 #[derive(Deserialize, Default)]
@@ -354,23 +414,13 @@ impl Config {
             (None, Some(path)) => Some(RepoLocation::Path(path)),
             (None, None) => None,
         };
-        let poll_interval = match raw.repo.poll_interval {
-            None => defaults.repo.poll_interval,
-            Some(text) => match humantime::parse_duration(&text) {
-                Ok(d) if d >= Duration::from_secs(1) => d,
-                Ok(_) => {
-                    bad("repo.poll_interval", "must be at least 1s".to_string());
-                    defaults.repo.poll_interval
-                }
-                Err(e) => {
-                    bad(
-                        "repo.poll_interval",
-                        format!("`{text}` is not a duration ({e}); write e.g. \"30s\" or \"2m\""),
-                    );
-                    defaults.repo.poll_interval
-                }
-            },
-        };
+        let poll_interval = duration(
+            &mut bad,
+            "repo.poll_interval",
+            raw.repo.poll_interval,
+            defaults.repo.poll_interval,
+            Duration::from_secs(1),
+        );
         let branch = raw.repo.branch.unwrap_or(defaults.repo.branch);
         if branch.trim().is_empty() {
             bad("repo.branch", "must not be empty".to_string());
@@ -382,15 +432,21 @@ impl Config {
                 "must be a relative path inside the repository".to_string(),
             );
         }
-        if let Some(name) = &raw.repo.token_env
-            && (name.is_empty() || name.contains('='))
-        {
-            bad(
-                "repo.token_env",
-                "must name an environment variable (the token itself never goes in the file)"
-                    .to_string(),
-            );
+        for (key, name) in [
+            ("repo.token_env", &raw.repo.token_env),
+            ("daemon.webhook_secret_env", &raw.daemon.webhook_secret_env),
+        ] {
+            if let Some(name) = name
+                && (name.is_empty() || name.contains('='))
+            {
+                bad(
+                    key,
+                    "must name an environment variable (the secret itself never goes in the file)"
+                        .to_string(),
+                );
+            }
         }
+        let daemon = daemon_config(raw.daemon, &mut bad);
         if let Some(url) = &raw.aws.endpoint_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
@@ -523,7 +579,116 @@ impl Config {
                     .max_rule_deletions
                     .unwrap_or(ApplyConfig::default().max_rule_deletions),
             },
+            daemon,
         }
+    }
+}
+
+/// A duration key: humantime text, at least `min`.
+fn duration(
+    bad: &mut impl FnMut(&str, String),
+    key: &str,
+    value: Option<String>,
+    default: Duration,
+    min: Duration,
+) -> Duration {
+    let Some(text) = value else {
+        return default;
+    };
+    match humantime::parse_duration(&text) {
+        Ok(d) if d >= min => d,
+        Ok(_) => {
+            bad(
+                key,
+                format!("must be at least {}", humantime::format_duration(min)),
+            );
+            default
+        }
+        Err(e) => {
+            bad(
+                key,
+                format!("`{text}` is not a duration ({e}); write e.g. \"30s\" or \"2m\""),
+            );
+            default
+        }
+    }
+}
+
+fn daemon_config(raw: RawDaemon, bad: &mut impl FnMut(&str, String)) -> DaemonConfig {
+    let d = DaemonConfig::default();
+    let listen = match raw.listen {
+        None => d.listen,
+        Some(text) => text.parse().unwrap_or_else(|_| {
+            bad(
+                "daemon.listen",
+                format!("`{text}` is not an address and port, e.g. \"127.0.0.1:9464\""),
+            );
+            d.listen
+        }),
+    };
+    // "0s" turns drift checks off.
+    let drift_interval = match raw.drift_interval.as_deref().map(str::trim) {
+        Some("0" | "0s") => None,
+        _ => Some(duration(
+            bad,
+            "daemon.drift_interval",
+            raw.drift_interval,
+            Duration::from_secs(300),
+            Duration::from_secs(1),
+        )),
+    };
+    let retry_backoff = duration(
+        bad,
+        "daemon.retry_backoff",
+        raw.retry_backoff,
+        d.retry_backoff,
+        Duration::from_millis(100),
+    );
+    let retry_backoff_max = duration(
+        bad,
+        "daemon.retry_backoff_max",
+        raw.retry_backoff_max,
+        d.retry_backoff_max,
+        Duration::from_millis(100),
+    );
+    if retry_backoff > retry_backoff_max {
+        bad(
+            "daemon.retry_backoff",
+            "must not exceed daemon.retry_backoff_max".to_string(),
+        );
+    }
+    let mut positive = |key: &str, value: Option<u64>, default: u64| match value {
+        Some(0) => {
+            bad(key, "must be greater than 0".to_string());
+            default
+        }
+        Some(v) => v,
+        None => default,
+    };
+    DaemonConfig {
+        listen,
+        drift_interval,
+        self_heal: raw.self_heal.unwrap_or(d.self_heal),
+        apply_retries: raw.apply_retries.unwrap_or(d.apply_retries),
+        retry_backoff,
+        retry_backoff_max,
+        watch: raw.watch.unwrap_or(d.watch),
+        webhook_secret_env: raw.webhook_secret_env,
+        webhook_max_body_bytes: positive(
+            "daemon.webhook_max_body_bytes",
+            raw.webhook_max_body_bytes.map(|v| v as u64),
+            d.webhook_max_body_bytes as u64,
+        ) as usize,
+        webhook_per_second: positive(
+            "daemon.webhook_per_second",
+            raw.webhook_per_second.map(u64::from),
+            u64::from(d.webhook_per_second),
+        ) as u32,
+        webhook_burst: positive(
+            "daemon.webhook_burst",
+            raw.webhook_burst.map(u64::from),
+            u64::from(d.webhook_burst),
+        ) as u32,
     }
 }
 
@@ -647,5 +812,75 @@ max_file_bytes = 0
             RepoLocation::from_arg("C:/gitops"),
             RepoLocation::Path(_)
         ));
+    }
+}
+
+#[cfg(test)]
+mod daemon_tests {
+    use super::*;
+
+    #[test]
+    fn daemon_table_parses_and_zero_drift_turns_it_off() {
+        let c = Config::parse(
+            r#"
+[daemon]
+listen = "0.0.0.0:8080"
+drift_interval = "0s"
+self_heal = true
+apply_retries = 2
+retry_backoff = "1s"
+retry_backoff_max = "4s"
+watch = false
+webhook_secret_env = "GWSYNC_WEBHOOK_SECRET"
+webhook_max_body_bytes = 4096
+webhook_per_second = 5
+webhook_burst = 5
+"#,
+            "t",
+        )
+        .unwrap();
+        assert_eq!(
+            c.daemon,
+            DaemonConfig {
+                listen: "0.0.0.0:8080".parse().unwrap(),
+                drift_interval: None,
+                self_heal: true,
+                apply_retries: 2,
+                retry_backoff: Duration::from_secs(1),
+                retry_backoff_max: Duration::from_secs(4),
+                watch: false,
+                webhook_secret_env: Some("GWSYNC_WEBHOOK_SECRET".into()),
+                webhook_max_body_bytes: 4096,
+                webhook_per_second: 5,
+                webhook_burst: 5,
+            }
+        );
+    }
+
+    #[test]
+    fn bad_daemon_keys_are_all_reported() {
+        let e = Config::parse(
+            r#"
+[daemon]
+listen = "localhost"
+drift_interval = "soon"
+retry_backoff = "1h"
+webhook_secret_env = "A=B"
+webhook_burst = 0
+"#,
+            "t",
+        )
+        .unwrap_err();
+        let keys: Vec<&str> = e.problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "daemon.webhook_secret_env",
+                "daemon.listen",
+                "daemon.drift_interval",
+                "daemon.retry_backoff",
+                "daemon.webhook_burst"
+            ]
+        );
     }
 }

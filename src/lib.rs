@@ -14,6 +14,7 @@ pub mod alb;
 pub mod aws;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod diagnostic;
 pub mod hostname;
 pub mod manifest;

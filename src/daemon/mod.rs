@@ -1,0 +1,5 @@
+//! `gwsync run`: the long-running reconciler.
+
+pub mod http;
+pub mod metrics;
+pub mod webhook;

@@ -17,17 +17,29 @@
 //! more than reads. Every SDK call in `observe` and `apply` first awaits [`Clients::read`]
 //! or [`Clients::write`].
 //!
-//! What is left to others: which calls to make (`observe`, `apply`), and errors (callers
-//! turn SDK errors into their own typed errors).
+//! Observation: clients built with a [`CallObserver`] ([`Clients::connect_observed`],
+//! [`Clients::from_sdk_config_observed`]) report every operation's final outcome (after the
+//! SDK's retries) and every throttled attempt, through an SDK interceptor on both clients. It
+//! only reads: it never fails, delays or changes a call.
+//!
+//! What is left to others: which calls to make (`observe`, `apply`), errors (callers turn SDK
+//! errors into their own typed errors), and what observations become (metrics, logs).
 
 use crate::config::AwsConfig;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_elasticloadbalancingv2::config::interceptors::{
+    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+    FinalizerInterceptorContextRef,
+};
+use aws_sdk_elasticloadbalancingv2::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_elasticloadbalancingv2::error::BoxError;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Attempts per call, the first included (the SDK's default is 3).
@@ -65,6 +77,16 @@ impl Default for RateLimits {
 }
 
 impl RateLimits {
+    /// The limits the `[aws]` settings of gwsync's config ask for.
+    pub fn of(aws: &AwsConfig) -> RateLimits {
+        RateLimits {
+            read_per_second: aws.reads_per_second,
+            read_burst: aws.read_burst,
+            write_per_second: aws.writes_per_second,
+            write_burst: aws.write_burst,
+        }
+    }
+
     /// No limit at all: for tests against moto.
     pub fn unlimited() -> Self {
         RateLimits {
@@ -103,6 +125,23 @@ pub struct CallCount {
 impl Clients {
     /// Clients from the default configuration chain, with gwsync's overrides and retries.
     pub async fn connect(aws: &AwsConfig, rates: RateLimits) -> Clients {
+        Clients::connect_with(aws, rates, None).await
+    }
+
+    /// [`Clients::connect`], every operation reported to `observer`.
+    pub async fn connect_observed(
+        aws: &AwsConfig,
+        rates: RateLimits,
+        observer: Arc<dyn CallObserver>,
+    ) -> Clients {
+        Clients::connect_with(aws, rates, Some(observer)).await
+    }
+
+    async fn connect_with(
+        aws: &AwsConfig,
+        rates: RateLimits,
+        observer: Option<Arc<dyn CallObserver>>,
+    ) -> Clients {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
             .timeout_config(
@@ -120,14 +159,37 @@ impl Clients {
         if let Some(url) = &aws.endpoint_url {
             loader = loader.endpoint_url(url);
         }
-        Clients::from_sdk_config(&loader.load().await, rates)
+        Clients::build(&loader.load().await, rates, observer)
     }
 
     /// Clients from a configuration made elsewhere (tests point it at moto), used as given.
     pub fn from_sdk_config(sdk: &SdkConfig, rates: RateLimits) -> Clients {
+        Clients::build(sdk, rates, None)
+    }
+
+    /// [`Clients::from_sdk_config`], every operation reported to `observer`.
+    pub fn from_sdk_config_observed(
+        sdk: &SdkConfig,
+        rates: RateLimits,
+        observer: Arc<dyn CallObserver>,
+    ) -> Clients {
+        Clients::build(sdk, rates, Some(observer))
+    }
+
+    fn build(
+        sdk: &SdkConfig,
+        rates: RateLimits,
+        observer: Option<Arc<dyn CallObserver>>,
+    ) -> Clients {
+        let mut elb = aws_sdk_elasticloadbalancingv2::config::Builder::from(sdk);
+        let mut acm = aws_sdk_acm::config::Builder::from(sdk);
+        if let Some(observer) = observer {
+            elb = elb.interceptor(CallInterceptor::new(ELBV2, observer.clone()));
+            acm = acm.interceptor(CallInterceptor::new(ACM, observer));
+        }
         Clients {
-            elb: aws_sdk_elasticloadbalancingv2::Client::new(sdk),
-            acm: aws_sdk_acm::Client::new(sdk),
+            elb: aws_sdk_elasticloadbalancingv2::Client::from_conf(elb.build()),
+            acm: aws_sdk_acm::Client::from_conf(acm.build()),
             reads: limiter(rates.read_per_second, rates.read_burst),
             writes: limiter(rates.write_per_second, rates.write_burst),
             counts: Arc::default(),
@@ -168,6 +230,243 @@ fn limiter(per_second: u32, burst: u32) -> Option<Arc<DefaultDirectRateLimiter>>
     Some(Arc::new(RateLimiter::direct(
         Quota::per_second(rate).allow_burst(burst),
     )))
+}
+
+/// The `service` label of the ELBv2 client's operations.
+pub const ELBV2: &str = "elbv2";
+/// The `service` label of the ACM client's operations.
+pub const ACM: &str = "acm";
+
+/// The operation name when the request never got far enough to say (it failed before it was
+/// serialised).
+pub const UNKNOWN_OPERATION: &str = "unknown";
+
+/// Error codes AWS answers a throttled request with: ELBv2's query protocol says `Throttling`,
+/// JSON services (ACM) `ThrottlingException`; the other two are the generic ones. HTTP 429 is
+/// a throttle whatever its code. Quota errors (`TooManyRules`, `LimitExceededException`) are
+/// not: waiting does not lift them.
+pub const THROTTLING_CODES: [&str; 4] = [
+    "Throttling",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+];
+
+/// Hears about the AWS operations of observed [`Clients`]. Called on the SDK's task, in the
+/// middle of a call: implementations must be quick and must not block.
+pub trait CallObserver: Send + Sync + std::fmt::Debug {
+    /// An operation ended: `outcome` is its final result, after the SDK's retries.
+    /// `operation` is the API's name (`DescribeRules`), or [`UNKNOWN_OPERATION`].
+    fn call(&self, service: &'static str, operation: &str, outcome: CallOutcome);
+
+    /// One attempt of an operation was throttled; the SDK may retry it.
+    fn throttled_attempt(&self, service: &'static str, operation: &str);
+}
+
+/// How an operation ended, after the SDK's retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallOutcome {
+    Ok,
+    /// It failed, and not because of throttling.
+    Error,
+    /// It failed, and its last attempt was throttled (retries or the retry quota ran out).
+    Throttled,
+}
+
+impl CallOutcome {
+    /// The label value: `ok`, `error`, `throttled`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallOutcome::Ok => "ok",
+            CallOutcome::Error => "error",
+            CallOutcome::Throttled => "throttled",
+        }
+    }
+}
+
+/// Cap on the operations [`CallInterceptor`] tracks at once. gwsync runs a handful of calls
+/// concurrently; only operations cancelled mid-flight (their future dropped, so their last
+/// hook never runs) leave an entry behind, and this bounds what they can pile up.
+const MAX_TRACKED_OPERATIONS: usize = 1024;
+
+/// The SDK interceptor behind [`CallObserver`].
+///
+/// The operation's name is in the SDK's `Metadata` in the config bag, but that type lives in
+/// `aws-smithy-runtime-api`, which the SDK crates do not re-export (and which is only a
+/// dev-dependency here). So the name is read from the serialised request, as the protocols
+/// define it: the `Action` parameter of ELBv2's query protocol, the `X-Amz-Target` header of
+/// ACM's JSON protocol. The request is gone once sent, so the name is kept per execution,
+/// keyed by the address of the execution's config bag, which stays put from the first hook to
+/// the last.
+#[derive(Debug)]
+struct CallInterceptor {
+    service: &'static str,
+    observer: Arc<dyn CallObserver>,
+    in_flight: Mutex<HashMap<usize, String>>,
+}
+
+impl CallInterceptor {
+    fn new(service: &'static str, observer: Arc<dyn CallObserver>) -> CallInterceptor {
+        CallInterceptor {
+            service,
+            observer,
+            in_flight: Mutex::default(),
+        }
+    }
+
+    fn in_flight(&self) -> std::sync::MutexGuard<'_, HashMap<usize, String>> {
+        // A panic elsewhere while holding the lock leaves a map that is still consistent.
+        self.in_flight.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn operation(&self, cfg: &ConfigBag) -> String {
+        self.in_flight()
+            .get(&execution_key(cfg))
+            .cloned()
+            .unwrap_or_else(|| UNKNOWN_OPERATION.to_owned())
+    }
+}
+
+fn execution_key(cfg: &ConfigBag) -> usize {
+    std::ptr::from_ref(cfg) as usize
+}
+
+impl Intercept for CallInterceptor {
+    fn name(&self) -> &'static str {
+        "gwsync-call-observer"
+    }
+
+    // First hook of every execution: a bag at this address from an earlier, cancelled
+    // execution must not lend this one its name.
+    fn read_before_execution(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.in_flight().remove(&execution_key(cfg));
+        Ok(())
+    }
+
+    // Once per execution, before the retry loop: the request is there to read the name from.
+    fn read_after_serialization(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let request = context.request();
+        let name = operation_name(
+            request.headers().get("x-amz-target"),
+            request.body().bytes(),
+        )
+        .unwrap_or(UNKNOWN_OPERATION);
+        let mut in_flight = self.in_flight();
+        if in_flight.len() >= MAX_TRACKED_OPERATIONS {
+            tracing::warn!(
+                tracked = in_flight.len(),
+                "forgetting the names of AWS calls that never ended"
+            );
+            in_flight.clear();
+        }
+        in_flight.insert(execution_key(cfg), name.to_owned());
+        Ok(())
+    }
+
+    // Once per attempt, retried or not.
+    fn read_after_attempt(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if last_response_throttled(context) {
+            self.observer
+                .throttled_attempt(self.service, &self.operation(cfg));
+        }
+        Ok(())
+    }
+
+    // Once per execution, always, after the last attempt: the response, if any, is the last
+    // attempt's.
+    fn read_after_execution(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let operation = self
+            .in_flight()
+            .remove(&execution_key(cfg))
+            .unwrap_or_else(|| UNKNOWN_OPERATION.to_owned());
+        let succeeded = matches!(context.output_or_error(), Some(Ok(_)));
+        let outcome = final_outcome(succeeded, last_response_throttled(context));
+        self.observer.call(self.service, &operation, outcome);
+        Ok(())
+    }
+}
+
+/// Whether the context's response (the last attempt's) says the request was throttled.
+fn last_response_throttled(context: &FinalizerInterceptorContextRef<'_>) -> bool {
+    context.response().is_some_and(|r| {
+        response_is_throttling(
+            r.status().as_u16(),
+            r.headers().get("x-amzn-errortype"),
+            r.body().bytes(),
+        )
+    })
+}
+
+/// The operation a serialised request asks for: the JSON protocols' `X-Amz-Target`
+/// (`CertificateManager.ListCertificates`), else the query protocol's `Action` form
+/// parameter. None when neither names one.
+fn operation_name<'a>(target: Option<&'a str>, body: Option<&'a [u8]>) -> Option<&'a str> {
+    let name = match target {
+        Some(target) => target.rsplit_once('.').map_or(target, |(_, op)| op),
+        None => std::str::from_utf8(body?)
+            .ok()?
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("Action="))?,
+    };
+    (!name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric())).then_some(name)
+}
+
+/// The error code of an AWS error response: the JSON protocols' `X-Amzn-ErrorType` header or
+/// `__type` field (`ThrottlingException:http://...`, `com.amazonaws.acm#ThrottlingException`:
+/// the name is what follows `#` and precedes `:`), else the query protocol's XML
+/// `<Error><Code>`.
+fn error_code(error_type: Option<&str>, body: Option<&[u8]>) -> Option<String> {
+    fn shape_name(s: &str) -> &str {
+        let s = s.split(':').next().unwrap_or(s);
+        s.rsplit_once('#').map_or(s, |(_, name)| name)
+    }
+    if let Some(header) = error_type {
+        return Some(shape_name(header).to_owned());
+    }
+    let text = std::str::from_utf8(body?).ok()?.trim_start();
+    if text.starts_with('{') {
+        let json: serde_json::Value = serde_json::from_str(text).ok()?;
+        let code = json.get("__type").or_else(|| json.get("code"))?.as_str()?;
+        return Some(shape_name(code).to_owned());
+    }
+    let (_, rest) = text.split_once("<Code>")?;
+    let (code, _) = rest.split_once("</Code>")?;
+    Some(code.trim().to_owned())
+}
+
+/// Whether a response says the request was throttled: HTTP 429, or an error response with
+/// one of the [`THROTTLING_CODES`].
+fn response_is_throttling(status: u16, error_type: Option<&str>, body: Option<&[u8]>) -> bool {
+    status == 429
+        || (status >= 400
+            && error_code(error_type, body).is_some_and(|c| THROTTLING_CODES.contains(&c.as_str())))
+}
+
+fn final_outcome(succeeded: bool, last_attempt_throttled: bool) -> CallOutcome {
+    match (succeeded, last_attempt_throttled) {
+        (true, _) => CallOutcome::Ok,
+        (false, true) => CallOutcome::Throttled,
+        (false, false) => CallOutcome::Error,
+    }
 }
 
 #[cfg(test)]
@@ -240,5 +539,320 @@ mod tests {
             ),
             (50, 200, 3, 20)
         );
+    }
+
+    #[test]
+    fn operation_names_come_from_the_target_header_or_the_action_parameter() {
+        let target = Some("CertificateManager.ListCertificates");
+        assert_eq!(operation_name(target, None), Some("ListCertificates"));
+        let query = b"Action=DescribeRules&Version=2015-12-01&ListenerArn=arn%3Aaws";
+        assert_eq!(
+            operation_name(None, Some(query.as_slice())),
+            Some("DescribeRules")
+        );
+        let last = b"Version=2015-12-01&Action=DeleteRule";
+        assert_eq!(
+            operation_name(None, Some(last.as_slice())),
+            Some("DeleteRule")
+        );
+        for body in [
+            b"Version=2015-12-01".as_slice(),
+            b"Action=".as_slice(),
+            b"Action=Describe%20Rules".as_slice(),
+            b"{\"CertificateArn\":\"x\"}".as_slice(),
+            b"\xff\xfe".as_slice(),
+        ] {
+            assert_eq!(operation_name(None, Some(body)), None, "{body:?}");
+        }
+        assert_eq!(operation_name(None, None), None);
+        assert_eq!(operation_name(Some("Bad Target"), None), None);
+    }
+
+    #[test]
+    fn error_codes_are_read_in_either_protocol() {
+        let xml = b"<ErrorResponse xmlns=\"http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/\">\
+            <Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error>\
+            <RequestId>r</RequestId></ErrorResponse>";
+        assert_eq!(
+            error_code(None, Some(xml.as_slice())).as_deref(),
+            Some("Throttling")
+        );
+        let json = br#"{"__type":"com.amazonaws.acm#ThrottlingException","message":"slow down"}"#;
+        assert_eq!(
+            error_code(None, Some(json.as_slice())).as_deref(),
+            Some("ThrottlingException")
+        );
+        let code = br#"{"code":"ResourceNotFoundException"}"#;
+        assert_eq!(
+            error_code(None, Some(code.as_slice())).as_deref(),
+            Some("ResourceNotFoundException")
+        );
+        assert_eq!(
+            error_code(
+                Some("ThrottlingException:http://internal.amazon.com/coral/com.amazon.coral.availability/"),
+                Some(b"{}".as_slice())
+            )
+            .as_deref(),
+            Some("ThrottlingException"),
+            "the header wins"
+        );
+        for body in [b"".as_slice(), b"<html>busy</html>", b"{not json", b"{}"] {
+            assert_eq!(error_code(None, Some(body)), None, "{body:?}");
+        }
+        assert_eq!(error_code(None, None), None);
+    }
+
+    #[test]
+    fn throttling_is_429_or_a_throttling_code_on_an_error() {
+        let xml = |code: &str| {
+            format!(
+                "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code></Error></ErrorResponse>"
+            )
+        };
+        for code in THROTTLING_CODES {
+            assert!(
+                response_is_throttling(400, None, Some(xml(code).as_bytes())),
+                "{code}"
+            );
+        }
+        for code in [
+            "LoadBalancerNotFound",
+            "TooManyRules",
+            "LimitExceededException",
+            "ThrottlingX",
+        ] {
+            assert!(
+                !response_is_throttling(400, None, Some(xml(code).as_bytes())),
+                "{code}"
+            );
+        }
+        assert!(response_is_throttling(429, None, None));
+        assert!(response_is_throttling(
+            429,
+            None,
+            Some(b"<html/>".as_slice())
+        ));
+        assert!(response_is_throttling(
+            400,
+            None,
+            Some(br#"{"__type":"ThrottlingException"}"#.as_slice())
+        ));
+        assert!(
+            !response_is_throttling(200, None, Some(xml("Throttling").as_bytes())),
+            "a success is never a throttle"
+        );
+        assert!(!response_is_throttling(503, None, None));
+    }
+
+    #[test]
+    fn the_final_outcome_is_ok_unless_it_failed_and_throttled_if_the_last_attempt_was() {
+        assert_eq!(final_outcome(true, false), CallOutcome::Ok);
+        assert_eq!(final_outcome(true, true), CallOutcome::Ok);
+        assert_eq!(final_outcome(false, true), CallOutcome::Throttled);
+        assert_eq!(final_outcome(false, false), CallOutcome::Error);
+        assert_eq!(
+            [CallOutcome::Ok, CallOutcome::Error, CallOutcome::Throttled].map(CallOutcome::as_str),
+            ["ok", "error", "throttled"]
+        );
+    }
+
+    /// Every observation, in order, as `service operation what`.
+    #[derive(Debug, Default)]
+    struct Observed(Mutex<Vec<String>>);
+
+    impl Observed {
+        fn take(&self) -> Vec<String> {
+            std::mem::take(&mut *self.0.lock().unwrap())
+        }
+    }
+
+    impl CallObserver for Observed {
+        fn call(&self, service: &'static str, operation: &str, outcome: CallOutcome) {
+            let line = format!("{service} {operation} {}", outcome.as_str());
+            self.0.lock().unwrap().push(line);
+        }
+
+        fn throttled_attempt(&self, service: &'static str, operation: &str) {
+            let line = format!("{service} {operation} throttled attempt");
+            self.0.lock().unwrap().push(line);
+        }
+    }
+
+    /// One canned HTTP answer: status, content type, body.
+    type Answer = (u16, &'static str, &'static str);
+
+    /// An HTTP server on 127.0.0.1 that answers each request with the next canned answer
+    /// (500 once they run out) and closes the connection. Returns its base URL.
+    async fn answering(answers: Vec<Answer>) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let answers = Arc::new(Mutex::new(std::collections::VecDeque::from(answers)));
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
+                let answers = answers.clone();
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    loop {
+                        let n = socket.read(&mut buf).await.unwrap_or(0);
+                        if n == 0 {
+                            return;
+                        }
+                        request.extend_from_slice(&buf[..n]);
+                        let text = String::from_utf8_lossy(&request).to_ascii_lowercase();
+                        if let Some(end) = text.find("\r\n\r\n") {
+                            let length = text[..end]
+                                .lines()
+                                .find_map(|l| l.strip_prefix("content-length:"))
+                                .map_or(0, |v| v.trim().parse::<usize>().unwrap());
+                            if request.len() >= end + 4 + length {
+                                break;
+                            }
+                        }
+                    }
+                    let (status, content_type, body) = answers
+                        .lock()
+                        .unwrap()
+                        .pop_front()
+                        .unwrap_or((500, "text/plain", "no answer left"));
+                    let response = format!(
+                        "HTTP/1.1 {status} X\r\ncontent-type: {content_type}\r\n\
+                         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = socket.write_all(response.as_bytes()).await;
+                    let _ = socket.shutdown().await;
+                });
+            }
+        });
+        url
+    }
+
+    async fn observed_clients(url: &str, observed: &Arc<Observed>) -> Clients {
+        let sdk = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_elasticloadbalancingv2::config::Credentials::new(
+                "test", "test", None, None, "test",
+            ))
+            .endpoint_url(url)
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(3)
+                    .with_initial_backoff(Duration::from_millis(1)),
+            )
+            .load()
+            .await;
+        Clients::from_sdk_config_observed(&sdk, RateLimits::unlimited(), observed.clone())
+    }
+
+    const ELB_THROTTLED: Answer = (
+        400,
+        "text/xml",
+        "<ErrorResponse xmlns=\"http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/\">\
+         <Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error>\
+         <RequestId>r</RequestId></ErrorResponse>",
+    );
+    const ELB_NOT_FOUND: Answer = (
+        400,
+        "text/xml",
+        "<ErrorResponse xmlns=\"http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/\">\
+         <Error><Type>Sender</Type><Code>LoadBalancerNotFound</Code><Message>no</Message></Error>\
+         <RequestId>r</RequestId></ErrorResponse>",
+    );
+    const ELB_NO_LOAD_BALANCERS: Answer = (
+        200,
+        "text/xml",
+        "<DescribeLoadBalancersResponse xmlns=\"http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/\">\
+         <DescribeLoadBalancersResult><LoadBalancers/></DescribeLoadBalancersResult>\
+         <ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></DescribeLoadBalancersResponse>",
+    );
+
+    #[tokio::test]
+    async fn an_observed_call_reports_each_throttled_attempt_and_its_final_outcome() {
+        let observed = Arc::new(Observed::default());
+        let url = answering(vec![ELB_THROTTLED, ELB_THROTTLED, ELB_NO_LOAD_BALANCERS]).await;
+        let clients = observed_clients(&url, &observed).await;
+        clients
+            .elb
+            .describe_load_balancers()
+            .send()
+            .await
+            .expect("the third attempt succeeds");
+        assert_eq!(
+            observed.take(),
+            [
+                "elbv2 DescribeLoadBalancers throttled attempt",
+                "elbv2 DescribeLoadBalancers throttled attempt",
+                "elbv2 DescribeLoadBalancers ok",
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_call_throttled_to_the_end_is_throttled_and_other_failures_are_errors() {
+        let observed = Arc::new(Observed::default());
+        let url = answering(vec![
+            ELB_THROTTLED,
+            ELB_THROTTLED,
+            ELB_THROTTLED,
+            ELB_NOT_FOUND,
+        ])
+        .await;
+        let clients = observed_clients(&url, &observed).await;
+        let describe = || clients.elb.describe_load_balancers().names("public").send();
+        describe().await.expect_err("every attempt is throttled");
+        assert_eq!(
+            observed.take(),
+            [
+                "elbv2 DescribeLoadBalancers throttled attempt",
+                "elbv2 DescribeLoadBalancers throttled attempt",
+                "elbv2 DescribeLoadBalancers throttled attempt",
+                "elbv2 DescribeLoadBalancers throttled",
+            ]
+        );
+        describe().await.expect_err("not found");
+        assert_eq!(observed.take(), ["elbv2 DescribeLoadBalancers error"]);
+    }
+
+    #[tokio::test]
+    async fn acm_calls_are_observed_too() {
+        let observed = Arc::new(Observed::default());
+        let url = answering(vec![
+            (
+                400,
+                "application/x-amz-json-1.1",
+                r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#,
+            ),
+            (
+                200,
+                "application/x-amz-json-1.1",
+                r#"{"CertificateSummaryList":[]}"#,
+            ),
+        ])
+        .await;
+        let clients = observed_clients(&url, &observed).await;
+        clients.acm.list_certificates().send().await.unwrap();
+        assert_eq!(
+            observed.take(),
+            [
+                "acm ListCertificates throttled attempt",
+                "acm ListCertificates ok"
+            ]
+        );
+    }
+
+    #[test]
+    fn unobserved_clients_carry_no_interceptor_of_ours() {
+        let clients = Clients::from_sdk_config(&sdk(), RateLimits::unlimited());
+        assert_eq!(clients.elb.config().interceptors().count(), 0);
+        assert_eq!(clients.acm.config().interceptors().count(), 0);
+        let observed: Arc<dyn CallObserver> = Arc::new(Observed::default());
+        let clients = Clients::from_sdk_config_observed(&sdk(), RateLimits::unlimited(), observed);
+        assert_eq!(clients.elb.config().interceptors().count(), 1);
+        assert_eq!(clients.acm.config().interceptors().count(), 1);
     }
 }

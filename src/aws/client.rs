@@ -29,17 +29,14 @@ use crate::config::AwsConfig;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_elasticloadbalancingv2::config::interceptors::{
-    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
-    FinalizerInterceptorContextRef,
-};
+use aws_sdk_elasticloadbalancingv2::config::interceptors::FinalizerInterceptorContextRef;
 use aws_sdk_elasticloadbalancingv2::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_elasticloadbalancingv2::error::BoxError;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use std::collections::HashMap;
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Attempts per call, the first included (the SDK's default is 3).
@@ -237,8 +234,8 @@ pub const ELBV2: &str = "elbv2";
 /// The `service` label of the ACM client's operations.
 pub const ACM: &str = "acm";
 
-/// The operation name when the request never got far enough to say (it failed before it was
-/// serialised).
+/// The operation name when the SDK's operation metadata is missing from the call's config bag.
+/// Every SDK operation puts it there before its first attempt, so this is only a fallback.
 pub const UNKNOWN_OPERATION: &str = "unknown";
 
 /// Error codes AWS answers a throttled request with: ELBv2's query protocol says `Throttling`,
@@ -284,92 +281,34 @@ impl CallOutcome {
     }
 }
 
-/// Cap on the operations [`CallInterceptor`] tracks at once. gwsync runs a handful of calls
-/// concurrently; only operations cancelled mid-flight (their future dropped, so their last
-/// hook never runs) leave an entry behind, and this bounds what they can pile up.
-const MAX_TRACKED_OPERATIONS: usize = 1024;
-
 /// The SDK interceptor behind [`CallObserver`].
 ///
-/// The operation's name is in the SDK's `Metadata` in the config bag, but that type lives in
-/// `aws-smithy-runtime-api`, which the SDK crates do not re-export (and which is only a
-/// dev-dependency here). So the name is read from the serialised request, as the protocols
-/// define it: the `Action` parameter of ELBv2's query protocol, the `X-Amz-Target` header of
-/// ACM's JSON protocol. The request is gone once sent, so the name is kept per execution,
-/// keyed by the address of the execution's config bag, which stays put from the first hook to
-/// the last.
+/// The operation's name is the SDK's own: the `Metadata` every operation puts in the config
+/// bag while its configuration is applied, before any attempt (and before `read_after_attempt`
+/// and `read_after_execution`, the only hooks that report). Whether an attempt was throttled
+/// is read from its raw response: the error an interceptor sees is type-erased, its code out
+/// of reach.
 #[derive(Debug)]
 struct CallInterceptor {
     service: &'static str,
     observer: Arc<dyn CallObserver>,
-    in_flight: Mutex<HashMap<usize, String>>,
 }
 
 impl CallInterceptor {
     fn new(service: &'static str, observer: Arc<dyn CallObserver>) -> CallInterceptor {
-        CallInterceptor {
-            service,
-            observer,
-            in_flight: Mutex::default(),
-        }
-    }
-
-    fn in_flight(&self) -> std::sync::MutexGuard<'_, HashMap<usize, String>> {
-        // A panic elsewhere while holding the lock leaves a map that is still consistent.
-        self.in_flight.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn operation(&self, cfg: &ConfigBag) -> String {
-        self.in_flight()
-            .get(&execution_key(cfg))
-            .cloned()
-            .unwrap_or_else(|| UNKNOWN_OPERATION.to_owned())
+        CallInterceptor { service, observer }
     }
 }
 
-fn execution_key(cfg: &ConfigBag) -> usize {
-    std::ptr::from_ref(cfg) as usize
+/// The name of the operation a config bag belongs to, [`UNKNOWN_OPERATION`] if it has none.
+fn operation_name(cfg: &ConfigBag) -> &str {
+    cfg.load::<Metadata>()
+        .map_or(UNKNOWN_OPERATION, Metadata::name)
 }
 
 impl Intercept for CallInterceptor {
     fn name(&self) -> &'static str {
         "gwsync-call-observer"
-    }
-
-    // First hook of every execution: a bag at this address from an earlier, cancelled
-    // execution must not lend this one its name.
-    fn read_before_execution(
-        &self,
-        _context: &BeforeSerializationInterceptorContextRef<'_>,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        self.in_flight().remove(&execution_key(cfg));
-        Ok(())
-    }
-
-    // Once per execution, before the retry loop: the request is there to read the name from.
-    fn read_after_serialization(
-        &self,
-        context: &BeforeTransmitInterceptorContextRef<'_>,
-        _runtime_components: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let request = context.request();
-        let name = operation_name(
-            request.headers().get("x-amz-target"),
-            request.body().bytes(),
-        )
-        .unwrap_or(UNKNOWN_OPERATION);
-        let mut in_flight = self.in_flight();
-        if in_flight.len() >= MAX_TRACKED_OPERATIONS {
-            tracing::warn!(
-                tracked = in_flight.len(),
-                "forgetting the names of AWS calls that never ended"
-            );
-            in_flight.clear();
-        }
-        in_flight.insert(execution_key(cfg), name.to_owned());
-        Ok(())
     }
 
     // Once per attempt, retried or not.
@@ -381,7 +320,7 @@ impl Intercept for CallInterceptor {
     ) -> Result<(), BoxError> {
         if last_response_throttled(context) {
             self.observer
-                .throttled_attempt(self.service, &self.operation(cfg));
+                .throttled_attempt(self.service, operation_name(cfg));
         }
         Ok(())
     }
@@ -394,13 +333,10 @@ impl Intercept for CallInterceptor {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let operation = self
-            .in_flight()
-            .remove(&execution_key(cfg))
-            .unwrap_or_else(|| UNKNOWN_OPERATION.to_owned());
         let succeeded = matches!(context.output_or_error(), Some(Ok(_)));
         let outcome = final_outcome(succeeded, last_response_throttled(context));
-        self.observer.call(self.service, &operation, outcome);
+        self.observer
+            .call(self.service, operation_name(cfg), outcome);
         Ok(())
     }
 }
@@ -414,20 +350,6 @@ fn last_response_throttled(context: &FinalizerInterceptorContextRef<'_>) -> bool
             r.body().bytes(),
         )
     })
-}
-
-/// The operation a serialised request asks for: the JSON protocols' `X-Amz-Target`
-/// (`CertificateManager.ListCertificates`), else the query protocol's `Action` form
-/// parameter. None when neither names one.
-fn operation_name<'a>(target: Option<&'a str>, body: Option<&'a [u8]>) -> Option<&'a str> {
-    let name = match target {
-        Some(target) => target.rsplit_once('.').map_or(target, |(_, op)| op),
-        None => std::str::from_utf8(body?)
-            .ok()?
-            .split('&')
-            .find_map(|pair| pair.strip_prefix("Action="))?,
-    };
-    (!name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric())).then_some(name)
 }
 
 /// The error code of an AWS error response: the JSON protocols' `X-Amzn-ErrorType` header or
@@ -472,6 +394,7 @@ fn final_outcome(succeeded: bool, last_attempt_throttled: bool) -> CallOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
     use std::time::Instant;
 
     fn sdk() -> SdkConfig {
@@ -542,30 +465,12 @@ mod tests {
     }
 
     #[test]
-    fn operation_names_come_from_the_target_header_or_the_action_parameter() {
-        let target = Some("CertificateManager.ListCertificates");
-        assert_eq!(operation_name(target, None), Some("ListCertificates"));
-        let query = b"Action=DescribeRules&Version=2015-12-01&ListenerArn=arn%3Aaws";
-        assert_eq!(
-            operation_name(None, Some(query.as_slice())),
-            Some("DescribeRules")
-        );
-        let last = b"Version=2015-12-01&Action=DeleteRule";
-        assert_eq!(
-            operation_name(None, Some(last.as_slice())),
-            Some("DeleteRule")
-        );
-        for body in [
-            b"Version=2015-12-01".as_slice(),
-            b"Action=".as_slice(),
-            b"Action=Describe%20Rules".as_slice(),
-            b"{\"CertificateArn\":\"x\"}".as_slice(),
-            b"\xff\xfe".as_slice(),
-        ] {
-            assert_eq!(operation_name(None, Some(body)), None, "{body:?}");
-        }
-        assert_eq!(operation_name(None, None), None);
-        assert_eq!(operation_name(Some("Bad Target"), None), None);
+    fn operation_names_come_from_the_sdk_metadata_in_the_config_bag() {
+        let mut cfg = ConfigBag::base();
+        assert_eq!(operation_name(&cfg), UNKNOWN_OPERATION);
+        cfg.interceptor_state()
+            .store_put(Metadata::new("DescribeRules", "elasticloadbalancingv2"));
+        assert_eq!(operation_name(&cfg), "DescribeRules");
     }
 
     #[test]

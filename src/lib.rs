@@ -21,6 +21,7 @@ pub mod manifest;
 pub mod plan;
 pub mod reconcile;
 pub mod source;
+pub mod status;
 pub mod store;
 pub mod tenancy;
 pub mod translate;

@@ -39,20 +39,14 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::Instant;
 use support::calls::{CallLog, Failure, counts, recorded_clients, writes_of};
-use support::example::ExampleRepo;
+use support::example::{EXISTING_TARGET_GROUPS, ExampleRepo};
 use support::moto::{MotoServer, Network, REGION};
 
 /// The instance tag of everything these tests let gwsync create (the CLI gets it with
 /// `--instance-id`).
 const INSTANCE: &str = "reconcile-test";
 const GATEWAY: &str = "platform/public";
-/// Target groups that exist before gwsync, as an Auto Scaling group's would.
-const EXISTING_TARGET_GROUPS: [&str; 2] = ["orders-asg", "payments-web-asg"];
-const LOAD_BALANCER_FILE: &str = "platform/loadbalancer.yaml";
 const PAYMENTS_ROUTES: &str = "teams/payments/routes.yaml";
-/// The certificate `platform/loadbalancer.yaml` names in the example (replaced by moto's).
-const EXAMPLE_CERTIFICATE: &str =
-    "arn:aws:acm:us-east-1:123456789012:certificate/0f9e8d7c-6b5a-4321-9876-0123456789ab";
 
 // ---------------------------------------------------------------------------------------
 // Reading a revision and planning, as `gwsync plan` does.
@@ -263,17 +257,7 @@ impl World {
 
     async fn on(moto: MotoServer) -> World {
         let network = moto.create_network(&EXISTING_TARGET_GROUPS, Some("example.com"));
-        let mut repo = ExampleRepo::new();
-        let certificate = network.certificate.clone().expect("a certificate");
-        for (from, to) in [
-            ("subnet-0a1b2c3d4e5f60718", network.subnets[0].as_str()),
-            ("subnet-0f1e2d3c4b5a69788", network.subnets[1].as_str()),
-            ("sg-0123456789abcdef0", network.security_group.as_str()),
-            (EXAMPLE_CERTIFICATE, certificate.as_str()),
-        ] {
-            repo.edit(LOAD_BALANCER_FILE, from, to);
-        }
-        repo.commit("the load balancer in moto's network");
+        let repo = ExampleRepo::in_network(&network);
         let sdk_config = moto.sdk_config().await;
         let log = Arc::new(CallLog::default());
         let clients = recorded_clients(&sdk_config, &log);

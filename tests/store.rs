@@ -109,8 +109,11 @@ async fn a_database_from_a_newer_gwsync_is_refused() {
     match Store::open(&path).await {
         Err(err @ StoreError::NewerSchema { found, known, .. }) => {
             assert_eq!(found, 99);
-            // The newest migration this binary embeds (migrations/0002_pin_head.sql).
-            assert_eq!(known, 2);
+            // The newest migration this binary embeds: one file per version in migrations/.
+            let embedded = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+                .unwrap()
+                .count() as i64;
+            assert_eq!(known, embedded);
             let message = err.to_string();
             assert!(message.contains("newer gwsync"), "{message}");
             assert!(message.contains("99"), "{message}");
@@ -413,4 +416,54 @@ async fn a_pin_is_set_read_replaced_and_cleared() {
     assert!(store.clear_pin().await.unwrap());
     assert!(!store.clear_pin().await.unwrap());
     assert_eq!(store.pin().await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_condition_keeps_its_start_for_the_same_commit_and_starts_over_for_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&db_path(&dir)).await.unwrap();
+    assert!(store.conditions().await.unwrap().is_empty());
+    store
+        .raise_condition("stalled", "aaaa", "first", 100)
+        .await
+        .unwrap();
+    store
+        .raise_condition("stalled", "aaaa", "again", 200)
+        .await
+        .unwrap();
+    store
+        .raise_condition("drift", "aaaa", "3 resources", 150)
+        .await
+        .unwrap();
+    let c = store.conditions().await.unwrap();
+    assert_eq!(
+        c.iter()
+            .map(|c| (
+                c.kind.as_str(),
+                c.commit.as_str(),
+                c.detail.as_str(),
+                c.since,
+                c.updated
+            ))
+            .collect::<Vec<_>>(),
+        [
+            ("drift", "aaaa", "3 resources", 150, 150),
+            ("stalled", "aaaa", "again", 100, 200),
+        ]
+    );
+    store
+        .raise_condition("stalled", "bbbb", "new commit", 300)
+        .await
+        .unwrap();
+    let stalled = store
+        .conditions()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.kind == "stalled")
+        .unwrap();
+    assert_eq!((stalled.commit.as_str(), stalled.since), ("bbbb", 300));
+    assert!(store.clear_condition("stalled").await.unwrap());
+    assert!(!store.clear_condition("stalled").await.unwrap());
+    assert_eq!(store.conditions().await.unwrap().len(), 1);
 }

@@ -3,12 +3,8 @@
 use super::live::runtime;
 use super::{Cli, CliError, HistoryArgs, OutputFormat, ShowArgs, load_config, record};
 use std::fmt::Write as _;
-use std::time::{Duration, UNIX_EPOCH};
 
-pub(super) fn time(seconds: i64) -> String {
-    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(seconds.max(0) as u64))
-        .to_string()
-}
+pub(super) use crate::status::time;
 
 pub(super) fn history(cli: &Cli, args: &HistoryArgs) -> Result<u8, CliError> {
     let config = load_config(cli)?.0;

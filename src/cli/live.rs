@@ -2,14 +2,17 @@
 //! `explain --live`. The path from a revision to a plan is `reconcile`'s; this module adds
 //! the terminal: formats, saved plans, confirmation, exit codes.
 
-use super::{ApplyArgs, Checked, Cli, CliError, PlanArgs, PlanFormat, check_revision, load_config};
+use super::{ApplyArgs, Cli, CliError, PlanArgs, PlanFormat, check_revision, load_config};
 use crate::alb::Stack;
-use crate::aws::apply::apply;
 use crate::aws::client::{Clients, RateLimits};
 use crate::aws::observe::observe;
 use crate::config::Config;
 use crate::plan::{PLAN_VERSION, Plan, render};
-use crate::reconcile::{LivePlan, compose_snapshot, live_plan};
+use crate::reconcile::record::record_revision;
+use crate::reconcile::sync::{
+    ApplyRecord, GUARDED, PinDecision, SyncError, execute, plan_live, settle_pin,
+};
+use crate::reconcile::{Checked, Effective, LivePlan, live_plan};
 use crate::validate::{Report, Status};
 use std::io::{BufRead, IsTerminal, Write};
 
@@ -29,13 +32,7 @@ pub(super) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
 }
 
 pub(super) async fn connect(config: &Config) -> Clients {
-    let rates = RateLimits {
-        read_per_second: config.aws.reads_per_second,
-        read_burst: config.aws.read_burst,
-        write_per_second: config.aws.writes_per_second,
-        write_burst: config.aws.write_burst,
-    };
-    Clients::connect(&config.aws, rates).await
+    Clients::connect(&config.aws, RateLimits::of(&config.aws)).await
 }
 
 fn render(plan: &Plan, format: PlanFormat) -> String {
@@ -61,30 +58,27 @@ pub(super) fn plan(cli: &Cli, args: &PlanArgs) -> Result<u8, CliError> {
         return Ok(ERROR);
     }
     let live = runtime()?.block_on(async {
+        let clients = connect(&config).await;
         // Planning only reads: without a state database it still plans, holding back the
         // Gateways that a refused team may have rules on.
-        let effective = match super::record::open(&config).await {
-            Ok(store) => last_good(&config, &store, &checked).await?,
+        match super::record::open(&config).await {
+            Ok(store) => Ok::<_, CliError>(plan_live(&config, &store, &clients, &checked).await?),
             Err(e) => {
                 tracing::warn!(error = %e, "no state database: a refused team's last good state is unknown");
-                Effective {
-                    admission: checked.admission.clone(),
-                    translation: checked.translation.clone(),
-                    notes: vec![format!("state database not available ({e})")],
-                }
+                let effective =
+                    Effective::as_is(&checked, vec![format!("state database not available ({e})")]);
+                let mut live = live_plan(
+                    &clients,
+                    &config.instance_id,
+                    &checked.revision,
+                    &effective.admission,
+                    &effective.translation,
+                )
+                .await?;
+                live.held_back.splice(0..0, effective.notes);
+                Ok(live)
             }
-        };
-        let clients = connect(&config).await;
-        let mut live = live_plan(
-            &clients,
-            &config.instance_id,
-            &checked.revision,
-            &effective.admission,
-            &effective.translation,
-        )
-        .await?;
-        live.held_back.splice(0..0, effective.notes);
-        Ok::<_, CliError>(live)
+        }
     })?;
     print_problems(&report, &live.held_back);
     let rendered = render(&live.plan, args.format);
@@ -149,13 +143,8 @@ async fn apply_locked(
     report: &Report<'_>,
     args: &ApplyArgs,
 ) -> Result<u8, CliError> {
-    // A rollback holds the live state until a commit newer than the one it held back.
-    if let Some(pin) = store.pin().await? {
-        if pin
-            .head
-            .as_deref()
-            .is_none_or(|h| h == checked.revision.commit)
-        {
+    match settle_pin(store, &checked.revision.commit).await? {
+        PinDecision::Holds(pin) => {
             println!(
                 "Pinned to {} by a rollback ({}): {} is not applied until a new commit arrives or `gwsync resume`.",
                 &pin.commit[..pin.commit.len().min(12)],
@@ -164,26 +153,19 @@ async fn apply_locked(
             );
             return Ok(NO_CHANGES);
         }
-        store.clear_pin().await?;
-        println!("A new commit arrived since the rollback: the pin is lifted.");
+        PinDecision::Lifted(_) => {
+            println!("A new commit arrived since the rollback: the pin is lifted.")
+        }
+        PinDecision::None => {}
     }
-    let effective = last_good(config, store, checked).await?;
     let clients = connect(config).await;
-    let mut live = live_plan(
-        &clients,
-        &config.instance_id,
-        &checked.revision,
-        &effective.admission,
-        &effective.translation,
-    )
-    .await?;
-    live.held_back.splice(0..0, effective.notes);
+    let live = plan_live(config, store, &clients, checked).await?;
     print_problems(report, &live.held_back);
     let plan = match &args.plan {
         Some(path) => saved_plan(path, checked, &live)?,
         None => live.plan.clone(),
     };
-    super::record::revision(store, checked, &config.repo.tenants_file).await?;
+    record_revision(store, checked, &config.repo.tenants_file).await?;
     if plan.is_empty() {
         println!("No changes.");
         return Ok(NO_CHANGES);
@@ -201,94 +183,27 @@ async fn apply_locked(
         println!("Nothing applied.");
         return Ok(ERROR);
     }
-    let apply_id = store
-        .begin_apply(
-            &checked.revision.commit,
-            "sync",
-            &super::record::actor(),
-            &render::json(&plan),
-            super::record::now(),
-        )
-        .await?;
+    // The operator approved what the guard would have held: the condition is settled.
+    store.clear_condition(GUARDED).await?;
     let mut ids = live.ids;
-    let outcome = apply(&clients, &plan, &mut ids, &config.instance_id).await;
-    let report_json = serde_json::to_string(&outcome).expect("the apply report serialises");
-    store
-        .finish_apply(
-            apply_id,
-            &report_json,
-            outcome.succeeded(),
-            super::record::now(),
-        )
-        .await?;
+    let outcome = execute(
+        config,
+        store,
+        &clients,
+        &plan,
+        &mut ids,
+        ApplyRecord {
+            commit: &checked.revision.commit,
+            kind: "sync",
+            actor: &super::record::actor(),
+        },
+    )
+    .await?;
     print!("{}", outcome.render());
     Ok(if outcome.succeeded() {
         NO_CHANGES
     } else {
         CHANGES
-    })
-}
-
-/// The revision as it is applied: a team refused in it keeps the files of its last admitted
-/// revision (from the store) while every other team is taken as it is now.
-struct Effective {
-    admission: crate::tenancy::Admission,
-    translation: crate::translate::Translation,
-    /// Which teams keep an earlier state, for the operator.
-    notes: Vec<String>,
-}
-
-async fn last_good(
-    config: &Config,
-    store: &crate::store::Store,
-    checked: &Checked,
-) -> Result<Effective, CliError> {
-    let as_is = || Effective {
-        admission: checked.admission.clone(),
-        translation: checked.translation.clone(),
-        notes: Vec::new(),
-    };
-    let Some(tenancy) = &checked.admission.tenancy else {
-        return Ok(as_is());
-    };
-    let report = Report {
-        revision: &checked.revision,
-        admission: &checked.admission,
-        translation: &checked.translation,
-        team: None,
-    };
-    let mut replacements = std::collections::BTreeMap::new();
-    let mut notes = Vec::new();
-    for team in &checked.admission.teams {
-        if report.team_admitted(&team.name) {
-            continue;
-        }
-        match store.last_admitted(&team.name).await? {
-            Some((commit, files)) => {
-                notes.push(format!(
-                    "team {} is refused at this revision: its last admitted state (commit {}) stays in place",
-                    team.name,
-                    &commit[..commit.len().min(12)]
-                ));
-                replacements.insert(team.name.clone(), files);
-            }
-            None => notes.push(format!(
-                "team {} is refused at this revision and has no admitted revision on record",
-                team.name
-            )),
-        }
-    }
-    if replacements.is_empty() {
-        return Ok(Effective { notes, ..as_is() });
-    }
-    let composed = compose_snapshot(&checked.snapshot, tenancy, &replacements);
-    let admission = crate::tenancy::admit(&composed, &super::admit_options(config));
-    let translation =
-        crate::translate::translate(&admission, &checked.ages, &super::translate_options(config));
-    Ok(Effective {
-        admission,
-        translation,
-        notes,
     })
 }
 
@@ -362,5 +277,14 @@ pub(super) fn observed_stack(config: &Config) -> Result<Stack, CliError> {
 impl From<crate::aws::observe::AwsError> for CliError {
     fn from(e: crate::aws::observe::AwsError) -> Self {
         CliError::Usage(format!("AWS: {e}"))
+    }
+}
+
+impl From<SyncError> for CliError {
+    fn from(e: SyncError) -> Self {
+        match e {
+            SyncError::Store(e) => CliError::Store(e),
+            SyncError::Aws(e) => e.into(),
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! Commands are thin: they resolve configuration and inputs, call the pipeline stages, render
 //! the result and pick the documented exit code. They hold no business rules.
 
+mod daemon;
 mod explain;
 mod history;
 mod live;
@@ -12,9 +13,8 @@ mod rollback;
 mod validate;
 
 use crate::config::{Config, DEFAULT_CONFIG_PATH, RepoLocation};
-use crate::source::{GitAuth, Revision, Source};
-use crate::tenancy::{Admission, AdmitOptions, admit};
-use crate::translate::{RouteAges, TranslateOptions, Translation, translate};
+use crate::reconcile::Checked;
+use crate::source::{GitAuth, Source};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -92,6 +92,19 @@ pub enum Command {
     /// One recorded revision: each team's verdict and problems, and its applies with their
     /// plans and reports.
     Show(ShowArgs),
+    /// Run the reconciler as a service: poll and watch the repository, apply every new
+    /// commit, check for drift, serve /healthz, /readyz, /metrics, /status and the webhook.
+    ///
+    /// Stops cleanly on SIGTERM (after the apply in flight); SIGHUP reloads the
+    /// configuration. Exit code 0 after a clean stop, 2 when it cannot start.
+    Run(RunArgs),
+    /// Run one reconcile now, as the daemon does on each trigger: fetch, check, apply
+    /// without asking (the deletion guard still holds), record. Failed applies are retried
+    /// with the daemon's backoff unless --once; a stalled revision is tried again.
+    ///
+    /// Exit codes: 0 converged (or held by a pin), 1 changes failed, 2 nothing applied
+    /// (invalid revision, deletion guard, unreachable repository).
+    Sync(SyncArgs),
     /// Answer which rule of which listener takes a request, and what happens to it.
     ///
     /// Evaluates with ALB's own matching rules against the configuration computed from
@@ -151,6 +164,16 @@ pub struct RollbackArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ResumeArgs {}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {}
+
+#[derive(Debug, clap::Args)]
+pub struct SyncArgs {
+    /// One attempt: no retries of a failed apply.
+    #[arg(long)]
+    pub once: bool,
+}
 
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
@@ -270,6 +293,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Status(args) => rollback::status(&cli, args),
         Command::Show(args) => history::show(&cli, args),
         Command::Explain(args) => explain::run(&cli, args),
+        Command::Run(_) => daemon::run(&cli),
+        Command::Sync(args) => daemon::sync(&cli, args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -290,12 +315,6 @@ pub enum CliError {
     Config(#[from] crate::config::ConfigError),
     #[error("{0}")]
     Source(#[from] crate::source::SourceError),
-    #[error("no repository: pass --repo or set repo.url or repo.path in the configuration")]
-    NoRepository,
-    #[error(
-        "repo.token_env names the environment variable `{0}`, which is not set (the HTTPS token is read from it)"
-    )]
-    MissingToken(String),
     #[error("{0}")]
     Usage(String),
     #[error("{0}")]
@@ -310,35 +329,47 @@ pub enum CliError {
 /// The configuration for a command: `--config`, else the default file when it exists, else
 /// the defaults. Returns whether a file was read.
 fn load_config(cli: &Cli) -> Result<(Config, bool), CliError> {
-    let (mut config, from_file) = match &cli.config {
-        Some(path) => (Config::load(path)?, true),
-        None if Path::new(DEFAULT_CONFIG_PATH).exists() => {
-            (Config::load(Path::new(DEFAULT_CONFIG_PATH))?, true)
-        }
-        None => (Config::default(), false),
-    };
-    if let Some(dir) = &cli.state_dir {
-        config.store.path = dir.join("gwsync.db");
-        config.state_dir = dir.clone();
-    }
-    if let Some(id) = &cli.instance_id {
-        crate::config::check_instance_id(id)
-            .map_err(|m| CliError::Usage(format!("--instance-id: {m}")))?;
-        config.instance_id = id.clone();
-    }
-    Ok((config, from_file))
+    ConfigSource::of(cli).load()
 }
 
-/// Git credentials from the configuration; secrets come from the environment or key files.
-fn git_auth(config: &Config) -> Result<GitAuth, CliError> {
-    if let Some(var) = &config.repo.token_env {
-        let token = std::env::var(var).map_err(|_| CliError::MissingToken(var.clone()))?;
-        return Ok(GitAuth::Token { token });
+/// Where a command's configuration comes from: the file and the command line's overrides.
+/// Kept apart from [`Cli`] so the daemon can read it again on reload.
+#[derive(Debug, Clone)]
+struct ConfigSource {
+    file: Option<PathBuf>,
+    state_dir: Option<PathBuf>,
+    instance_id: Option<String>,
+}
+
+impl ConfigSource {
+    fn of(cli: &Cli) -> ConfigSource {
+        let default = Path::new(DEFAULT_CONFIG_PATH);
+        ConfigSource {
+            file: cli
+                .config
+                .clone()
+                .or_else(|| default.exists().then(|| default.to_path_buf())),
+            state_dir: cli.state_dir.clone(),
+            instance_id: cli.instance_id.clone(),
+        }
     }
-    if let Some(path) = &config.repo.ssh_key {
-        return Ok(GitAuth::SshKey { path: path.clone() });
+
+    fn load(&self) -> Result<(Config, bool), CliError> {
+        let mut config = match &self.file {
+            Some(path) => Config::load(path)?,
+            None => Config::default(),
+        };
+        if let Some(dir) = &self.state_dir {
+            config.store.path = dir.join("gwsync.db");
+            config.state_dir = dir.clone();
+        }
+        if let Some(id) = &self.instance_id {
+            crate::config::check_instance_id(id)
+                .map_err(|m| CliError::Usage(format!("--instance-id: {m}")))?;
+            config.instance_id = id.clone();
+        }
+        Ok((config, self.file.is_some()))
     }
-    Ok(GitAuth::None)
 }
 
 /// An opened repository, and the scratch directory that holds its clone when the state
@@ -356,9 +387,13 @@ fn open_source(
 ) -> Result<(OpenedSource, RepoLocation), CliError> {
     let location = match repo_arg {
         Some(arg) => RepoLocation::from_arg(arg),
-        None => config.repo.location.clone().ok_or(CliError::NoRepository)?,
+        None => config
+            .repo
+            .location
+            .clone()
+            .ok_or(crate::source::SourceError::NoRepository)?,
     };
-    let auth = git_auth(config)?;
+    let auth = GitAuth::from_config(&config.repo)?;
     let (source, scratch) = match (&location, repo_arg) {
         (RepoLocation::Url(url), Some(_)) => {
             let dir = tempfile::tempdir().map_err(|source| CliError::Io {
@@ -380,32 +415,6 @@ fn open_source(
     ))
 }
 
-/// One revision, read, admitted and translated: what every command that reads a revision
-/// starts from.
-struct Checked {
-    revision: Revision,
-    snapshot: crate::source::Snapshot,
-    ages: RouteAges,
-    admission: Admission,
-    translation: Translation,
-}
-
-fn admit_options(config: &Config) -> AdmitOptions {
-    AdmitOptions {
-        tenants_file: config.repo.tenants_file.clone(),
-        limits: config.limits,
-        gateway_class: config.gateway_class.clone(),
-    }
-}
-
-fn translate_options(config: &Config) -> TranslateOptions {
-    TranslateOptions {
-        instance_id: config.instance_id.clone(),
-        rules_per_load_balancer: config.aws.rules_per_load_balancer,
-        target_groups_per_load_balancer: config.aws.target_groups_per_load_balancer,
-    }
-}
-
 fn check_revision(cli: &Cli, args: &RevisionArgs) -> Result<Checked, CliError> {
     let (config, from_file) = load_config(cli)?;
     let (opened, location) = open_source(&config, args.repo.as_deref())?;
@@ -417,37 +426,5 @@ fn check_revision(cli: &Cli, args: &RevisionArgs) -> Result<Checked, CliError> {
     };
     let revision = opened.source.resolve(&rev)?;
     tracing::info!(commit = %revision.commit, rev = %rev, "reading revision");
-    let snapshot = opened.source.snapshot(&revision, &config.limits)?;
-    let admission = admit(&snapshot, &admit_options(&config));
-    let ages = route_ages(&opened.source, &revision, &admission, &config)?;
-    let translation = translate(&admission, &ages, &translate_options(&config));
-    Ok(Checked {
-        revision,
-        snapshot,
-        ages,
-        admission,
-        translation,
-    })
-}
-
-/// Route ages from the history of the revision (the precedence tie-breaker).
-fn route_ages(
-    source: &Source,
-    revision: &Revision,
-    admission: &Admission,
-    config: &Config,
-) -> Result<RouteAges, CliError> {
-    let mut ages = RouteAges::new();
-    let Some(tenancy) = &admission.tenancy else {
-        return Ok(ages);
-    };
-    source.for_each_introduction(
-        revision,
-        &config.limits,
-        &|path| crate::translate::ages::may_hold_routes(tenancy, path),
-        &mut |time, path, bytes| {
-            crate::translate::ages::record(&mut ages, tenancy, &config.limits, time, path, bytes)
-        },
-    )?;
-    Ok(ages)
+    Ok(crate::reconcile::check(&opened.source, revision, &config)?)
 }

@@ -4,17 +4,18 @@
 
 use super::live::{connect, runtime};
 use super::{
-    Cli, CliError, OutputFormat, ResumeArgs, RollbackArgs, StatusArgs, admit_options,
-    check_revision, load_config, record, translate_options,
+    Cli, CliError, OutputFormat, ResumeArgs, RollbackArgs, StatusArgs, check_revision, load_config,
+    record,
 };
 use crate::config::Config;
 use crate::plan::render;
+use crate::reconcile::sync::{ApplyRecord, execute};
+use crate::reconcile::{admit_options, translate_options};
 use crate::reconcile::{compose_snapshot, live_plan};
 use crate::source::{Revision, Snapshot, SourceFile};
 use crate::store::{Pin, Store};
 use crate::tenancy::admit;
 use crate::translate::{RouteAges, translate};
-use serde::Serialize;
 use std::collections::BTreeMap;
 
 pub(super) fn rollback(cli: &Cli, args: &RollbackArgs) -> Result<u8, CliError> {
@@ -141,23 +142,21 @@ async fn rollback_locked(
     }
     let mut succeeded = true;
     if !plan.is_empty() {
-        let id = store
-            .begin_apply(
-                &target.commit,
-                "rollback",
-                &record::actor(),
-                &render::json(&plan),
-                record::now(),
-            )
-            .await?;
         let mut ids = live.ids;
-        let outcome =
-            crate::aws::apply::apply(&clients, &plan, &mut ids, &config.instance_id).await;
-        let report = serde_json::to_string(&outcome).expect("the apply report serialises");
+        let outcome = execute(
+            config,
+            store,
+            &clients,
+            &plan,
+            &mut ids,
+            ApplyRecord {
+                commit: &target.commit,
+                kind: "rollback",
+                actor: &record::actor(),
+            },
+        )
+        .await?;
         succeeded = outcome.succeeded();
-        store
-            .finish_apply(id, &report, succeeded, record::now())
-            .await?;
         print!("{}", outcome.render());
     }
     if !succeeded {
@@ -199,111 +198,16 @@ pub(super) fn resume(cli: &Cli, _args: &ResumeArgs) -> Result<u8, CliError> {
     Ok(0)
 }
 
-/// What `gwsync status` reports.
-#[derive(Serialize)]
-struct Status {
-    /// The tracked revision, when the repository could be read.
-    tracked: Option<Revision>,
-    /// The newest finished apply: (commit, finished_at, outcome).
-    applied: Option<(String, i64, String)>,
-    pin: Option<Pin>,
-    teams: Vec<TeamStatus>,
-}
-
-#[derive(Serialize)]
-struct TeamStatus {
-    name: String,
-    /// `admitted`, or `degraded` when the newest recorded revision refused it.
-    state: String,
-    /// The revision whose state of the team is live (its last admitted one).
-    running: Option<String>,
-}
-
 pub(super) fn status(cli: &Cli, args: &StatusArgs) -> Result<u8, CliError> {
     let config = load_config(cli)?.0;
     let tracked = check_revision(cli, &args.revision).ok().map(|c| c.revision);
     let status = runtime()?.block_on(async {
         let store = record::open(&config).await?;
-        let latest = store.history(None, 1).await?;
-        let pin = store.pin().await?;
-        let mut teams = Vec::new();
-        for t in latest.iter().flat_map(|e| &e.teams) {
-            // A rollback's pin decides what runs for the teams it covers.
-            let pinned = pin
-                .as_ref()
-                .filter(|p| p.team.as_deref().is_none_or(|team| team == t.owner));
-            let running = match pinned {
-                Some(p) => Some(p.commit.clone()),
-                None => store.last_admitted(&t.owner).await?.map(|(c, _)| c),
-            };
-            teams.push(TeamStatus {
-                name: t.owner.clone(),
-                state: if t.verdict == crate::store::ADMITTED {
-                    "admitted".to_string()
-                } else {
-                    "degraded".to_string()
-                },
-                running,
-            });
-        }
-        Ok::<_, CliError>(Status {
-            tracked,
-            applied: store.last_applied().await?,
-            pin,
-            teams,
-        })
+        Ok::<_, CliError>(crate::status::collect(&store, tracked).await?)
     })?;
     match args.format {
-        OutputFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&status).expect("the status serialises")
-        ),
-        OutputFormat::Text => print!("{}", status_text(&status)),
+        OutputFormat::Json => println!("{}", status.to_json()),
+        OutputFormat::Text => print!("{}", status.to_text()),
     }
     Ok(0)
-}
-
-fn status_text(s: &Status) -> String {
-    let short = |c: &str| c[..c.len().min(12)].to_string();
-    let mut out = String::new();
-    out.push_str(&match &s.tracked {
-        Some(r) => format!("tracked: {} {:?}\n", short(&r.commit), r.summary),
-        None => "tracked: unknown (the repository could not be read)\n".to_string(),
-    });
-    out.push_str(&match &s.applied {
-        Some((commit, at, outcome)) => format!(
-            "applied: {} at {} ({outcome})\n",
-            short(commit),
-            super::history::time(*at)
-        ),
-        None => "applied: nothing yet\n".to_string(),
-    });
-    if let Some(p) = &s.pin {
-        out.push_str(&format!(
-            "pinned: {}{} by {} at {}{}\n",
-            short(&p.commit),
-            p.team
-                .as_deref()
-                .map(|t| format!(" (team {t})"))
-                .unwrap_or_default(),
-            p.actor,
-            super::history::time(p.pinned_at),
-            p.head
-                .as_deref()
-                .map(|h| format!(", holding back {}", short(h)))
-                .unwrap_or_default()
-        ));
-    }
-    for t in &s.teams {
-        out.push_str(&format!(
-            "  {}: {}{}\n",
-            t.name,
-            t.state,
-            t.running
-                .as_deref()
-                .map(|c| format!(", running {}", short(c)))
-                .unwrap_or_default()
-        ));
-    }
-    out
 }

@@ -13,6 +13,14 @@ use std::path::PathBuf;
 /// Why the source stage could not open, fetch, resolve or read the GitOps repository.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
+    /// Neither `repo.url` nor `repo.path` is configured (nor `--repo` given).
+    #[error("no repository: pass --repo or set repo.url or repo.path in the configuration")]
+    NoRepository,
+    /// `repo.token_env` names an environment variable that is not set.
+    #[error(
+        "repo.token_env names the environment variable `{var}`, which is not set (the HTTPS token is read from it)"
+    )]
+    MissingToken { var: String },
     /// The path is not a Git repository (working tree or bare), or cannot be read.
     #[error("cannot open the Git repository at {}", path.display())]
     OpenRepo {

@@ -123,6 +123,15 @@ impl Source {
         }
     }
 
+    /// The Git directory of a local source (where its references change when someone
+    /// commits), for watching; `None` for the clone of a remote, which only `fetch` changes.
+    pub fn local_git_dir(&self) -> Option<&Path> {
+        match self.origin {
+            None => Some(self.repo.path()),
+            Some(_) => None,
+        }
+    }
+
     /// Resolves `rev` to a commit: a branch name, a tag (annotated or not), a full or
     /// abbreviated commit id, `HEAD`, or any other Git revision expression.
     ///

@@ -48,6 +48,22 @@ pub enum GitAuth {
     Token { token: String },
 }
 
+impl GitAuth {
+    /// The credentials `repo` asks for: secrets come from the environment (the token) or a
+    /// key file (SSH), never from the configuration file itself.
+    pub fn from_config(repo: &crate::config::RepoConfig) -> Result<GitAuth, SourceError> {
+        if let Some(var) = &repo.token_env {
+            let token =
+                std::env::var(var).map_err(|_| SourceError::MissingToken { var: var.clone() })?;
+            return Ok(GitAuth::Token { token });
+        }
+        if let Some(path) = &repo.ssh_key {
+            return Ok(GitAuth::SshKey { path: path.clone() });
+        }
+        Ok(GitAuth::None)
+    }
+}
+
 impl fmt::Debug for GitAuth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -109,6 +109,20 @@ pub struct Pin {
     pub head: Option<String>,
 }
 
+/// A condition raised about the live state (see `migrations/0003_conditions.sql`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct Condition {
+    /// `stalled`, `drift` or `guarded`.
+    pub kind: String,
+    /// The revision it is about.
+    pub commit: String,
+    /// What an operator needs to act on it (the error, the differing resources).
+    pub detail: String,
+    /// When it was first raised (kept while it is raised again for the same commit).
+    pub since: i64,
+    pub updated: i64,
+}
+
 /// One recorded revision with what happened to it, for `gwsync history`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HistoryEntry {
@@ -629,6 +643,59 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    /// Raises (or refreshes) the condition `kind` about `commit`. Raising it again for the
+    /// same commit keeps `since`; for another commit it starts over.
+    pub async fn raise_condition(
+        &self,
+        kind: &str,
+        commit: &str,
+        detail: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO conditions (kind, \"commit\", detail, since, updated) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (kind) DO UPDATE SET detail = excluded.detail, updated = excluded.updated, \
+             since = CASE WHEN conditions.\"commit\" = excluded.\"commit\" THEN conditions.since \
+             ELSE excluded.since END, \"commit\" = excluded.\"commit\"",
+        )
+        .bind(kind)
+        .bind(commit)
+        .bind(detail)
+        .bind(now)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Clears the condition `kind`; whether it was raised.
+    pub async fn clear_condition(&self, kind: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM conditions WHERE kind = ?")
+            .bind(kind)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Every raised condition, by kind.
+    pub async fn conditions(&self) -> Result<Vec<Condition>, StoreError> {
+        Ok(sqlx::query_as::<_, Condition>(
+            "SELECT kind, \"commit\", detail, since, updated FROM conditions ORDER BY kind",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// When `commit` was last confirmed live: the end of the newest successful apply of it.
+    pub async fn applied_at(&self, commit: &str) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT MAX(finished_at) FROM applies WHERE \"commit\" = ? AND outcome = 'succeeded'",
+        )
+        .bind(commit)
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     /// Takes the apply lock for `holder` (process `pid`), in one immediate transaction so that

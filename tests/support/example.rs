@@ -4,6 +4,15 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// Where the example's load balancer is declared.
+pub const LOAD_BALANCER_FILE: &str = "platform/loadbalancer.yaml";
+/// The certificate `platform/loadbalancer.yaml` names in the example (replaced by moto's).
+pub const EXAMPLE_CERTIFICATE: &str =
+    "arn:aws:acm:us-east-1:123456789012:certificate/0f9e8d7c-6b5a-4321-9876-0123456789ab";
+/// Target groups the example forwards to that exist before gwsync, as an Auto Scaling
+/// group's would.
+pub const EXISTING_TARGET_GROUPS: [&str; 2] = ["orders-asg", "payments-web-asg"];
+
 /// A Git repository holding a copy of `examples/gitops-repo`, committed once.
 pub struct ExampleRepo {
     dir: tempfile::TempDir,
@@ -25,6 +34,23 @@ impl ExampleRepo {
         };
         example.commit("example");
         example
+    }
+
+    /// The example with `platform/loadbalancer.yaml` pointed at `network`'s subnets,
+    /// security group and certificate, committed: what tests against moto start from.
+    pub fn in_network(network: &super::moto::Network) -> ExampleRepo {
+        let mut repo = ExampleRepo::new();
+        let certificate = network.certificate.as_deref().expect("a certificate");
+        for (from, to) in [
+            ("subnet-0a1b2c3d4e5f60718", network.subnets[0].as_str()),
+            ("subnet-0f1e2d3c4b5a69788", network.subnets[1].as_str()),
+            ("sg-0123456789abcdef0", network.security_group.as_str()),
+            (EXAMPLE_CERTIFICATE, certificate),
+        ] {
+            repo.edit(LOAD_BALANCER_FILE, from, to);
+        }
+        repo.commit("the load balancer in moto's network");
+        repo
     }
 
     pub fn path(&self) -> &Path {

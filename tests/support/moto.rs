@@ -300,7 +300,7 @@ fn moto_server_path() -> PathBuf {
 }
 
 /// A port that was free a moment ago (the OS picks it; there is a window for a race).
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .and_then(|l| l.local_addr())
         .expect("bind a probe socket on 127.0.0.1:0")

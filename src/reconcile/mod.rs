@@ -1,10 +1,19 @@
-//! Reconcile: from a translated revision and the live AWS state to a plan.
+//! Reconcile: from a revision in Git to AWS, the steps every command that changes AWS and
+//! the daemon share.
 //!
-//! The steps every command that changes AWS shares (and, later, the daemon): stand a refused
-//! team's last admitted files in for its folder ([`compose_snapshot`]), observe what gwsync
-//! owns, find the ACM certificates for listener hostnames, hold back the Gateways that must
-//! not change in this revision, and diff. It returns the plan with the AWS identifiers
-//! `apply` needs; it changes nothing itself.
+//! - [`checked`]: read, admit and translate a revision; its effective form, where a refused
+//!   team keeps its last admitted files ([`compose_snapshot`]);
+//! - this module: observe what gwsync owns, find the ACM certificates for listener
+//!   hostnames, hold back the Gateways that must not change in this revision, and diff
+//!   ([`live_plan`]); it changes nothing itself;
+//! - [`record`]: what is written to the store, and the apply lock;
+//! - [`sync`]: the pin, the deletion guard, applying and recording.
+
+pub mod checked;
+pub mod record;
+pub mod sync;
+
+pub use checked::{Checked, Effective, admit_options, check, last_good, translate_options};
 
 use crate::alb::{Certificate, Stack};
 use crate::aws::AwsIds;

@@ -1,0 +1,130 @@
+//! `gwsync run` (the daemon) and `gwsync sync` (one reconcile by hand, as the daemon does it).
+
+use super::{Cli, CliError, ConfigSource, SyncArgs};
+use crate::daemon::reconciler::Reconciler;
+use crate::daemon::{RunOptions, run as run_daemon};
+use crate::plan::render;
+use crate::reconcile::sync::SyncOutcome;
+
+/// Exit codes of `sync`.
+const CONVERGED: u8 = 0;
+const FAILED: u8 = 1;
+const NOTHING_APPLIED: u8 = 2;
+
+/// The daemon and `sync` block in Git and parsing on one thread while the other serves
+/// HTTP and signals, so they need a runtime with more than one.
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|source| CliError::Io {
+            context: "starting the async runtime".to_string(),
+            source,
+        })
+}
+
+/// `gwsync run`.
+pub(super) fn run(cli: &Cli) -> Result<u8, CliError> {
+    let source = ConfigSource::of(cli);
+    let config_file = source.file.clone();
+    // Fail fast on a bad configuration, before anything starts.
+    source.load()?;
+    let options = RunOptions {
+        load_config: Box::new(move || source.load().map(|(c, _)| c).map_err(|e| e.to_string())),
+        config_file,
+    };
+    runtime()?
+        .block_on(run_daemon(options))
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    Ok(0)
+}
+
+/// `gwsync sync [--once]`.
+pub(super) fn sync(cli: &Cli, args: &SyncArgs) -> Result<u8, CliError> {
+    let config = ConfigSource::of(cli).load()?.0;
+    runtime()?.block_on(async {
+        let mut reconciler = Reconciler::open(config, super::record::actor(), None)
+            .await
+            .map_err(|e| CliError::Usage(e.to_string()))?;
+        // A manual sync is the operator's "try again": a stalled revision is retried.
+        reconciler.unstall().await?;
+        loop {
+            let (revision, _) = tokio::task::block_in_place(|| reconciler.fetch())?;
+            let commit = revision.commit.clone();
+            match reconciler.reconcile(revision).await {
+                Ok(result) => {
+                    for h in &result.held_back {
+                        eprintln!("held back: {h}");
+                    }
+                    if let Some(plan) = result.plan.as_ref().filter(|p| !p.is_empty()) {
+                        print!("{}", render::text(plan));
+                    }
+                    let code = report(&commit, &result.outcome);
+                    if code != FAILED {
+                        return Ok(code);
+                    }
+                }
+                Err(e) if e.is_busy() => return Err(CliError::Usage(e.to_string())),
+                Err(e) => eprintln!("gwsync: {e}"),
+            }
+            match reconciler.retry_delay() {
+                Some(delay) if !args.once => {
+                    eprintln!(
+                        "retrying in {}",
+                        humantime::format_duration(delay)
+                    );
+                    tokio::time::sleep(delay).await;
+                }
+                _ => {
+                    if reconciler.stalled().is_some() {
+                        eprintln!(
+                            "{} is stalled: the daemon retries it for a new commit or the next `gwsync sync`",
+                            &commit[..12]
+                        );
+                    }
+                    return Ok(FAILED);
+                }
+            }
+        }
+    })
+}
+
+/// Prints how a sync ended; its exit code.
+fn report(commit: &str, outcome: &SyncOutcome) -> u8 {
+    let short = &commit[..commit.len().min(12)];
+    match outcome {
+        SyncOutcome::Applied(report) => {
+            print!("{}", report.render());
+            CONVERGED
+        }
+        SyncOutcome::Unchanged => {
+            println!("{short}: in sync, no changes.");
+            CONVERGED
+        }
+        SyncOutcome::Pinned(pin) => {
+            println!(
+                "Pinned to {} by a rollback ({}): {short} is not applied until a new commit arrives or `gwsync resume`.",
+                &pin.commit[..pin.commit.len().min(12)],
+                pin.actor
+            );
+            CONVERGED
+        }
+        SyncOutcome::Invalid => {
+            println!(
+                "{short} is refused as a whole (see `gwsync validate`): nothing applied, the live state stays as it is."
+            );
+            NOTHING_APPLIED
+        }
+        SyncOutcome::Guarded { deletions, max } => {
+            println!(
+                "The plan deletes {deletions} listener rules, more than apply.max_rule_deletions ({max}): nothing applied. Review it and run `gwsync apply --allow-deletes`."
+            );
+            NOTHING_APPLIED
+        }
+        SyncOutcome::Failed(report) => {
+            print!("{}", report.render());
+            FAILED
+        }
+    }
+}

@@ -1,0 +1,403 @@
+//! One reconcile, as the daemon runs it on every trigger and `gwsync sync` runs it by hand:
+//! fetch, read the tracked branch, check it, and sync it under the apply lock; the drift check
+//! against the last converged revision; and the retry policy that turns repeated failures
+//! into the `stalled` condition.
+//!
+//! It owns the long-lived handles (the repository, the store, the AWS clients) and what is
+//! remembered between reconciles. It does not decide when to run: that is the loop's
+//! (`daemon::run`) or the operator's (`gwsync sync`).
+
+use crate::aws::client::{CallObserver, Clients, RateLimits};
+use crate::config::Config;
+use crate::plan::{Plan, render};
+use crate::reconcile::record::{self, now};
+use crate::reconcile::sync::{
+    ApplyRecord, SyncError, SyncOutcome, SyncResult, execute, plan_live, sync,
+};
+use crate::reconcile::{Checked, check};
+use crate::source::{GitAuth, Revision, Source, SourceError};
+use crate::store::{Store, StoreError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The condition raised when a revision's applies kept failing.
+pub const STALLED: &str = "stalled";
+/// The condition raised when AWS differs from the last applied desired state.
+pub const DRIFT: &str = "drift";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error("{0}")]
+    Source(#[from] SourceError),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Sync(#[from] SyncError),
+}
+
+impl ReconcileError {
+    /// Another process holds the apply lock: not a failure of the revision, try later.
+    pub fn is_busy(&self) -> bool {
+        matches!(
+            self,
+            ReconcileError::Store(StoreError::Locked { .. })
+                | ReconcileError::Sync(SyncError::Store(StoreError::Locked { .. }))
+        )
+    }
+}
+
+/// How failed applies are retried: `retries` times, after `base`, doubling up to `max`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub retries: u32,
+    pub base: Duration,
+    pub max: Duration,
+}
+
+impl RetryPolicy {
+    pub fn of(config: &Config) -> RetryPolicy {
+        RetryPolicy {
+            retries: config.daemon.apply_retries,
+            base: config.daemon.retry_backoff,
+            max: config.daemon.retry_backoff_max,
+        }
+    }
+
+    /// The wait before the next attempt after `failures` consecutive failures, or `None`
+    /// when the retries are used up (the revision is then stalled).
+    pub fn delay(&self, failures: u32) -> Option<Duration> {
+        if failures == 0 || failures > self.retries {
+            return None;
+        }
+        let factor = 2u32.saturating_pow(failures - 1);
+        Some(self.base.saturating_mul(factor).min(self.max))
+    }
+}
+
+/// What a drift check found.
+#[derive(Debug)]
+pub struct Drift {
+    /// The revision compared with.
+    pub commit: String,
+    /// The changes that would take AWS back to it; empty when there is no drift.
+    pub plan: Plan,
+    /// Whether self-heal applied them, and how that went.
+    pub healed: Option<bool>,
+}
+
+/// The long-lived state of reconciling.
+pub struct Reconciler {
+    config: Config,
+    source: Source,
+    store: Store,
+    clients: Clients,
+    observer: Option<Arc<dyn CallObserver>>,
+    /// Who applies, for the record (`daemon@host`, `cli:user`).
+    actor: String,
+    /// The last revision synced to convergence: what drift is measured against.
+    converged: Option<Checked>,
+    /// Consecutive failures of one commit.
+    failures: Option<(String, u32)>,
+}
+
+impl Reconciler {
+    /// Opens the repository, the store and the AWS clients of `config`.
+    pub async fn open(
+        config: Config,
+        actor: String,
+        observer: Option<Arc<dyn CallObserver>>,
+    ) -> Result<Reconciler, ReconcileError> {
+        let source = open_source(&config)?;
+        let store = Store::open(&config.store.path).await?;
+        let clients = connect(&config, observer.clone()).await;
+        let mut reconciler = Reconciler {
+            config,
+            source,
+            store,
+            clients,
+            observer,
+            actor,
+            converged: None,
+            failures: None,
+        };
+        reconciler.take_up_stall().await?;
+        Ok(reconciler)
+    }
+
+    /// Takes up the `stalled` condition as the store has it: raised by an earlier run (a
+    /// restart does not retry a stalled revision), or cleared by `gwsync sync` (which tried
+    /// again itself).
+    pub async fn take_up_stall(&mut self) -> Result<(), StoreError> {
+        let recorded = self
+            .store
+            .conditions()
+            .await?
+            .into_iter()
+            .find(|c| c.kind == STALLED);
+        match recorded {
+            Some(c) if self.stalled() != Some(c.commit.as_str()) => {
+                let used_up = self.config.daemon.apply_retries.saturating_add(1);
+                self.failures = Some((c.commit, used_up));
+            }
+            None if self.stalled().is_some() => self.failures = None,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The Git directory to watch for new commits (local repositories only).
+    pub fn local_git_dir(&self) -> Option<std::path::PathBuf> {
+        self.source.local_git_dir().map(|p| p.to_path_buf())
+    }
+
+    /// Takes a new configuration: the AWS clients and the repository are opened again when
+    /// their settings changed. The store stays (its path is read once, at start).
+    pub async fn reload(&mut self, config: Config) -> Result<(), ReconcileError> {
+        if config.repo != self.config.repo || config.state_dir != self.config.state_dir {
+            self.source = open_source(&config)?;
+        }
+        if config.aws != self.config.aws {
+            self.clients = connect(&config, self.observer.clone()).await;
+        }
+        if config.store.path != self.config.store.path {
+            tracing::warn!(
+                path = %config.store.path.display(),
+                "store.path changed: it takes effect at the next start"
+            );
+        }
+        self.config = config;
+        // What was converged may translate differently now.
+        self.converged = None;
+        Ok(())
+    }
+
+    /// Fetches (remote repositories) and resolves the tracked branch; returns the revision
+    /// and how long the fetch took. Blocking: Git I/O.
+    pub fn fetch(&self) -> Result<(Revision, Duration), SourceError> {
+        let started = Instant::now();
+        self.source.fetch()?;
+        let fetched = started.elapsed();
+        Ok((self.source.resolve(&self.config.repo.branch)?, fetched))
+    }
+
+    /// Reads, checks and syncs `revision` under the apply lock. Counts failures of the same
+    /// commit for [`Reconciler::retry_delay`] and raises `stalled` when the retries are
+    /// used up; a converged sync clears `stalled` and remembers the revision for drift checks.
+    pub async fn reconcile(&mut self, revision: Revision) -> Result<SyncResult, ReconcileError> {
+        let commit = revision.commit.clone();
+        if self.failures.as_ref().is_some_and(|(c, _)| *c != commit) {
+            // A new commit: the old one's failures and stall no longer matter.
+            self.failures = None;
+            self.store.clear_condition(STALLED).await?;
+        }
+        let checked = tokio::task::block_in_place(|| check(&self.source, revision, &self.config))?;
+        let result = self.sync_locked(&checked).await;
+        match &result {
+            Ok(r) if r.outcome.converged() => {
+                self.failures = None;
+                self.store.clear_condition(STALLED).await?;
+                self.converged = Some(checked);
+            }
+            Ok(SyncResult {
+                outcome: SyncOutcome::Failed(report),
+                ..
+            }) => {
+                let detail = report
+                    .failures()
+                    .map(|f| format!("{}: {:?}", f.address, f.outcome))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                self.count_failure(&commit, &detail).await?;
+            }
+            Ok(_) => {}
+            Err(e) if e.is_busy() => {}
+            Err(e) => self.count_failure(&commit, &e.to_string()).await?,
+        }
+        result
+    }
+
+    async fn sync_locked(&self, checked: &Checked) -> Result<SyncResult, ReconcileError> {
+        record::lock(&self.store, &self.actor).await?;
+        let result = sync(
+            &self.config,
+            &self.store,
+            &self.clients,
+            checked,
+            &self.actor,
+        )
+        .await;
+        record::unlock(&self.store).await?;
+        Ok(result?)
+    }
+
+    async fn count_failure(&mut self, commit: &str, detail: &str) -> Result<(), StoreError> {
+        let failures = match &mut self.failures {
+            Some((c, n)) if c == commit => {
+                *n += 1;
+                *n
+            }
+            _ => {
+                self.failures = Some((commit.to_string(), 1));
+                1
+            }
+        };
+        if self.retry_delay().is_none() {
+            let detail = format!(
+                "{failures} attempts failed; retried again for a new commit or `gwsync sync`. Last error: {detail}"
+            );
+            self.store
+                .raise_condition(STALLED, commit, &detail, now())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// When to try the failing commit again; `None` when nothing failed or it is stalled.
+    pub fn retry_delay(&self) -> Option<Duration> {
+        let (_, failures) = self.failures.as_ref()?;
+        RetryPolicy::of(&self.config).delay(*failures)
+    }
+
+    /// The commit whose retries are used up, if any.
+    pub fn stalled(&self) -> Option<&str> {
+        match &self.failures {
+            Some((commit, _)) if self.retry_delay().is_none() => Some(commit),
+            _ => None,
+        }
+    }
+
+    /// Forgets failures: a manual sync tries a stalled revision again.
+    pub async fn unstall(&mut self) -> Result<(), StoreError> {
+        self.failures = None;
+        self.store.clear_condition(STALLED).await?;
+        Ok(())
+    }
+
+    /// Compares AWS with the last converged revision; raises or clears `drift`; with
+    /// `self_heal`, applies the changes back (as a `heal`). `None` when there is nothing to
+    /// compare with yet, or a rollback's pin holds the live state (a pinned state is what the
+    /// operator asked for, not drift).
+    pub async fn check_drift(&mut self) -> Result<Option<Drift>, ReconcileError> {
+        let Some(checked) = &self.converged else {
+            return Ok(None);
+        };
+        if self.store.pin().await?.is_some() {
+            return Ok(None);
+        }
+        let live = plan_live(&self.config, &self.store, &self.clients, checked).await?;
+        let commit = checked.revision.commit.clone();
+        let mut drift = Drift {
+            commit: commit.clone(),
+            plan: live.plan,
+            healed: None,
+        };
+        if drift.plan.is_empty() {
+            self.store.clear_condition(DRIFT).await?;
+            return Ok(Some(drift));
+        }
+        let differing: Vec<String> = drift
+            .plan
+            .changes
+            .iter()
+            .map(|c| c.address.clone())
+            .collect();
+        self.store
+            .raise_condition(
+                DRIFT,
+                &commit,
+                &format!(
+                    "{} resources differ from the applied state: {}",
+                    differing.len(),
+                    differing.join(", ")
+                ),
+                now(),
+            )
+            .await?;
+        if self.config.daemon.self_heal {
+            record::lock(&self.store, &self.actor).await?;
+            let mut ids = live.ids;
+            let report = execute(
+                &self.config,
+                &self.store,
+                &self.clients,
+                &drift.plan,
+                &mut ids,
+                ApplyRecord {
+                    commit: &commit,
+                    kind: "heal",
+                    actor: &self.actor,
+                },
+            )
+            .await;
+            record::unlock(&self.store).await?;
+            let healed = report?.succeeded();
+            if healed {
+                self.store.clear_condition(DRIFT).await?;
+            }
+            drift.healed = Some(healed);
+        }
+        Ok(Some(drift))
+    }
+}
+
+impl Drift {
+    /// The differing resources, one line each, for the log.
+    pub fn render(&self) -> String {
+        render::text(&self.plan)
+    }
+}
+
+fn open_source(config: &Config) -> Result<Source, SourceError> {
+    let location = config
+        .repo
+        .location
+        .clone()
+        .ok_or(SourceError::NoRepository)?;
+    Source::open(
+        &location,
+        &config.state_dir,
+        GitAuth::from_config(&config.repo)?,
+    )
+}
+
+async fn connect(config: &Config, observer: Option<Arc<dyn CallObserver>>) -> Clients {
+    let rates = RateLimits::of(&config.aws);
+    match observer {
+        Some(o) => Clients::connect_observed(&config.aws, rates, o).await,
+        None => Clients::connect(&config.aws, rates).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_double_up_to_the_cap_then_stall() {
+        let policy = RetryPolicy {
+            retries: 4,
+            base: Duration::from_secs(10),
+            max: Duration::from_secs(30),
+        };
+        let delays: Vec<Option<Duration>> = (0..=5).map(|n| policy.delay(n)).collect();
+        assert_eq!(
+            delays,
+            [
+                None,
+                Some(Duration::from_secs(10)),
+                Some(Duration::from_secs(20)),
+                Some(Duration::from_secs(30)),
+                Some(Duration::from_secs(30)),
+                None,
+            ]
+        );
+    }
+}

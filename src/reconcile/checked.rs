@@ -1,0 +1,154 @@
+//! One revision read, admitted and translated ([`Checked`]), and the form in which it is
+//! applied ([`Effective`]): a team refused in it keeps the files of its last admitted revision.
+//!
+//! This is the shared front half of every command that reads a revision and of the daemon.
+//! It reads Git (through [`Source`]) and the store; it never talks to AWS.
+
+use crate::config::Config;
+use crate::reconcile::compose_snapshot;
+use crate::source::{Revision, Snapshot, Source, SourceError};
+use crate::store::{Store, StoreError};
+use crate::tenancy::{Admission, AdmitOptions, admit};
+use crate::translate::{RouteAges, TranslateOptions, Translation, translate};
+use crate::validate::Report;
+use std::collections::BTreeMap;
+
+/// One revision, read, admitted and translated.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub revision: Revision,
+    pub snapshot: Snapshot,
+    pub ages: RouteAges,
+    pub admission: Admission,
+    pub translation: Translation,
+}
+
+impl Checked {
+    /// The validation view of the whole revision.
+    pub fn report(&self) -> Report<'_> {
+        Report {
+            revision: &self.revision,
+            admission: &self.admission,
+            translation: &self.translation,
+            team: None,
+        }
+    }
+}
+
+pub fn admit_options(config: &Config) -> AdmitOptions {
+    AdmitOptions {
+        tenants_file: config.repo.tenants_file.clone(),
+        limits: config.limits,
+        gateway_class: config.gateway_class.clone(),
+    }
+}
+
+pub fn translate_options(config: &Config) -> TranslateOptions {
+    TranslateOptions {
+        instance_id: config.instance_id.clone(),
+        rules_per_load_balancer: config.aws.rules_per_load_balancer,
+        target_groups_per_load_balancer: config.aws.target_groups_per_load_balancer,
+    }
+}
+
+/// Reads `revision` from `source`, admits and translates it.
+pub fn check(source: &Source, revision: Revision, config: &Config) -> Result<Checked, SourceError> {
+    let snapshot = source.snapshot(&revision, &config.limits)?;
+    let admission = admit(&snapshot, &admit_options(config));
+    let ages = route_ages(source, &revision, &admission, config)?;
+    let translation = translate(&admission, &ages, &translate_options(config));
+    Ok(Checked {
+        revision,
+        snapshot,
+        ages,
+        admission,
+        translation,
+    })
+}
+
+/// Route ages from the history of the revision (the precedence tie-breaker).
+fn route_ages(
+    source: &Source,
+    revision: &Revision,
+    admission: &Admission,
+    config: &Config,
+) -> Result<RouteAges, SourceError> {
+    let mut ages = RouteAges::new();
+    let Some(tenancy) = &admission.tenancy else {
+        return Ok(ages);
+    };
+    source.for_each_introduction(
+        revision,
+        &config.limits,
+        &|path| crate::translate::ages::may_hold_routes(tenancy, path),
+        &mut |time, path, bytes| {
+            crate::translate::ages::record(&mut ages, tenancy, &config.limits, time, path, bytes)
+        },
+    )?;
+    Ok(ages)
+}
+
+/// The revision as it is applied: a team refused in it keeps the files of its last admitted
+/// revision (from the store) while every other team is taken as it is now.
+#[derive(Debug, Clone)]
+pub struct Effective {
+    pub admission: Admission,
+    pub translation: Translation,
+    /// Which teams keep an earlier state, for the operator.
+    pub notes: Vec<String>,
+}
+
+impl Effective {
+    /// The revision as it is, with a note saying why no last good state was looked up.
+    pub fn as_is(checked: &Checked, notes: Vec<String>) -> Effective {
+        Effective {
+            admission: checked.admission.clone(),
+            translation: checked.translation.clone(),
+            notes,
+        }
+    }
+}
+
+/// The effective form of `checked`: refused teams replaced by their last admitted files.
+pub async fn last_good(
+    config: &Config,
+    store: &Store,
+    checked: &Checked,
+) -> Result<Effective, StoreError> {
+    let Some(tenancy) = &checked.admission.tenancy else {
+        return Ok(Effective::as_is(checked, Vec::new()));
+    };
+    let report = checked.report();
+    let mut replacements = BTreeMap::new();
+    let mut notes = Vec::new();
+    for team in &checked.admission.teams {
+        if report.team_admitted(&team.name) {
+            continue;
+        }
+        match store.last_admitted(&team.name).await? {
+            Some((commit, files)) => {
+                notes.push(format!(
+                    "team {} is refused at this revision: its last admitted state (commit {}) stays in place",
+                    team.name,
+                    &commit[..commit.len().min(12)]
+                ));
+                replacements.insert(team.name.clone(), files);
+            }
+            None => notes.push(format!(
+                "team {} is refused at this revision and has no admitted revision on record",
+                team.name
+            )),
+        }
+    }
+    if replacements.is_empty() {
+        return Ok(Effective::as_is(checked, notes));
+    }
+    let composed = compose_snapshot(&checked.snapshot, tenancy, &replacements);
+    let admission = admit(&composed, &admit_options(config));
+    let translation = translate(&admission, &checked.ages, &translate_options(config));
+    Ok(Effective {
+        admission,
+        translation,
+        notes,
+    })
+}

@@ -1,0 +1,95 @@
+//! What every process that changes AWS writes to the store: the revision, each owner's
+//! verdict, diagnostics and manifest files (the snapshot a later rollback or last-good state
+//! is rebuilt from), and the apply lock it holds while it applies.
+
+use super::Checked;
+use crate::store::{Store, StoreError};
+use crate::tenancy::PathOwner;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// How long an apply lock may be held before another process may take it over.
+const STALE_LOCK_SECONDS: i64 = 3600;
+
+/// Unix seconds now: the store's clock.
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Takes the apply lock for `actor` (this process), or says who holds it.
+pub async fn lock(store: &Store, actor: &str) -> Result<(), StoreError> {
+    store
+        .acquire_apply_lock(actor, std::process::id(), now(), STALE_LOCK_SECONDS)
+        .await
+}
+
+/// Releases the apply lock this process holds.
+pub async fn unlock(store: &Store) -> Result<(), StoreError> {
+    store.release_apply_lock(std::process::id()).await?;
+    Ok(())
+}
+
+/// Records the revision and, for the platform and every team, its verdict, diagnostics and
+/// manifest files as read (the platform's include the tenants file).
+pub async fn record_revision(
+    store: &Store,
+    checked: &Checked,
+    tenants_file: &str,
+) -> Result<(), StoreError> {
+    store.record_revision(&checked.revision, now()).await?;
+    let Some(tenancy) = &checked.admission.tenancy else {
+        return Ok(());
+    };
+    let report = checked.report();
+    let owners = std::iter::once(checked.admission.platform.as_ref())
+        .flatten()
+        .chain(&checked.admission.teams);
+    for outcome in owners {
+        let admitted = if outcome.name == "platform" {
+            checked.admission.revision_valid() && checked.translation.refused_gateways.is_empty()
+        } else {
+            report.team_admitted(&outcome.name)
+        };
+        let diagnostics: Vec<_> = outcome
+            .diagnostics
+            .iter()
+            .chain(
+                checked
+                    .translation
+                    .diagnostics
+                    .iter()
+                    .filter(|d| d.team.as_deref() == Some(outcome.name.as_str())),
+            )
+            .cloned()
+            .collect();
+        let files: Vec<(String, String)> = checked
+            .snapshot
+            .files
+            .iter()
+            .filter(|f| match tenancy.owner_of(&f.path) {
+                _ if f.path == tenants_file => outcome.name == "platform",
+                PathOwner::Platform => outcome.name == "platform",
+                PathOwner::Team(i) => tenancy.teams[i].name == outcome.name,
+                PathOwner::Ignored | PathOwner::Unowned => false,
+            })
+            .map(|f| {
+                (
+                    f.path.clone(),
+                    String::from_utf8_lossy(&f.bytes).into_owned(),
+                )
+            })
+            .collect();
+        let verdict = if admitted { "admitted" } else { "refused" };
+        store
+            .record_snapshot(
+                &checked.revision.commit,
+                &outcome.name,
+                verdict,
+                &diagnostics,
+                &files,
+            )
+            .await?;
+    }
+    Ok(())
+}

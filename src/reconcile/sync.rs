@@ -1,0 +1,243 @@
+//! Applying a checked revision to AWS, and recording it: the back half that `apply`,
+//! `rollback`, `sync` and the daemon share.
+//!
+//! [`settle_pin`] decides whether a rollback's pin holds the revision back; [`plan_live`]
+//! computes the plan of the revision's effective form against what AWS has; [`execute`] runs
+//! a plan and records it as one apply. [`sync`] chains them for unattended use: no prompt, the
+//! deletion guard raises the `guarded` condition instead of asking. Nothing here retries: the
+//! retry policy is the caller's (the daemon's loop, `gwsync sync`).
+
+use super::record::{now, record_revision};
+use super::{Checked, LivePlan, last_good, live_plan};
+use crate::aws::AwsIds;
+use crate::aws::apply::{ApplyReport, apply};
+use crate::aws::client::Clients;
+use crate::aws::observe::AwsError;
+use crate::config::Config;
+use crate::plan::{Plan, render};
+use crate::store::{Pin, Store, StoreError};
+
+/// The condition raised when a plan deletes more rules than `apply.max_rule_deletions`.
+pub const GUARDED: &str = "guarded";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("AWS: {0}")]
+    Aws(#[from] AwsError),
+}
+
+/// What a rollback's pin means for the revision at hand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PinDecision {
+    /// No pin: go ahead.
+    None,
+    /// The pin holds this revision back (it is the commit the rollback held back, or the pin
+    /// holds every commit until `resume`).
+    Holds(Pin),
+    /// A newer commit arrived since the rollback: the pin was lifted.
+    Lifted(Pin),
+}
+
+/// A rollback holds the live state until a commit newer than the one it held back arrives;
+/// then the pin is lifted (here, in the store).
+pub async fn settle_pin(store: &Store, commit: &str) -> Result<PinDecision, StoreError> {
+    let Some(pin) = store.pin().await? else {
+        return Ok(PinDecision::None);
+    };
+    if pin.head.as_deref().is_none_or(|h| h == commit) {
+        return Ok(PinDecision::Holds(pin));
+    }
+    store.clear_pin().await?;
+    Ok(PinDecision::Lifted(pin))
+}
+
+/// The plan that takes AWS to the effective form of `checked` (refused teams at their last
+/// admitted state), with the notes of which teams keep an earlier state first in
+/// `held_back`.
+pub async fn plan_live(
+    config: &Config,
+    store: &Store,
+    clients: &Clients,
+    checked: &Checked,
+) -> Result<LivePlan, SyncError> {
+    let effective = last_good(config, store, checked).await?;
+    let mut live = live_plan(
+        clients,
+        &config.instance_id,
+        &checked.revision,
+        &effective.admission,
+        &effective.translation,
+    )
+    .await?;
+    live.held_back.splice(0..0, effective.notes);
+    Ok(live)
+}
+
+/// What an apply is, for the record.
+pub struct ApplyRecord<'a> {
+    /// The revision it takes AWS to.
+    pub commit: &'a str,
+    /// `sync`, `rollback` or `heal`.
+    pub kind: &'a str,
+    pub actor: &'a str,
+}
+
+/// Runs `plan` and records it as one apply (started before the first call, finished with its
+/// report), so an interrupted apply stays visible as unfinished.
+pub async fn execute(
+    config: &Config,
+    store: &Store,
+    clients: &Clients,
+    plan: &Plan,
+    ids: &mut AwsIds,
+    record: ApplyRecord<'_>,
+) -> Result<ApplyReport, StoreError> {
+    let id = store
+        .begin_apply(
+            record.commit,
+            record.kind,
+            record.actor,
+            &render::json(plan),
+            now(),
+        )
+        .await?;
+    let report = apply(clients, plan, ids, &config.instance_id).await;
+    let json = serde_json::to_string(&report).expect("the apply report serialises");
+    store
+        .finish_apply(id, &json, report.succeeded(), now())
+        .await?;
+    Ok(report)
+}
+
+/// How an unattended sync ended.
+#[derive(Debug)]
+pub enum SyncOutcome {
+    /// The revision is refused as a whole (tenants file, platform): nothing changed on AWS.
+    Invalid,
+    /// A rollback's pin holds the revision back.
+    Pinned(Pin),
+    /// The plan deletes more rules than allowed: nothing applied, `guarded` raised.
+    Guarded {
+        deletions: usize,
+        max: usize,
+    },
+    /// AWS already matches.
+    Unchanged,
+    Applied(ApplyReport),
+    /// Some changes failed; the rest of the report says which were done.
+    Failed(ApplyReport),
+}
+
+impl SyncOutcome {
+    /// The label used in logs and metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            SyncOutcome::Invalid => "invalid",
+            SyncOutcome::Pinned(_) => "pinned",
+            SyncOutcome::Guarded { .. } => "guarded",
+            SyncOutcome::Unchanged => "unchanged",
+            SyncOutcome::Applied(_) => "applied",
+            SyncOutcome::Failed(_) => "failed",
+        }
+    }
+
+    /// Whether AWS now holds what the revision asks for (or what a pin holds).
+    pub fn converged(&self) -> bool {
+        matches!(
+            self,
+            SyncOutcome::Pinned(_) | SyncOutcome::Unchanged | SyncOutcome::Applied(_)
+        )
+    }
+}
+
+/// One unattended sync, with what was decided on the way.
+#[derive(Debug)]
+pub struct SyncResult {
+    pub outcome: SyncOutcome,
+    /// Empty unless a plan was computed.
+    pub plan: Option<Plan>,
+    /// Gateways held back and teams kept at an earlier state, for the operator.
+    pub held_back: Vec<String>,
+    /// A rollback's pin lifted by this newer commit.
+    pub pin_lifted: Option<Pin>,
+}
+
+/// Takes AWS to `checked` without asking: records the revision, honours the pin and the
+/// deletion guard, applies, records the apply. The caller holds the apply lock.
+pub async fn sync(
+    config: &Config,
+    store: &Store,
+    clients: &Clients,
+    checked: &Checked,
+    actor: &str,
+) -> Result<SyncResult, SyncError> {
+    let mut result = SyncResult {
+        outcome: SyncOutcome::Invalid,
+        plan: None,
+        held_back: Vec::new(),
+        pin_lifted: None,
+    };
+    if checked.report().status() == crate::validate::Status::Invalid {
+        return Ok(result);
+    }
+    match settle_pin(store, &checked.revision.commit).await? {
+        PinDecision::Holds(pin) => {
+            result.outcome = SyncOutcome::Pinned(pin);
+            return Ok(result);
+        }
+        PinDecision::Lifted(pin) => result.pin_lifted = Some(pin),
+        PinDecision::None => {}
+    }
+    let live = plan_live(config, store, clients, checked).await?;
+    record_revision(store, checked, &config.repo.tenants_file).await?;
+    result.held_back = live.held_back;
+    let plan = live.plan;
+    let deletions = plan.rule_deletions();
+    let max = config.apply.max_rule_deletions;
+    let commit = &checked.revision.commit;
+    if deletions > max {
+        let detail = format!(
+            "the plan deletes {deletions} listener rules, more than apply.max_rule_deletions ({max}); review it with `gwsync plan` and run `gwsync apply --allow-deletes`"
+        );
+        store
+            .raise_condition(GUARDED, commit, &detail, now())
+            .await?;
+        result.outcome = SyncOutcome::Guarded { deletions, max };
+        result.plan = Some(plan);
+        return Ok(result);
+    }
+    store.clear_condition(GUARDED).await?;
+    let already_recorded = store
+        .last_applied()
+        .await?
+        .is_some_and(|(c, _, outcome)| &c == commit && outcome == "succeeded");
+    if plan.is_empty() && already_recorded {
+        result.outcome = SyncOutcome::Unchanged;
+        result.plan = Some(plan);
+        return Ok(result);
+    }
+    // A new commit that needs no change is still recorded as applied: it is what runs.
+    let mut ids = live.ids;
+    let report = execute(
+        config,
+        store,
+        clients,
+        &plan,
+        &mut ids,
+        ApplyRecord {
+            commit,
+            kind: "sync",
+            actor,
+        },
+    )
+    .await?;
+    result.outcome = match (report.succeeded(), plan.is_empty()) {
+        (true, true) => SyncOutcome::Unchanged,
+        (true, false) => SyncOutcome::Applied(report),
+        (false, _) => SyncOutcome::Failed(report),
+    };
+    result.plan = Some(plan);
+    Ok(result)
+}

@@ -1,0 +1,142 @@
+//! Where things stand, from the state database: what `gwsync status` prints and what the
+//! daemon serves on `/status` (the same JSON).
+//!
+//! It reads the store only; the tracked revision is passed in by the caller, who knows how to
+//! read it (the CLI from Git, the daemon from its last fetch).
+
+use crate::source::Revision;
+use crate::store::{Condition, Pin, Store, StoreError};
+use serde::Serialize;
+use std::time::{Duration, UNIX_EPOCH};
+
+/// What `gwsync status` reports.
+#[derive(Debug, Serialize)]
+pub struct Status {
+    /// The tracked revision, when the repository could be read.
+    pub tracked: Option<Revision>,
+    /// The newest finished apply: (commit, finished_at, outcome).
+    pub applied: Option<(String, i64, String)>,
+    pub pin: Option<Pin>,
+    /// Raised conditions: `stalled`, `drift`, `guarded`.
+    pub conditions: Vec<Condition>,
+    pub teams: Vec<TeamStatus>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TeamStatus {
+    pub name: String,
+    /// `admitted`, or `degraded` when the newest recorded revision refused it.
+    pub state: String,
+    /// The revision whose state of the team is live (its last admitted one, or the pin's).
+    pub running: Option<String>,
+    /// When `running` was last applied successfully (Unix seconds).
+    pub applied_at: Option<i64>,
+}
+
+/// Reads the status from the store.
+pub async fn collect(store: &Store, tracked: Option<Revision>) -> Result<Status, StoreError> {
+    let latest = store.history(None, 1).await?;
+    let pin = store.pin().await?;
+    let mut teams = Vec::new();
+    for t in latest.iter().flat_map(|e| &e.teams) {
+        // A rollback's pin decides what runs for the teams it covers.
+        let pinned = pin
+            .as_ref()
+            .filter(|p| p.team.as_deref().is_none_or(|team| team == t.owner));
+        let running = match pinned {
+            Some(p) => Some(p.commit.clone()),
+            None => store.last_admitted(&t.owner).await?.map(|(c, _)| c),
+        };
+        let applied_at = match &running {
+            Some(commit) => store.applied_at(commit).await?,
+            None => None,
+        };
+        teams.push(TeamStatus {
+            name: t.owner.clone(),
+            state: if t.verdict == crate::store::ADMITTED {
+                "admitted".to_string()
+            } else {
+                "degraded".to_string()
+            },
+            running,
+            applied_at,
+        });
+    }
+    Ok(Status {
+        tracked,
+        applied: store.last_applied().await?,
+        pin,
+        conditions: store.conditions().await?,
+        teams,
+    })
+}
+
+/// An RFC 3339 time for Unix seconds.
+pub fn time(seconds: i64) -> String {
+    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(seconds.max(0) as u64))
+        .to_string()
+}
+
+fn short(commit: &str) -> &str {
+    &commit[..commit.len().min(12)]
+}
+
+impl Status {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("the status serialises")
+    }
+
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        out.push_str(&match &self.tracked {
+            Some(r) => format!("tracked: {} {:?}\n", short(&r.commit), r.summary),
+            None => "tracked: unknown (the repository could not be read)\n".to_string(),
+        });
+        out.push_str(&match &self.applied {
+            Some((commit, at, outcome)) => {
+                format!("applied: {} at {} ({outcome})\n", short(commit), time(*at))
+            }
+            None => "applied: nothing yet\n".to_string(),
+        });
+        if let Some(p) = &self.pin {
+            out.push_str(&format!(
+                "pinned: {}{} by {} at {}{}\n",
+                short(&p.commit),
+                p.team
+                    .as_deref()
+                    .map(|t| format!(" (team {t})"))
+                    .unwrap_or_default(),
+                p.actor,
+                time(p.pinned_at),
+                p.head
+                    .as_deref()
+                    .map(|h| format!(", holding back {}", short(h)))
+                    .unwrap_or_default()
+            ));
+        }
+        for c in &self.conditions {
+            out.push_str(&format!(
+                "{}: {} since {}: {}\n",
+                c.kind,
+                short(&c.commit),
+                time(c.since),
+                c.detail
+            ));
+        }
+        for t in &self.teams {
+            out.push_str(&format!(
+                "  {}: {}{}{}\n",
+                t.name,
+                t.state,
+                t.running
+                    .as_deref()
+                    .map(|c| format!(", running {}", short(c)))
+                    .unwrap_or_default(),
+                t.applied_at
+                    .map(|at| format!(" (applied {})", time(at)))
+                    .unwrap_or_default()
+            ));
+        }
+        out
+    }
+}

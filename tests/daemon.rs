@@ -1,0 +1,816 @@
+//! `gwsync run` end to end: the real binary as a daemon, against moto, on a real Git
+//! repository, with a real state database, driven through its HTTP endpoint, signals, commits
+//! and a systemd notify socket made by the test.
+//!
+//! Each test starts its own moto server and network (`support::moto`), the example repository
+//! pointed at it (`support::example`), and the daemon with a configuration written for the
+//! test. What the daemon did is read back from moto (the rules on the load balancer), from
+//! `/status`, `/metrics` and from what it told the notify socket.
+
+mod support;
+
+use aws_sdk_elasticloadbalancingv2 as elb;
+use hmac::{KeyInit, Mac};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use support::example::{EXISTING_TARGET_GROUPS, ExampleRepo};
+use support::moto::{MotoServer, REGION, free_port};
+
+const INSTANCE: &str = "daemon-test";
+const PAYMENTS_ROUTES: &str = "teams/payments/routes.yaml";
+const ORDERS_ROUTES: &str = "teams/orders/routes.yaml";
+const WEBHOOK_SECRET: &str = "s3cret-for-tests";
+
+/// moto, its network, and the example repository pointed at it.
+struct World {
+    moto: MotoServer,
+    repo: ExampleRepo,
+    elb: elb::Client,
+    /// The state directory and configuration file of the daemon.
+    dir: tempfile::TempDir,
+}
+
+impl World {
+    async fn start() -> World {
+        let moto = MotoServer::start();
+        let network = moto.create_network(&EXISTING_TARGET_GROUPS, Some("example.com"));
+        let repo = ExampleRepo::in_network(&network);
+        let elb = moto.elbv2_client().await;
+        World {
+            moto,
+            repo,
+            elb,
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn config_path(&self) -> PathBuf {
+        self.dir.path().join("gwsync.toml")
+    }
+
+    /// Writes the daemon's configuration: this repository, this state directory, `port`,
+    /// with `daemon` and `aws` added to those tables.
+    fn write_config(&self, port: u16, daemon: &str, aws: &str) {
+        let text = format!(
+            r#"instance_id = "{INSTANCE}"
+state_dir = "{state}"
+
+[repo]
+path = "{repo}"
+branch = "{branch}"
+poll_interval = "1h"
+
+[aws]
+region = "{REGION}"
+endpoint_url = "{endpoint}"
+{aws}
+
+[daemon]
+listen = "127.0.0.1:{port}"
+drift_interval = "0s"
+{daemon}
+"#,
+            state = self.dir.path().join("state").display(),
+            repo = self.repo.path().display(),
+            branch = self.repo.branch(),
+            endpoint = self.moto.endpoint(),
+        );
+        std::fs::write(self.config_path(), text).unwrap();
+    }
+
+    /// Path patterns of every rule on every load balancer in moto.
+    async fn path_patterns(&self) -> Vec<String> {
+        let mut patterns = Vec::new();
+        let lbs = self.elb.describe_load_balancers().send().await.unwrap();
+        for lb in lbs.load_balancers() {
+            let listeners = self
+                .elb
+                .describe_listeners()
+                .load_balancer_arn(lb.load_balancer_arn().unwrap())
+                .send()
+                .await
+                .unwrap();
+            for l in listeners.listeners() {
+                let rules = self
+                    .elb
+                    .describe_rules()
+                    .listener_arn(l.listener_arn().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+                for r in rules.rules() {
+                    for c in r.conditions() {
+                        if let Some(p) = c.path_pattern_config() {
+                            patterns.extend(p.values().iter().cloned());
+                        }
+                    }
+                }
+            }
+        }
+        patterns
+    }
+
+    async fn has_path(&self, prefix: &str) -> bool {
+        self.path_patterns()
+            .await
+            .iter()
+            .any(|p| p.starts_with(prefix))
+    }
+
+    /// Waits until a rule with a path starting with `prefix` is on moto; how long it took.
+    async fn wait_for_path(&self, prefix: &str, timeout: Duration) -> Duration {
+        let started = Instant::now();
+        while started.elapsed() < timeout {
+            if self.has_path(prefix).await {
+                return started.elapsed();
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("no rule with a path {prefix}* on moto after {timeout:?}");
+    }
+
+    /// Runs the real binary with this world's configuration (a one-shot command).
+    fn gwsync(&self, args: &[&str]) -> (i32, String, String) {
+        let out = command(&self.config_path(), args).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        eprintln!("$ gwsync {}\n{stdout}{stderr}", args.join(" "));
+        (out.status.code().unwrap_or(-1), stdout, stderr)
+    }
+}
+
+/// `gwsync` with the test's configuration and moto's credentials, nothing else from the
+/// environment.
+fn command(config: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_gwsync"));
+    c.args(args)
+        .arg("--config")
+        .arg(config)
+        .env_remove("GWSYNC_CONFIG")
+        .env_remove("GWSYNC_INSTANCE_ID")
+        .env_remove("GWSYNC_STATE_DIR")
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("WATCHDOG_USEC")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env("RUST_LOG", "gwsync=info")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent/aws/config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/aws/credentials",
+        );
+    c
+}
+
+/// The daemon process, its log, and what it told systemd.
+struct Daemon {
+    child: Child,
+    port: u16,
+    log: Arc<Mutex<String>>,
+    /// Every message received on the notify socket, read as systemd does: at once (a
+    /// datagram socket's queue is short, and a full one blocks the sender).
+    notified: Arc<Mutex<Vec<String>>>,
+    _notify_dir: tempfile::TempDir,
+}
+
+impl Daemon {
+    /// Starts `gwsync run` on `world`'s configuration, written for a free port with
+    /// `daemon` and `aws` settings, with a notify socket and `env`.
+    fn start(world: &World, daemon: &str, aws: &str, env: &[(&str, &str)]) -> Daemon {
+        let port = free_port();
+        world.write_config(port, daemon, aws);
+        Daemon::start_on(world, port, env)
+    }
+
+    /// Starts `gwsync run` on the configuration as it is written, which listens on `port`.
+    fn start_on(world: &World, port: u16, env: &[(&str, &str)]) -> Daemon {
+        let notify_dir = tempfile::tempdir().unwrap();
+        let socket = notify_dir.path().join("notify.sock");
+        let notify = UnixDatagram::bind(&socket).unwrap();
+        let notified = Arc::new(Mutex::new(Vec::new()));
+        let received = notified.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = notify.recv(&mut buf) {
+                let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+                received
+                    .lock()
+                    .unwrap()
+                    .extend(text.lines().map(str::to_string));
+            }
+        });
+        let mut c = command(&world.config_path(), &["run", "--log-format", "json"]);
+        c.env("NOTIFY_SOCKET", &socket)
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("[gwsync] {line}");
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        Daemon {
+            child,
+            port,
+            log,
+            notified,
+            _notify_dir: notify_dir,
+        }
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Every message received on the notify socket so far.
+    fn notifications(&self) -> Vec<String> {
+        self.notified.lock().unwrap().clone()
+    }
+
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> (u16, String) {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.write_all(body).unwrap();
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).unwrap();
+        let text = String::from_utf8_lossy(&response).into_owned();
+        let status: u16 = text
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("not an HTTP response: {text}"));
+        let body = text
+            .split_once("\r\n\r\n")
+            .map_or("", |(_, b)| b)
+            .to_string();
+        (status, body)
+    }
+
+    fn get(&self, path: &str) -> (u16, String) {
+        self.request("GET", path, &[], b"")
+    }
+
+    /// Waits until the endpoint answers `/readyz` with 200.
+    fn wait_ready(&mut self, timeout: Duration) {
+        let started = Instant::now();
+        while started.elapsed() < timeout {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("gwsync run exited early ({status}):\n{}", self.log());
+            }
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() && self.get("/readyz").0 == 200
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("not ready after {timeout:?}:\n{}", self.log());
+    }
+
+    fn status(&self) -> serde_json::Value {
+        let (code, body) = self.get("/status");
+        assert_eq!(code, 200, "{body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// `/metrics`, parsed as Prometheus text; panics if it does not parse.
+    fn metrics(&self) -> prometheus_parse::Scrape {
+        let (code, body) = self.get("/metrics");
+        assert_eq!(code, 200);
+        prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_string())))
+            .unwrap_or_else(|e| panic!("/metrics is not Prometheus text: {e}\n{body}"))
+    }
+
+    /// The value of `name` with `labels` (a subset), or 0 when absent.
+    fn metric(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.metrics()
+            .samples
+            .iter()
+            .filter(|s| s.metric == name)
+            .filter(|s| labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+            .map(|s| match s.value {
+                prometheus_parse::Value::Counter(v)
+                | prometheus_parse::Value::Gauge(v)
+                | prometheus_parse::Value::Untyped(v) => v,
+                _ => 0.0,
+            })
+            .sum()
+    }
+
+    fn signal(&self, signal: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{signal}");
+    }
+
+    fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let started = Instant::now();
+        while started.elapsed() < timeout {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "gwsync run still running after {timeout:?}:\n{}",
+            self.log()
+        );
+    }
+
+    /// Waits until `f` holds, polling.
+    fn wait_until(&self, what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+        let started = Instant::now();
+        while started.elapsed() < timeout {
+            if f() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("{what}: not after {timeout:?}:\n{}", self.log());
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn team_state(status: &serde_json::Value, team: &str) -> String {
+    status["teams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == team)
+        .map(|t| t["state"].as_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+fn conditions(status: &serde_json::Value) -> BTreeMap<String, String> {
+    status["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["kind"].as_str().unwrap().to_string(),
+                c["detail"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn github_signature(body: &[u8]) -> String {
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(WEBHOOK_SECRET.as_bytes()).unwrap();
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_commit_is_applied_within_two_seconds_through_notify() {
+    let mut w = World::start().await;
+    let mut d = Daemon::start(&w, "", "", &[]);
+    d.wait_ready(Duration::from_secs(60));
+    assert!(w.has_path("/payments").await, "the example is applied");
+    let notified = d.notifications();
+    assert!(notified.contains(&"READY=1".to_string()), "{notified:?}");
+    let before = d.metric("gwsync_reconciles_total", &[("outcome", "applied")]);
+
+    // Polling is hourly: only the watch on the repository can bring this commit in.
+    w.repo
+        .edit(PAYMENTS_ROUTES, "value: /payments}", "value: /payments/v2}");
+    w.repo.commit("payments: /payments/v2");
+    let latency = w
+        .wait_for_path("/payments/v2", Duration::from_secs(2))
+        .await;
+    eprintln!("commit -> applied on moto: {latency:?}");
+
+    d.wait_until(
+        "the metrics count the second apply",
+        Duration::from_secs(5),
+        || d.metric("gwsync_reconciles_total", &[("outcome", "applied")]) > before,
+    );
+    let status = d.status();
+    assert_eq!(
+        status["applied"][0].as_str().unwrap(),
+        status["tracked"]["commit"].as_str().unwrap()
+    );
+    assert_eq!(team_state(&status, "payments"), "admitted");
+    // The AWS calls are counted by operation and outcome.
+    assert!(
+        d.metric(
+            "gwsync_aws_calls_total",
+            &[("operation", "CreateRule"), ("outcome", "ok")]
+        ) >= 1.0
+    );
+    assert!(
+        d.metric(
+            "gwsync_aws_calls_total",
+            &[("operation", "DescribeRules"), ("outcome", "ok")]
+        ) >= 1.0
+    );
+    assert!(
+        d.metric(
+            "gwsync_git_fetch_duration_seconds_count",
+            &[("outcome", "ok")]
+        ) >= 2.0
+    );
+    assert_eq!(d.metric("gwsync_ready", &[]), 1.0);
+    assert_eq!(d.get("/healthz").0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_commit_in_one_team_leaves_the_others_applied() {
+    let mut w = World::start().await;
+    let mut d = Daemon::start(&w, "", "", &[]);
+    d.wait_ready(Duration::from_secs(60));
+
+    w.repo
+        .edit(ORDERS_ROUTES, "name: orders-asg", "name: [unclosed");
+    w.repo
+        .edit(PAYMENTS_ROUTES, "value: /payments}", "value: /payments/v3}");
+    w.repo
+        .commit("orders breaks its YAML while payments moves on");
+    w.wait_for_path("/payments/v3", Duration::from_secs(10))
+        .await;
+
+    let status = d.status();
+    assert_eq!(team_state(&status, "orders"), "degraded", "{status:#}");
+    assert_eq!(team_state(&status, "payments"), "admitted");
+    // orders keeps its last admitted state: its routes are still on the load balancer.
+    assert!(w.has_path("/orders").await);
+    assert_eq!(
+        d.metric(
+            "gwsync_team_state",
+            &[("team", "orders"), ("state", "degraded")]
+        ),
+        1.0
+    );
+    assert!(d.log().contains("team orders is refused at this revision"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_webhook_fetches_only_with_a_valid_signature() {
+    let mut w = World::start().await;
+    let mut d = Daemon::start(
+        &w,
+        "watch = false\nwebhook_secret_env = \"TEST_WEBHOOK_SECRET\"",
+        "",
+        &[("TEST_WEBHOOK_SECRET", WEBHOOK_SECRET)],
+    );
+    d.wait_ready(Duration::from_secs(60));
+    w.repo.edit(
+        PAYMENTS_ROUTES,
+        "value: /payments}",
+        "value: /payments/hook}",
+    );
+    w.repo.commit("payments: /payments/hook");
+
+    let body = br#"{"ref":"refs/heads/main","after":"0000000000000000000000000000000000000000"}"#;
+    let fetches = || d.metric("gwsync_git_fetch_duration_seconds_count", &[]);
+    let fetched_before = fetches();
+    let (code, _) = d.request(
+        "POST",
+        "/webhook",
+        &[
+            ("X-Hub-Signature-256", "sha256=0000"),
+            ("Content-Type", "application/json"),
+        ],
+        body,
+    );
+    assert_eq!(code, 401);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        fetches(),
+        fetched_before,
+        "a rejected webhook fetches nothing"
+    );
+    assert!(!w.has_path("/payments/hook").await);
+
+    let signature = github_signature(body);
+    let (code, _) = d.request(
+        "POST",
+        "/webhook",
+        &[
+            ("X-Hub-Signature-256", &signature),
+            ("Content-Type", "application/json"),
+        ],
+        body,
+    );
+    assert_eq!(code, 202);
+    w.wait_for_path("/payments/hook", Duration::from_secs(10))
+        .await;
+    assert!(fetches() > fetched_before);
+
+    // GitLab's style: the token itself.
+    let (code, _) = d.request("POST", "/webhook", &[("X-Gitlab-Token", "wrong")], body);
+    assert_eq!(code, 401);
+    let (code, _) = d.request(
+        "POST",
+        "/webhook",
+        &[("X-Gitlab-Token", WEBHOOK_SECRET)],
+        body,
+    );
+    assert_eq!(code, 202);
+    assert_eq!(
+        d.metric(
+            "gwsync_webhook_requests_total",
+            &[("result", "unauthorized")]
+        ),
+        2.0
+    );
+    assert_eq!(
+        d.metric("gwsync_webhook_requests_total", &[("result", "accepted")]),
+        2.0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_during_an_apply_finishes_it_and_the_next_start_converges() {
+    let w = World::start().await;
+    // Two writes a second: the first apply (13 writes) takes several seconds.
+    let mut d = Daemon::start(
+        &w,
+        "",
+        "writes_per_second = 2\nwrite_burst = 1",
+        &[("WATCHDOG_USEC", "1000000")],
+    );
+    let started = Instant::now();
+    while w
+        .elb
+        .describe_load_balancers()
+        .send()
+        .await
+        .unwrap()
+        .load_balancers()
+        .is_empty()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no write:\n{}",
+            d.log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    d.signal("TERM");
+    let status = d.wait_exit(Duration::from_secs(60));
+    assert!(status.success(), "clean stop: {status}");
+    let log = d.log();
+    assert!(
+        log.contains("stopping after the reconcile in flight"),
+        "{log}"
+    );
+    let notified = d.notifications();
+    assert!(notified.contains(&"STOPPING=1".to_string()), "{notified:?}");
+    assert!(
+        notified.contains(&"WATCHDOG=1".to_string()),
+        "watchdog fed during the apply: {notified:?}"
+    );
+    // The apply ran to its end: nothing is left unfinished and nothing is left to do.
+    let (code, stdout, _) = w.gwsync(&["plan"]);
+    assert_eq!(code, 0, "nothing left to do after the stop:\n{stdout}");
+
+    // The next start finds AWS converged.
+    let mut again = Daemon::start(&w, "", "", &[]);
+    again.wait_ready(Duration::from_secs(60));
+    assert_eq!(
+        again.metric("gwsync_reconciles_total", &[("outcome", "unchanged")]),
+        1.0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_invalid_configuration_is_refused_on_reload_and_the_old_one_kept() {
+    let mut w = World::start().await;
+    let mut d = Daemon::start(&w, "", "", &[]);
+    d.wait_ready(Duration::from_secs(60));
+    let good = std::fs::read_to_string(w.config_path()).unwrap();
+    std::fs::write(
+        w.config_path(),
+        good.replace("drift_interval = \"0s\"", "drift_interval = \"soon\""),
+    )
+    .unwrap();
+    d.signal("HUP");
+    d.wait_until("the reload is refused", Duration::from_secs(10), || {
+        d.metric("gwsync_config_reloads_total", &[("result", "invalid")]) >= 1.0
+    });
+    assert!(
+        d.log().contains("daemon.drift_interval"),
+        "the bad key is named"
+    );
+    // The daemon carries on with the configuration it had.
+    w.repo.edit(
+        PAYMENTS_ROUTES,
+        "value: /payments}",
+        "value: /payments/after-reload}",
+    );
+    w.repo.commit("payments: a commit after the refused reload");
+    w.wait_for_path("/payments/after-reload", Duration::from_secs(10))
+        .await;
+    assert_eq!(d.get("/readyz").0, 200);
+    assert_eq!(
+        d.metric("gwsync_config_reloads_total", &[("result", "ok")]),
+        0.0
+    );
+}
+
+/// Deletes, by hand, the rule on moto whose path starts with `prefix`.
+async fn delete_rule_with_path(w: &World, prefix: &str) {
+    let lbs = w.elb.describe_load_balancers().send().await.unwrap();
+    for lb in lbs.load_balancers() {
+        let listeners = w
+            .elb
+            .describe_listeners()
+            .load_balancer_arn(lb.load_balancer_arn().unwrap())
+            .send()
+            .await
+            .unwrap();
+        for l in listeners.listeners() {
+            let rules = w
+                .elb
+                .describe_rules()
+                .listener_arn(l.listener_arn().unwrap())
+                .send()
+                .await
+                .unwrap();
+            for r in rules.rules() {
+                let matches = r.conditions().iter().any(|c| {
+                    c.path_pattern_config()
+                        .is_some_and(|p| p.values().iter().any(|v| v.starts_with(prefix)))
+                });
+                if matches {
+                    w.elb
+                        .delete_rule()
+                        .rule_arn(r.rule_arn().unwrap())
+                        .send()
+                        .await
+                        .unwrap();
+                    return;
+                }
+            }
+        }
+    }
+    panic!("no rule with a path {prefix}*");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn drift_made_by_hand_is_reported_and_healed_with_self_heal() {
+    let w = World::start().await;
+    let mut d = Daemon::start(&w, "", "", &[]);
+    d.wait_ready(Duration::from_secs(60));
+    std::fs::write(
+        w.config_path(),
+        std::fs::read_to_string(w.config_path())
+            .unwrap()
+            .replace("drift_interval = \"0s\"", "drift_interval = \"1s\""),
+    )
+    .unwrap();
+    // Edits of the configuration file are picked up without a signal, and reconciled again.
+    d.wait_until(
+        "the reload and its reconcile",
+        Duration::from_secs(10),
+        || {
+            d.metric("gwsync_config_reloads_total", &[("result", "ok")]) >= 1.0
+                && d.metric("gwsync_reconciles_total", &[]) >= 2.0
+        },
+    );
+
+    delete_rule_with_path(&w, "/payments").await;
+    d.wait_until("drift is reported", Duration::from_secs(15), || {
+        d.metric("gwsync_drift_resources", &[]) >= 1.0
+    });
+    assert!(d.metric("gwsync_drift_detected_total", &[]) >= 1.0);
+    let status = d.status();
+    assert!(
+        conditions(&status)
+            .get("drift")
+            .is_some_and(|detail| detail.contains("rule")),
+        "{status:#}"
+    );
+    assert!(
+        d.log()
+            .contains("drift: AWS differs from the applied state")
+    );
+    // Without self-heal, it stays as it was made.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        !w.has_path("/payments").await,
+        "not healed without self_heal"
+    );
+
+    std::fs::write(
+        w.config_path(),
+        std::fs::read_to_string(w.config_path()).unwrap().replace(
+            "drift_interval = \"1s\"",
+            "drift_interval = \"1s\"\nself_heal = true",
+        ),
+    )
+    .unwrap();
+    d.wait_until("the second reload", Duration::from_secs(10), || {
+        d.metric("gwsync_config_reloads_total", &[("result", "ok")]) >= 2.0
+    });
+    // The reload reconciles again, which puts the rule back; drift made after it is healed by
+    // the drift check itself.
+    w.wait_for_path("/payments", Duration::from_secs(15)).await;
+    delete_rule_with_path(&w, "/payments").await;
+    w.wait_for_path("/payments", Duration::from_secs(15)).await;
+    d.wait_until("the heal is counted", Duration::from_secs(10), || {
+        d.metric("gwsync_drift_healed_total", &[]) >= 1.0
+    });
+    d.wait_until(
+        "the drift condition is cleared",
+        Duration::from_secs(10),
+        || !conditions(&d.status()).contains_key("drift"),
+    );
+    assert_eq!(d.metric("gwsync_drift_resources", &[]), 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failing_applies_are_retried_then_stalled_until_a_manual_sync() {
+    let w = World::start().await;
+    w.write_config(
+        free_port(),
+        "apply_retries = 2\nretry_backoff = \"100ms\"\nretry_backoff_max = \"200ms\"",
+        "",
+    );
+    // The target group orders forwards to is gone: every apply fails on orders' rules.
+    let tgs = w
+        .elb
+        .describe_target_groups()
+        .names("orders-asg")
+        .send()
+        .await
+        .unwrap();
+    let orders_asg = tgs.target_groups()[0]
+        .target_group_arn()
+        .unwrap()
+        .to_string();
+    w.elb
+        .delete_target_group()
+        .target_group_arn(&orders_asg)
+        .send()
+        .await
+        .unwrap();
+
+    let (code, _, stderr) = w.gwsync(&["sync", "--once"]);
+    assert_eq!(code, 1, "one failed attempt");
+    assert!(!stderr.contains("stalled"));
+    let (code, _, stderr) = w.gwsync(&["sync"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("retrying in 100ms"), "{stderr}");
+    assert!(stderr.contains("is stalled"), "{stderr}");
+    let (_, stdout, _) = w.gwsync(&["status", "--format", "json"]);
+    let status: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert!(conditions(&status).contains_key("stalled"), "{status:#}");
+
+    // A daemon started now does not hammer AWS with the stalled revision.
+    let port = free_port();
+    w.write_config(port, "apply_retries = 2", "");
+    let d = Daemon::start_on(&w, port, &[]);
+    d.wait_until("the first check", Duration::from_secs(30), || {
+        d.log().contains("the revision is stalled")
+    });
+    assert_eq!(d.metric("gwsync_stalled", &[]), 1.0);
+    assert_eq!(
+        d.metric("gwsync_reconciles_total", &[]),
+        0.0,
+        "no attempt on a stalled revision"
+    );
+    assert_eq!(d.get("/readyz").0, 503);
+}

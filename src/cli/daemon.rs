@@ -50,7 +50,7 @@ pub(super) fn sync(cli: &Cli, args: &SyncArgs) -> Result<u8, CliError> {
         // A manual sync is the operator's "try again": a stalled revision is retried.
         reconciler.unstall().await?;
         loop {
-            let (revision, _) = tokio::task::block_in_place(|| reconciler.fetch())?;
+            let revision = tokio::task::block_in_place(|| reconciler.fetch())?;
             let commit = revision.commit.clone();
             match reconciler.reconcile(revision).await {
                 Ok(result) => {

@@ -22,14 +22,17 @@ use prometheus_client::registry::Registry;
 /// The `Content-Type` of what [`Metrics::encode`] returns (Prometheus text format 0.0.4).
 pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
 
-/// Outcomes of a reconcile, as the loop reports them.
-pub const RECONCILE_OUTCOMES: [&str; 6] = [
+/// Outcomes of a reconcile, as the loop reports them: a sync's (`SyncOutcome::label`),
+/// `stalled` when the retries ran out, `busy` when another gwsync held the apply lock.
+pub const RECONCILE_OUTCOMES: [&str; 8] = [
     "applied",
     "unchanged",
     "failed",
     "pinned",
     "invalid",
+    "guarded",
     "stalled",
+    "busy",
 ];
 
 /// The states of `gwsync_team_state`, one-hot per team.

@@ -293,14 +293,16 @@ async fn check(
     why: &'static str,
     force: bool,
 ) {
+    let started = std::time::Instant::now();
     let fetched = tokio::task::block_in_place(|| reconciler.fetch());
+    let took = started.elapsed().as_secs_f64();
     let revision = match fetched {
-        Ok((revision, took)) => {
-            metrics.observe_git_fetch(took.as_secs_f64(), "ok");
+        Ok(revision) => {
+            metrics.observe_git_fetch(took, "ok");
             revision
         }
         Err(e) => {
-            metrics.observe_git_fetch(0.0, "error");
+            metrics.observe_git_fetch(took, "error");
             tracing::error!(error = %error_chain(&e), trigger = why, "cannot read the repository; the live state stays as it is");
             return;
         }

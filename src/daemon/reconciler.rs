@@ -18,7 +18,7 @@ use crate::reconcile::{Checked, check};
 use crate::source::{GitAuth, Revision, Source, SourceError};
 use crate::store::{Store, StoreError};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The condition raised when a revision's applies kept failing.
 pub const STALLED: &str = "stalled";
@@ -179,13 +179,10 @@ impl Reconciler {
         Ok(())
     }
 
-    /// Fetches (remote repositories) and resolves the tracked branch; returns the revision
-    /// and how long the fetch took. Blocking: Git I/O.
-    pub fn fetch(&self) -> Result<(Revision, Duration), SourceError> {
-        let started = Instant::now();
+    /// Fetches (remote repositories) and resolves the tracked branch. Blocking: Git I/O.
+    pub fn fetch(&self) -> Result<Revision, SourceError> {
         self.source.fetch()?;
-        let fetched = started.elapsed();
-        Ok((self.source.resolve(&self.config.repo.branch)?, fetched))
+        self.source.resolve(&self.config.repo.branch)
     }
 
     /// Reads, checks and syncs `revision` under the apply lock. Counts failures of the same

@@ -30,6 +30,8 @@ const WEBHOOK_SECRET: &str = "s3cret-for-tests";
 /// moto, its network, and the example repository pointed at it.
 struct World {
     moto: MotoServer,
+    /// The VPC of moto's network.
+    vpc: String,
     repo: ExampleRepo,
     elb: elb::Client,
     /// The state directory and configuration file of the daemon.
@@ -44,6 +46,7 @@ impl World {
         let elb = moto.elbv2_client().await;
         World {
             moto,
+            vpc: network.vpc.clone(),
             repo,
             elb,
             dir: tempfile::tempdir().unwrap(),
@@ -432,6 +435,13 @@ async fn a_commit_is_applied_within_two_seconds_through_notify() {
         status["tracked"]["commit"].as_str().unwrap()
     );
     assert_eq!(team_state(&status, "payments"), "admitted");
+    // `/status` is `gwsync status --format json`.
+    let (code, stdout, _) = w.gwsync(&["status", "--format", "json"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&stdout).unwrap(),
+        status
+    );
     // The AWS calls are counted by operation and outcome.
     assert!(
         d.metric(
@@ -813,4 +823,26 @@ async fn failing_applies_are_retried_then_stalled_until_a_manual_sync() {
         "no attempt on a stalled revision"
     );
     assert_eq!(d.get("/readyz").0, 503);
+
+    // The target group is back; an operator syncs by hand. The daemon sees the stall lifted.
+    w.elb
+        .create_target_group()
+        .name("orders-asg")
+        .protocol(elb::types::ProtocolEnum::Http)
+        .port(80)
+        .vpc_id(&w.vpc)
+        .send()
+        .await
+        .unwrap();
+    let (code, stdout, _) = w.gwsync(&["sync", "--once"]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(w.has_path("/orders").await);
+    // `systemctl reload` (SIGHUP) makes it look again.
+    d.signal("HUP");
+    d.wait_until(
+        "the daemon takes up the lifted stall",
+        Duration::from_secs(10),
+        || d.metric("gwsync_stalled", &[]) == 0.0,
+    );
+    assert!(!conditions(&d.status()).contains_key("stalled"));
 }

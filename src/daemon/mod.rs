@@ -159,48 +159,50 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
             _ = sleep_until_some(schedule.drift) => Wake::Drift,
             _ = beat.tick() => Wake::Beat,
         };
-        let stop = match wake {
-            Wake::Stop => true,
+        let (why, force) = match wake {
+            Wake::Stop => break,
             Wake::Beat => {
                 health.beat();
                 if watchdog.is_some() {
                     notify(&[NotifyState::Watchdog]);
                 }
-                false
-            }
-            Wake::Reload => {
-                let reloaded = reload(&mut reconciler, &options, &metrics).await;
-                if reloaded {
-                    watches = start_watches(&reconciler, &options, change_tx.clone());
-                    schedule = Schedule::new(reconciler.config());
-                    last_seen = None;
-                }
-                false
-            }
-            Wake::Check { why, force } => {
-                // Gather the rest of the burst (a commit, several webhooks) into this run.
-                tokio::time::sleep(COALESCE).await;
-                while change_rx.try_recv().is_ok() || webhook_rx.try_recv().is_ok() {}
-                let cycle = check(
-                    &mut reconciler,
-                    &metrics,
-                    &health,
-                    &tracked,
-                    &mut last_seen,
-                    why,
-                    force,
-                );
-                let stop = keep_serving(cycle, &mut signals, &mut beat, &health, watchdog).await;
-                schedule.after_check(reconciler.config(), reconciler.retry_delay());
-                stop
+                continue;
             }
             Wake::Drift => {
                 let drift = check_drift(&mut reconciler, &metrics);
                 let stop = keep_serving(drift, &mut signals, &mut beat, &health, watchdog).await;
                 schedule.after_drift(reconciler.config());
-                stop
+                if stop {
+                    break;
+                }
+                continue;
             }
+            // A reload (SIGHUP, an edited file) also looks at the repository, as an operator's
+            // `systemctl reload` expects; a changed configuration reconciles again.
+            Wake::Reload => {
+                let changed = reload(&mut reconciler, &options, &metrics).await;
+                if changed {
+                    watches = start_watches(&reconciler, &options, change_tx.clone());
+                    schedule = Schedule::new(reconciler.config());
+                }
+                ("reload", changed)
+            }
+            Wake::Check { why, force } => (why, force),
         };
+        // Gather the rest of the burst (a commit, several webhooks) into this run.
+        tokio::time::sleep(COALESCE).await;
+        while change_rx.try_recv().is_ok() || webhook_rx.try_recv().is_ok() {}
+        let cycle = check(
+            &mut reconciler,
+            &metrics,
+            &health,
+            &tracked,
+            &mut last_seen,
+            why,
+            force,
+        );
+        let stop = keep_serving(cycle, &mut signals, &mut beat, &health, watchdog).await;
+        schedule.after_check(reconciler.config(), reconciler.retry_delay());
         if stop {
             break;
         }
@@ -311,6 +313,7 @@ async fn check(
     if let Err(e) = reconciler.take_up_stall().await {
         tracing::warn!(error = %e, "cannot read the stalled condition");
     }
+    metrics.set_stalled(reconciler.stalled().is_some());
     let moved = last_seen.as_deref() != Some(revision.commit.as_str());
     if reconciler.stalled() == Some(revision.commit.as_str()) {
         metrics.set_stalled(true);

@@ -360,8 +360,14 @@ fn the_iam_policy_allows_exactly_what_gwsync_calls() {
                 &format!("aws:ResourceTag/{INSTANCE_TAG}"),
                 PLACEHOLDER,
             );
+            // A create is authorized on the new resource (the tag in the request) and, for a
+            // listener or rule, on its parent (the tag on it): the parent's statement names
+            // the parent's resource type, so it never allows the new resource by itself.
+            let parent_only = statement["Resource"].as_str().is_some_and(|r| {
+                r.contains(":loadbalancer/") || r.ends_with(":listener/app/*/*/*")
+            });
             let ok = if name.starts_with("Create") {
-                by_request
+                by_request || (by_resource && parent_only)
             } else if name == "AddTags" && !by_resource {
                 let create_actions: BTreeSet<&str> = statement["Condition"]["StringEquals"]
                     .get("elasticloadbalancing:CreateAction")

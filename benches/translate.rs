@@ -14,6 +14,10 @@
 //! - `single_gateway` (a stress case): every team on one Gateway, 10,000 rules on one ALB.
 //!   AWS could not run it (100 target groups per ALB is not adjustable), so the quotas are
 //!   raised in the options; it shows how translation scales with one large listener.
+//!
+//! A third group, `one_team_changed`, takes the `sharded` revision and a next one in which
+//! one team's route changed, and compares a full admission of it with an incremental one
+//! whose cache holds the previous revision (what the daemon does on each commit).
 
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use gwsync::alb::{Action, RuleSource, Stack};
@@ -21,7 +25,7 @@ use gwsync::config::Limits;
 use gwsync::diagnostic::Severity;
 use gwsync::manifest::{self, FileLoad};
 use gwsync::source::{Revision, Snapshot, SourceFile};
-use gwsync::tenancy::{Admission, AdmitOptions, Verdict, admit};
+use gwsync::tenancy::{Admission, AdmissionCache, AdmitOptions, Verdict, admit, admit_incremental};
 use gwsync::translate::{RouteAges, TranslateOptions, Translation, translate};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::fmt::Write as _;
@@ -804,6 +808,103 @@ fn bench_layout(c: &mut Criterion, shape: &Shape, snapshot: &Snapshot) {
     group.finish();
 }
 
+/// The team whose route changes in `one_team_changed`.
+const CHANGED_TEAM: usize = 250;
+
+/// `snapshot` with one path of team 250's `web` route changed.
+fn with_one_team_changed(snapshot: &Snapshot) -> Snapshot {
+    let mut next = snapshot.clone();
+    let path = format!("teams/team-{CHANGED_TEAM}/routes.yaml");
+    let file = next.files.iter_mut().find(|f| f.path == path).unwrap();
+    let text = String::from_utf8(file.bytes.clone()).unwrap();
+    let changed = text.replacen("{type: Exact, value: /}", "{type: Exact, value: /home}", 1);
+    assert_ne!(text, changed, "the route to change is in {path}");
+    file.bytes = changed.into_bytes();
+    next
+}
+
+/// Full admission of the next revision against incremental admission with the previous
+/// revision cached, alone and followed by translation. With `full_report`, first prints
+/// what the cache holds and the heap peak of an incremental admission.
+fn bench_one_team_changed(
+    c: &mut Criterion,
+    shape: &Shape,
+    snapshot: &Snapshot,
+    full_report: bool,
+) {
+    let options = admit_options();
+    let ages = ages();
+    let topts = shape.options();
+    let next = with_one_team_changed(snapshot);
+    // Each incremental call gets the revision the cache did not see last, so that every
+    // call reads exactly the changed team again.
+    let revisions = [&next, snapshot];
+    let mut cache = AdmissionCache::default();
+    admit_incremental(snapshot, &options, &mut cache);
+    let incremental = admit_incremental(&next, &options, &mut cache);
+    assert_eq!(
+        cache.stats().owners_loaded,
+        [format!("team-{CHANGED_TEAM}")],
+        "{}",
+        cache.stats()
+    );
+    assert_eq!(
+        serde_json::to_value(&incremental).unwrap(),
+        serde_json::to_value(admit(&next, &options)).unwrap(),
+        "incremental admission equals a full one"
+    );
+    drop(incremental);
+    if full_report {
+        let kept = heap_use(|| {
+            let mut cache = AdmissionCache::default();
+            admit_incremental(snapshot, &options, &mut cache);
+            cache
+        });
+        let mut warm = AdmissionCache::default();
+        admit_incremental(snapshot, &options, &mut warm);
+        let incremental = heap_use(|| admit_incremental(&next, &options, &mut warm));
+        eprintln!(
+            "[one_team_changed] heap: the cache keeps {}; an incremental admission with it peaks at {} ({} retained) above it",
+            mib(kept.retained),
+            mib(incremental.peak),
+            mib(incremental.retained),
+        );
+    }
+
+    let mut group = c.benchmark_group("one_team_changed");
+    group
+        .sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(2))
+        .measurement_time(Duration::from_secs(8));
+    group.bench_function(BenchmarkId::from_parameter("admit"), |b| {
+        b.iter(|| admit(black_box(&next), &options))
+    });
+    let mut round = 0;
+    group.bench_function(BenchmarkId::from_parameter("admit_incremental"), |b| {
+        b.iter(|| {
+            round += 1;
+            admit_incremental(black_box(revisions[round % 2]), &options, &mut cache)
+        })
+    });
+    group.bench_function(BenchmarkId::from_parameter("admit_and_translate"), |b| {
+        b.iter(|| admit_and_translate(black_box(&next), &options, &ages, &topts))
+    });
+    group.bench_function(
+        BenchmarkId::from_parameter("admit_incremental_and_translate"),
+        |b| {
+            b.iter(|| {
+                round += 1;
+                let admission =
+                    admit_incremental(black_box(revisions[round % 2]), &options, &mut cache);
+                let translation = translate(&admission, &ages, &topts);
+                (admission, translation)
+            })
+        },
+    );
+    group.finish();
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` does not, and then only the
     // checks run before criterion's one-iteration test mode.
@@ -813,6 +914,9 @@ fn main() {
         let snapshot = snapshot(&shape);
         report(&shape, &snapshot, benching);
         bench_layout(&mut c, &shape, &snapshot);
+        if shape.name == "sharded" {
+            bench_one_team_changed(&mut c, &shape, &snapshot, benching);
+        }
     }
     c.final_summary();
 }

@@ -2,13 +2,15 @@
 //! per team.
 //!
 //! The order matters and is fixed: the tenants file first (without it nothing has an owner),
-//! then every file loaded into its owner's bucket, then per-document placement checks, then
-//! duplicates across the revision, then the platform (a refused platform refuses the whole
-//! revision), then ListenerSets and routes against the platform's Gateways and every team's
-//! declarations. A team's problems are values in its own bucket; nothing here returns early
-//! on behalf of one team, so one team's errors never change another team's verdict.
+//! then every file loaded into its owner's bucket and checked for placement (the per-owner
+//! work that [`AdmissionCache`] keeps between revisions), then duplicates across the
+//! revision, then the platform (a refused platform refuses the whole revision), then
+//! ListenerSets and routes against the platform's Gateways and every team's declarations.
+//! A team's problems are values in its own bucket; nothing here returns early on behalf of
+//! one team, so one team's errors never change another team's verdict.
 
 use super::attach::{self, Parent, ParentKind, ParentRefView, Parents, RouteView};
+use super::cache::AdmissionCache;
 use super::refs::{References, Resolution};
 use super::{Attachment, Owner, PathOwner, Tenancy};
 use crate::alb::TargetGroupRef;
@@ -16,13 +18,13 @@ use crate::config::Limits;
 use crate::diagnostic::{Diagnostic, Severity, codes};
 use crate::hostname;
 use crate::manifest::{self, Body, Document, Kind, ObjectKey, lbc};
-use crate::source::{RefusedReason, Snapshot};
+use crate::source::{RefusedReason, Snapshot, SourceFile};
 use gateway_api::apis::standard::httproutes::{HttpRouteRulesMatchesPathType, HttpRouteSpec};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What admission needs besides the files.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AdmitOptions {
     /// Path of `tenants.yaml` in the repository.
     pub tenants_file: String,
@@ -92,8 +94,8 @@ impl Admission {
 }
 
 /// One owner's documents and diagnostics while admission runs.
-#[derive(Default)]
-struct Bucket {
+#[derive(Debug, Clone, Default)]
+pub(super) struct Bucket {
     documents: Vec<Document>,
     diagnostics: Vec<Diagnostic>,
 }
@@ -106,8 +108,21 @@ impl Bucket {
     }
 }
 
-/// Admits one revision. Pure: the snapshot is plain data.
+/// Admits one revision. Pure: the snapshot is plain data. Nothing is kept for a next
+/// revision; see [`admit_incremental`] for that.
 pub fn admit(snapshot: &Snapshot, options: &AdmitOptions) -> Admission {
+    admit_incremental(snapshot, options, &mut AdmissionCache::one_shot())
+}
+
+/// Admits one revision, reusing from `cache` the loads of owners whose files did not
+/// change since the revision the cache last saw, and leaving this revision's in it. The
+/// result is the one [`admit`] gives: only loading is skipped, and every check that looks
+/// across owners runs over all of them. [`AdmissionCache::stats`] says what was reused.
+pub fn admit_incremental(
+    snapshot: &Snapshot,
+    options: &AdmitOptions,
+    cache: &mut AdmissionCache,
+) -> Admission {
     let mut admission = Admission {
         tenancy: None,
         revision_diagnostics: Vec::new(),
@@ -115,15 +130,16 @@ pub fn admit(snapshot: &Snapshot, options: &AdmitOptions) -> Admission {
         teams: Vec::new(),
         accepted_listener_sets: BTreeMap::new(),
     };
-    let tenancy = match load_tenancy(snapshot, options) {
-        Ok(t) => t,
+    let (tenancy, loads) = match cache.load(snapshot, options) {
+        Ok(loaded) => loaded,
         Err(diags) => {
             admission.revision_diagnostics = diags;
             return admission;
         }
     };
 
-    // Bucket 0 is the platform, bucket i + 1 is team i.
+    // Bucket 0 is the platform, bucket i + 1 is team i. Entries that were not read come
+    // first in each bucket, then what loading and placement found.
     let mut buckets: Vec<Bucket> = (0..=tenancy.teams.len())
         .map(|_| Bucket::default())
         .collect();
@@ -154,33 +170,22 @@ pub fn admit(snapshot: &Snapshot, options: &AdmitOptions) -> Admission {
         }
     }
     for file in &snapshot.files {
-        if file.path == options.tenants_file {
-            continue;
-        }
-        match bucket_of(&file.path) {
-            Some(Some(b)) => {
-                let load = manifest::load_file(&file.path, &file.bytes, &options.limits);
-                buckets[b].documents.extend(load.documents);
-                buckets[b].diagnostics.extend(load.diagnostics);
-            }
-            Some(None) => unowned.push(
+        if file.path != options.tenants_file && bucket_of(&file.path) == Some(None) {
+            unowned.push(
                 Diagnostic::error(
                     codes::OUTSIDE_FOLDERS,
                     "manifest outside every folder declared in the tenants file; it is not read",
                 )
                 .at(&file.path, None),
-            ),
-            None => {}
+            );
         }
     }
     admission.revision_diagnostics.extend(unowned);
-
-    let owners: Vec<&Owner> = std::iter::once(&tenancy.platform)
-        .chain(&tenancy.teams)
-        .collect();
-    for (i, (b, owner)) in buckets.iter_mut().zip(&owners).enumerate() {
-        check_placement(b, owner, i == 0);
+    for (bucket, load) in buckets.iter_mut().zip(loads) {
+        bucket.documents = load.documents;
+        bucket.diagnostics.extend(load.diagnostics);
     }
+
     check_duplicates(&mut buckets);
     check_platform(&mut buckets[0], &tenancy, options);
 
@@ -291,8 +296,30 @@ fn refused_entry(reason: &RefusedReason) -> Diagnostic {
     }
 }
 
+/// Loads one owner's files and checks where their documents are placed: the per-owner work
+/// that depends only on those files, the owner and the limits, which [`AdmissionCache`]
+/// keeps between revisions.
+pub(super) fn load_owner(
+    files: &[&SourceFile],
+    owner: &Owner,
+    is_platform: bool,
+    limits: &Limits,
+) -> Bucket {
+    let mut bucket = Bucket::default();
+    for file in files {
+        let load = manifest::load_file(&file.path, &file.bytes, limits);
+        bucket.documents.extend(load.documents);
+        bucket.diagnostics.extend(load.diagnostics);
+    }
+    check_placement(&mut bucket, owner, is_platform);
+    bucket
+}
+
 /// Reads and checks the tenants file; every problem refuses the revision.
-fn load_tenancy(snapshot: &Snapshot, options: &AdmitOptions) -> Result<Tenancy, Vec<Diagnostic>> {
+pub(super) fn load_tenancy(
+    snapshot: &Snapshot,
+    options: &AdmitOptions,
+) -> Result<Tenancy, Vec<Diagnostic>> {
     let file = &options.tenants_file;
     let Some(source) = snapshot.files.iter().find(|f| &f.path == file) else {
         let refused = snapshot.entries_refused.iter().find(|e| &e.path == file);

@@ -12,13 +12,20 @@
 //! not accept the route, a backend that is not declared or not granted) are errors on the
 //! object, not refusals: the Gateway API spec keeps such routes, answering 500 where a
 //! backend is missing. Translation decides what those errors do to the ALB.
+//!
+//! [`admit_incremental`] is the same admission for a caller that admits revision after
+//! revision (the daemon): its [`AdmissionCache`] keeps each owner's loaded documents, keyed
+//! on a digest of the owner's files, so that only the teams whose folders changed are read
+//! again.
 
 mod admit;
 mod attach;
+mod cache;
 pub mod refs;
 
-pub use admit::{Admission, AdmitOptions, Outcome, Verdict, admit};
+pub use admit::{Admission, AdmitOptions, Outcome, Verdict, admit, admit_incremental};
 pub use attach::{Attachment, ListenerRef, ParentKind};
+pub use cache::{AdmissionCache, CacheStats, FullReason};
 
 use crate::diagnostic::{Diagnostic, codes};
 use crate::hostname;

@@ -435,6 +435,12 @@ async fn a_commit_is_applied_within_two_seconds_through_notify() {
         status["tracked"]["commit"].as_str().unwrap()
     );
     assert_eq!(team_state(&status, "payments"), "admitted");
+    // Only the team whose folder changed was read again.
+    assert!(
+        d.log().contains("incremental: read 1 (payments), reused 2"),
+        "{}",
+        d.log()
+    );
     // `/status` is `gwsync status --format json`.
     let (code, stdout, _) = w.gwsync(&["status", "--format", "json"]);
     assert_eq!(code, 0);

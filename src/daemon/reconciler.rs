@@ -14,9 +14,10 @@ use crate::reconcile::record::{self, now};
 use crate::reconcile::sync::{
     ApplyRecord, SyncError, SyncOutcome, SyncResult, execute, plan_live, sync,
 };
-use crate::reconcile::{Checked, check};
+use crate::reconcile::{Checked, check_incremental};
 use crate::source::{GitAuth, Revision, Source, SourceError};
 use crate::store::{Store, StoreError};
+use crate::tenancy::AdmissionCache;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -98,6 +99,8 @@ pub struct Reconciler {
     converged: Option<Checked>,
     /// Consecutive failures of one commit.
     failures: Option<(String, u32)>,
+    /// What admission keeps between revisions: unchanged teams are not read again.
+    admission_cache: AdmissionCache,
 }
 
 impl Reconciler {
@@ -119,6 +122,7 @@ impl Reconciler {
             actor,
             converged: None,
             failures: None,
+            admission_cache: AdmissionCache::default(),
         };
         reconciler.take_up_stall().await?;
         Ok(reconciler)
@@ -195,7 +199,15 @@ impl Reconciler {
             self.failures = None;
             self.store.clear_condition(STALLED).await?;
         }
-        let checked = tokio::task::block_in_place(|| check(&self.source, revision, &self.config))?;
+        let checked = tokio::task::block_in_place(|| {
+            check_incremental(
+                &self.source,
+                revision,
+                &self.config,
+                &mut self.admission_cache,
+            )
+        })?;
+        tracing::info!(commit = %commit, "admission: {}", self.admission_cache.stats());
         let result = self.sync_locked(&checked).await;
         match &result {
             Ok(r) if r.outcome.converged() => {

@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::reconcile::compose_snapshot;
 use crate::source::{Revision, Snapshot, Source, SourceError};
 use crate::store::{Store, StoreError};
-use crate::tenancy::{Admission, AdmitOptions, admit};
+use crate::tenancy::{Admission, AdmissionCache, AdmitOptions, admit, admit_incremental};
 use crate::translate::{RouteAges, TranslateOptions, Translation, translate};
 use crate::validate::Report;
 use std::collections::BTreeMap;
@@ -53,6 +53,28 @@ pub fn translate_options(config: &Config) -> TranslateOptions {
 
 /// Reads `revision` from `source`, admits and translates it.
 pub fn check(source: &Source, revision: Revision, config: &Config) -> Result<Checked, SourceError> {
+    check_with(source, revision, config, admit)
+}
+
+/// [`check`], reading again only the owners whose files changed since the revision `cache`
+/// last saw (see `tenancy::AdmissionCache`); the result is the same.
+pub fn check_incremental(
+    source: &Source,
+    revision: Revision,
+    config: &Config,
+    cache: &mut AdmissionCache,
+) -> Result<Checked, SourceError> {
+    check_with(source, revision, config, |snapshot, options| {
+        admit_incremental(snapshot, options, cache)
+    })
+}
+
+fn check_with(
+    source: &Source,
+    revision: Revision,
+    config: &Config,
+    admit: impl FnOnce(&Snapshot, &AdmitOptions) -> Admission,
+) -> Result<Checked, SourceError> {
     let snapshot = source.snapshot(&revision, &config.limits)?;
     let admission = admit(&snapshot, &admit_options(config));
     let ages = route_ages(source, &revision, &admission, config)?;

@@ -13,7 +13,9 @@ pub mod checked;
 pub mod record;
 pub mod sync;
 
-pub use checked::{Checked, Effective, admit_options, check, last_good, translate_options};
+pub use checked::{
+    Checked, Effective, admit_options, check, check_incremental, last_good, translate_options,
+};
 
 use crate::alb::{Certificate, Stack};
 use crate::aws::AwsIds;

@@ -504,12 +504,16 @@ async fn a_bad_commit_in_one_team_leaves_the_others_applied() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_webhook_fetches_only_with_a_valid_signature() {
     let mut w = World::start().await;
-    let mut d = Daemon::start(
-        &w,
-        "watch = false\nwebhook_secret_env = \"TEST_WEBHOOK_SECRET\"",
-        "",
-        &[("TEST_WEBHOOK_SECRET", WEBHOOK_SECRET)],
-    );
+    // The repository as a remote (cloned into the state directory): nothing but a fetch
+    // brings a new commit in, and polling is hourly.
+    let port = free_port();
+    w.write_config(port, "webhook_secret_env = \"TEST_WEBHOOK_SECRET\"", "");
+    let config = std::fs::read_to_string(w.config_path()).unwrap();
+    let local = format!("path = \"{}\"", w.repo.path().display());
+    let remote = format!("url = \"file://{}\"", w.repo.path().display());
+    assert!(config.contains(&local));
+    std::fs::write(w.config_path(), config.replace(&local, &remote)).unwrap();
+    let mut d = Daemon::start_on(&w, port, &[("TEST_WEBHOOK_SECRET", WEBHOOK_SECRET)]);
     d.wait_ready(Duration::from_secs(60));
     w.repo.edit(
         PAYMENTS_ROUTES,

@@ -87,9 +87,9 @@ drift_interval = "0s"
         std::fs::write(self.config_path(), text).unwrap();
     }
 
-    /// Path patterns of every rule on every load balancer in moto.
-    async fn path_patterns(&self) -> Vec<String> {
-        let mut patterns = Vec::new();
+    /// Every rule on every listener of every load balancer in moto.
+    async fn rules(&self) -> Vec<elb::types::Rule> {
+        let mut all = Vec::new();
         let lbs = self.elb.describe_load_balancers().send().await.unwrap();
         for lb in lbs.load_balancers() {
             let listeners = self
@@ -107,16 +107,15 @@ drift_interval = "0s"
                     .send()
                     .await
                     .unwrap();
-                for r in rules.rules() {
-                    for c in r.conditions() {
-                        if let Some(p) = c.path_pattern_config() {
-                            patterns.extend(p.values().iter().cloned());
-                        }
-                    }
-                }
+                all.extend(rules.rules().iter().cloned());
             }
         }
-        patterns
+        all
+    }
+
+    /// Path patterns of every rule in moto.
+    async fn path_patterns(&self) -> Vec<String> {
+        self.rules().await.iter().flat_map(rule_paths).collect()
     }
 
     async fn has_path(&self, prefix: &str) -> bool {
@@ -671,43 +670,29 @@ async fn an_invalid_configuration_is_refused_on_reload_and_the_old_one_kept() {
     );
 }
 
-/// Deletes, by hand, the rule on moto whose path starts with `prefix`.
+/// The path patterns of a rule's conditions.
+fn rule_paths(rule: &elb::types::Rule) -> Vec<String> {
+    rule.conditions()
+        .iter()
+        .filter_map(|c| c.path_pattern_config())
+        .flat_map(|p| p.values().iter().cloned())
+        .collect()
+}
+
+/// Deletes, by hand, the rule on moto with a path starting with `prefix`.
 async fn delete_rule_with_path(w: &World, prefix: &str) {
-    let lbs = w.elb.describe_load_balancers().send().await.unwrap();
-    for lb in lbs.load_balancers() {
-        let listeners = w
-            .elb
-            .describe_listeners()
-            .load_balancer_arn(lb.load_balancer_arn().unwrap())
-            .send()
-            .await
-            .unwrap();
-        for l in listeners.listeners() {
-            let rules = w
-                .elb
-                .describe_rules()
-                .listener_arn(l.listener_arn().unwrap())
-                .send()
-                .await
-                .unwrap();
-            for r in rules.rules() {
-                let matches = r.conditions().iter().any(|c| {
-                    c.path_pattern_config()
-                        .is_some_and(|p| p.values().iter().any(|v| v.starts_with(prefix)))
-                });
-                if matches {
-                    w.elb
-                        .delete_rule()
-                        .rule_arn(r.rule_arn().unwrap())
-                        .send()
-                        .await
-                        .unwrap();
-                    return;
-                }
-            }
-        }
-    }
-    panic!("no rule with a path {prefix}*");
+    let rule = w
+        .rules()
+        .await
+        .into_iter()
+        .find(|r| rule_paths(r).iter().any(|p| p.starts_with(prefix)))
+        .unwrap_or_else(|| panic!("no rule with a path {prefix}*"));
+    w.elb
+        .delete_rule()
+        .rule_arn(rule.rule_arn().unwrap())
+        .send()
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]

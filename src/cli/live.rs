@@ -10,9 +10,9 @@ use crate::config::Config;
 use crate::plan::{PLAN_VERSION, Plan, render};
 use crate::reconcile::record::record_revision;
 use crate::reconcile::sync::{
-    ApplyRecord, GUARDED, PinDecision, SyncError, execute, plan_live, settle_pin,
+    ApplyRecord, GUARDED, PinDecision, SyncError, execute, plan_effective, plan_live, settle_pin,
 };
-use crate::reconcile::{Checked, Effective, LivePlan, live_plan};
+use crate::reconcile::{Checked, Effective, LivePlan};
 use crate::validate::{Report, Status};
 use std::io::{BufRead, IsTerminal, Write};
 
@@ -67,16 +67,7 @@ pub(super) fn plan(cli: &Cli, args: &PlanArgs) -> Result<u8, CliError> {
                 tracing::warn!(error = %e, "no state database: a refused team's last good state is unknown");
                 let effective =
                     Effective::as_is(&checked, vec![format!("state database not available ({e})")]);
-                let mut live = live_plan(
-                    &clients,
-                    &config.instance_id,
-                    &checked.revision,
-                    &effective.admission,
-                    &effective.translation,
-                )
-                .await?;
-                live.held_back.splice(0..0, effective.notes);
-                Ok(live)
+                Ok(plan_effective(&config, &clients, &checked, effective).await?)
             }
         }
     })?;

@@ -8,7 +8,7 @@
 //! retry policy is the caller's (the daemon's loop, `gwsync sync`).
 
 use super::record::{now, record_revision};
-use super::{Checked, LivePlan, last_good, live_plan};
+use super::{Checked, Effective, LivePlan, last_good, live_plan};
 use crate::aws::AwsIds;
 use crate::aws::apply::{ApplyReport, apply};
 use crate::aws::client::Clients;
@@ -63,6 +63,17 @@ pub async fn plan_live(
     checked: &Checked,
 ) -> Result<LivePlan, SyncError> {
     let effective = last_good(config, store, checked).await?;
+    Ok(plan_effective(config, clients, checked, effective).await?)
+}
+
+/// The plan that takes AWS to `effective`, the form of `checked` to apply; its notes come
+/// first in `held_back`.
+pub async fn plan_effective(
+    config: &Config,
+    clients: &Clients,
+    checked: &Checked,
+    effective: Effective,
+) -> Result<LivePlan, AwsError> {
     let mut live = live_plan(
         clients,
         &config.instance_id,

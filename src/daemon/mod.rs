@@ -316,7 +316,6 @@ async fn check(
     metrics.set_stalled(reconciler.stalled().is_some());
     let moved = last_seen.as_deref() != Some(revision.commit.as_str());
     if reconciler.stalled() == Some(revision.commit.as_str()) {
-        metrics.set_stalled(true);
         if moved {
             tracing::warn!(commit = %revision.commit, "the revision is stalled: its applies kept failing; waiting for a new commit or `gwsync sync`");
         }

@@ -7,6 +7,7 @@
 //! remembered between reconciles. It does not decide when to run: that is the loop's
 //! (`daemon::run`) or the operator's (`gwsync sync`).
 
+use crate::aws::apply::Outcome;
 use crate::aws::client::{CallObserver, Clients, RateLimits};
 use crate::config::Config;
 use crate::plan::{Plan, render};
@@ -82,7 +83,8 @@ pub struct Drift {
     pub commit: String,
     /// The changes that would take AWS back to it; empty when there is no drift.
     pub plan: Plan,
-    /// Whether self-heal applied them, and how that went.
+    /// Whether self-heal applied them, and how that went; `None` without self-heal, or when
+    /// the changes delete more rules than `apply.max_rule_deletions` allows unattended.
     pub healed: Option<bool>,
 }
 
@@ -221,7 +223,10 @@ impl Reconciler {
             }) => {
                 let detail = report
                     .failures()
-                    .map(|f| format!("{}: {:?}", f.address, f.outcome))
+                    .filter_map(|f| match &f.outcome {
+                        Outcome::Failed(message) => Some(format!("{}: {message}", f.address)),
+                        _ => None,
+                    })
                     .collect::<Vec<_>>()
                     .join("; ");
                 self.count_failure(&commit, &detail).await?;
@@ -330,7 +335,15 @@ impl Reconciler {
                 now(),
             )
             .await?;
-        if self.config.daemon.self_heal {
+        let deletions = drift.plan.rule_deletions();
+        let max = self.config.apply.max_rule_deletions;
+        if self.config.daemon.self_heal && deletions > max {
+            tracing::error!(
+                deletions,
+                max,
+                "healing the drift would delete more rules than apply.max_rule_deletions: not healed; review it with `gwsync plan`"
+            );
+        } else if self.config.daemon.self_heal {
             record::lock(&self.store, &self.actor).await?;
             let mut ids = live.ids;
             let report = execute(

@@ -87,7 +87,8 @@ pub enum Command {
     Rollback(RollbackArgs),
     /// Lift a rollback's pin.
     Resume(ResumeArgs),
-    /// Tracked and applied revisions, the pin, and each team's state.
+    /// Tracked and applied revisions, the pin, raised conditions (stalled, drift, guarded),
+    /// and each team's state.
     Status(StatusArgs),
     /// One recorded revision: each team's verdict and problems, and its applies with their
     /// plans and reports.
@@ -263,7 +264,14 @@ pub struct ValidateArgs {
 
 /// Sets up tracing on stderr, human or JSON.
 pub fn init_logging(cli: &Cli) {
-    let default = match cli.verbose {
+    // The daemon's journal is its operators' view of what it did: reconciles and applies
+    // are logged at info, so that is its least level.
+    let least = if matches!(cli.command, Command::Run(_)) {
+        1
+    } else {
+        0
+    };
+    let default = match cli.verbose.max(least) {
         0 => "warn",
         1 => "info",
         2 => "debug",

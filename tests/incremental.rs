@@ -1,21 +1,24 @@
-//! Incremental admission equals full admission, on a pseudo-random walk of real commits.
+//! Incremental reconcile equals full reconcile, on a pseudo-random walk of real commits.
 //!
 //! A real Git repository (see `gitrepo`) starts with a tenants file, a platform folder with a
 //! Gateway and its load balancer settings, and three teams with HTTPRoutes. Then 40 commits,
 //! drawn from a fixed seed, change one team's route (path, weights, hostname, sometimes
 //! another team's hostname or a shared hostname's path), break a team's YAML, add or remove a
 //! route file, change the platform's Gateway, grant a team a hostname, or add a team. After
-//! each commit the revision is read through `Source`, admitted with the cache carried over
-//! from the previous commit and admitted from scratch; the two admissions, and their
-//! translations to ALB stacks, must be equal. Commits that touch team folders only must read
+//! each commit the revision is read through `Source` and checked as the daemon does, with the
+//! cache carried over from the previous commit (`reconcile::check_incremental`: only changed
+//! teams parsed, only new commits walked for route ages), and from scratch
+//! (`reconcile::check`); the two admissions, route ages and translations to ALB stacks must
+//! be equal. Commits that touch team folders only must read
 //! exactly the teams they touched and reuse every other owner.
 
 mod gitrepo;
 
-use gitrepo::{GATEWAY, LOAD_BALANCER, TestRepo, options, snapshot_at};
-use gwsync::config::Limits;
-use gwsync::tenancy::{AdmissionCache, FullReason, admit, admit_incremental};
-use gwsync::translate::{RouteAges, TranslateOptions, translate};
+use gitrepo::{GATEWAY, LOAD_BALANCER, TestRepo};
+use gwsync::config::Config;
+use gwsync::reconcile::{CheckCache, check, check_incremental};
+use gwsync::source::Source;
+use gwsync::tenancy::FullReason;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// xorshift64*: a few lines, a fixed seed, the same walk on every run.
@@ -318,16 +321,13 @@ fn commit(
 }
 
 #[test]
-fn incremental_admission_equals_full_admission_on_every_commit() {
-    let limits = Limits::default();
-    let admit_options = options(limits);
-    let translate_options = TranslateOptions::default();
-    let ages = RouteAges::new();
+fn incremental_reconcile_equals_full_reconcile_on_every_commit() {
+    let config = Config::default();
     let mut rng = Rng(SEED);
     let mut world = World::new();
     let mut repo = TestRepo::new();
     let mut previous = BTreeMap::new();
-    let mut cache = AdmissionCache::default();
+    let mut cache = CheckCache::default();
     let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut team_only_commits = 0;
     let mut reused = 0;
@@ -341,23 +341,39 @@ fn incremental_admission_equals_full_admission_on_every_commit() {
         let changed = commit(&mut repo, &previous, &world, &format!("step {step}"));
         previous = world.files.clone();
 
-        let snapshot = snapshot_at(&repo, "HEAD", &limits);
-        let incremental = admit_incremental(&snapshot, &admit_options, &mut cache);
-        let full = admit(&snapshot, &admit_options);
-        let stats = cache.stats().clone();
+        let source = Source::open_local(repo.path()).unwrap();
+        let revision = source.resolve("HEAD").unwrap();
+        let incremental =
+            check_incremental(&source, revision.clone(), &config, &mut cache).unwrap();
+        let full = check(&source, revision, &config).unwrap();
+        let stats = cache.admission.stats().clone();
         let context = format!("step {step} ({change:?}, changed {changed:?}): {stats}");
         assert_eq!(
-            serde_json::to_value(&incremental).unwrap(),
-            serde_json::to_value(&full).unwrap(),
+            serde_json::to_value(&incremental.admission).unwrap(),
+            serde_json::to_value(&full.admission).unwrap(),
             "admissions differ at {context}"
         );
         assert_eq!(
-            format!("{:?}", incremental.tenancy),
-            format!("{:?}", full.tenancy),
+            format!("{:?}", incremental.admission.tenancy),
+            format!("{:?}", full.admission.tenancy),
             "tenancies differ at {context}"
         );
-        let incremental_translation = translate(&incremental, &ages, &translate_options);
-        let full_translation = translate(&full, &ages, &translate_options);
+        assert_eq!(
+            incremental.ages, full.ages,
+            "route ages differ at {context}"
+        );
+        if incremental.admission.tenancy.is_some() {
+            assert!(!full.ages.is_empty(), "routes have ages at {context}");
+        }
+        // Only the first commit, and those after a tenants change, walk the whole history.
+        let whole_history = step == 0 || matches!(change, Some(Change::Tenants));
+        assert_eq!(
+            cache.ages_were_incremental(),
+            !whole_history,
+            "route ages at {context}"
+        );
+        let (incremental_translation, full_translation) =
+            (&incremental.translation, &full.translation);
         assert_eq!(
             incremental_translation.stack, full_translation.stack,
             "stacks differ at {context}"
@@ -370,6 +386,7 @@ fn incremental_admission_equals_full_admission_on_every_commit() {
             incremental_translation.refused_teams,
             full_translation.refused_teams
         );
+        let full = full.admission;
 
         // What the cache did follows from what the commit changed.
         let owners = world.teams.len() + 1;
@@ -438,4 +455,55 @@ fn incremental_admission_equals_full_admission_on_every_commit() {
     );
     assert!(reused >= team_only_commits * 2, "{reused} owners reused");
     assert!(world.teams.len() > 3, "the walk added a team");
+}
+
+/// The files (their text) each walk of the history visits, and whether it started after
+/// `since`.
+fn walk(source: &Source, tip: git2::Oid, since: Option<git2::Oid>) -> (bool, Vec<String>) {
+    let revision = source.resolve(&tip.to_string()).unwrap();
+    let mut seen = Vec::new();
+    let since = since.map(|s| s.to_string());
+    let incremental = source
+        .for_each_introduction(
+            &revision,
+            since.as_deref(),
+            &gwsync::config::Limits::default(),
+            &|_| true,
+            &mut |_, _, bytes| seen.push(String::from_utf8_lossy(bytes).into_owned()),
+        )
+        .unwrap();
+    (incremental, seen)
+}
+
+#[test]
+fn route_ages_walk_only_new_commits_unless_the_last_tip_left_the_history() {
+    let mut repo = TestRepo::new();
+    repo.write("teams/a/r.yaml", "a");
+    let a = repo.commit("A");
+    repo.branch("rewritten");
+    repo.write("teams/a/r.yaml", "b");
+    let b = repo.commit("B");
+    repo.write("teams/a/r.yaml", "c");
+    let c = repo.commit("C");
+    // A force-push: the branch now ends in D, whose history does not hold B or C.
+    repo.checkout_branch("rewritten");
+    repo.write("teams/a/r.yaml", "d");
+    let d = repo.commit("D");
+    let source = Source::open_local(repo.path()).unwrap();
+
+    assert_eq!(
+        walk(&source, c, None),
+        (false, vec!["a".into(), "b".into(), "c".into()])
+    );
+    assert_eq!(
+        walk(&source, c, Some(a)),
+        (true, vec!["b".into(), "c".into()])
+    );
+    assert_eq!(walk(&source, c, Some(c)), (true, vec![]));
+    assert_eq!(
+        walk(&source, d, Some(c)),
+        (false, vec!["a".into(), "d".into()]),
+        "C is not in D's history: everything is read again"
+    );
+    assert!(!walk(&source, d, Some(b)).0);
 }

@@ -28,11 +28,9 @@ use gwsync::aws::observe::observe;
 use gwsync::aws::tags;
 use gwsync::config::Config;
 use gwsync::plan::{Operation, Plan, render};
-use gwsync::reconcile::live_plan;
-use gwsync::source::{Revision, Source};
-use gwsync::tenancy::{Admission, AdmitOptions, admit};
-use gwsync::translate::{RouteAges, TranslateOptions, Translation, translate};
-use gwsync::validate::{Report, Status};
+use gwsync::reconcile::{Checked, live_plan};
+use gwsync::source::Source;
+use gwsync::validate::Status;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::{Command, Output};
@@ -51,25 +49,6 @@ const PAYMENTS_ROUTES: &str = "teams/payments/routes.yaml";
 // ---------------------------------------------------------------------------------------
 // Reading a revision and planning, as `gwsync plan` does.
 
-/// One revision, read, admitted and translated (as `cli::check_revision`).
-struct Checked {
-    revision: Revision,
-    admission: Admission,
-    translation: Translation,
-}
-
-impl Checked {
-    fn status(&self) -> Status {
-        Report {
-            revision: &self.revision,
-            admission: &self.admission,
-            translation: &self.translation,
-            team: None,
-        }
-        .status()
-    }
-}
-
 /// Reads HEAD of the repository at `path` with the default configuration (but
 /// [`INSTANCE`]), as `gwsync plan --repo PATH` does.
 fn check(path: &Path) -> Checked {
@@ -79,58 +58,18 @@ fn check(path: &Path) -> Checked {
     };
     let source = Source::open_local(path).expect("open the repository");
     let revision = source.resolve("HEAD").expect("resolve HEAD");
-    let snapshot = source
-        .snapshot(&revision, &config.limits)
-        .expect("read the revision");
-    let admission = admit(
-        &snapshot,
-        &AdmitOptions {
-            tenants_file: config.repo.tenants_file.clone(),
-            limits: config.limits,
-            gateway_class: config.gateway_class.clone(),
-        },
-    );
-    let mut ages = RouteAges::new();
-    if let Some(tenancy) = &admission.tenancy {
-        source
-            .for_each_introduction(
-                &revision,
-                &config.limits,
-                &|path| gwsync::translate::ages::may_hold_routes(tenancy, path),
-                &mut |time, path, bytes| {
-                    gwsync::translate::ages::record(
-                        &mut ages,
-                        tenancy,
-                        &config.limits,
-                        time,
-                        path,
-                        bytes,
-                    )
-                },
-            )
-            .expect("walk the history");
-    }
-    let translation = translate(
-        &admission,
-        &ages,
-        &TranslateOptions {
-            instance_id: config.instance_id.clone(),
-            rules_per_load_balancer: config.aws.rules_per_load_balancer,
-            target_groups_per_load_balancer: config.aws.target_groups_per_load_balancer,
-        },
-    );
-    Checked {
-        revision,
-        admission,
-        translation,
-    }
+    gwsync::reconcile::check(&source, revision, &config).expect("read the revision")
 }
 
 /// The plan for HEAD of `repo` against AWS, and where things are. The revision must be clean
 /// (every team admitted, no error) and no Gateway held back.
 async fn reconcile(repo: &ExampleRepo, clients: &Clients) -> (Plan, AwsIds) {
     let checked = check(repo.path());
-    assert_eq!(checked.status(), Status::Clean, "the revision is clean");
+    assert_eq!(
+        checked.report().status(),
+        Status::Clean,
+        "the revision is clean"
+    );
     let live = live_plan(
         clients,
         INSTANCE,

@@ -15,10 +15,9 @@ use crate::reconcile::record::{self, now};
 use crate::reconcile::sync::{
     ApplyRecord, SyncError, SyncOutcome, SyncResult, execute, plan_live, sync,
 };
-use crate::reconcile::{Checked, check_incremental};
+use crate::reconcile::{CheckCache, Checked, check_incremental};
 use crate::source::{GitAuth, Revision, Source, SourceError};
 use crate::store::{Store, StoreError};
-use crate::tenancy::AdmissionCache;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -101,8 +100,9 @@ pub struct Reconciler {
     converged: Option<Checked>,
     /// Consecutive failures of one commit.
     failures: Option<(String, u32)>,
-    /// What admission keeps between revisions: unchanged teams are not read again.
-    admission_cache: AdmissionCache,
+    /// What is kept between revisions: unchanged teams are not parsed again, and only new
+    /// commits are walked for route ages.
+    check_cache: CheckCache,
 }
 
 impl Reconciler {
@@ -124,7 +124,7 @@ impl Reconciler {
             actor,
             converged: None,
             failures: None,
-            admission_cache: AdmissionCache::default(),
+            check_cache: CheckCache::default(),
         };
         reconciler.take_up_stall().await?;
         Ok(reconciler)
@@ -202,14 +202,18 @@ impl Reconciler {
             self.store.clear_condition(STALLED).await?;
         }
         let checked = tokio::task::block_in_place(|| {
-            check_incremental(
-                &self.source,
-                revision,
-                &self.config,
-                &mut self.admission_cache,
-            )
+            check_incremental(&self.source, revision, &self.config, &mut self.check_cache)
         })?;
-        tracing::info!(commit = %commit, "admission: {}", self.admission_cache.stats());
+        tracing::info!(
+            commit = %commit,
+            "admission: {}; route ages: {}",
+            self.check_cache.admission.stats(),
+            if self.check_cache.ages_were_incremental() {
+                "new commits only"
+            } else {
+                "whole history"
+            }
+        );
         let result = self.sync_locked(&checked).await;
         match &result {
             Ok(r) if r.outcome.converged() => {

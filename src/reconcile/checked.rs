@@ -4,7 +4,7 @@
 //! This is the shared front half of every command that reads a revision and of the daemon.
 //! It reads Git (through [`Source`]) and the store; it never talks to AWS.
 
-use crate::config::Config;
+use crate::config::{Config, Limits};
 use crate::reconcile::compose_snapshot;
 use crate::source::{Revision, Snapshot, Source, SourceError};
 use crate::store::{Store, StoreError};
@@ -53,61 +53,123 @@ pub fn translate_options(config: &Config) -> TranslateOptions {
 
 /// Reads `revision` from `source`, admits and translates it.
 pub fn check(source: &Source, revision: Revision, config: &Config) -> Result<Checked, SourceError> {
-    check_with(source, revision, config, admit)
+    let snapshot = source.snapshot(&revision, &config.limits)?;
+    let admission = admit(&snapshot, &admit_options(config));
+    let (ages, _) = route_ages(source, &revision, &snapshot, &admission, config, None)?;
+    Ok(finish(revision, snapshot, ages, admission, config))
+}
+
+/// What [`check_incremental`] keeps from one revision to the next, so that the daemon reads
+/// again only what a commit changed: each owner's parsed files (`tenancy::AdmissionCache`)
+/// and the route ages up to the last tip.
+#[derive(Debug, Default)]
+pub struct CheckCache {
+    pub admission: AdmissionCache,
+    ages: Option<AgesUpTo>,
+    /// Whether the last call walked only the commits since the tip before.
+    ages_incremental: bool,
+}
+
+impl CheckCache {
+    /// Whether the last [`check_incremental`] read route ages from the new commits only.
+    pub fn ages_were_incremental(&self) -> bool {
+        self.ages_incremental
+    }
+}
+
+/// Route ages as of `tip`, valid while the inputs of `ages::record` stay the same: the
+/// tenants file (which folder is whose, and its namespace) and the limits.
+#[derive(Debug)]
+struct AgesUpTo {
+    tip: String,
+    tenants: Vec<u8>,
+    limits: Limits,
+    ages: RouteAges,
 }
 
 /// [`check`], reading again only the owners whose files changed since the revision `cache`
-/// last saw (see `tenancy::AdmissionCache`); the result is the same.
+/// last saw, and walking only the commits since then for route ages; the result is the
+/// same.
 pub fn check_incremental(
     source: &Source,
     revision: Revision,
     config: &Config,
-    cache: &mut AdmissionCache,
-) -> Result<Checked, SourceError> {
-    check_with(source, revision, config, |snapshot, options| {
-        admit_incremental(snapshot, options, cache)
-    })
-}
-
-fn check_with(
-    source: &Source,
-    revision: Revision,
-    config: &Config,
-    admit: impl FnOnce(&Snapshot, &AdmitOptions) -> Admission,
+    cache: &mut CheckCache,
 ) -> Result<Checked, SourceError> {
     let snapshot = source.snapshot(&revision, &config.limits)?;
-    let admission = admit(&snapshot, &admit_options(config));
-    let ages = route_ages(source, &revision, &admission, config)?;
+    let admission = admit_incremental(&snapshot, &admit_options(config), &mut cache.admission);
+    let previous = cache.ages.take();
+    let (ages, incremental) =
+        route_ages(source, &revision, &snapshot, &admission, config, previous)?;
+    cache.ages_incremental = incremental;
+    cache.ages = admission.tenancy.as_ref().map(|_| AgesUpTo {
+        tip: revision.commit.clone(),
+        tenants: tenants_bytes(&snapshot, config).to_vec(),
+        limits: config.limits,
+        ages: ages.clone(),
+    });
+    Ok(finish(revision, snapshot, ages, admission, config))
+}
+
+fn finish(
+    revision: Revision,
+    snapshot: Snapshot,
+    ages: RouteAges,
+    admission: Admission,
+    config: &Config,
+) -> Checked {
     let translation = translate(&admission, &ages, &translate_options(config));
-    Ok(Checked {
+    Checked {
         revision,
         snapshot,
         ages,
         admission,
         translation,
-    })
+    }
 }
 
-/// Route ages from the history of the revision (the precedence tie-breaker).
+fn tenants_bytes<'a>(snapshot: &'a Snapshot, config: &Config) -> &'a [u8] {
+    snapshot
+        .files
+        .iter()
+        .find(|f| f.path == config.repo.tenants_file)
+        .map_or(&[], |f| f.bytes.as_slice())
+}
+
+/// Route ages from the history of the revision (the precedence tie-breaker). With the ages
+/// of an earlier tip on the same first-parent history and the same tenants file and limits,
+/// only the commits since that tip are read (and the second value is true); each route keeps
+/// its earliest time either way.
 fn route_ages(
     source: &Source,
     revision: &Revision,
+    snapshot: &Snapshot,
     admission: &Admission,
     config: &Config,
-) -> Result<RouteAges, SourceError> {
+    previous: Option<AgesUpTo>,
+) -> Result<(RouteAges, bool), SourceError> {
     let mut ages = RouteAges::new();
     let Some(tenancy) = &admission.tenancy else {
-        return Ok(ages);
+        return Ok((ages, false));
     };
-    source.for_each_introduction(
+    let previous = previous
+        .filter(|p| p.limits == config.limits && p.tenants == tenants_bytes(snapshot, config));
+    let incremental = source.for_each_introduction(
         revision,
+        previous.as_ref().map(|p| p.tip.as_str()),
         &config.limits,
         &|path| crate::translate::ages::may_hold_routes(tenancy, path),
         &mut |time, path, bytes| {
             crate::translate::ages::record(&mut ages, tenancy, &config.limits, time, path, bytes)
         },
     )?;
-    Ok(ages)
+    if let Some(previous) = previous.filter(|_| incremental) {
+        for (route, time) in previous.ages {
+            let age = ages.entry(route).or_insert(time);
+            *age = (*age).min(time);
+        }
+    }
+    Ok((ages, incremental))
 }
 
 /// The revision as it is applied: a team refused in it keeps the files of its last admitted

@@ -14,7 +14,8 @@ pub mod record;
 pub mod sync;
 
 pub use checked::{
-    Checked, Effective, admit_options, check, check_incremental, last_good, translate_options,
+    CheckCache, Checked, Effective, admit_options, check, check_incremental, last_good,
+    translate_options,
 };
 
 use crate::alb::{Certificate, Stack};

@@ -6,32 +6,48 @@
 use super::snapshot::is_manifest_name;
 use super::{Revision, Source, SourceError};
 use crate::config::Limits;
-use git2::{Delta, DiffOptions, FileMode, Oid, Sort};
+use git2::{Delta, DiffOptions, FileMode, Oid};
 
 impl Source {
     /// Calls `visit(committed_at, path, bytes)` for every manifest version that enters the
     /// first-parent history of `tip`, oldest commit first: each file added or changed by a
     /// commit, compared with its first parent. Files larger than `limits.max_file_bytes` and
     /// paths `wanted` rejects are skipped.
+    ///
+    /// With `since` (a commit an earlier walk ended at), only the commits after it are
+    /// visited, provided it is on `tip`'s first-parent history; returns whether it was (the
+    /// walk was incremental). Otherwise (a force-push, another branch) the whole history is
+    /// visited and this returns false.
     pub fn for_each_introduction(
         &self,
         tip: &Revision,
+        since: Option<&str>,
         limits: &Limits,
         wanted: &dyn Fn(&str) -> bool,
         visit: &mut dyn FnMut(i64, &str, &[u8]),
-    ) -> Result<(), SourceError> {
+    ) -> Result<bool, SourceError> {
         let read = |source: git2::Error| SourceError::ReadTree {
             commit: tip.commit.clone(),
             source,
         };
-        let mut walk = self.repo.revwalk().map_err(read)?;
-        walk.set_sorting(Sort::TOPOLOGICAL | Sort::REVERSE)
-            .map_err(read)?;
-        walk.simplify_first_parent().map_err(read)?;
-        let tip_id = Oid::from_str(&tip.commit).map_err(read)?;
-        walk.push(tip_id).map_err(read)?;
-        for id in walk {
-            let commit = self.repo.find_commit(id.map_err(read)?).map_err(read)?;
+        let since = since.map(Oid::from_str).transpose().map_err(read)?;
+        // The first-parent chain from the tip back to `since` or the root.
+        let mut chain = Vec::new();
+        let mut incremental = false;
+        let mut next = Some(
+            self.repo
+                .find_commit(Oid::from_str(&tip.commit).map_err(read)?)
+                .map_err(read)?,
+        );
+        while let Some(commit) = next {
+            if Some(commit.id()) == since {
+                incremental = true;
+                break;
+            }
+            next = commit.parent(0).ok();
+            chain.push(commit);
+        }
+        for commit in chain.iter().rev() {
             let tree = commit.tree().map_err(read)?;
             let parent_tree = match commit.parent(0) {
                 Ok(parent) => Some(parent.tree().map_err(read)?),
@@ -66,6 +82,6 @@ impl Source {
                 visit(commit.time().seconds(), path, blob.content());
             }
         }
-        Ok(())
+        Ok(incremental)
     }
 }

@@ -96,7 +96,8 @@ pub struct Reconciler {
     observer: Option<Arc<dyn CallObserver>>,
     /// Who applies, for the record (`daemon@host`, `cli:user`).
     actor: String,
-    /// The last revision synced to convergence: what drift is measured against.
+    /// The last revision synced to convergence: what drift is measured against. Forgotten
+    /// when an apply fails (AWS is then between two revisions) or the configuration changes.
     converged: Option<Checked>,
     /// Consecutive failures of one commit.
     failures: Option<(String, u32)>,
@@ -233,11 +234,17 @@ impl Reconciler {
                     })
                     .collect::<Vec<_>>()
                     .join("; ");
+                // AWS is between two revisions now: no drift is measured until it converges.
+                self.converged = None;
                 self.count_failure(&commit, &detail).await?;
             }
+            // Refused or guarded: AWS keeps the last converged revision.
             Ok(_) => {}
             Err(e) if e.is_busy() => {}
-            Err(e) => self.count_failure(&commit, &e.to_string()).await?,
+            Err(e) => {
+                self.converged = None;
+                self.count_failure(&commit, &e.to_string()).await?
+            }
         }
         result
     }

@@ -20,7 +20,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::example::{EXISTING_TARGET_GROUPS, ExampleRepo};
-use support::moto::{MotoServer, REGION, free_port};
+use support::moto::{MotoServer, REGION, fake_aws_env, free_port};
 
 const INSTANCE: &str = "daemon-test";
 const PAYMENTS_ROUTES: &str = "teams/payments/routes.yaml";
@@ -159,17 +159,9 @@ fn command(config: &Path, args: &[&str]) -> Command {
         .env_remove("GWSYNC_STATE_DIR")
         .env_remove("NOTIFY_SOCKET")
         .env_remove("WATCHDOG_USEC")
-        .env_remove("AWS_PROFILE")
         .env_remove("AWS_ENDPOINT_URL")
-        .env("RUST_LOG", "gwsync=info")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/nonexistent/aws/config")
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "/nonexistent/aws/credentials",
-        );
+        .env("RUST_LOG", "gwsync=info");
+    fake_aws_env(&mut c);
     c
 }
 

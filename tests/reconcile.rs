@@ -38,7 +38,7 @@ use std::sync::Arc;
 use std::time::Instant;
 use support::calls::{CallLog, Failure, counts, recorded_clients, writes_of};
 use support::example::{EXISTING_TARGET_GROUPS, ExampleRepo};
-use support::moto::{MotoServer, Network, REGION};
+use support::moto::{MotoServer, Network, REGION, fake_aws_env};
 
 /// The instance tag of everything these tests let gwsync create (the CLI gets it with
 /// `--instance-id`).
@@ -599,27 +599,16 @@ impl World {
         if let Some(repo) = repo {
             command.args(["--repo", repo]);
         }
-        let out: Output = command
+        command
             .args(["--instance-id", INSTANCE])
             .env_remove("GWSYNC_CONFIG")
             .env_remove("GWSYNC_INSTANCE_ID")
             // The state database of this test, next to its repository.
             .env("GWSYNC_STATE_DIR", self.repo.path().join(".gwsync-state"))
-            .env_remove("AWS_PROFILE")
-            .env_remove("AWS_SESSION_TOKEN")
             .env_remove("RUST_LOG")
             .env("AWS_ENDPOINT_URL", self.moto.endpoint())
-            .env("AWS_REGION", REGION)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", "/nonexistent/aws/config")
-            .env(
-                "AWS_SHARED_CREDENTIALS_FILE",
-                "/nonexistent/aws/credentials",
-            )
-            .output()
-            .expect("run gwsync");
+            .env("AWS_REGION", REGION);
+        let out: Output = fake_aws_env(&mut command).output().expect("run gwsync");
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         eprintln!(

@@ -54,6 +54,22 @@ pub struct Network {
     pub certificate: Option<String>,
 }
 
+/// Gives a `gwsync` process moto's fake credentials and nothing of the machine's AWS set-up
+/// (profiles, config files, the instance metadata service).
+pub fn fake_aws_env(command: &mut std::process::Command) -> &mut std::process::Command {
+    command
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent/aws/config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/aws/credentials",
+        )
+}
+
 impl MotoServer {
     /// Starts a fresh moto server and waits until it serves requests.
     ///

@@ -26,3 +26,19 @@ pub mod store;
 pub mod tenancy;
 pub mod translate;
 pub mod validate;
+
+/// An error with its causes, `: `-separated, each cause shown once (a message that already
+/// quotes its cause is not repeated): what the command line and the daemon's log print.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(c) = cause {
+        let shown = c.to_string();
+        if !text.contains(&shown) {
+            text.push_str(": ");
+            text.push_str(&shown);
+        }
+        cause = c.source();
+    }
+    text
+}

@@ -34,9 +34,7 @@ pub(super) fn run(cli: &Cli) -> Result<u8, CliError> {
         load_config: Box::new(move || source.load().map(|(c, _)| c).map_err(|e| e.to_string())),
         config_file,
     };
-    runtime()?
-        .block_on(run_daemon(options))
-        .map_err(|e| CliError::Usage(e.to_string()))?;
+    runtime()?.block_on(run_daemon(options))?;
     Ok(0)
 }
 
@@ -44,9 +42,7 @@ pub(super) fn run(cli: &Cli) -> Result<u8, CliError> {
 pub(super) fn sync(cli: &Cli, args: &SyncArgs) -> Result<u8, CliError> {
     let config = ConfigSource::of(cli).load()?.0;
     runtime()?.block_on(async {
-        let mut reconciler = Reconciler::open(config, super::record::actor(), None)
-            .await
-            .map_err(|e| CliError::Usage(e.to_string()))?;
+        let mut reconciler = Reconciler::open(config, super::record::actor(), None).await?;
         // A manual sync is the operator's "try again": a stalled revision is retried.
         reconciler.unstall().await?;
         loop {
@@ -65,8 +61,8 @@ pub(super) fn sync(cli: &Cli, args: &SyncArgs) -> Result<u8, CliError> {
                         return Ok(code);
                     }
                 }
-                Err(e) if e.is_busy() => return Err(CliError::Usage(e.to_string())),
-                Err(e) => eprintln!("gwsync: {e}"),
+                Err(e) if e.is_busy() => return Err(e.into()),
+                Err(e) => eprintln!("gwsync: {}", crate::error_chain(&e)),
             }
             match reconciler.retry_delay() {
                 Some(delay) if !args.once => {

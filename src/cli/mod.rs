@@ -307,7 +307,7 @@ pub fn run(cli: Cli) -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("gwsync: {e}");
+            eprintln!("gwsync: {}", crate::error_chain(&e));
             ExitCode::from(INVOCATION_ERROR)
         }
     }
@@ -319,13 +319,17 @@ pub const INVOCATION_ERROR: u8 = 2;
 /// An error that stops a command before it has a result; always exit code 2.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    #[error("{0}")]
+    #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
-    #[error("{0}")]
+    #[error(transparent)]
     Source(#[from] crate::source::SourceError),
     #[error("{0}")]
     Usage(String),
-    #[error("{0}")]
+    #[error(transparent)]
+    Daemon(#[from] crate::daemon::DaemonError),
+    #[error(transparent)]
+    Reconcile(#[from] crate::daemon::reconciler::ReconcileError),
+    #[error(transparent)]
     Store(#[from] crate::store::StoreError),
     #[error("{context}: {source}")]
     Io {

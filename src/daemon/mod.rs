@@ -24,6 +24,7 @@ pub mod webhook;
 
 use crate::aws::client::CallObserver;
 use crate::config::Config;
+use crate::error_chain;
 use crate::reconcile::sync::{SyncOutcome, SyncResult};
 use crate::source::Revision;
 use http::{Health, HttpState, StatusSource, WebhookSettings};
@@ -39,8 +40,9 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 use watch::Change;
 
-/// How long events of one burst (a commit is several renames) are gathered into one trigger.
-const COALESCE: Duration = Duration::from_millis(50);
+/// How long events of one burst (a commit is several renames, a save several writes) are
+/// gathered into one trigger.
+const COALESCE: Duration = Duration::from_millis(100);
 /// `/healthz` fails when the loop has shown no life for this long.
 const MAX_SILENCE: Duration = Duration::from_secs(120);
 /// How often the loop shows life when systemd asks for no watchdog.
@@ -50,7 +52,7 @@ const HEARTBEAT: Duration = Duration::from_secs(10);
 pub enum DaemonError {
     #[error("{0}")]
     Config(String),
-    #[error("{0}")]
+    #[error(transparent)]
     Reconcile(#[from] ReconcileError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
@@ -159,7 +161,7 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
             _ = sleep_until_some(schedule.drift) => Wake::Drift,
             _ = beat.tick() => Wake::Beat,
         };
-        let (why, force) = match wake {
+        let wake = match wake {
             Wake::Stop => break,
             Wake::Beat => {
                 health.beat();
@@ -177,21 +179,27 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
                 }
                 continue;
             }
-            // A reload (SIGHUP, an edited file) also looks at the repository, as an operator's
-            // `systemctl reload` expects; a changed configuration reconciles again.
-            Wake::Reload => {
-                let changed = reload(&mut reconciler, &options, &metrics).await;
-                if changed {
-                    watches = start_watches(&reconciler, &options, change_tx.clone());
-                    schedule = Schedule::new(reconciler.config());
-                }
-                ("reload", changed)
-            }
-            Wake::Check { why, force } => (why, force),
+            Wake::Reload | Wake::Check { .. } => wake,
         };
-        // Gather the rest of the burst (a commit, several webhooks) into this run.
+        // Gather the rest of the burst before reading anything: a commit is several renames,
+        // an editor may save a file in steps, webhooks come in bunches.
         tokio::time::sleep(COALESCE).await;
-        while change_rx.try_recv().is_ok() || webhook_rx.try_recv().is_ok() {}
+        let mut reload_now = wake == Wake::Reload;
+        while let Ok(change) = change_rx.try_recv() {
+            reload_now |= change == Change::Config;
+        }
+        while webhook_rx.try_recv().is_ok() {}
+        let (why, mut force) = match wake {
+            Wake::Check { why, force } => (why, force),
+            _ => ("reload", false),
+        };
+        // A reload (SIGHUP, an edited file) also looks at the repository, as an operator's
+        // `systemctl reload` expects; a changed configuration reconciles again.
+        if reload_now && reload(&mut reconciler, &options, &metrics).await {
+            watches = start_watches(&reconciler, &options, change_tx.clone());
+            schedule = Schedule::new(reconciler.config());
+            force = true;
+        }
         let cycle = check(
             &mut reconciler,
             &metrics,
@@ -537,16 +545,4 @@ fn notify(states: &[NotifyState]) {
     if let Err(e) = sd_notify::notify(states) {
         tracing::warn!(error = %e, "cannot notify systemd");
     }
-}
-
-/// An error with its causes, for logs.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
 }

@@ -28,11 +28,11 @@ pub const DRIFT: &str = "drift";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
-    #[error("{0}")]
+    #[error(transparent)]
     Source(#[from] SourceError),
-    #[error("{0}")]
+    #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("{0}")]
+    #[error(transparent)]
     Sync(#[from] SyncError),
 }
 

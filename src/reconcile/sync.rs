@@ -22,7 +22,7 @@ pub const GUARDED: &str = "guarded";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
-    #[error("{0}")]
+    #[error(transparent)]
     Store(#[from] StoreError),
     #[error("AWS: {0}")]
     Aws(#[from] AwsError),

@@ -613,6 +613,12 @@ async fn sigterm_during_an_apply_finishes_it_and_the_next_start_converges() {
         notified.contains(&"WATCHDOG=1".to_string()),
         "watchdog fed during the apply: {notified:?}"
     );
+    assert!(
+        notified
+            .iter()
+            .any(|n| n.starts_with("EXTEND_TIMEOUT_USEC=")),
+        "more time asked of systemd while finishing the apply: {notified:?}"
+    );
     // The apply ran to its end: nothing is left unfinished and nothing is left to do.
     let (code, stdout, _) = w.gwsync(&["plan"]);
     assert_eq!(code, 0, "nothing left to do after the stop:\n{stdout}");

@@ -264,7 +264,8 @@ async fn sleep_until_some(at: Option<Instant>) {
 }
 
 /// Runs `work` to its end while still feeding the watchdog and noting a stop request;
-/// returns whether the daemon is to stop afterwards. An apply is never cut short.
+/// returns whether the daemon is to stop afterwards. An apply is never cut short: after a
+/// stop request, each beat asks systemd to extend its stop timeout.
 async fn keep_serving(
     work: impl Future<Output = ()>,
     signals: &mut Signals,
@@ -287,6 +288,14 @@ async fn keep_serving(
                 health.beat();
                 if watchdog.is_some() {
                     notify(&[NotifyState::Watchdog]);
+                }
+                if stop {
+                    // Still finishing the apply: ask systemd for more time than TimeoutStopSec,
+                    // a few beats at a time, so that a live apply is not killed halfway.
+                    let more = beat.period().saturating_mul(3).as_micros();
+                    notify(&[NotifyState::ExtendTimeoutUsec(
+                        u32::try_from(more).unwrap_or(u32::MAX),
+                    )]);
                 }
             }
         }

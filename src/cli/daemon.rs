@@ -1,7 +1,7 @@
 //! `gwsync run` (the daemon) and `gwsync sync` (one reconcile by hand, as the daemon does it).
 
 use super::{Cli, CliError, ConfigSource, SyncArgs};
-use crate::daemon::reconciler::Reconciler;
+use crate::daemon::reconciler::{ReconcileError, Reconciler};
 use crate::daemon::{RunOptions, run as run_daemon};
 use crate::plan::render;
 use crate::reconcile::sync::SyncOutcome;
@@ -50,6 +50,9 @@ pub(super) fn sync(cli: &Cli, args: &SyncArgs) -> Result<u8, CliError> {
             let commit = revision.commit.clone();
             match reconciler.reconcile(revision).await {
                 Ok(result) => {
+                    if result.pin_lifted.is_some() {
+                        println!("A new commit arrived since the rollback: the pin is lifted.");
+                    }
                     for h in &result.held_back {
                         eprintln!("held back: {h}");
                     }
@@ -61,7 +64,10 @@ pub(super) fn sync(cli: &Cli, args: &SyncArgs) -> Result<u8, CliError> {
                         return Ok(code);
                     }
                 }
-                Err(e) if e.is_busy() => return Err(e.into()),
+                // Another gwsync is applying, or the revision cannot be read: nothing applied.
+                Err(e) if e.is_busy() || matches!(e, ReconcileError::Source(_)) => {
+                    return Err(e.into());
+                }
                 Err(e) => eprintln!("gwsync: {}", crate::error_chain(&e)),
             }
             match reconciler.retry_delay() {

@@ -379,6 +379,9 @@ async fn check(
 }
 
 fn log_result(commit: &str, result: &SyncResult, seconds: f64) {
+    if let Some(pin) = &result.pin_lifted {
+        tracing::info!(commit, pinned = %pin.commit, "a new commit arrived since the rollback: the pin is lifted");
+    }
     for h in &result.held_back {
         tracing::warn!(commit, "held back: {h}");
     }

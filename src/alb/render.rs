@@ -170,10 +170,13 @@ pub fn condition(c: &Condition) -> String {
     }
 }
 
-/// One action, e.g. `forward payments/api:8080 (90), payments/canary:8080 (10)`.
+/// One action, e.g. `forward to payments/api:8080 (weight 90), payments/canary:8080 (weight 10)`.
 pub fn action(a: &Action) -> String {
     match a {
-        Action::Forward { target_groups, .. } => {
+        Action::Forward {
+            target_groups,
+            stickiness_seconds,
+        } => {
             let targets: Vec<String> = target_groups
                 .iter()
                 .map(|t| {
@@ -184,11 +187,14 @@ pub fn action(a: &Action) -> String {
                     if target_groups.len() == 1 {
                         name
                     } else {
-                        format!("{name} ({})", t.weight)
+                        format!("{name} (weight {})", t.weight)
                     }
                 })
                 .collect();
-            format!("forward {}", targets.join(", "))
+            let sticky = stickiness_seconds
+                .map(|s| format!(", sticky {s}s"))
+                .unwrap_or_default();
+            format!("forward to {}{sticky}", targets.join(", "))
         }
         Action::Redirect {
             protocol,
@@ -203,9 +209,9 @@ pub fn action(a: &Action) -> String {
             } else {
                 format!("?{query}")
             };
-            format!("redirect {status} {protocol}://{host}:{port}{path}{q}")
+            format!("redirect {status} to {protocol}://{host}:{port}{path}{q}")
         }
-        Action::FixedResponse { status, .. } => format!("fixed {status}"),
+        Action::FixedResponse { status, .. } => format!("fixed response {status}"),
         Action::Authenticate { kind, .. } => format!("authenticate ({})", serde_plain(kind)),
     }
 }

@@ -20,9 +20,10 @@
 
 use super::priorities;
 use super::{Change, ChangeAction, Observed, Operation, PLAN_VERSION, Plan, TaggedResource};
+use crate::alb::render as alb_render;
 use crate::alb::{
-    Action, Certificate, Condition, Listener, LoadBalancer, Patterns, Rule, RuleSource, Stack,
-    Target, TargetGroup, TargetGroupRef, Transform,
+    Action, Certificate, Condition, Listener, LoadBalancer, Rule, RuleSource, Stack, Target,
+    TargetGroup, Transform,
 };
 use crate::aws::tags;
 use serde::Serialize;
@@ -714,8 +715,8 @@ impl Planner<'_> {
         if desired.default_action != observed.default_action {
             differences.push(format!(
                 "default action {} → {}",
-                describe_action(&observed.default_action),
-                describe_action(&desired.default_action)
+                alb_render::action(&observed.default_action),
+                alb_render::action(&desired.default_action)
             ));
         }
         if !differences.is_empty() {
@@ -1222,86 +1223,15 @@ fn describe_source(source: Option<&RuleSource>) -> String {
     }
 }
 
-fn describe_patterns(patterns: &Patterns) -> String {
-    match patterns {
-        Patterns::Wildcard(v) => v.join(","),
-        Patterns::Regex(v) => format!("~{}", v.join(",~")),
-    }
-}
-
 fn describe_conditions(conditions: &[Condition]) -> String {
     if conditions.is_empty() {
         return "any request".to_string();
     }
     conditions
         .iter()
-        .map(|c| match c {
-            Condition::HostHeader { values } => format!("host {}", describe_patterns(values)),
-            Condition::PathPattern { values } => format!("path {}", describe_patterns(values)),
-            Condition::HttpHeader { name, values } => {
-                format!("header {name}: {}", describe_patterns(values))
-            }
-            Condition::QueryString { values } => format!(
-                "query {}",
-                values
-                    .iter()
-                    .map(|q| match &q.key {
-                        Some(k) => format!("{k}={}", q.value),
-                        None => q.value.clone(),
-                    })
-                    .collect::<Vec<_>>()
-                    .join(",")
-            ),
-            Condition::HttpRequestMethod { values } => format!("method {}", values.join(",")),
-            Condition::SourceIp { values } => format!("source {}", values.join(",")),
-        })
+        .map(alb_render::condition)
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-fn describe_target_group(tg: &TargetGroupRef) -> String {
-    match tg {
-        TargetGroupRef::Owned(backend) => backend.clone(),
-        TargetGroupRef::Existing(name) => format!("target group {name}"),
-    }
-}
-
-fn describe_action(action: &Action) -> String {
-    match action {
-        Action::Forward {
-            target_groups,
-            stickiness_seconds,
-        } => {
-            let groups = match target_groups.as_slice() {
-                [one] => describe_target_group(&one.target_group),
-                many => many
-                    .iter()
-                    .map(|w| {
-                        format!(
-                            "{} (weight {})",
-                            describe_target_group(&w.target_group),
-                            w.weight
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            };
-            match stickiness_seconds {
-                Some(s) => format!("forward to {groups}, sticky {s}s"),
-                None => format!("forward to {groups}"),
-            }
-        }
-        Action::Redirect {
-            protocol,
-            host,
-            port,
-            path,
-            query,
-            status,
-        } => format!("redirect {status} to {protocol}://{host}:{port}{path}?{query}"),
-        Action::FixedResponse { status, .. } => format!("fixed response {status}"),
-        Action::Authenticate { kind, .. } => format!("authenticate ({})", label(kind)),
-    }
 }
 
 fn describe_actions(actions: &[Action]) -> String {
@@ -1310,7 +1240,7 @@ fn describe_actions(actions: &[Action]) -> String {
     }
     actions
         .iter()
-        .map(describe_action)
+        .map(alb_render::action)
         .collect::<Vec<_>>()
         .join(", then ")
 }
@@ -1339,7 +1269,8 @@ pub(crate) mod tests {
 
     use super::*;
     use crate::alb::{
-        HealthCheck, IpAddressType, Protocol, QueryValue, Scheme, WeightedTargetGroup,
+        HealthCheck, IpAddressType, Patterns, Protocol, QueryValue, Scheme, TargetGroupRef,
+        WeightedTargetGroup,
     };
     use crate::plan::render::call;
 

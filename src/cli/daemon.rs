@@ -118,10 +118,8 @@ fn report(commit: &str, outcome: &SyncOutcome) -> u8 {
             );
             NOTHING_APPLIED
         }
-        SyncOutcome::Guarded { deletions, max } => {
-            println!(
-                "The plan deletes {deletions} listener rules, more than apply.max_rule_deletions ({max}): nothing applied. Review it and run `gwsync apply --allow-deletes`."
-            );
+        SyncOutcome::Guarded(guard) => {
+            println!("Nothing applied: {guard}. Review it and run `gwsync apply --allow-deletes`.");
             NOTHING_APPLIED
         }
         SyncOutcome::Failed(report) => {

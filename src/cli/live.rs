@@ -10,7 +10,8 @@ use crate::config::Config;
 use crate::plan::{PLAN_VERSION, Plan, render};
 use crate::reconcile::record::record_revision;
 use crate::reconcile::sync::{
-    ApplyRecord, GUARDED, PinDecision, SyncError, execute, plan_effective, plan_live, settle_pin,
+    ApplyRecord, GUARDED, PinDecision, SyncError, TooManyDeletions, execute, plan_effective,
+    plan_live, settle_pin,
 };
 use crate::reconcile::{Checked, Effective, LivePlan};
 use crate::validate::{Report, Status};
@@ -47,12 +48,7 @@ fn render(plan: &Plan, format: PlanFormat) -> String {
 pub(super) fn plan(cli: &Cli, args: &PlanArgs) -> Result<u8, CliError> {
     let config = load_config(cli)?.0;
     let checked = check_revision(cli, &args.revision)?;
-    let report = Report {
-        revision: &checked.revision,
-        admission: &checked.admission,
-        translation: &checked.translation,
-        team: None,
-    };
+    let report = checked.report();
     if report.status() == Status::Invalid {
         print!("{}", report.to_text());
         return Ok(ERROR);
@@ -105,12 +101,7 @@ fn print_problems(report: &Report<'_>, held_back: &[String]) {
 pub(super) fn run_apply(cli: &Cli, args: &ApplyArgs) -> Result<u8, CliError> {
     let config = load_config(cli)?.0;
     let checked = check_revision(cli, &args.revision)?;
-    let report = Report {
-        revision: &checked.revision,
-        admission: &checked.admission,
-        translation: &checked.translation,
-        team: None,
-    };
+    let report = checked.report();
     if report.status() == Status::Invalid {
         print!("{}", report.to_text());
         return Ok(ERROR);
@@ -161,12 +152,10 @@ async fn apply_locked(
         println!("No changes.");
         return Ok(NO_CHANGES);
     }
-    let deletions = plan.rule_deletions();
-    if deletions > config.apply.max_rule_deletions && !args.allow_deletes {
+    if let Some(guard) = TooManyDeletions::of(config, &plan).filter(|_| !args.allow_deletes) {
         print!("{}", render::text(&plan));
         return Err(CliError::Usage(format!(
-            "the plan deletes {deletions} listener rules, more than apply.max_rule_deletions ({}); review it and pass --allow-deletes",
-            config.apply.max_rule_deletions
+            "{guard}; review it and pass --allow-deletes"
         )));
     }
     print!("{}", render::text(&plan));

@@ -4,7 +4,6 @@ use super::{Cli, CliError, PlanArgs, PlanFormat, check_revision};
 use crate::alb::{Stack, render};
 use crate::diagnostic::Diagnostic;
 use crate::source::Revision;
-use crate::validate::Report;
 use serde::Serialize;
 use std::collections::BTreeSet;
 
@@ -24,12 +23,7 @@ struct OfflinePlan<'a> {
 
 pub(super) fn run(cli: &Cli, args: &PlanArgs) -> Result<u8, CliError> {
     let checked = check_revision(cli, &args.revision)?;
-    let report = Report {
-        revision: &checked.revision,
-        admission: &checked.admission,
-        translation: &checked.translation,
-        team: None,
-    };
+    let report = checked.report();
     let status = report.status() as u8;
     match args.format {
         PlanFormat::Markdown => {

@@ -9,7 +9,7 @@ use super::{
 };
 use crate::config::Config;
 use crate::plan::render;
-use crate::reconcile::sync::{ApplyRecord, execute};
+use crate::reconcile::sync::{ApplyRecord, TooManyDeletions, execute};
 use crate::reconcile::{admit_options, translate_options};
 use crate::reconcile::{compose_snapshot, live_plan};
 use crate::source::{Revision, Snapshot, SourceFile};
@@ -123,11 +123,9 @@ async fn rollback_locked(
     }
     let plan = live.plan;
     print!("{}", render::text(&plan));
-    let deletions = plan.rule_deletions();
-    if deletions > config.apply.max_rule_deletions && !args.allow_deletes {
+    if let Some(guard) = TooManyDeletions::of(config, &plan).filter(|_| !args.allow_deletes) {
         return Err(CliError::Usage(format!(
-            "the rollback deletes {deletions} listener rules, more than apply.max_rule_deletions ({}); review it and pass --allow-deletes",
-            config.apply.max_rule_deletions
+            "the rollback is held back: {guard}; review it and pass --allow-deletes"
         )));
     }
     if !plan.is_empty()

@@ -399,11 +399,9 @@ fn log_result(commit: &str, result: &SyncResult, seconds: f64) {
             commit,
             "the revision is refused as a whole (see `gwsync validate`); the live state stays as it is"
         ),
-        SyncOutcome::Guarded { deletions, max } => tracing::error!(
+        SyncOutcome::Guarded(guard) => tracing::error!(
             commit,
-            deletions,
-            max,
-            "the plan deletes more rules than apply.max_rule_deletions; waiting for `gwsync apply --allow-deletes`"
+            "{guard}; waiting for `gwsync apply --allow-deletes`"
         ),
         SyncOutcome::Failed(report) => {
             for f in report.failures() {

@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::plan::{Plan, render};
 use crate::reconcile::record::{self, now};
 use crate::reconcile::sync::{
-    ApplyRecord, SyncError, SyncOutcome, SyncResult, execute, plan_live, sync,
+    ApplyRecord, SyncError, SyncOutcome, SyncResult, TooManyDeletions, execute, plan_live, sync,
 };
 use crate::reconcile::{CheckCache, Checked, check_incremental};
 use crate::source::{GitAuth, Revision, Source, SourceError};
@@ -346,14 +346,9 @@ impl Reconciler {
                 now(),
             )
             .await?;
-        let deletions = drift.plan.rule_deletions();
-        let max = self.config.apply.max_rule_deletions;
-        if self.config.daemon.self_heal && deletions > max {
-            tracing::error!(
-                deletions,
-                max,
-                "healing the drift would delete more rules than apply.max_rule_deletions: not healed; review it with `gwsync plan`"
-            );
+        let guard = TooManyDeletions::of(&self.config, &drift.plan);
+        if let Some(guard) = guard.filter(|_| self.config.daemon.self_heal) {
+            tracing::error!("{guard}: the drift is not healed; review it with `gwsync plan`");
         } else if self.config.daemon.self_heal {
             record::lock(&self.store, &self.actor).await?;
             let mut ids = live.ids;

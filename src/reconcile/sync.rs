@@ -20,6 +20,35 @@ use crate::store::{Pin, Store, StoreError};
 /// The condition raised when a plan deletes more rules than `apply.max_rule_deletions`.
 pub const GUARDED: &str = "guarded";
 
+/// The deletion guard: a plan that deletes more listener rules than
+/// `apply.max_rule_deletions` is not applied without an operator's say-so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooManyDeletions {
+    pub deletions: usize,
+    pub max: usize,
+}
+
+impl TooManyDeletions {
+    /// Whether the guard holds `plan` back.
+    pub fn of(config: &Config, plan: &Plan) -> Option<TooManyDeletions> {
+        let guard = TooManyDeletions {
+            deletions: plan.rule_deletions(),
+            max: config.apply.max_rule_deletions,
+        };
+        (guard.deletions > guard.max).then_some(guard)
+    }
+}
+
+impl std::fmt::Display for TooManyDeletions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the plan deletes {} listener rules, more than apply.max_rule_deletions ({})",
+            self.deletions, self.max
+        )
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
     #[error(transparent)]
@@ -130,10 +159,7 @@ pub enum SyncOutcome {
     /// A rollback's pin holds the revision back.
     Pinned(Pin),
     /// The plan deletes more rules than allowed: nothing applied, `guarded` raised.
-    Guarded {
-        deletions: usize,
-        max: usize,
-    },
+    Guarded(TooManyDeletions),
     /// AWS already matches.
     Unchanged,
     Applied(ApplyReport),
@@ -147,7 +173,7 @@ impl SyncOutcome {
         match self {
             SyncOutcome::Invalid => "invalid",
             SyncOutcome::Pinned(_) => "pinned",
-            SyncOutcome::Guarded { .. } => "guarded",
+            SyncOutcome::Guarded(_) => "guarded",
             SyncOutcome::Unchanged => "unchanged",
             SyncOutcome::Applied(_) => "applied",
             SyncOutcome::Failed(_) => "failed",
@@ -205,17 +231,14 @@ pub async fn sync(
     record_revision(store, checked, &config.repo.tenants_file).await?;
     result.held_back = live.held_back;
     let plan = live.plan;
-    let deletions = plan.rule_deletions();
-    let max = config.apply.max_rule_deletions;
     let commit = &checked.revision.commit;
-    if deletions > max {
-        let detail = format!(
-            "the plan deletes {deletions} listener rules, more than apply.max_rule_deletions ({max}); review it with `gwsync plan` and run `gwsync apply --allow-deletes`"
-        );
+    if let Some(guard) = TooManyDeletions::of(config, &plan) {
+        let detail =
+            format!("{guard}; review it with `gwsync plan` and run `gwsync apply --allow-deletes`");
         store
             .raise_condition(GUARDED, commit, &detail, now())
             .await?;
-        result.outcome = SyncOutcome::Guarded { deletions, max };
+        result.outcome = SyncOutcome::Guarded(guard);
         result.plan = Some(plan);
         return Ok(result);
     }

@@ -4,7 +4,7 @@
 //! It reads the store only; the tracked revision is passed in by the caller, who knows how to
 //! read it (the CLI from Git, the daemon from its last fetch).
 
-use crate::source::Revision;
+use crate::source::{Revision, short};
 use crate::store::{Condition, Pin, Store, StoreError};
 use serde::Serialize;
 use std::time::{Duration, UNIX_EPOCH};
@@ -75,10 +75,6 @@ pub async fn collect(store: &Store, tracked: Option<Revision>) -> Result<Status,
 pub fn time(seconds: i64) -> String {
     humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(seconds.max(0) as u64))
         .to_string()
-}
-
-fn short(commit: &str) -> &str {
-    &commit[..commit.len().min(12)]
 }
 
 impl Status {

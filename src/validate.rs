@@ -166,7 +166,7 @@ impl<'a> Report<'a> {
     pub fn to_text(&self) -> String {
         let mut out = String::new();
         let r = self.revision;
-        let short = &r.commit[..r.commit.len().min(12)];
+        let short = crate::source::short(&r.commit);
         let _ = writeln!(out, "revision {short} {:?} by {}", r.summary, r.author);
         for d in self.revision_diagnostics() {
             let _ = writeln!(out, "  {}: {d}", d.severity.as_str());

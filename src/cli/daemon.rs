@@ -4,7 +4,8 @@ use super::{Cli, CliError, ConfigSource, SyncArgs};
 use crate::daemon::reconciler::{ReconcileError, Reconciler};
 use crate::daemon::{RunOptions, run as run_daemon};
 use crate::plan::render;
-use crate::reconcile::sync::SyncOutcome;
+use crate::reconcile::sync::{SyncOutcome, pinned_message};
+use crate::source::short;
 
 /// Exit codes of `sync`.
 const CONVERGED: u8 = 0;
@@ -82,7 +83,7 @@ pub(super) fn sync(cli: &Cli, args: &SyncArgs) -> Result<u8, CliError> {
                     if reconciler.stalled().is_some() {
                         eprintln!(
                             "{} is stalled: the daemon retries it for a new commit or the next `gwsync sync`",
-                            &commit[..12]
+                            short(&commit)
                         );
                     }
                     return Ok(FAILED);
@@ -94,7 +95,7 @@ pub(super) fn sync(cli: &Cli, args: &SyncArgs) -> Result<u8, CliError> {
 
 /// Prints how a sync ended; its exit code.
 fn report(commit: &str, outcome: &SyncOutcome) -> u8 {
-    let short = &commit[..commit.len().min(12)];
+    let short = short(commit);
     match outcome {
         SyncOutcome::Applied(report) => {
             print!("{}", report.render());
@@ -105,11 +106,7 @@ fn report(commit: &str, outcome: &SyncOutcome) -> u8 {
             CONVERGED
         }
         SyncOutcome::Pinned(pin) => {
-            println!(
-                "Pinned to {} by a rollback ({}): {short} is not applied until a new commit arrives or `gwsync resume`.",
-                &pin.commit[..pin.commit.len().min(12)],
-                pin.actor
-            );
+            println!("{}", pinned_message(pin, commit));
             CONVERGED
         }
         SyncOutcome::Invalid => {

@@ -26,7 +26,7 @@ pub(super) fn history(cli: &Cli, args: &HistoryArgs) -> Result<u8, CliError> {
                 let _ = writeln!(
                     out,
                     "{}  {}  {:?} by {}",
-                    &e.commit[..e.commit.len().min(12)],
+                    crate::source::short(&e.commit),
                     time(e.committed_at),
                     e.summary,
                     e.author

@@ -10,8 +10,8 @@ use crate::config::Config;
 use crate::plan::{PLAN_VERSION, Plan, render};
 use crate::reconcile::record::record_revision;
 use crate::reconcile::sync::{
-    ApplyRecord, GUARDED, PinDecision, SyncError, TooManyDeletions, execute, plan_effective,
-    plan_live, settle_pin,
+    ApplyRecord, GUARDED, PinDecision, SyncError, TooManyDeletions, execute, pinned_message,
+    plan_effective, plan_live, settle_pin,
 };
 use crate::reconcile::{Checked, Effective, LivePlan};
 use crate::validate::{Report, Status};
@@ -127,12 +127,7 @@ async fn apply_locked(
 ) -> Result<u8, CliError> {
     match settle_pin(store, &checked.revision.commit).await? {
         PinDecision::Holds(pin) => {
-            println!(
-                "Pinned to {} by a rollback ({}): {} is not applied until a new commit arrives or `gwsync resume`.",
-                &pin.commit[..pin.commit.len().min(12)],
-                pin.actor,
-                &checked.revision.commit[..12]
-            );
+            println!("{}", pinned_message(&pin, &checked.revision.commit));
             return Ok(NO_CHANGES);
         }
         PinDecision::Lifted(_) => {

@@ -174,7 +174,7 @@ async fn rollback_locked(
             .as_deref()
             .map(|t| format!(" team {t}"))
             .unwrap_or_default(),
-        &target.commit[..12]
+        crate::source::short(&target.commit)
     );
     Ok(0)
 }

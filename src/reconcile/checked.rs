@@ -214,7 +214,7 @@ pub async fn last_good(
                 notes.push(format!(
                     "team {} is refused at this revision: its last admitted state (commit {}) stays in place",
                     team.name,
-                    &commit[..commit.len().min(12)]
+                    crate::source::short(&commit)
                 ));
                 replacements.insert(team.name.clone(), files);
             }

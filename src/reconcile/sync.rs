@@ -15,6 +15,7 @@ use crate::aws::client::Clients;
 use crate::aws::observe::AwsError;
 use crate::config::Config;
 use crate::plan::{Plan, render};
+use crate::source::short;
 use crate::store::{Pin, Store, StoreError};
 
 /// The condition raised when a plan deletes more rules than `apply.max_rule_deletions`.
@@ -67,6 +68,16 @@ pub enum PinDecision {
     Holds(Pin),
     /// A newer commit arrived since the rollback: the pin was lifted.
     Lifted(Pin),
+}
+
+/// What to tell the operator when `pin` holds `commit` back.
+pub fn pinned_message(pin: &Pin, commit: &str) -> String {
+    format!(
+        "Pinned to {} by a rollback ({}): {} is not applied until a new commit arrives or `gwsync resume`.",
+        short(&pin.commit),
+        pin.actor,
+        short(commit)
+    )
 }
 
 /// A rollback holds the live state until a commit newer than the one it held back arrives;

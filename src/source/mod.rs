@@ -61,6 +61,11 @@ impl Revision {
     }
 }
 
+/// A commit id shortened for people (12 hex digits, as `git log --abbrev=12`).
+pub fn short(commit: &str) -> &str {
+    &commit[..commit.len().min(12)]
+}
+
 /// An opened GitOps repository: a local one read in place, or the clone of a remote one.
 pub struct Source {
     repo: Repository,

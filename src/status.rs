@@ -45,7 +45,7 @@ pub async fn collect(store: &Store, tracked: Option<Revision>) -> Result<Status,
             .filter(|p| p.team.as_deref().is_none_or(|team| team == t.owner));
         let running = match pinned {
             Some(p) => Some(p.commit.clone()),
-            None => store.last_admitted(&t.owner).await?.map(|(c, _)| c),
+            None => store.last_admitted_commit(&t.owner).await?,
         };
         let applied_at = match &running {
             Some(commit) => store.applied_at(commit).await?,

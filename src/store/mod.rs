@@ -586,13 +586,10 @@ impl Store {
             .transpose()
     }
 
-    /// The newest revision (by first sighting) at which `owner` was admitted, with its files.
-    pub async fn last_admitted(
-        &self,
-        owner: &str,
-    ) -> Result<Option<(String, Vec<(String, String)>)>, StoreError> {
-        let row: Option<(String, String)> = sqlx::query_as(
-            "SELECT s.\"commit\", s.files FROM team_snapshots s \
+    /// The newest revision (by first sighting) at which `owner` was admitted.
+    pub async fn last_admitted_commit(&self, owner: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT s.\"commit\" FROM team_snapshots s \
              JOIN revisions r ON r.\"commit\" = s.\"commit\" \
              WHERE s.owner = ? AND s.verdict = ? \
              ORDER BY r.first_seen_at DESC, r.rowid DESC LIMIT 1",
@@ -600,14 +597,19 @@ impl Store {
         .bind(owner)
         .bind(ADMITTED)
         .fetch_optional(&self.pool)
-        .await?;
-        match row {
-            None => Ok(None),
-            Some((commit, files)) => {
-                let files = parse_files(&files, || format!("the files of {owner} at {commit}"))?;
-                Ok(Some((commit, files)))
-            }
-        }
+        .await?)
+    }
+
+    /// [`Store::last_admitted_commit`] with `owner`'s files at that revision.
+    pub async fn last_admitted(
+        &self,
+        owner: &str,
+    ) -> Result<Option<(String, Vec<(String, String)>)>, StoreError> {
+        let Some(commit) = self.last_admitted_commit(owner).await? else {
+            return Ok(None);
+        };
+        let files = self.team_files(&commit, owner).await?.unwrap_or_default();
+        Ok(Some((commit, files)))
     }
 
     /// Holds the live state at `pin.commit` (for `pin.team` only, or every team) until a

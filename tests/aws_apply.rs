@@ -143,74 +143,21 @@ impl Harness {
     /// A load balancer made by hand, without gwsync's tags, with a listener, two rules and
     /// a target group; and a snapshot function for it.
     async fn foreign_load_balancer(&self) -> String {
-        let lb = self
-            .elb
-            .create_load_balancer()
-            .name("hand-made")
-            .r#type(sdk::LoadBalancerTypeEnum::Application)
-            .set_subnets(Some(self.subnets.clone()))
-            .security_groups(&self.security_group)
-            .tags(sdk::Tag::builder().key("owner").value("someone").build())
-            .send()
-            .await
-            .expect("CreateLoadBalancer (by hand)");
-        let lb_arn = lb.load_balancers()[0]
-            .load_balancer_arn()
-            .unwrap()
-            .to_owned();
-        let tg = self
-            .elb
-            .create_target_group()
-            .name("hand-made-tg")
-            .protocol(sdk::ProtocolEnum::Http)
-            .port(80)
-            .vpc_id(&self.vpc)
-            .send()
-            .await
-            .expect("CreateTargetGroup (by hand)");
-        let tg_arn = tg.target_groups()[0].target_group_arn().unwrap().to_owned();
-        let listener = self
-            .elb
-            .create_listener()
-            .load_balancer_arn(&lb_arn)
-            .protocol(sdk::ProtocolEnum::Http)
-            .port(80)
-            .default_actions(
-                sdk::Action::builder()
-                    .r#type(sdk::ActionTypeEnum::Forward)
-                    .target_group_arn(&tg_arn)
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("CreateListener (by hand)");
-        let listener_arn = listener.listeners()[0].listener_arn().unwrap().to_owned();
-        for (priority, path) in [(10, "/a/*"), (20, "/b/*")] {
-            self.elb
-                .create_rule()
-                .listener_arn(&listener_arn)
-                .priority(priority)
-                .conditions(
-                    sdk::RuleCondition::builder()
-                        .field("path-pattern")
-                        .path_pattern_config(
-                            sdk::PathPatternConditionConfig::builder()
-                                .values(path)
-                                .build(),
-                        )
-                        .build(),
-                )
-                .actions(
-                    sdk::Action::builder()
-                        .r#type(sdk::ActionTypeEnum::Forward)
-                        .target_group_arn(&tg_arn)
-                        .build(),
-                )
-                .send()
-                .await
-                .expect("CreateRule (by hand)");
-        }
-        lb_arn
+        let path = |p: &str| {
+            sdk::RuleCondition::builder()
+                .field("path-pattern")
+                .path_pattern_config(sdk::PathPatternConditionConfig::builder().values(p).build())
+                .build()
+        };
+        support::aws_state::hand_made_load_balancer(
+            &self.elb,
+            &self.subnets,
+            &self.security_group,
+            &self.vpc,
+            vec![(10, path("/a/*")), (20, path("/b/*"))],
+        )
+        .await
+        .load_balancer
     }
 
     /// Everything about a load balancer that apply could have touched, as text.

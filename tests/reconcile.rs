@@ -257,59 +257,19 @@ impl World {
     /// A load balancer made by hand (no gwsync tags) with a listener, two rules and a target
     /// group, in the same subnets as gwsync's.
     async fn make_foreign_load_balancer(&mut self) {
-        let lb = self
-            .elb
-            .create_load_balancer()
-            .name("hand-made")
-            .r#type(sdk::LoadBalancerTypeEnum::Application)
-            .set_subnets(Some(self.network.subnets.clone()))
-            .security_groups(&self.network.security_group)
-            .tags(sdk::Tag::builder().key("owner").value("someone").build())
-            .send()
-            .await
-            .expect("CreateLoadBalancer (by hand)");
-        let lb_arn = lb.load_balancers()[0]
-            .load_balancer_arn()
-            .unwrap()
-            .to_owned();
-        let tg = self
-            .elb
-            .create_target_group()
-            .name("hand-made-tg")
-            .protocol(sdk::ProtocolEnum::Http)
-            .port(80)
-            .vpc_id(&self.network.vpc)
-            .send()
-            .await
-            .expect("CreateTargetGroup (by hand)");
-        let tg_arn = tg.target_groups()[0].target_group_arn().unwrap().to_owned();
-        let forward = sdk::Action::builder()
-            .r#type(sdk::ActionTypeEnum::Forward)
-            .target_group_arn(&tg_arn)
-            .build();
-        let listener = self
-            .elb
-            .create_listener()
-            .load_balancer_arn(&lb_arn)
-            .protocol(sdk::ProtocolEnum::Http)
-            .port(80)
-            .default_actions(forward.clone())
-            .send()
-            .await
-            .expect("CreateListener (by hand)");
-        let listener_arn = listener.listeners()[0].listener_arn().unwrap().to_owned();
         // The same hostnames and priorities gwsync uses: nothing but tags tells them apart.
-        for (priority, host) in [(10, "pay.example.com"), (20, "api.example.com")] {
-            self.elb
-                .create_rule()
-                .listener_arn(&listener_arn)
-                .priority(priority)
-                .conditions(host_condition(host))
-                .actions(forward.clone())
-                .send()
-                .await
-                .expect("CreateRule (by hand)");
-        }
+        let made = support::aws_state::hand_made_load_balancer(
+            &self.elb,
+            &self.network.subnets,
+            &self.network.security_group,
+            &self.network.vpc,
+            vec![
+                (10, host_condition("pay.example.com")),
+                (20, host_condition("api.example.com")),
+            ],
+        )
+        .await;
+        let (lb_arn, tg_arn) = (made.load_balancer, made.target_group);
         self.foreign.load_balancer = lb_arn;
         self.foreign.target_groups = EXISTING_TARGET_GROUPS
             .iter()

@@ -1,7 +1,9 @@
 //! Reading AWS state back as plain values, for tests that check what apply did, or did not
-//! do, to a resource: its tags, and everything about a load balancer as comparable text.
+//! do, to a resource: its tags, and everything about a load balancer as comparable text; and
+//! the hand-made load balancer those tests check gwsync never touches.
 
 use aws_sdk_elasticloadbalancingv2::Client;
+use aws_sdk_elasticloadbalancingv2::types as sdk;
 use std::collections::BTreeMap;
 
 /// The tags of one ELB resource.
@@ -66,4 +68,74 @@ pub async fn load_balancer_snapshot(elb: &Client, lb_arn: &str) -> String {
         }
     }
     out
+}
+
+/// What [`hand_made_load_balancer`] made.
+pub struct HandMade {
+    pub load_balancer: String,
+    pub target_group: String,
+}
+
+/// A load balancer made by hand, as another tool or a person would, without gwsync's tags:
+/// `hand-made`, with a listener on port 80 and one rule per `(priority, condition)`, all
+/// forwarding to a target group of its own (`hand-made-tg`).
+pub async fn hand_made_load_balancer(
+    elb: &Client,
+    subnets: &[String],
+    security_group: &str,
+    vpc: &str,
+    rules: Vec<(i32, sdk::RuleCondition)>,
+) -> HandMade {
+    let lb = elb
+        .create_load_balancer()
+        .name("hand-made")
+        .r#type(sdk::LoadBalancerTypeEnum::Application)
+        .set_subnets(Some(subnets.to_vec()))
+        .security_groups(security_group)
+        .tags(sdk::Tag::builder().key("owner").value("someone").build())
+        .send()
+        .await
+        .expect("CreateLoadBalancer (by hand)");
+    let lb_arn = lb.load_balancers()[0]
+        .load_balancer_arn()
+        .unwrap()
+        .to_owned();
+    let tg = elb
+        .create_target_group()
+        .name("hand-made-tg")
+        .protocol(sdk::ProtocolEnum::Http)
+        .port(80)
+        .vpc_id(vpc)
+        .send()
+        .await
+        .expect("CreateTargetGroup (by hand)");
+    let tg_arn = tg.target_groups()[0].target_group_arn().unwrap().to_owned();
+    let forward = sdk::Action::builder()
+        .r#type(sdk::ActionTypeEnum::Forward)
+        .target_group_arn(&tg_arn)
+        .build();
+    let listener = elb
+        .create_listener()
+        .load_balancer_arn(&lb_arn)
+        .protocol(sdk::ProtocolEnum::Http)
+        .port(80)
+        .default_actions(forward.clone())
+        .send()
+        .await
+        .expect("CreateListener (by hand)");
+    let listener_arn = listener.listeners()[0].listener_arn().unwrap().to_owned();
+    for (priority, condition) in rules {
+        elb.create_rule()
+            .listener_arn(&listener_arn)
+            .priority(priority)
+            .conditions(condition)
+            .actions(forward.clone())
+            .send()
+            .await
+            .expect("CreateRule (by hand)");
+    }
+    HandMade {
+        load_balancer: lb_arn,
+        target_group: tg_arn,
+    }
 }

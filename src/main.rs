@@ -1,5 +1,7 @@
 //! The `gwsync` binary: parse arguments, set up logging, run the command, exit with its code.
 
+#![forbid(unsafe_code)]
+
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {

@@ -6,6 +6,7 @@
 //! documents are admitted. [`validate`] renders that decision. Every stage reports problems
 //! as [`diagnostic::Diagnostic`]s. See `docs/ARCHITECTURE.md`.
 
+#![forbid(unsafe_code)]
 // Problems are values (`Diagnostic`) that travel in `Result`s on cold paths; boxing them
 // would only add noise.
 #![allow(clippy::result_large_err)]

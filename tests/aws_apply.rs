@@ -12,15 +12,16 @@ mod support;
 
 use aws_sdk_elasticloadbalancingv2 as elb;
 use aws_sdk_elasticloadbalancingv2::types as sdk;
+use gwsync::alb::identity;
 use gwsync::alb::{
-    Action, AuthenticateKind, Certificate, Condition, HealthCheck, IpAddressType, Listener,
-    LoadBalancer, Patterns, Protocol, QueryValue, Rule, Scheme, Target, TargetGroup,
-    TargetGroupRef, Transform, WeightedTargetGroup,
+    Action, Authenticate, AuthenticationSession, Certificate, CognitoAuthentication, Condition,
+    HealthCheck, IpAddressType, Listener, LoadBalancer, Matcher, Patterns, Protocol,
+    ProtocolVersion, QueryValue, Rule, Scheme, Target, TargetGroup, TargetGroupRef, TargetType,
+    Transform, WeightedTargetGroup,
 };
 use gwsync::aws::AwsIds;
 use gwsync::aws::apply::{ApplyReport, Outcome, apply};
 use gwsync::aws::client::Clients;
-use gwsync::aws::tags;
 use gwsync::plan::{Change, ChangeAction, Operation, PLAN_VERSION, Plan, TaggedResource};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -219,7 +220,7 @@ fn health_check(path: &str) -> HealthCheck {
         timeout_seconds: 5,
         healthy_threshold: 3,
         unhealthy_threshold: 2,
-        matcher: s("200-299"),
+        matcher: Matcher::HttpCode("200-299".into()),
     }
 }
 
@@ -228,9 +229,9 @@ fn target_group(backend: &str, name: &str) -> TargetGroup {
         backend: s(backend),
         name: s(name),
         protocol: Protocol::Http,
-        protocol_version: s("HTTP1"),
+        protocol_version: ProtocolVersion::Http1,
         port: 8080,
-        target_type: s("ip"),
+        target_type: TargetType::Ip,
         health_check: health_check("/health"),
         attributes: BTreeMap::new(),
         tags: map(&[("team", "payments")]),
@@ -335,7 +336,7 @@ fn create_listener(gateway: &str, listener: Listener) -> Change {
 
 /// A CreateRule change with the rule's id from the tag scheme; returns the id too.
 fn create_rule(gateway: &str, port: u16, rule: Rule) -> (Change, String) {
-    let id = tags::rule_id(gateway, port, &rule.conditions);
+    let id = identity::rule_id(gateway, port, &rule.conditions);
     let change = change(
         &format!("{gateway}/listener/{port}/rule/{id}"),
         ChangeAction::Create,
@@ -465,17 +466,14 @@ async fn full_stack(h: &Harness, ids: &mut AwsIds) -> Stack {
             1,
             vec![host("api.example.com")],
             vec![
-                Action::Authenticate {
-                    kind: AuthenticateKind::Cognito,
-                    config: map(&[
-                        (
-                            "UserPoolArn",
-                            "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_abc",
-                        ),
-                        ("UserPoolClientId", "client"),
-                        ("UserPoolDomain", "auth.example.com"),
-                    ]),
-                },
+                Action::Authenticate(Authenticate::Cognito(CognitoAuthentication {
+                    user_pool_arn: s(
+                        "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_abc",
+                    ),
+                    user_pool_client_id: s("client"),
+                    user_pool_domain: s("auth.example.com"),
+                    session: AuthenticationSession::default(),
+                })),
                 forward(
                     &[
                         (TargetGroupRef::Existing(s("legacy-asg")), 1),
@@ -583,8 +581,8 @@ async fn creates_a_whole_stack_from_nothing_with_tags_conditions_and_weights() {
     assert_eq!(
         h.tags_of(&lb_arn).await,
         map(&[
-            (tags::INSTANCE, INSTANCE),
-            (tags::RESOURCE, "lb/platform/public"),
+            (identity::INSTANCE, INSTANCE),
+            (identity::RESOURCE, "lb/platform/public"),
             ("env", "test"),
         ])
     );
@@ -620,13 +618,13 @@ async fn creates_a_whole_stack_from_nothing_with_tags_conditions_and_weights() {
     assert_eq!(
         h.tags_of(&api_arn).await,
         map(&[
-            (tags::INSTANCE, INSTANCE),
-            (tags::RESOURCE, "tg/platform/public/payments/api:8080"),
-            (tags::BACKEND, API),
+            (identity::INSTANCE, INSTANCE),
+            (identity::RESOURCE, "tg/platform/public/payments/api:8080"),
+            (identity::BACKEND, API),
             ("team", "payments"),
         ])
     );
-    assert_eq!(h.tags_of(&canary_arn).await[tags::BACKEND], CANARY);
+    assert_eq!(h.tags_of(&canary_arn).await[identity::BACKEND], CANARY);
     let tg_attributes = h
         .elb
         .describe_target_group_attributes()
@@ -688,8 +686,8 @@ async fn creates_a_whole_stack_from_nothing_with_tags_conditions_and_weights() {
     assert_eq!(
         h.tags_of(&http_arn).await,
         map(&[
-            (tags::INSTANCE, INSTANCE),
-            (tags::RESOURCE, "listener/platform/public/80"),
+            (identity::INSTANCE, INSTANCE),
+            (identity::RESOURCE, "listener/platform/public/80"),
         ])
     );
 
@@ -726,8 +724,8 @@ async fn creates_a_whole_stack_from_nothing_with_tags_conditions_and_weights() {
     assert_eq!(
         h.tags_of(weighted.rule_arn().unwrap()).await,
         map(&[
-            (tags::INSTANCE, INSTANCE),
-            (tags::RESOURCE, stack.rule_ids[0].as_str()),
+            (identity::INSTANCE, INSTANCE),
+            (identity::RESOURCE, stack.rule_ids[0].as_str()),
         ])
     );
 
@@ -1173,11 +1171,15 @@ async fn updates_moves_and_deletes_touch_only_what_gwsync_owns() {
     assert_eq!(tg.target_groups()[0].health_check_path(), Some("/healthz"));
     let canary_tags = h.tags_of(&canary_arn).await;
     assert_eq!(canary_tags["stage"], "canary");
-    assert_eq!(canary_tags[tags::INSTANCE], INSTANCE, "ownership tags stay");
+    assert_eq!(
+        canary_tags[identity::INSTANCE],
+        INSTANCE,
+        "ownership tags stay"
+    );
     let lb_tags = h.tags_of(&lb_arn).await;
     assert_eq!(lb_tags.get("owner").map(String::as_str), Some("platform"));
     assert!(!lb_tags.contains_key("env"));
-    assert_eq!(lb_tags[tags::RESOURCE], "lb/platform/public");
+    assert_eq!(lb_tags[identity::RESOURCE], "lb/platform/public");
     let listener = h
         .elb
         .describe_listeners()

@@ -32,14 +32,14 @@ use aws_sdk_elasticloadbalancingv2::types::{
     RedirectActionConfig, RedirectActionStatusCodeEnum, RuleCondition, SourceIpConditionConfig,
     Tag, TargetDescription, TargetGroupTuple, TargetTypeEnum,
 };
+use gwsync::alb::identity;
 use gwsync::alb::{
     Action, Certificate, Condition, HealthCheck, IpAddressType, Listener, LoadBalancer, Patterns,
-    Protocol, QueryValue, Rule, Scheme, Stack, Target, TargetGroup, TargetGroupRef,
-    WeightedTargetGroup,
+    Protocol, ProtocolVersion, QueryValue, Rule, Scheme, Stack, Target, TargetGroup,
+    TargetGroupRef, TargetType, WeightedTargetGroup,
 };
 use gwsync::aws::client::{CallCount, Clients, RateLimits};
 use gwsync::aws::observe::{find_certificates, observe};
-use gwsync::aws::tags;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -198,8 +198,8 @@ fn sdk_tags(tags: &[(&str, &str)]) -> Option<Vec<Tag>> {
 /// The tags gwsync puts on a resource of its own.
 fn owned(resource: &str) -> Vec<(&'static str, String)> {
     vec![
-        (tags::INSTANCE, INSTANCE_ID.to_string()),
-        (tags::RESOURCE, resource.to_string()),
+        (identity::INSTANCE, INSTANCE_ID.to_string()),
+        (identity::RESOURCE, resource.to_string()),
     ]
 }
 
@@ -238,7 +238,7 @@ fn model_path(values: &[&str]) -> Condition {
 }
 
 fn rule_id(port: u16, conditions: &[Condition]) -> String {
-    tags::rule_id(GATEWAY, port, conditions)
+    identity::rule_id(GATEWAY, port, conditions)
 }
 
 fn weighted(target_group: TargetGroupRef, weight: u32) -> WeightedTargetGroup {
@@ -259,7 +259,7 @@ async fn observes_owned_resources_in_the_model_shape() {
     // The owned load balancer, and two that are not ours (another instance's, claiming the
     // same Gateway, and one without tags), each with a listener and a rule.
     let lb_tags = [
-        owned(&tags::load_balancer_id(GATEWAY)),
+        owned(&identity::load_balancer_id(GATEWAY)),
         vec![("team", "platform".to_string())],
     ]
     .concat();
@@ -268,8 +268,8 @@ async fn observes_owned_resources_in_the_model_shape() {
         .load_balancer(
             "other-instance",
             &[
-                (tags::INSTANCE, "other"),
-                (tags::RESOURCE, &tags::load_balancer_id(GATEWAY)),
+                (identity::INSTANCE, "other"),
+                (identity::RESOURCE, &identity::load_balancer_id(GATEWAY)),
             ],
         )
         .await;
@@ -289,9 +289,9 @@ async fn observes_owned_resources_in_the_model_shape() {
     // Target groups: two owned (one with settings and targets), one existing group a rule
     // forwards to, and one another instance owns.
     let api_tags = [
-        owned(&tags::target_group_id(GATEWAY, "payments/api:8080")),
+        owned(&identity::target_group_id(GATEWAY, "payments/api:8080")),
         vec![
-            (tags::BACKEND, "payments/api:8080".to_string()),
+            (identity::BACKEND, "payments/api:8080".to_string()),
             ("cost-center", "42".to_string()),
         ],
     ]
@@ -339,8 +339,8 @@ async fn observes_owned_resources_in_the_model_shape() {
         .await
         .expect("RegisterTargets");
     let web_tags = [
-        owned(&tags::target_group_id(GATEWAY, "payments/web:80")),
-        vec![(tags::BACKEND, "payments/web:80".to_string())],
+        owned(&identity::target_group_id(GATEWAY, "payments/web:80")),
+        vec![(identity::BACKEND, "payments/web:80".to_string())],
     ]
     .concat();
     let web_tg = aws
@@ -352,17 +352,17 @@ async fn observes_owned_resources_in_the_model_shape() {
             "other-instance-tg",
             80,
             &[
-                (tags::INSTANCE, "other"),
+                (identity::INSTANCE, "other"),
                 (
-                    tags::RESOURCE,
-                    &tags::target_group_id(GATEWAY, "payments/api:8080"),
+                    identity::RESOURCE,
+                    &identity::target_group_id(GATEWAY, "payments/api:8080"),
                 ),
             ],
         )
         .await;
 
     // An owned listener, and one made by hand on the owned load balancer.
-    let listener_tags = owned(&tags::listener_id(GATEWAY, 80));
+    let listener_tags = owned(&identity::listener_id(GATEWAY, 80));
     let listener = aws.listener(&lb, 80, None, &as_pairs(&listener_tags)).await;
     let hand_listener = aws.listener(&lb, 8081, None, &[]).await;
     aws.rule(
@@ -525,8 +525,8 @@ async fn observes_owned_resources_in_the_model_shape() {
         vec![path(&["/other"])],
         vec![fixed(200, None, None)],
         &[
-            (tags::INSTANCE, "other"),
-            (tags::RESOURCE, "rule/platform/public/80/0000"),
+            (identity::INSTANCE, "other"),
+            (identity::RESOURCE, "rule/platform/public/80/0000"),
         ],
     )
     .await;
@@ -672,9 +672,9 @@ async fn observes_owned_resources_in_the_model_shape() {
                     backend: "payments/api:8080".into(),
                     name: "gw-payments-api".into(),
                     protocol: Protocol::Http,
-                    protocol_version: "HTTP2".into(),
+                    protocol_version: ProtocolVersion::Http2,
                     port: 8080,
-                    target_type: "ip".into(),
+                    target_type: TargetType::Ip,
                     health_check: HealthCheck {
                         protocol: Protocol::Http,
                         port: "9000".into(),
@@ -683,7 +683,7 @@ async fn observes_owned_resources_in_the_model_shape() {
                         timeout_seconds: 4,
                         healthy_threshold: 3,
                         unhealthy_threshold: 4,
-                        matcher: "200-299".into(),
+                        matcher: gwsync::alb::Matcher::HttpCode("200-299".into()),
                     },
                     attributes: tg_attributes("payments/api:8080"),
                     tags: BTreeMap::from([("cost-center".into(), "42".into())]),
@@ -704,9 +704,9 @@ async fn observes_owned_resources_in_the_model_shape() {
                     backend: "payments/web:80".into(),
                     name: "gw-payments-web".into(),
                     protocol: Protocol::Http,
-                    protocol_version: "HTTP1".into(),
+                    protocol_version: ProtocolVersion::Http1,
                     port: 80,
-                    target_type: "ip".into(),
+                    target_type: TargetType::Ip,
                     health_check: HealthCheck {
                         protocol: Protocol::Http,
                         port: "traffic-port".into(),
@@ -715,7 +715,7 @@ async fn observes_owned_resources_in_the_model_shape() {
                         timeout_seconds: 5,
                         healthy_threshold: 5,
                         unhealthy_threshold: 2,
-                        matcher: "200".into(),
+                        matcher: gwsync::alb::Matcher::HttpCode("200".into()),
                     },
                     attributes: tg_attributes("payments/web:80"),
                     tags: BTreeMap::new(),
@@ -806,7 +806,7 @@ async fn describe_tags_is_batched_by_twenty() {
     let lb = aws
         .load_balancer(
             "gw-public",
-            &as_pairs(&owned(&tags::load_balancer_id(GATEWAY))),
+            &as_pairs(&owned(&identity::load_balancer_id(GATEWAY))),
         )
         .await;
     let listener = aws
@@ -814,7 +814,7 @@ async fn describe_tags_is_batched_by_twenty() {
             &lb,
             80,
             None,
-            &as_pairs(&owned(&tags::listener_id(GATEWAY, 80))),
+            &as_pairs(&owned(&identity::listener_id(GATEWAY, 80))),
         )
         .await;
     let mut expected_ids = BTreeMap::new();
@@ -880,7 +880,7 @@ async fn call_budget_and_listener_certificates() {
     let lb = aws
         .load_balancer(
             "gw-public",
-            &as_pairs(&owned(&tags::load_balancer_id(GATEWAY))),
+            &as_pairs(&owned(&identity::load_balancer_id(GATEWAY))),
         )
         .await;
     let http = aws
@@ -888,7 +888,7 @@ async fn call_budget_and_listener_certificates() {
             &lb,
             80,
             None,
-            &as_pairs(&owned(&tags::listener_id(GATEWAY, 80))),
+            &as_pairs(&owned(&identity::listener_id(GATEWAY, 80))),
         )
         .await;
     let https = aws
@@ -896,7 +896,7 @@ async fn call_budget_and_listener_certificates() {
             &lb,
             443,
             Some(&default_cert),
-            &as_pairs(&owned(&tags::listener_id(GATEWAY, 443))),
+            &as_pairs(&owned(&identity::listener_id(GATEWAY, 443))),
         )
         .await;
     // Added in reverse order: observed sorted.
@@ -910,8 +910,8 @@ async fn call_budget_and_listener_certificates() {
             .expect("AddListenerCertificates");
     }
     let tg_tags = [
-        owned(&tags::target_group_id(GATEWAY, "payments/api:8080")),
-        vec![(tags::BACKEND, "payments/api:8080".to_string())],
+        owned(&identity::target_group_id(GATEWAY, "payments/api:8080")),
+        vec![(identity::BACKEND, "payments/api:8080".to_string())],
     ]
     .concat();
     let tg = aws
@@ -921,7 +921,7 @@ async fn call_budget_and_listener_certificates() {
     for (listener, port) in [(&http, 80u16), (&https, 443)] {
         for i in 1..=5 {
             let p = format!("/r{i}");
-            let id = tags::rule_id(GATEWAY, port, &[model_path(&[&p])]);
+            let id = identity::rule_id(GATEWAY, port, &[model_path(&[&p])]);
             aws.rule(
                 listener,
                 i * 10,

@@ -21,11 +21,11 @@ use aws_sdk_elasticloadbalancingv2 as elb;
 use aws_sdk_elasticloadbalancingv2::error::DisplayErrorContext;
 use aws_sdk_elasticloadbalancingv2::types as sdk;
 use gwsync::alb::Stack;
+use gwsync::alb::identity;
 use gwsync::aws::AwsIds;
 use gwsync::aws::apply::{ApplyReport, Outcome, apply};
 use gwsync::aws::client::Clients;
 use gwsync::aws::observe::observe;
-use gwsync::aws::tags;
 use gwsync::config::Config;
 use gwsync::plan::{Operation, Plan, render};
 use gwsync::reconcile::{Checked, live_plan};
@@ -99,15 +99,15 @@ fn calls(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
 fn resource_ids(stack: &Stack) -> BTreeSet<String> {
     let mut ids = BTreeSet::new();
     for lb in &stack.load_balancers {
-        ids.insert(tags::load_balancer_id(&lb.gateway));
+        ids.insert(identity::load_balancer_id(&lb.gateway));
         for l in &lb.listeners {
-            ids.insert(tags::listener_id(&lb.gateway, l.port));
+            ids.insert(identity::listener_id(&lb.gateway, l.port));
             for r in &l.rules {
-                ids.insert(tags::rule_id(&lb.gateway, l.port, &r.conditions));
+                ids.insert(identity::rule_id(&lb.gateway, l.port, &r.conditions));
             }
         }
         for tg in &lb.target_groups {
-            ids.insert(tags::target_group_id(&lb.gateway, &tg.backend));
+            ids.insert(identity::target_group_id(&lb.gateway, &tg.backend));
         }
     }
     ids
@@ -443,8 +443,8 @@ impl World {
                     .iter()
                     .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()))
                     .collect();
-                if tags.get(tags::INSTANCE) == Some(&INSTANCE) {
-                    let id = tags.get(tags::RESOURCE).copied().unwrap_or_default();
+                if tags.get(identity::INSTANCE) == Some(&INSTANCE) {
+                    let id = tags.get(identity::RESOURCE).copied().unwrap_or_default();
                     *inventory.entry(id.to_owned()).or_default() += 1;
                 }
             }
@@ -457,7 +457,7 @@ impl World {
     /// the network and the foreign resources still there.
     async fn remove_owned(&self) {
         let owned = |tags: &BTreeMap<String, String>| {
-            tags.get(tags::INSTANCE).map(String::as_str) == Some(INSTANCE)
+            tags.get(identity::INSTANCE).map(String::as_str) == Some(INSTANCE)
         };
         let lbs = self.elb.describe_load_balancers().send().await.unwrap();
         for lb in lbs.load_balancers() {
@@ -512,7 +512,7 @@ impl World {
                 desired.sort_by_key(|r| r.priority);
                 let desired: Vec<String> = desired
                     .iter()
-                    .map(|r| tags::rule_id(&lb.gateway, l.port, &r.conditions))
+                    .map(|r| identity::rule_id(&lb.gateway, l.port, &r.conditions))
                     .collect();
                 let on_aws: Vec<String> = observed
                     .rule_ids

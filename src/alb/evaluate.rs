@@ -835,7 +835,7 @@ fn strip_port(host: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alb::{AuthenticateKind, IpAddressType, QueryValue};
+    use crate::alb::{Authenticate, IpAddressType, JwtValidation, QueryValue};
     use std::collections::BTreeMap;
 
     // ---- builders -------------------------------------------------------------------------
@@ -1408,10 +1408,11 @@ mod tests {
         let mut authenticated = rule(3, vec![], fwd("payments/payments-api:8080"));
         authenticated.actions.insert(
             0,
-            Action::Authenticate {
-                kind: AuthenticateKind::Oidc,
-                config: BTreeMap::new(),
-            },
+            Action::Authenticate(Authenticate::JwtValidation(JwtValidation {
+                issuer: "https://idp".into(),
+                jwks_endpoint: "https://idp/keys".into(),
+                additional_claims: vec![],
+            })),
         );
         let lb = lb(vec![listener(443, Protocol::Https, vec![authenticated])]);
         let answer = evaluate(&lb, &get("https://pay.example.com/x")).unwrap();
@@ -1424,10 +1425,13 @@ mod tests {
     #[test]
     fn rule_without_final_action_is_invalid() {
         let mut broken = rule(1, vec![], Action::fixed(200));
-        broken.actions = vec![Action::Authenticate {
-            kind: AuthenticateKind::Cognito,
-            config: BTreeMap::new(),
-        }];
+        broken.actions = vec![Action::Authenticate(Authenticate::JwtValidation(
+            JwtValidation {
+                issuer: "https://idp".into(),
+                jwks_endpoint: "https://idp/keys".into(),
+                additional_claims: vec![],
+            },
+        ))];
         let lb = lb(vec![listener(80, Protocol::Http, vec![broken])]);
         assert!(matches!(
             evaluate(&lb, &get("http://a/")),

@@ -1,5 +1,6 @@
-//! The tag scheme: how gwsync recognises what it owns on AWS. This is the one place that
-//! defines it.
+//! Identity: the tag scheme by which gwsync recognises what it owns on AWS. This is the one
+//! place that defines it; `plan` matches desired and observed resources by these ids and
+//! `aws` writes and reads them, so neither knows the scheme's details.
 //!
 //! Every resource gwsync creates carries:
 //! - `gwsync.dev/instance = <instance_id>`: the gwsync instance that owns it. A resource
@@ -18,10 +19,25 @@
 
 use crate::alb::Condition;
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 
 pub const INSTANCE: &str = "gwsync.dev/instance";
 pub const RESOURCE: &str = "gwsync.dev/resource";
 pub const BACKEND: &str = "gwsync.dev/backend";
+
+/// Whether `key` is one of gwsync's own tags, which it writes at creation, never changes and
+/// never lets a document set.
+pub fn is_own_tag(key: &str) -> bool {
+    [INSTANCE, RESOURCE, BACKEND].contains(&key)
+}
+
+/// A resource's tags without gwsync's own: the user tags the model compares and sets.
+pub fn user_tags(all: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    all.iter()
+        .filter(|(k, _)| !is_own_tag(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
 
 pub fn load_balancer_id(gateway: &str) -> String {
     format!("lb/{gateway}")

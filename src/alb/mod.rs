@@ -10,7 +10,11 @@
 //! request and what happens" from the model alone, with ALB's matching rules.
 
 pub mod evaluate;
+pub mod identity;
+mod observed;
 pub mod render;
+
+pub use observed::Observed;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -293,12 +297,9 @@ pub enum Action {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         body: Option<String>,
     },
-    /// `authenticate-oidc` or `authenticate-cognito`, with the AWS configuration fields by
-    /// their API names.
-    Authenticate {
-        kind: AuthenticateKind,
-        config: BTreeMap<String, String>,
-    },
+    /// Authentication before the final action: `authenticate-cognito`, `authenticate-oidc` or
+    /// `jwt-validation`.
+    Authenticate(Authenticate),
 }
 
 impl Action {
@@ -311,11 +312,116 @@ impl Action {
     }
 }
 
+/// An authentication action, typed by kind. The client secret of OIDC is never part of the
+/// model (AWS does not return it, and it has no place in a plan).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Authenticate {
+    Cognito(CognitoAuthentication),
+    Oidc(OidcAuthentication),
+    JwtValidation(JwtValidation),
+}
+
+impl Authenticate {
+    /// The ALB action type, e.g. `authenticate-cognito`.
+    pub fn action_type(&self) -> &'static str {
+        match self {
+            Authenticate::Cognito(_) => "authenticate-cognito",
+            Authenticate::Oidc(_) => "authenticate-oidc",
+            Authenticate::JwtValidation(_) => "jwt-validation",
+        }
+    }
+}
+
+/// `authenticate-cognito`: an Amazon Cognito user pool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CognitoAuthentication {
+    pub user_pool_arn: String,
+    pub user_pool_client_id: String,
+    pub user_pool_domain: String,
+    pub session: AuthenticationSession,
+}
+
+/// `authenticate-oidc`: an OpenID Connect identity provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OidcAuthentication {
+    pub issuer: String,
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    pub user_info_endpoint: String,
+    pub client_id: String,
+    pub session: AuthenticationSession,
+}
+
+/// The session settings Cognito and OIDC authentication share. AWS fills in its defaults
+/// ([`AuthenticationSession::default`]) when they are not given and reports them back, so
+/// the desired state states them too and an unchanged rule compares equal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthenticationSession {
+    pub scope: String,
+    pub session_cookie_name: String,
+    pub session_timeout_seconds: i64,
+    pub on_unauthenticated_request: OnUnauthenticatedRequest,
+    /// Query parameters for the redirect to the authorization endpoint.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra_params: BTreeMap<String, String>,
+}
+
+impl Default for AuthenticationSession {
+    /// AWS's defaults (AuthenticateCognitoActionConfig / AuthenticateOidcActionConfig API
+    /// reference): scope `openid`, cookie `AWSELBAuthSessionCookie`, 7 days, authenticate.
+    fn default() -> Self {
+        AuthenticationSession {
+            scope: "openid".to_string(),
+            session_cookie_name: "AWSELBAuthSessionCookie".to_string(),
+            session_timeout_seconds: 604_800,
+            on_unauthenticated_request: OnUnauthenticatedRequest::Authenticate,
+            extra_params: BTreeMap::new(),
+        }
+    }
+}
+
+/// What ALB does with a request that has no session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum AuthenticateKind {
-    Oidc,
-    Cognito,
+#[serde(rename_all = "lowercase")]
+pub enum OnUnauthenticatedRequest {
+    Deny,
+    Allow,
+    Authenticate,
+}
+
+impl OnUnauthenticatedRequest {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnUnauthenticatedRequest::Deny => "deny",
+            OnUnauthenticatedRequest::Allow => "allow",
+            OnUnauthenticatedRequest::Authenticate => "authenticate",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::Deny, Self::Allow, Self::Authenticate]
+            .into_iter()
+            .find(|v| v.as_str() == value)
+    }
+}
+
+/// `jwt-validation`: a bearer token checked against an issuer's keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JwtValidation {
+    pub issuer: String,
+    pub jwks_endpoint: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub additional_claims: Vec<JwtClaim>,
+}
+
+/// A claim a JWT must carry, with the values it may have.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JwtClaim {
+    pub name: String,
+    /// `single-string`, `string-array` or `space-separated-values`, as AWS names them.
+    pub format: String,
+    pub values: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -351,9 +457,9 @@ pub struct TargetGroup {
     /// At most 32 characters of letters, digits and '-'.
     pub name: String,
     pub protocol: Protocol,
-    pub protocol_version: String,
+    pub protocol_version: ProtocolVersion,
     pub port: u16,
-    pub target_type: String,
+    pub target_type: TargetType,
     pub health_check: HealthCheck,
     pub attributes: BTreeMap<String, String>,
     pub tags: BTreeMap<String, String>,
@@ -372,8 +478,89 @@ pub struct HealthCheck {
     pub timeout_seconds: u32,
     pub healthy_threshold: u32,
     pub unhealthy_threshold: u32,
-    /// HTTP codes, e.g. `200` or `200-299`.
-    pub matcher: String,
+    pub matcher: Matcher,
+}
+
+/// The HTTP version from the load balancer to the targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ProtocolVersion {
+    /// AWS's default for HTTP and HTTPS target groups.
+    #[default]
+    Http1,
+    Http2,
+    Grpc,
+}
+
+impl ProtocolVersion {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProtocolVersion::Http1 => "HTTP1",
+            ProtocolVersion::Http2 => "HTTP2",
+            ProtocolVersion::Grpc => "GRPC",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::Http1, Self::Http2, Self::Grpc]
+            .into_iter()
+            .find(|v| v.as_str().eq_ignore_ascii_case(value))
+    }
+}
+
+/// What a target group's targets are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetType {
+    /// EC2 instance IDs: AWS's default.
+    #[default]
+    Instance,
+    Ip,
+    Lambda,
+    Alb,
+}
+
+impl TargetType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetType::Instance => "instance",
+            TargetType::Ip => "ip",
+            TargetType::Lambda => "lambda",
+            TargetType::Alb => "alb",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::Instance, Self::Ip, Self::Lambda, Self::Alb]
+            .into_iter()
+            .find(|v| v.as_str() == value)
+    }
+}
+
+/// The responses a health check counts as healthy: HTTP status codes for HTTP/1 and HTTP/2
+/// target groups, gRPC status codes for gRPC ones (e.g. `200-299`, `0`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Matcher {
+    HttpCode(String),
+    GrpcCode(String),
+}
+
+impl Matcher {
+    /// AWS's default for a target group of `version`: `200` for HTTP, `12` for gRPC.
+    pub fn default_for(version: ProtocolVersion) -> Matcher {
+        match version {
+            ProtocolVersion::Grpc => Matcher::GrpcCode("12".to_string()),
+            ProtocolVersion::Http1 | ProtocolVersion::Http2 => Matcher::HttpCode("200".to_string()),
+        }
+    }
+
+    /// The codes, whichever kind they are.
+    pub fn codes(&self) -> &str {
+        match self {
+            Matcher::HttpCode(c) | Matcher::GrpcCode(c) => c,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -3,7 +3,7 @@
 //! person. Rendering only; the JSON form is the model's serde shape.
 
 use super::{
-    Action, Certificate, Condition, LoadBalancer, Patterns, Rule, RuleSource, Stack,
+    Action, Authenticate, Certificate, Condition, LoadBalancer, Patterns, Rule, RuleSource, Stack,
     TargetGroupRef, Transform,
 };
 use std::fmt::Write as _;
@@ -60,9 +60,9 @@ fn load_balancer(out: &mut String, lb: &LoadBalancer) {
             tg.name,
             tg.backend,
             tg.protocol.as_str(),
-            tg.protocol_version,
+            tg.protocol_version.as_str(),
             tg.port,
-            tg.target_type,
+            tg.target_type.as_str(),
             tg.health_check.protocol.as_str(),
             tg.health_check.port,
             tg.health_check.path,
@@ -212,7 +212,16 @@ pub fn action(a: &Action) -> String {
             format!("redirect {status} to {protocol}://{host}:{port}{path}{q}")
         }
         Action::FixedResponse { status, .. } => format!("fixed response {status}"),
-        Action::Authenticate { kind, .. } => format!("authenticate ({})", serde_plain(kind)),
+        Action::Authenticate(auth) => format!("authenticate ({})", auth_label(auth)),
+    }
+}
+
+/// The kind of an authentication action, as the plan names it.
+fn auth_label(auth: &Authenticate) -> &'static str {
+    match auth {
+        Authenticate::Cognito(_) => "cognito",
+        Authenticate::Oidc(_) => "oidc",
+        Authenticate::JwtValidation(_) => "jwt-validation",
     }
 }
 

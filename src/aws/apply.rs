@@ -43,8 +43,8 @@
 use super::AwsIds;
 use super::client::Clients;
 use super::requests::{self, RequestError};
-use super::tags;
-use crate::alb::{Listener, LoadBalancer, Protocol, Rule, TargetGroup};
+use crate::alb::identity;
+use crate::alb::{Listener, LoadBalancer, Protocol, Rule, TargetGroup, TargetType};
 use crate::plan::{ChangeAction, Operation, Plan, TaggedResource};
 use aws_sdk_elasticloadbalancingv2::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_elasticloadbalancingv2::types as sdk;
@@ -357,9 +357,7 @@ impl Applier<'_> {
                     .health_check_timeout_seconds(int(hc.timeout_seconds))
                     .healthy_threshold_count(int(hc.healthy_threshold))
                     .unhealthy_threshold_count(int(hc.unhealthy_threshold))
-                    // The health check alone does not say whether the target group is gRPC;
-                    // gwsync's target groups are HTTP/1 or HTTP/2, matched by HTTP codes.
-                    .matcher(requests::matcher("HTTP1", &hc.matcher));
+                    .matcher(requests::matcher(&hc.matcher));
                 self.write("ModifyTargetGroup", call.send()).await?;
                 Ok(Outcome::Done)
             }
@@ -591,7 +589,7 @@ impl Applier<'_> {
         if self.ids.target_groups.contains_key(&key) {
             return Ok(Outcome::AlreadyExists);
         }
-        let resource_id = tags::target_group_id(gateway, &tg.backend);
+        let resource_id = identity::target_group_id(gateway, &tg.backend);
         let tags =
             requests::create_tags(self.instance_id, &resource_id, Some(&tg.backend), &tg.tags)?;
         let hc = &tg.health_check;
@@ -608,14 +606,14 @@ impl Applier<'_> {
             .health_check_timeout_seconds(int(hc.timeout_seconds))
             .healthy_threshold_count(int(hc.healthy_threshold))
             .unhealthy_threshold_count(int(hc.unhealthy_threshold))
-            .matcher(requests::matcher(&tg.protocol_version, &hc.matcher))
+            .matcher(requests::matcher(&hc.matcher))
             .set_tags(Some(tags));
         // Lambda target groups have no protocol, port or VPC.
-        if tg.target_type != "lambda" {
+        if tg.target_type != TargetType::Lambda {
             let vpc = self.vpc_of(gateway).await?;
             call = call
                 .protocol(requests::protocol(tg.protocol))
-                .protocol_version(&tg.protocol_version)
+                .protocol_version(tg.protocol_version.as_str())
                 .port(i32::from(tg.port))
                 .vpc_id(vpc);
         }
@@ -649,7 +647,7 @@ impl Applier<'_> {
         }
         let tags = requests::create_tags(
             self.instance_id,
-            &tags::load_balancer_id(&lb.gateway),
+            &identity::load_balancer_id(&lb.gateway),
             None,
             &lb.tags,
         )?;
@@ -716,7 +714,7 @@ impl Applier<'_> {
         )?;
         let tags = requests::create_tags(
             self.instance_id,
-            &tags::listener_id(gateway, listener.port),
+            &identity::listener_id(gateway, listener.port),
             None,
             &BTreeMap::new(),
         )?;
@@ -1064,7 +1062,7 @@ fn int(n: u32) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alb::{Action, HealthCheck, IpAddressType, Scheme};
+    use crate::alb::{Action, HealthCheck, IpAddressType, Matcher, ProtocolVersion, Scheme};
     use crate::plan::Change;
 
     fn change(address: &str, operation: Operation) -> Change {
@@ -1083,9 +1081,9 @@ mod tests {
             backend: backend.into(),
             name: "tg".into(),
             protocol: Protocol::Http,
-            protocol_version: "HTTP1".into(),
+            protocol_version: ProtocolVersion::Http1,
             port: 80,
-            target_type: "ip".into(),
+            target_type: TargetType::Ip,
             health_check: HealthCheck {
                 protocol: Protocol::Http,
                 port: "traffic-port".into(),
@@ -1094,7 +1092,7 @@ mod tests {
                 timeout_seconds: 5,
                 healthy_threshold: 3,
                 unhealthy_threshold: 3,
-                matcher: "200".into(),
+                matcher: Matcher::HttpCode("200".into()),
             },
             attributes: BTreeMap::new(),
             tags: BTreeMap::new(),

@@ -37,19 +37,17 @@
 //! permit.
 
 use crate::alb::{
-    Action, AuthenticateKind, Certificate, Condition, HealthCheck, IpAddressType, Listener,
-    LoadBalancer, Patterns, Protocol, QueryValue, Rule, Scheme, Stack, Target, TargetGroup,
-    TargetGroupRef, Transform, WeightedTargetGroup,
+    Action, Authenticate, AuthenticationSession, Certificate, CognitoAuthentication, Condition,
+    HealthCheck, IpAddressType, JwtClaim, JwtValidation, Listener, LoadBalancer, Matcher, Observed,
+    OidcAuthentication, OnUnauthenticatedRequest, Patterns, Protocol, ProtocolVersion, QueryValue,
+    Rule, Scheme, Stack, Target, TargetGroup, TargetGroupRef, TargetType, Transform,
+    WeightedTargetGroup, identity,
 };
 use crate::aws::AwsIds;
 use crate::aws::client::Clients;
-use crate::aws::tags;
 use crate::diagnostic::{Diagnostic, codes};
-use crate::plan::Observed;
 use aws_sdk_elasticloadbalancingv2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_elasticloadbalancingv2::types as elb;
-use serde::Serialize;
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Most ARNs DescribeTags takes in one call.
@@ -164,7 +162,7 @@ pub async fn observe(clients: &Clients, instance_id: &str) -> Result<(Observed, 
                 format!("target group {name}"),
                 format!(
                     "its {} tag `tg/{id}` names no gateway and backend",
-                    tags::RESOURCE
+                    identity::RESOURCE
                 ),
             ));
         };
@@ -203,7 +201,9 @@ pub async fn observe(clients: &Clients, instance_id: &str) -> Result<(Observed, 
     .await?;
     let owned_listener = |l: &elb::Listener| {
         let tags = listener_tags.get(l.listener_arn().unwrap_or_default());
-        tags.and_then(|t| t.get(tags::INSTANCE)).map(String::as_str) == Some(instance_id)
+        tags.and_then(|t| t.get(identity::INSTANCE))
+            .map(String::as_str)
+            == Some(instance_id)
     };
 
     // Rules of owned listeners, then the tags of every non-default rule at once.
@@ -264,8 +264,8 @@ pub async fn observe(clients: &Clients, instance_id: &str) -> Result<(Observed, 
                 let priority = rule_priority(r)?;
                 let tags = rule_tags.get(rule_arn);
                 let owned_rule = tags
-                    .filter(|t| t.get(tags::INSTANCE).map(String::as_str) == Some(instance_id))
-                    .and_then(|t| t.get(tags::RESOURCE));
+                    .filter(|t| t.get(identity::INSTANCE).map(String::as_str) == Some(instance_id))
+                    .and_then(|t| t.get(identity::RESOURCE));
                 let Some(id) = owned_rule else {
                     foreign_priorities
                         .entry(key.clone())
@@ -331,41 +331,10 @@ pub async fn observe(clients: &Clients, instance_id: &str) -> Result<(Observed, 
         lb.target_groups.sort_by(|a, b| a.backend.cmp(&b.backend));
     }
 
-    let fingerprint = fingerprint(&stack, &rule_ids, &foreign_priorities);
     Ok((
-        Observed {
-            stack,
-            rule_ids,
-            foreign_priorities,
-            foreign_listeners,
-            fingerprint,
-        },
+        Observed::new(stack, rule_ids, foreign_priorities, foreign_listeners),
         ids,
     ))
-}
-
-/// A stable digest of an observed state: equal states give equal digests, whatever the
-/// order AWS listed them in (everything in it is sorted or kept in AWS's stable order).
-pub fn fingerprint(
-    stack: &Stack,
-    rule_ids: &BTreeMap<(String, u16), BTreeMap<u32, String>>,
-    foreign_priorities: &BTreeMap<(String, u16), BTreeSet<u32>>,
-) -> String {
-    // JSON maps need string keys: the (gateway, port) maps go in as lists of pairs.
-    type Pairs<'a, V> = Vec<(&'a (String, u16), &'a V)>;
-    #[derive(Serialize)]
-    struct Digested<'a> {
-        stack: &'a Stack,
-        rule_ids: Pairs<'a, BTreeMap<u32, String>>,
-        foreign_priorities: Pairs<'a, BTreeSet<u32>>,
-    }
-    let digested = Digested {
-        stack,
-        rule_ids: rule_ids.iter().collect(),
-        foreign_priorities: foreign_priorities.iter().collect(),
-    };
-    let json = serde_json::to_vec(&digested).expect("the observed state serialises");
-    hex::encode(Sha256::digest(&json))
 }
 
 /// The id after `prefix` in the `gwsync.dev/resource` tag of a resource `instance_id` owns.
@@ -375,10 +344,10 @@ fn owned_id<'t>(
     prefix: &str,
 ) -> Option<&'t str> {
     let tags = tags?;
-    if tags.get(tags::INSTANCE).map(String::as_str) != Some(instance_id) {
+    if tags.get(identity::INSTANCE).map(String::as_str) != Some(instance_id) {
         return None;
     }
-    tags.get(tags::RESOURCE)?
+    tags.get(identity::RESOURCE)?
         .strip_prefix(prefix)
         .filter(|id| !id.is_empty())
 }
@@ -395,7 +364,7 @@ fn split_target_group_id(
         return None;
     }
     let backend = tags
-        .and_then(|t| t.get(tags::BACKEND))
+        .and_then(|t| t.get(identity::BACKEND))
         .cloned()
         .unwrap_or_else(|| rest.to_string());
     Some((format!("{ns}/{name}"), backend))
@@ -708,11 +677,7 @@ fn protocol(p: Option<&elb::ProtocolEnum>) -> Option<Protocol> {
 
 /// User tags: everything but gwsync's own.
 fn user_tags(tags: Option<&BTreeMap<String, String>>) -> BTreeMap<String, String> {
-    tags.into_iter()
-        .flatten()
-        .filter(|(k, _)| ![tags::INSTANCE, tags::RESOURCE, tags::BACKEND].contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
+    tags.map(identity::user_tags).unwrap_or_default()
 }
 
 fn load_balancer_model(
@@ -955,100 +920,98 @@ fn action_model(a: &elb::Action, tgs: &TargetGroupRefs) -> Action {
                 body: text(f.message_body()),
             }
         }
-        Some(elb::ActionTypeEnum::AuthenticateCognito) => {
-            let Some(c) = a.authenticate_cognito_config() else {
-                return unsupported_action("authenticate-cognito without its config");
-            };
-            let mut config = BTreeMap::new();
-            let mut put = |k: &str, v: Option<String>| {
-                if let Some(v) = v {
-                    config.insert(k.to_string(), v);
-                }
-            };
-            put("UserPoolArn", c.user_pool_arn().map(str::to_string));
-            put(
-                "UserPoolClientId",
-                c.user_pool_client_id().map(str::to_string),
-            );
-            put("UserPoolDomain", c.user_pool_domain().map(str::to_string));
-            shared_auth_settings(
-                &mut config,
-                c.session_cookie_name(),
-                c.scope(),
-                c.session_timeout(),
-                c.on_unauthenticated_request().map(|o| o.as_str()),
-                c.authentication_request_extra_params(),
-            );
-            Action::Authenticate {
-                kind: AuthenticateKind::Cognito,
-                config,
-            }
-        }
-        Some(elb::ActionTypeEnum::AuthenticateOidc) => {
-            let Some(c) = a.authenticate_oidc_config() else {
-                return unsupported_action("authenticate-oidc without its config");
-            };
-            let mut config = BTreeMap::new();
-            let mut put = |k: &str, v: Option<String>| {
-                if let Some(v) = v {
-                    config.insert(k.to_string(), v);
-                }
-            };
-            // Never the client secret: AWS does not return it, and it has no place in a
-            // plan.
-            put("Issuer", c.issuer().map(str::to_string));
-            put(
-                "AuthorizationEndpoint",
-                c.authorization_endpoint().map(str::to_string),
-            );
-            put("TokenEndpoint", c.token_endpoint().map(str::to_string));
-            put(
-                "UserInfoEndpoint",
-                c.user_info_endpoint().map(str::to_string),
-            );
-            put("ClientId", c.client_id().map(str::to_string));
-            shared_auth_settings(
-                &mut config,
-                c.session_cookie_name(),
-                c.scope(),
-                c.session_timeout(),
-                c.on_unauthenticated_request().map(|o| o.as_str()),
-                c.authentication_request_extra_params(),
-            );
-            Action::Authenticate {
-                kind: AuthenticateKind::Oidc,
-                config,
-            }
-        }
+        Some(elb::ActionTypeEnum::AuthenticateCognito) => match a.authenticate_cognito_config() {
+            Some(c) => cognito_model(c),
+            None => unsupported_action("authenticate-cognito without its config"),
+        },
+        Some(elb::ActionTypeEnum::AuthenticateOidc) => match a.authenticate_oidc_config() {
+            Some(c) => oidc_model(c),
+            None => unsupported_action("authenticate-oidc without its config"),
+        },
+        Some(elb::ActionTypeEnum::JwtValidation) => match a.jwt_validation_config() {
+            Some(c) => jwt_model(c),
+            None => unsupported_action("jwt-validation without its config"),
+        },
         other => unsupported_action(other.map_or("(none)", |t| t.as_str())),
     }
 }
 
-/// The settings Cognito and OIDC authentication share, by their API names.
-fn shared_auth_settings(
-    config: &mut BTreeMap<String, String>,
+fn cognito_model(c: &elb::AuthenticateCognitoActionConfig) -> Action {
+    Action::Authenticate(Authenticate::Cognito(CognitoAuthentication {
+        user_pool_arn: text(c.user_pool_arn()),
+        user_pool_client_id: text(c.user_pool_client_id()),
+        user_pool_domain: text(c.user_pool_domain()),
+        session: session_model(
+            c.session_cookie_name(),
+            c.scope(),
+            c.session_timeout(),
+            c.on_unauthenticated_request().map(|o| o.as_str()),
+            c.authentication_request_extra_params(),
+        ),
+    }))
+}
+
+/// Never the client secret: AWS does not return it, and it has no place in a plan.
+fn oidc_model(c: &elb::AuthenticateOidcActionConfig) -> Action {
+    Action::Authenticate(Authenticate::Oidc(OidcAuthentication {
+        issuer: text(c.issuer()),
+        authorization_endpoint: text(c.authorization_endpoint()),
+        token_endpoint: text(c.token_endpoint()),
+        user_info_endpoint: text(c.user_info_endpoint()),
+        client_id: text(c.client_id()),
+        session: session_model(
+            c.session_cookie_name(),
+            c.scope(),
+            c.session_timeout(),
+            c.on_unauthenticated_request().map(|o| o.as_str()),
+            c.authentication_request_extra_params(),
+        ),
+    }))
+}
+
+fn jwt_model(c: &elb::JwtValidationActionConfig) -> Action {
+    Action::Authenticate(Authenticate::JwtValidation(JwtValidation {
+        issuer: text(c.issuer()),
+        jwks_endpoint: text(c.jwks_endpoint()),
+        additional_claims: c
+            .additional_claims()
+            .iter()
+            .map(|claim| JwtClaim {
+                name: text(claim.name()),
+                format: text(claim.format().map(|f| f.as_str())),
+                values: claim.values().to_vec(),
+            })
+            .collect(),
+    }))
+}
+
+fn text(value: Option<&str>) -> String {
+    value.unwrap_or_default().to_string()
+}
+
+/// The session settings Cognito and OIDC authentication share; what AWS leaves out takes
+/// its default ([`AuthenticationSession::default`]).
+fn session_model(
     session_cookie_name: Option<&str>,
     scope: Option<&str>,
     session_timeout: Option<i64>,
     on_unauthenticated_request: Option<&str>,
     extra_params: Option<&std::collections::HashMap<String, String>>,
-) {
-    let settings = [
-        ("SessionCookieName", session_cookie_name.map(str::to_string)),
-        ("Scope", scope.map(str::to_string)),
-        ("SessionTimeout", session_timeout.map(|t| t.to_string())),
-        (
-            "OnUnauthenticatedRequest",
-            on_unauthenticated_request.map(str::to_string),
-        ),
-    ];
-    for (key, value) in settings {
-        if let Some(value) = value {
-            config.insert(key.to_string(), value);
-        }
-    }
-    for (k, v) in extra_params.into_iter().flatten() {
-        config.insert(format!("AuthenticationRequestExtraParams.{k}"), v.clone());
+) -> AuthenticationSession {
+    let defaults = AuthenticationSession::default();
+    AuthenticationSession {
+        scope: scope.map_or(defaults.scope, str::to_string),
+        session_cookie_name: session_cookie_name
+            .map_or(defaults.session_cookie_name, str::to_string),
+        session_timeout_seconds: session_timeout.unwrap_or(defaults.session_timeout_seconds),
+        on_unauthenticated_request: on_unauthenticated_request
+            .and_then(OnUnauthenticatedRequest::parse)
+            .unwrap_or(defaults.on_unauthenticated_request),
+        extra_params: extra_params
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
     }
 }
 
@@ -1122,17 +1085,21 @@ fn target_group_model(
     };
     let count = |v: Option<i32>, default: u32| v.map_or(default, |v| v.max(0) as u32);
     let matcher = tg.matcher();
+    // AWS reports HTTP1 for HTTP/HTTPS groups created without one.
+    let protocol_version = tg
+        .protocol_version()
+        .and_then(ProtocolVersion::parse)
+        .unwrap_or_default();
     Ok(TargetGroup {
         backend: backend.to_string(),
         name: name.to_string(),
         protocol: tg_protocol,
-        // AWS reports HTTP1 for HTTP/HTTPS groups created without one.
-        protocol_version: tg.protocol_version().unwrap_or("HTTP1").to_string(),
+        protocol_version,
         port,
         target_type: tg
             .target_type()
-            .map_or("instance", |t| t.as_str())
-            .to_string(),
+            .and_then(|t| TargetType::parse(t.as_str()))
+            .unwrap_or_default(),
         // Missing values take ELB's defaults for HTTP(S) groups, as translate does.
         health_check: HealthCheck {
             protocol: protocol(tg.health_check_protocol()).unwrap_or(tg_protocol),
@@ -1142,10 +1109,14 @@ fn target_group_model(
             timeout_seconds: count(tg.health_check_timeout_seconds(), 5),
             healthy_threshold: count(tg.healthy_threshold_count(), 5),
             unhealthy_threshold: count(tg.unhealthy_threshold_count(), 2),
-            matcher: matcher
-                .and_then(|m| m.http_code().or(m.grpc_code()))
-                .unwrap_or("200")
-                .to_string(),
+            matcher: match (
+                matcher.and_then(|m| m.http_code()),
+                matcher.and_then(|m| m.grpc_code()),
+            ) {
+                (Some(codes), _) => Matcher::HttpCode(codes.to_string()),
+                (None, Some(codes)) => Matcher::GrpcCode(codes.to_string()),
+                (None, None) => Matcher::default_for(protocol_version),
+            },
         },
         attributes,
         tags: user_tags(tags),
@@ -1595,20 +1566,17 @@ mod tests {
         );
         assert_eq!(
             model.actions[0],
-            Action::Authenticate {
-                kind: AuthenticateKind::Cognito,
-                config: BTreeMap::from([
-                    ("UserPoolArn".into(), "arn:pool".into()),
-                    ("UserPoolClientId".into(), "client".into()),
-                    ("UserPoolDomain".into(), "auth".into()),
-                    ("SessionTimeout".into(), "3600".into()),
-                    ("OnUnauthenticatedRequest".into(), "deny".into()),
-                    (
-                        "AuthenticationRequestExtraParams.prompt".into(),
-                        "login".into()
-                    ),
-                ])
-            }
+            Action::Authenticate(Authenticate::Cognito(CognitoAuthentication {
+                user_pool_arn: "arn:pool".into(),
+                user_pool_client_id: "client".into(),
+                user_pool_domain: "auth".into(),
+                session: AuthenticationSession {
+                    session_timeout_seconds: 3600,
+                    on_unauthenticated_request: OnUnauthenticatedRequest::Deny,
+                    extra_params: BTreeMap::from([("prompt".into(), "login".into())]),
+                    ..AuthenticationSession::default()
+                },
+            }))
         );
         assert!(matches!(model.actions[1], Action::Forward { .. }));
     }
@@ -1725,14 +1693,14 @@ mod tests {
             ("platform/public".to_string(), 443u16),
             BTreeMap::from([(10u32, "rule/x".to_string())]),
         )]);
-        let foreign = BTreeMap::new();
-        let a = fingerprint(&stack, &ids, &foreign);
-        assert_eq!(a, fingerprint(&stack.clone(), &ids.clone(), &foreign));
+        let observed = |ids| Observed::new(stack.clone(), ids, BTreeMap::new(), BTreeSet::new());
+        let a = observed(ids.clone()).fingerprint;
+        assert_eq!(a, observed(ids).fingerprint);
         assert_eq!(a.len(), 64);
         let moved = BTreeMap::from([(
             ("platform/public".to_string(), 443u16),
             BTreeMap::from([(11u32, "rule/x".to_string())]),
         )]);
-        assert_ne!(a, fingerprint(&stack, &moved, &foreign));
+        assert_ne!(a, observed(moved).fingerprint);
     }
 }

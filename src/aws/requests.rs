@@ -14,9 +14,10 @@
 //! checked here.
 
 use super::AwsIds;
-use super::tags;
+use crate::alb::identity;
 use crate::alb::{
-    Action, AuthenticateKind, Certificate, Condition, Patterns, QueryValue, Target, TargetGroupRef,
+    Action, Authenticate, AuthenticationSession, Certificate, CognitoAuthentication, Condition,
+    JwtValidation, Matcher, OidcAuthentication, Patterns, QueryValue, Target, TargetGroupRef,
     Transform,
 };
 use aws_sdk_elasticloadbalancingv2::types as sdk;
@@ -40,8 +41,6 @@ pub enum RequestError {
     NoCertificate,
     #[error("redirect status {0} is not supported by ALB (301 or 302 only)")]
     RedirectStatus(u16),
-    #[error("{kind} action: {message}")]
-    Authenticate { kind: &'static str, message: String },
     #[error("tag {0} is reserved for gwsync's ownership tags")]
     ReservedTag(String),
     #[error("{0} is not a subnet ID: subnet names must be resolved to IDs before apply")]
@@ -209,18 +208,15 @@ fn action(
                     .set_message_body(body.clone())
                     .build(),
             ),
-        Action::Authenticate {
-            kind: AuthenticateKind::Cognito,
-            config,
-        } => builder
+        Action::Authenticate(Authenticate::Cognito(cognito)) => builder
             .r#type(sdk::ActionTypeEnum::AuthenticateCognito)
-            .authenticate_cognito_config(authenticate_cognito(config)?),
-        Action::Authenticate {
-            kind: AuthenticateKind::Oidc,
-            config,
-        } => builder
+            .authenticate_cognito_config(authenticate_cognito(cognito)),
+        Action::Authenticate(Authenticate::Oidc(oidc)) => builder
             .r#type(sdk::ActionTypeEnum::AuthenticateOidc)
-            .authenticate_oidc_config(authenticate_oidc(config)?),
+            .authenticate_oidc_config(authenticate_oidc(oidc)),
+        Action::Authenticate(Authenticate::JwtValidation(jwt)) => builder
+            .r#type(sdk::ActionTypeEnum::JwtValidation)
+            .jwt_validation_config(jwt_validation(jwt)),
     };
     Ok(builder.build())
 }
@@ -248,169 +244,78 @@ pub fn target_group_arn(
     }
 }
 
-/// Prefix of the keys in an authenticate action's config map that hold
-/// `AuthenticationRequestExtraParams`: `AuthenticationRequestExtraParams.<param> = <value>`.
-pub const EXTRA_PARAMS_PREFIX: &str = "AuthenticationRequestExtraParams.";
-
-/// The settings both authenticate actions share, taken out of the config map by their API
-/// names.
-struct AuthCommon {
-    scope: Option<String>,
-    session_cookie_name: Option<String>,
-    session_timeout: Option<i64>,
-    on_unauthenticated_request: Option<String>,
-    extra_params: Option<HashMap<String, String>>,
-}
-
-/// Splits an authenticate config map into the shared settings and the kind's own keys;
-/// refuses keys neither knows, so that a typo is not silently dropped.
-fn auth_common<'a>(
-    kind: &'static str,
-    config: &'a BTreeMap<String, String>,
-    own_keys: &[&str],
-) -> Result<(AuthCommon, BTreeMap<&'a str, &'a str>), RequestError> {
-    let mut common = AuthCommon {
-        scope: None,
-        session_cookie_name: None,
-        session_timeout: None,
-        on_unauthenticated_request: None,
-        extra_params: None,
-    };
-    let mut own = BTreeMap::new();
-    for (key, value) in config {
-        match key.as_str() {
-            "Scope" => common.scope = Some(value.clone()),
-            "SessionCookieName" => common.session_cookie_name = Some(value.clone()),
-            "SessionTimeout" => {
-                let seconds = value.parse().map_err(|_| RequestError::Authenticate {
-                    kind,
-                    message: format!("SessionTimeout `{value}` is not a number of seconds"),
-                })?;
-                common.session_timeout = Some(seconds);
-            }
-            "OnUnauthenticatedRequest" => {
-                common.on_unauthenticated_request = Some(value.clone());
-            }
-            k if k.starts_with(EXTRA_PARAMS_PREFIX) => {
-                common
-                    .extra_params
-                    .get_or_insert_with(HashMap::new)
-                    .insert(k[EXTRA_PARAMS_PREFIX.len()..].to_owned(), value.clone());
-            }
-            k if own_keys.contains(&k) => {
-                own.insert(k, value.as_str());
-            }
-            k => {
-                return Err(RequestError::Authenticate {
-                    kind,
-                    message: format!("unknown configuration key `{k}`"),
-                });
-            }
-        }
-    }
-    Ok((common, own))
-}
-
-fn required<'a>(
-    kind: &'static str,
-    own: &BTreeMap<&str, &'a str>,
-    key: &str,
-) -> Result<&'a str, RequestError> {
-    own.get(key)
-        .copied()
-        .ok_or_else(|| RequestError::Authenticate {
-            kind,
-            message: format!("missing `{key}`"),
-        })
-}
-
-/// `authenticate-cognito` from its config map: `UserPoolArn`, `UserPoolClientId`,
-/// `UserPoolDomain` (required), `Scope`, `SessionCookieName`, `SessionTimeout`,
-/// `OnUnauthenticatedRequest`, `AuthenticationRequestExtraParams.<param>`.
+/// `authenticate-cognito` from the model.
 pub fn authenticate_cognito(
-    config: &BTreeMap<String, String>,
-) -> Result<sdk::AuthenticateCognitoActionConfig, RequestError> {
-    const KIND: &str = "authenticate-cognito";
-    let (common, own) = auth_common(
-        KIND,
-        config,
-        &["UserPoolArn", "UserPoolClientId", "UserPoolDomain"],
-    )?;
-    Ok(sdk::AuthenticateCognitoActionConfig::builder()
-        .user_pool_arn(required(KIND, &own, "UserPoolArn")?)
-        .user_pool_client_id(required(KIND, &own, "UserPoolClientId")?)
-        .user_pool_domain(required(KIND, &own, "UserPoolDomain")?)
-        .set_scope(common.scope)
-        .set_session_cookie_name(common.session_cookie_name)
-        .set_session_timeout(common.session_timeout)
-        .set_on_unauthenticated_request(
-            common
-                .on_unauthenticated_request
-                .as_deref()
-                .map(sdk::AuthenticateCognitoActionConditionalBehaviorEnum::from),
-        )
-        .set_authentication_request_extra_params(common.extra_params)
-        .build())
+    cognito: &CognitoAuthentication,
+) -> sdk::AuthenticateCognitoActionConfig {
+    let session = &cognito.session;
+    sdk::AuthenticateCognitoActionConfig::builder()
+        .user_pool_arn(&cognito.user_pool_arn)
+        .user_pool_client_id(&cognito.user_pool_client_id)
+        .user_pool_domain(&cognito.user_pool_domain)
+        .scope(&session.scope)
+        .session_cookie_name(&session.session_cookie_name)
+        .session_timeout(session.session_timeout_seconds)
+        .on_unauthenticated_request(sdk::AuthenticateCognitoActionConditionalBehaviorEnum::from(
+            session.on_unauthenticated_request.as_str(),
+        ))
+        .set_authentication_request_extra_params(extra_params(session))
+        .build()
 }
 
-/// `authenticate-oidc` from its config map: `Issuer`, `AuthorizationEndpoint`,
-/// `TokenEndpoint`, `UserInfoEndpoint`, `ClientId` (required), `ClientSecret` (required
-/// unless `UseExistingClientSecret` is `true`, which only ModifyRule accepts), and the shared
-/// keys of [`authenticate_cognito`]. The secret is never in Git: whoever builds the plan
-/// for execution puts it there.
-pub fn authenticate_oidc(
-    config: &BTreeMap<String, String>,
-) -> Result<sdk::AuthenticateOidcActionConfig, RequestError> {
-    const KIND: &str = "authenticate-oidc";
-    let (common, own) = auth_common(
-        KIND,
-        config,
-        &[
-            "Issuer",
-            "AuthorizationEndpoint",
-            "TokenEndpoint",
-            "UserInfoEndpoint",
-            "ClientId",
-            "ClientSecret",
-            "UseExistingClientSecret",
-        ],
-    )?;
-    let use_existing = match own.get("UseExistingClientSecret").copied() {
-        None | Some("false") => false,
-        Some("true") => true,
-        Some(other) => {
-            return Err(RequestError::Authenticate {
-                kind: KIND,
-                message: format!("UseExistingClientSecret `{other}` is not true or false"),
-            });
-        }
-    };
-    let secret = own.get("ClientSecret").map(|s| s.to_string());
-    if secret.is_none() && !use_existing {
-        return Err(RequestError::Authenticate {
-            kind: KIND,
-            message: "missing `ClientSecret`".to_owned(),
-        });
-    }
-    Ok(sdk::AuthenticateOidcActionConfig::builder()
-        .issuer(required(KIND, &own, "Issuer")?)
-        .authorization_endpoint(required(KIND, &own, "AuthorizationEndpoint")?)
-        .token_endpoint(required(KIND, &own, "TokenEndpoint")?)
-        .user_info_endpoint(required(KIND, &own, "UserInfoEndpoint")?)
-        .client_id(required(KIND, &own, "ClientId")?)
-        .set_client_secret(secret)
-        .set_use_existing_client_secret(use_existing.then_some(true))
-        .set_scope(common.scope)
-        .set_session_cookie_name(common.session_cookie_name)
-        .set_session_timeout(common.session_timeout)
-        .set_on_unauthenticated_request(
-            common
-                .on_unauthenticated_request
-                .as_deref()
-                .map(sdk::AuthenticateOidcActionConditionalBehaviorEnum::from),
-        )
-        .set_authentication_request_extra_params(common.extra_params)
-        .build())
+/// `authenticate-oidc` from the model. The model holds no client secret (AWS never returns
+/// it and a plan must not carry it), so the request keeps the secret the rule has on AWS
+/// (`UseExistingClientSecret`); a new OIDC rule needs its secret from a reference, which
+/// translation does not produce yet (it refuses OIDC).
+pub fn authenticate_oidc(oidc: &OidcAuthentication) -> sdk::AuthenticateOidcActionConfig {
+    let session = &oidc.session;
+    sdk::AuthenticateOidcActionConfig::builder()
+        .issuer(&oidc.issuer)
+        .authorization_endpoint(&oidc.authorization_endpoint)
+        .token_endpoint(&oidc.token_endpoint)
+        .user_info_endpoint(&oidc.user_info_endpoint)
+        .client_id(&oidc.client_id)
+        .use_existing_client_secret(true)
+        .scope(&session.scope)
+        .session_cookie_name(&session.session_cookie_name)
+        .session_timeout(session.session_timeout_seconds)
+        .on_unauthenticated_request(sdk::AuthenticateOidcActionConditionalBehaviorEnum::from(
+            session.on_unauthenticated_request.as_str(),
+        ))
+        .set_authentication_request_extra_params(extra_params(session))
+        .build()
+}
+
+fn extra_params(session: &AuthenticationSession) -> Option<HashMap<String, String>> {
+    (!session.extra_params.is_empty()).then(|| {
+        session
+            .extra_params
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    })
+}
+
+/// `jwt-validation` from the model.
+pub fn jwt_validation(jwt: &JwtValidation) -> sdk::JwtValidationActionConfig {
+    let claims = jwt
+        .additional_claims
+        .iter()
+        .map(|c| {
+            sdk::JwtValidationActionAdditionalClaim::builder()
+                .name(&c.name)
+                .format(sdk::JwtValidationActionAdditionalClaimFormatEnum::from(
+                    c.format.as_str(),
+                ))
+                .set_values(Some(c.values.clone()))
+                .build()
+        })
+        .collect::<Vec<_>>();
+    sdk::JwtValidationActionConfig::builder()
+        .issuer(&jwt.issuer)
+        .jwks_endpoint(&jwt.jwks_endpoint)
+        .set_additional_claims((!claims.is_empty()).then_some(claims))
+        .build()
 }
 
 /// A rule's transforms: each one a `RewriteConfig` inside its type's block.
@@ -472,11 +377,11 @@ pub fn create_tags(
 ) -> Result<Vec<sdk::Tag>, RequestError> {
     let tag = |k: &str, v: &str| sdk::Tag::builder().key(k).value(v).build();
     let mut out = vec![
-        tag(tags::INSTANCE, instance_id),
-        tag(tags::RESOURCE, resource_id),
+        tag(identity::INSTANCE, instance_id),
+        tag(identity::RESOURCE, resource_id),
     ];
     if let Some(backend) = backend {
-        out.push(tag(tags::BACKEND, backend));
+        out.push(tag(identity::BACKEND, backend));
     }
     for (key, value) in user_tags {
         check_user_tag_key(key)?;
@@ -487,7 +392,7 @@ pub fn create_tags(
 
 /// Refuses a user tag key that would change or shadow gwsync's ownership tags.
 pub fn check_user_tag_key(key: &str) -> Result<(), RequestError> {
-    if [tags::INSTANCE, tags::RESOURCE, tags::BACKEND].contains(&key) {
+    if identity::is_own_tag(key) {
         return Err(RequestError::ReservedTag(key.to_owned()));
     }
     Ok(())
@@ -548,12 +453,11 @@ pub fn attributes_tg(attributes: &BTreeMap<String, String>) -> Vec<sdk::TargetGr
         .collect()
 }
 
-/// The health check matcher: gRPC codes for gRPC target groups, HTTP codes otherwise.
-pub fn matcher(protocol_version: &str, codes: &str) -> sdk::Matcher {
-    if protocol_version.eq_ignore_ascii_case("GRPC") {
-        sdk::Matcher::builder().grpc_code(codes).build()
-    } else {
-        sdk::Matcher::builder().http_code(codes).build()
+/// The health check matcher, HTTP or gRPC codes as the model says.
+pub fn matcher(matcher: &Matcher) -> sdk::Matcher {
+    match matcher {
+        Matcher::HttpCode(codes) => sdk::Matcher::builder().http_code(codes).build(),
+        Matcher::GrpcCode(codes) => sdk::Matcher::builder().grpc_code(codes).build(),
     }
 }
 
@@ -567,7 +471,7 @@ pub fn protocol(protocol: crate::alb::Protocol) -> sdk::ProtocolEnum {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alb::WeightedTargetGroup;
+    use crate::alb::{JwtClaim, OnUnauthenticatedRequest, WeightedTargetGroup};
 
     fn ids() -> AwsIds {
         let mut ids = AwsIds::default();
@@ -703,20 +607,17 @@ mod tests {
     fn forward_uses_forward_config_with_weights_and_orders_actions() {
         let built = actions(
             &[
-                Action::Authenticate {
-                    kind: AuthenticateKind::Cognito,
-                    config: [
-                        ("UserPoolArn", "arn:aws:cognito-idp:us-east-1:1:userpool/p"),
-                        ("UserPoolClientId", "client"),
-                        ("UserPoolDomain", "auth.example.com"),
-                        ("OnUnauthenticatedRequest", "deny"),
-                        ("SessionTimeout", "3600"),
-                        ("AuthenticationRequestExtraParams.prompt", "login"),
-                    ]
-                    .into_iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-                },
+                Action::Authenticate(Authenticate::Cognito(CognitoAuthentication {
+                    user_pool_arn: "arn:aws:cognito-idp:us-east-1:1:userpool/p".into(),
+                    user_pool_client_id: "client".into(),
+                    user_pool_domain: "auth.example.com".into(),
+                    session: AuthenticationSession {
+                        on_unauthenticated_request: OnUnauthenticatedRequest::Deny,
+                        session_timeout_seconds: 3600,
+                        extra_params: [("prompt".to_string(), "login".to_string())].into(),
+                        ..AuthenticationSession::default()
+                    },
+                })),
                 Action::Forward {
                     target_groups: vec![
                         WeightedTargetGroup {
@@ -860,38 +761,43 @@ mod tests {
     }
 
     #[test]
-    fn authenticate_configs_refuse_unknown_and_missing_keys() {
-        let map = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
+    fn authentication_configs_carry_every_setting() {
+        let session = AuthenticationSession {
+            extra_params: [("prompt".to_string(), "login".to_string())].into(),
+            ..AuthenticationSession::default()
         };
-        let err = authenticate_cognito(&map(&[
-            ("UserPoolArn", "a"),
-            ("UserPoolClientId", "b"),
-            ("UserPoolDomain", "c"),
-            ("UserPoolDomian", "typo"),
-        ]))
-        .unwrap_err();
-        assert!(err.to_string().contains("UserPoolDomian"), "{err}");
-        let err = authenticate_cognito(&map(&[("UserPoolArn", "a")])).unwrap_err();
-        assert!(err.to_string().contains("UserPoolClientId"), "{err}");
-
-        let oidc = [
-            ("Issuer", "https://idp"),
-            ("AuthorizationEndpoint", "https://idp/auth"),
-            ("TokenEndpoint", "https://idp/token"),
-            ("UserInfoEndpoint", "https://idp/userinfo"),
-            ("ClientId", "id"),
-        ];
-        let err = authenticate_oidc(&map(&oidc)).unwrap_err();
-        assert!(err.to_string().contains("ClientSecret"), "{err}");
-        let mut with_secret = oidc.to_vec();
-        with_secret.push(("ClientSecret", "s3cret"));
-        let built = authenticate_oidc(&map(&with_secret)).unwrap();
-        assert_eq!(built.client_secret(), Some("s3cret"));
-        assert_eq!(built.use_existing_client_secret(), None);
+        let oidc = authenticate_oidc(&OidcAuthentication {
+            issuer: "https://idp".into(),
+            authorization_endpoint: "https://idp/auth".into(),
+            token_endpoint: "https://idp/token".into(),
+            user_info_endpoint: "https://idp/userinfo".into(),
+            client_id: "id".into(),
+            session: session.clone(),
+        });
+        assert_eq!(oidc.client_secret(), None, "never a secret from the model");
+        assert_eq!(oidc.use_existing_client_secret(), Some(true));
+        assert_eq!(oidc.scope(), Some("openid"));
+        assert_eq!(oidc.session_timeout(), Some(604_800));
+        assert_eq!(
+            oidc.authentication_request_extra_params().unwrap()["prompt"],
+            "login"
+        );
+        let jwt = jwt_validation(&JwtValidation {
+            issuer: "https://idp".into(),
+            jwks_endpoint: "https://idp/keys".into(),
+            additional_claims: vec![JwtClaim {
+                name: "scope".into(),
+                format: "space-separated-values".into(),
+                values: vec!["read".into()],
+            }],
+        });
+        assert_eq!(jwt.jwks_endpoint(), Some("https://idp/keys"));
+        assert_eq!(jwt.additional_claims()[0].values(), ["read"]);
+        assert_eq!(
+            matcher(&Matcher::GrpcCode("0-99".into())).grpc_code(),
+            Some("0-99")
+        );
+        assert_eq!(matcher(&Matcher::GrpcCode("0".into())).http_code(), None);
     }
 
     #[test]
@@ -924,17 +830,17 @@ mod tests {
         assert_eq!(
             pairs,
             [
-                (tags::INSTANCE, "prod"),
-                (tags::RESOURCE, "tg/platform/public/payments/api:8080"),
-                (tags::BACKEND, "payments/api:8080"),
+                (identity::INSTANCE, "prod"),
+                (identity::RESOURCE, "tg/platform/public/payments/api:8080"),
+                (identity::BACKEND, "payments/api:8080"),
                 ("team", "payments"),
             ]
         );
         let sneaky: BTreeMap<String, String> =
-            [(tags::INSTANCE.to_string(), "other".to_string())].into();
+            [(identity::INSTANCE.to_string(), "other".to_string())].into();
         assert_eq!(
             create_tags("prod", "lb/x/y", None, &sneaky).unwrap_err(),
-            RequestError::ReservedTag(tags::INSTANCE.into())
+            RequestError::ReservedTag(identity::INSTANCE.into())
         );
     }
 }

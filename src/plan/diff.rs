@@ -2,7 +2,7 @@
 //!
 //! Resources are matched by identity, never by name or position: a load balancer by its
 //! Gateway, a listener by (Gateway, port), a rule by its id (a hash of its conditions, see
-//! [`tags::rule_id`]; observed rules by their `gwsync.dev/resource` tag), an owned target
+//! [`identity::rule_id`]; observed rules by their `gwsync.dev/resource` tag), an owned target
 //! group by (Gateway, backend). Each difference becomes one typed [`Change`] (one AWS call)
 //! with a reason a reviewer understands. Rule priorities come from [`priorities`]: existing
 //! rules keep theirs wherever the order is still right.
@@ -19,13 +19,14 @@
 //! address. Executing the changes is left to `aws::apply`.
 
 use super::priorities;
-use super::{Change, ChangeAction, Observed, Operation, PLAN_VERSION, Plan, TaggedResource};
+use super::{Change, ChangeAction, Operation, PLAN_VERSION, Plan, TaggedResource};
+use crate::alb::Observed;
+use crate::alb::identity::{self, user_tags};
 use crate::alb::render as alb_render;
 use crate::alb::{
     Action, Certificate, Condition, Listener, LoadBalancer, Rule, RuleSource, Stack, Target,
     TargetGroup, Transform,
 };
-use crate::aws::tags;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -510,14 +511,14 @@ impl Planner<'_> {
             ),
             (
                 "protocol version",
-                desired.protocol_version.clone(),
-                observed.protocol_version.clone(),
+                desired.protocol_version.as_str().to_string(),
+                observed.protocol_version.as_str().to_string(),
             ),
             ("port", desired.port.to_string(), observed.port.to_string()),
             (
                 "target type",
-                desired.target_type.clone(),
-                observed.target_type.clone(),
+                desired.target_type.as_str().to_string(),
+                observed.target_type.as_str().to_string(),
             ),
         ];
         for (field, d, o) in fixed {
@@ -794,7 +795,7 @@ impl Planner<'_> {
             .get(&(gateway.to_string(), port))
             .and_then(|ids| ids.get(&rule.priority))
             .cloned()
-            .unwrap_or_else(|| tags::rule_id(gateway, port, &rule.conditions))
+            .unwrap_or_else(|| identity::rule_id(gateway, port, &rule.conditions))
     }
 
     fn rules(&mut self, gateway: &str, port: u16, desired: &[Rule], observed: &[Rule]) {
@@ -836,7 +837,7 @@ impl Planner<'_> {
         let mut desired_ids: Vec<String> = Vec::new();
         let mut desired_rules: Vec<&Rule> = Vec::new();
         for rule in ordered {
-            let id = tags::rule_id(gateway, port, &rule.conditions);
+            let id = identity::rule_id(gateway, port, &rule.conditions);
             if desired_ids.contains(&id) {
                 self.notes.push(format!(
                     "{}: two desired rules have the same conditions ({}); the later one can never \
@@ -1092,14 +1093,6 @@ fn as_set(values: &[String]) -> BTreeSet<&str> {
     values.iter().map(String::as_str).collect()
 }
 
-/// Tags without gwsync's own.
-fn user_tags(all: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-    all.iter()
-        .filter(|(k, _)| ![tags::INSTANCE, tags::RESOURCE, tags::BACKEND].contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
-}
-
 /// The attributes the desired state sets and AWS has otherwise (AWS reports every attribute,
 /// most with their defaults; the ones not configured are left alone): the keys to send,
 /// their current values, and a reason.
@@ -1269,8 +1262,8 @@ pub(crate) mod tests {
 
     use super::*;
     use crate::alb::{
-        HealthCheck, IpAddressType, Patterns, Protocol, QueryValue, Scheme, TargetGroupRef,
-        WeightedTargetGroup,
+        HealthCheck, IpAddressType, Matcher, Patterns, Protocol, ProtocolVersion, QueryValue,
+        Scheme, TargetGroupRef, TargetType, WeightedTargetGroup,
     };
     use crate::plan::render::call;
 
@@ -1351,9 +1344,9 @@ pub(crate) mod tests {
             backend: backend.to_string(),
             name: format!("gw-{}", backend.replace(['/', ':'], "-")),
             protocol: Protocol::Http,
-            protocol_version: "HTTP1".to_string(),
+            protocol_version: ProtocolVersion::Http1,
             port: 8080,
-            target_type: "instance".to_string(),
+            target_type: TargetType::Instance,
             health_check: HealthCheck {
                 protocol: Protocol::Http,
                 port: "traffic-port".to_string(),
@@ -1362,7 +1355,7 @@ pub(crate) mod tests {
                 timeout_seconds: 5,
                 healthy_threshold: 5,
                 unhealthy_threshold: 2,
-                matcher: "200".to_string(),
+                matcher: Matcher::HttpCode("200".into()),
             },
             attributes: BTreeMap::new(),
             tags: BTreeMap::new(),
@@ -1466,7 +1459,7 @@ pub(crate) mod tests {
                 for r in &l.rules {
                     ids.insert(
                         r.priority,
-                        tags::rule_id(&lb.gateway, l.port, &r.conditions),
+                        identity::rule_id(&lb.gateway, l.port, &r.conditions),
                     );
                 }
             }
@@ -1910,7 +1903,7 @@ pub(crate) mod tests {
         assert_eq!(rule_priorities(&applied, 80), vec![10]);
         assert_eq!(plan.version, PLAN_VERSION);
         assert_eq!(plan.commit.as_deref(), Some("c0ffee"));
-        let a_id = tags::rule_id(GW, 443, &abc()[0].conditions);
+        let a_id = identity::rule_id(GW, 443, &abc()[0].conditions);
         let create = plan
             .changes
             .iter()
@@ -2213,7 +2206,7 @@ pub(crate) mod tests {
         lb.security_groups.reverse();
         lb.subnets = vec!["subnet-b".to_string(), "subnet-a".to_string()];
         lb.tags
-            .insert(tags::INSTANCE.to_string(), "default".to_string());
+            .insert(identity::INSTANCE.to_string(), "default".to_string());
         lb.tags
             .insert("aws:cloudformation:stack".to_string(), "x".to_string());
         // Order of sets, gwsync's own tags and AWS defaults are no differences.
@@ -2277,7 +2270,7 @@ pub(crate) mod tests {
         lb.name = "renamed".to_string();
         lb.ip_address_type = IpAddressType::Dualstack;
         lb.target_groups[0].port = 9090;
-        lb.target_groups[1].target_type = "ip".to_string();
+        lb.target_groups[1].target_type = TargetType::Ip;
         let plan = diff(&changed, &observed, None);
         assert!(plan.is_empty(), "{:?}", calls(&plan));
         assert_eq!(plan.notes.len(), 5, "{:#?}", plan.notes);

@@ -17,27 +17,10 @@ pub mod render;
 
 pub use diff::diff;
 
-use crate::alb::{HealthCheck, Listener, LoadBalancer, Rule, Stack, Target, TargetGroup};
+pub use crate::alb::Observed;
+use crate::alb::{HealthCheck, Listener, LoadBalancer, Rule, Target, TargetGroup};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
-
-/// The live state as `diff` needs it: gwsync-owned resources in the model's shape, plus what
-/// the model does not hold.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Observed {
-    /// Owned load balancers, listeners, rules and target groups, normalised like the desired
-    /// state (rules read back have `source: None`).
-    pub stack: Stack,
-    /// (gateway, port) -> priority -> the `gwsync.dev/resource` id of the owned rule there.
-    pub rule_ids: BTreeMap<(String, u16), BTreeMap<u32, String>>,
-    /// (gateway, port) -> priorities taken by rules gwsync does not own: never reused.
-    pub foreign_priorities: BTreeMap<(String, u16), BTreeSet<u32>>,
-    /// (gateway, port) of listeners on owned load balancers that gwsync does not own: the
-    /// load balancer is never deleted while they are there.
-    pub foreign_listeners: BTreeSet<(String, u16)>,
-    /// A digest of everything above, recorded in plans.
-    pub fingerprint: String,
-}
+use std::collections::BTreeMap;
 
 /// The version of the plan's JSON shape.
 pub const PLAN_VERSION: u32 = 1;

@@ -14,8 +14,8 @@
 //! team folder. Refused entries and submodules are reported afresh on every call, so they
 //! are not part of any digest; hidden paths are never read, so they are not either.
 
-use super::admit::{Bucket, load_owner, load_tenancy};
-use super::{AdmitOptions, PathOwner, Tenancy};
+use super::load::{AdmitOptions, Bucket, load_owner, load_tenancy};
+use super::{PathOwner, Tenancy};
 use crate::diagnostic::Diagnostic;
 use crate::source::{Snapshot, SourceFile};
 use sha2::{Digest as _, Sha256};

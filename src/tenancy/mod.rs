@@ -21,11 +21,13 @@
 mod admit;
 mod attach;
 mod cache;
+mod load;
 pub mod refs;
 
-pub use admit::{Admission, AdmitOptions, Outcome, Verdict, admit, admit_incremental};
+pub use admit::{Admission, Outcome, Verdict, admit, admit_incremental};
 pub use attach::{Attachment, ListenerRef, ParentKind};
 pub use cache::{AdmissionCache, CacheStats, FullReason};
+pub use load::AdmitOptions;
 
 use crate::diagnostic::{Diagnostic, codes};
 use crate::hostname;

@@ -22,8 +22,9 @@ mod order;
 mod routes;
 
 use crate::alb::{
-    Action, Certificate, Condition, HealthCheck, IpAddressType, Listener, LoadBalancer, Patterns,
-    Protocol, RuleSource, Scheme, Stack, Target, TargetGroup, TargetGroupRef,
+    Action, Certificate, Condition, HealthCheck, IpAddressType, Listener, LoadBalancer, Matcher,
+    Patterns, Protocol, ProtocolVersion, RuleSource, Scheme, Stack, Target, TargetGroup,
+    TargetGroupRef, TargetType,
 };
 use crate::diagnostic::{Diagnostic, Severity, codes};
 use crate::manifest::{Body, Document, lbc};
@@ -797,6 +798,10 @@ fn target_group(
         Some(lbc::TargetGroupProtocol::Https) => Protocol::Https,
         _ => Protocol::Http,
     };
+    let protocol_version = props
+        .protocol_version
+        .and_then(|v| ProtocolVersion::parse(v.as_str()))
+        .unwrap_or_default();
     let hc = props.health_check_config.as_ref();
     let health_check = HealthCheck {
         protocol: match hc.and_then(|h| h.health_check_protocol) {
@@ -823,9 +828,9 @@ fn target_group(
             .and_then(|h| h.unhealthy_threshold_count)
             .map_or(2, |v| v as u32),
         matcher: match hc.and_then(|h| h.matcher.as_ref()) {
-            Some(lbc::HealthCheckMatcher::HttpCode(c))
-            | Some(lbc::HealthCheckMatcher::GrpcCode(c)) => c.clone(),
-            None => "200".to_string(),
+            Some(lbc::HealthCheckMatcher::HttpCode(c)) => Matcher::HttpCode(c.clone()),
+            Some(lbc::HealthCheckMatcher::GrpcCode(c)) => Matcher::GrpcCode(c.clone()),
+            None => Matcher::default_for(protocol_version),
         },
     };
     let mut targets: Vec<Target> = props
@@ -845,15 +850,12 @@ fn target_group(
             .clone()
             .unwrap_or_else(|| names::target_group_name(instance_id, gateway, backend)),
         protocol,
-        protocol_version: props
-            .protocol_version
-            .map_or("HTTP1", |v| v.as_str())
-            .to_string(),
+        protocol_version,
         port,
         target_type: props
             .target_type
-            .map_or("instance", |t| t.as_str())
-            .to_string(),
+            .and_then(|t| TargetType::parse(t.as_str()))
+            .unwrap_or_default(),
         health_check,
         attributes: props
             .target_group_attributes

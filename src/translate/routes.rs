@@ -8,7 +8,8 @@
 //! field, never a silent approximation.
 
 use crate::alb::{
-    Action, AuthenticateKind, Condition, Patterns, Protocol, QueryValue, TargetGroupRef, Transform,
+    Action, Authenticate, AuthenticationSession, CognitoAuthentication, Condition,
+    OnUnauthenticatedRequest, Patterns, Protocol, QueryValue, TargetGroupRef, Transform,
     WeightedTargetGroup,
 };
 use crate::diagnostic::{Diagnostic, Severity, codes};
@@ -611,49 +612,30 @@ fn extension_parts(
                 })
             }
             lbc::Action::AuthenticateCognito(c) => {
-                let mut config = BTreeMap::from([
-                    ("UserPoolArn".to_string(), c.user_pool_arn.clone()),
-                    (
-                        "UserPoolClientId".to_string(),
-                        c.user_pool_client_id.clone(),
-                    ),
-                    ("UserPoolDomain".to_string(), c.user_pool_domain.clone()),
-                ]);
-                if let Some(s) = &c.scope {
-                    config.insert("Scope".to_string(), s.clone());
-                }
-                if let Some(s) = &c.session_cookie_name {
-                    config.insert("SessionCookieName".to_string(), s.clone());
-                }
-                if let Some(s) = c.session_timeout {
-                    config.insert("SessionTimeout".to_string(), s.to_string());
-                }
-                if let Some(o) = c.on_unauthenticated_request {
-                    config.insert(
-                        "OnUnauthenticatedRequest".to_string(),
-                        o.as_str().to_string(),
-                    );
-                }
-                for (k, v) in &c.authentication_request_extra_params {
-                    config.insert(format!("AuthenticationRequestExtraParams.{k}"), v.clone());
-                }
-                // AWS fills these in when they are not given (AuthenticateCognitoActionConfig
-                // API reference) and reports them back: the desired state says them too, so
-                // that an unchanged rule compares equal.
-                for (key, default) in [
-                    ("Scope", "openid"),
-                    ("SessionCookieName", "AWSELBAuthSessionCookie"),
-                    ("SessionTimeout", "604800"),
-                    ("OnUnauthenticatedRequest", "authenticate"),
-                ] {
-                    config
-                        .entry(key.to_string())
-                        .or_insert_with(|| default.to_string());
-                }
-                pre_actions.push(Action::Authenticate {
-                    kind: AuthenticateKind::Cognito,
-                    config,
-                });
+                let defaults = AuthenticationSession::default();
+                let session = AuthenticationSession {
+                    scope: c.scope.clone().unwrap_or(defaults.scope),
+                    session_cookie_name: c
+                        .session_cookie_name
+                        .clone()
+                        .unwrap_or(defaults.session_cookie_name),
+                    session_timeout_seconds: c
+                        .session_timeout
+                        .unwrap_or(defaults.session_timeout_seconds),
+                    on_unauthenticated_request: c
+                        .on_unauthenticated_request
+                        .and_then(|o| OnUnauthenticatedRequest::parse(o.as_str()))
+                        .unwrap_or(defaults.on_unauthenticated_request),
+                    extra_params: c.authentication_request_extra_params.clone(),
+                };
+                pre_actions.push(Action::Authenticate(Authenticate::Cognito(
+                    CognitoAuthentication {
+                        user_pool_arn: c.user_pool_arn.clone(),
+                        user_pool_client_id: c.user_pool_client_id.clone(),
+                        user_pool_domain: c.user_pool_domain.clone(),
+                        session,
+                    },
+                )));
             }
             other => diags.push(
                 Diagnostic::refusal(

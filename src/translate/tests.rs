@@ -604,6 +604,6 @@ fn load_balancer_and_target_groups_take_their_settings() {
     );
     let tg = &lb.target_groups[0];
     assert_eq!((tg.backend.as_str(), tg.port), ("a/a1:8080", 8080));
-    assert_eq!(tg.health_check.matcher, "200");
+    assert_eq!(tg.health_check.matcher, Matcher::HttpCode("200".into()));
     assert_eq!(lb.listeners[0].default_action, Action::fixed(404));
 }

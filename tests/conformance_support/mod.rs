@@ -1497,6 +1497,6 @@ fn render_action(action: &Action) -> String {
             status,
         } => format!("redirect {status} {protocol}://{host}:{port}{path}?{query}"),
         Action::FixedResponse { status, .. } => format!("fixed {status}"),
-        Action::Authenticate { kind, .. } => format!("authenticate {kind:?}"),
+        Action::Authenticate(auth) => format!("authenticate {}", auth.action_type()),
     }
 }

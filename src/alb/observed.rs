@@ -1,0 +1,114 @@
+//! The observed state: what gwsync owns on AWS in the model's shape, plus what the model does
+//! not hold but the diff must respect (rule identities by priority, foreign rules' priorities,
+//! foreign listeners). Filled by `aws::observe`, read by `plan`; pure data.
+
+use super::Stack;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// (gateway, port): a listener's place.
+pub type ListenerKey = (String, u16);
+
+/// The live state as `plan::diff` needs it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Observed {
+    /// Owned load balancers, listeners, rules and target groups, normalised like the desired
+    /// state (rules read back have `source: None`).
+    pub stack: Stack,
+    /// (gateway, port) -> priority -> the `gwsync.dev/resource` id of the owned rule there.
+    pub rule_ids: BTreeMap<ListenerKey, BTreeMap<u32, String>>,
+    /// (gateway, port) -> priorities taken by rules gwsync does not own: never reused.
+    pub foreign_priorities: BTreeMap<ListenerKey, BTreeSet<u32>>,
+    /// (gateway, port) of listeners on owned load balancers that gwsync does not own: the
+    /// load balancer is never deleted while they are there.
+    pub foreign_listeners: BTreeSet<ListenerKey>,
+    /// A digest of everything above ([`Observed::digest`]), recorded in plans.
+    pub fingerprint: String,
+}
+
+impl Observed {
+    /// The observed state with its fingerprint computed.
+    pub fn new(
+        stack: Stack,
+        rule_ids: BTreeMap<ListenerKey, BTreeMap<u32, String>>,
+        foreign_priorities: BTreeMap<ListenerKey, BTreeSet<u32>>,
+        foreign_listeners: BTreeSet<ListenerKey>,
+    ) -> Observed {
+        let mut observed = Observed {
+            stack,
+            rule_ids,
+            foreign_priorities,
+            foreign_listeners,
+            fingerprint: String::new(),
+        };
+        observed.fingerprint = observed.digest();
+        observed
+    }
+
+    /// A stable digest of everything the diff reads: equal states give equal digests,
+    /// whatever order AWS listed them in (everything is sorted or kept in AWS's stable
+    /// order). A saved plan is refused when the live state's digest differs.
+    pub fn digest(&self) -> String {
+        // JSON maps need string keys: the (gateway, port) maps go in as lists of pairs.
+        type Pairs<'a, V> = Vec<(&'a ListenerKey, &'a V)>;
+        #[derive(Serialize)]
+        struct Digested<'a> {
+            stack: &'a Stack,
+            rule_ids: Pairs<'a, BTreeMap<u32, String>>,
+            foreign_priorities: Pairs<'a, BTreeSet<u32>>,
+            foreign_listeners: &'a BTreeSet<ListenerKey>,
+        }
+        let digested = Digested {
+            stack: &self.stack,
+            rule_ids: self.rule_ids.iter().collect(),
+            foreign_priorities: self.foreign_priorities.iter().collect(),
+            foreign_listeners: &self.foreign_listeners,
+        };
+        let json = serde_json::to_vec(&digested).expect("the observed state serialises");
+        hex::encode(Sha256::digest(&json))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_digest_covers_everything_the_diff_reads() {
+        let base = Observed::new(
+            Stack::default(),
+            BTreeMap::new(),
+            BTreeMap::new(),
+            BTreeSet::new(),
+        );
+        let key = ("platform/public".to_string(), 443);
+        let with_foreign_listener = Observed::new(
+            Stack::default(),
+            BTreeMap::new(),
+            BTreeMap::new(),
+            BTreeSet::from([key.clone()]),
+        );
+        let with_foreign_rule = Observed::new(
+            Stack::default(),
+            BTreeMap::new(),
+            BTreeMap::from([(key.clone(), BTreeSet::from([1]))]),
+            BTreeSet::new(),
+        );
+        let with_rule_id = Observed::new(
+            Stack::default(),
+            BTreeMap::from([(key, BTreeMap::from([(1, "rule/x".to_string())]))]),
+            BTreeMap::new(),
+            BTreeSet::new(),
+        );
+        let prints = [
+            &base.fingerprint,
+            &with_foreign_listener.fingerprint,
+            &with_foreign_rule.fingerprint,
+            &with_rule_id.fingerprint,
+        ];
+        let distinct: BTreeSet<&&String> = prints.iter().collect();
+        assert_eq!(distinct.len(), prints.len(), "{prints:?}");
+        assert_eq!(base.fingerprint, base.digest());
+    }
+}

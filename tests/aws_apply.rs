@@ -22,7 +22,7 @@ use gwsync::alb::{
 use gwsync::aws::AwsIds;
 use gwsync::aws::apply::{ApplyReport, Outcome, apply};
 use gwsync::aws::client::Clients;
-use gwsync::plan::{Change, ChangeAction, Operation, PLAN_VERSION, Plan, TaggedResource};
+use gwsync::plan::{Change, ChangeAction, Operation, PLAN_VERSION, Plan, Reason, TaggedResource};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use support::calls::{CallLog, recorded_clients};
@@ -207,7 +207,9 @@ fn change(address: &str, action: ChangeAction, operation: Operation) -> Change {
         operation,
         before: None,
         after: None,
-        reason: s("test"),
+        reason: Reason::Differs {
+            differences: vec![],
+        },
     }
 }
 

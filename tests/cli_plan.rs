@@ -43,9 +43,9 @@ fn the_example_plan_is_reviewable() {
     for line in [
         "load balancer acme-public (Gateway platform/public): internet-facing, ipv4",
         "listener HTTP 80",
-        "host pay.example.com  -> redirect 301 to HTTPS://#{host}:443/#{path}?#{query}  # HTTPRoute payments/payments-https-redirect rule 0",
-        "host pay.example.com and path /api | /api/*  -> forward to payments/payments-api:8080 (weight 90), payments/payments-api-canary:8080 (weight 10)  # HTTPRoute payments/payments-web rule 1 match 0",
-        "host api.example.com and path /orders | /orders/v2 | /orders/v2/*  -> forward to target group orders-asg  # HTTPRoute orders/orders-shared-api rule 0 match 0,1",
+        "host pay.example.com  -> redirect 301 to HTTPS://#{host}:443/#{path}?#{query}  # HTTPRoute payments/payments-https-redirect rules[0]",
+        "host pay.example.com and path /api | /api/*  -> forward to payments/payments-api:8080 (weight 90), payments/payments-api-canary:8080 (weight 10)  # HTTPRoute payments/payments-web rules[1].matches[0]",
+        "host api.example.com and path /orders | /orders/v2 | /orders/v2/*  -> forward to target group orders-asg  # HTTPRoute orders/orders-shared-api rules[0].matches[0,1]",
         "default: fixed response 404",
         "team payments: admitted",
     ] {

@@ -1076,6 +1076,69 @@ async fn a_saved_plan_is_applied_only_while_its_commit_and_aws_are_unchanged() {
     w.assert_exactly_once().await;
 }
 
+/// The fingerprint covers everything the diff reads: a listener that someone else adds to
+/// gwsync's load balancer after `plan --out` (it keeps the load balancer from being deleted)
+/// makes the saved plan stale. A plan saved by a gwsync of another plan version is refused
+/// with a message that says what to do.
+#[tokio::test]
+async fn a_foreign_listener_or_another_plan_version_makes_a_saved_plan_refused() {
+    let mut w = World::start().await;
+    w.converge().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    w.repo.edit(PAYMENTS_ROUTES, "weight: 90", "weight: 80");
+    w.repo.edit(PAYMENTS_ROUTES, "weight: 10", "weight: 20");
+    w.repo.commit("payments: 20% canary");
+    assert_eq!(w.gwsync(&["plan", "--out", &file("p.json")]).0, 1);
+
+    // Another plan version: refused before anything is read from AWS.
+    let saved = std::fs::read_to_string(file("p.json")).unwrap();
+    let mut old: serde_json::Value = serde_json::from_str(&saved).unwrap();
+    old["version"] = serde_json::json!(1);
+    std::fs::write(file("old.json"), old.to_string()).unwrap();
+    let (code, _, stderr) = w.gwsync(&["apply", "--plan", &file("old.json"), "--auto-approve"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("is a plan of version 1")
+            && stderr.contains("run `gwsync plan --out` again"),
+        "{stderr}"
+    );
+
+    // A listener gwsync does not own, on gwsync's load balancer.
+    let ids = w.ids_now().await;
+    let lb = ids.load_balancers[GATEWAY].clone();
+    w.elb
+        .create_listener()
+        .load_balancer_arn(&lb)
+        .port(8081)
+        .protocol(sdk::ProtocolEnum::Http)
+        .default_actions(
+            sdk::Action::builder()
+                .r#type(sdk::ActionTypeEnum::FixedResponse)
+                .fixed_response_config(
+                    sdk::FixedResponseActionConfig::builder()
+                        .status_code("404")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("CreateListener (by hand, on gwsync's load balancer)");
+    let (code, _, stderr) = w.gwsync(&["apply", "--plan", &file("p.json"), "--auto-approve"]);
+    assert_eq!(code, 2, "stale: refused");
+    assert!(
+        stderr.contains("the load balancers changed since it was planned"),
+        "{stderr}"
+    );
+    let (plan, _, _) = w.reconcile().await;
+    assert_eq!(
+        operations(&plan),
+        calls(&[("ModifyRule", 1)]),
+        "nothing applied"
+    );
+}
+
 #[tokio::test]
 async fn more_rule_deletions_than_the_guard_allows_need_allow_deletes() {
     let mut w = World::start().await;

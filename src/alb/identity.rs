@@ -55,6 +55,12 @@ pub fn rule_id(gateway: &str, port: u16, conditions: &[Condition]) -> String {
     format!("rule/{gateway}/{port}/{hash}")
 }
 
+/// The last part of a rule id: its conditions' hash, enough to tell rules of one listener
+/// apart in an address or a message.
+pub fn short_rule_id(id: &str) -> &str {
+    id.rsplit('/').next().unwrap_or(id)
+}
+
 pub fn target_group_id(gateway: &str, backend: &str) -> String {
     format!("tg/{gateway}/{backend}")
 }

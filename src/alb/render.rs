@@ -3,8 +3,8 @@
 //! person. Rendering only; the JSON form is the model's serde shape.
 
 use super::{
-    Action, Authenticate, Certificate, Condition, LoadBalancer, Patterns, Rule, RuleSource, Stack,
-    TargetGroupRef, Transform,
+    Action, Authenticate, Certificate, Condition, LoadBalancer, Matcher, Patterns, Rule,
+    RuleSource, Stack, TargetGroupRef, Transform,
 };
 use std::fmt::Write as _;
 
@@ -24,8 +24,8 @@ fn load_balancer(out: &mut String, lb: &LoadBalancer) {
         "load balancer {} (Gateway {}): {}, {}",
         lb.name,
         lb.gateway,
-        serde_plain(&lb.scheme),
-        serde_plain(&lb.ip_address_type)
+        label(&lb.scheme),
+        label(&lb.ip_address_type)
     );
     if !lb.subnets.is_empty() {
         let _ = writeln!(out, "  subnets: {}", lb.subnets.join(", "));
@@ -98,43 +98,58 @@ pub fn rule(r: &Rule) -> String {
         .join(", then ");
     let mut line = format!("{:>5}  {conditions}  -> {actions}", r.priority);
     for t in &r.transforms {
-        let _ = match t {
-            Transform::HostHeaderRewrite { regex, replace } => {
-                write!(line, "  [rewrite host {regex} => {replace}]")
-            }
-            Transform::UrlRewrite { regex, replace } => {
-                write!(line, "  [rewrite url {regex} => {replace}]")
-            }
-        };
+        let _ = write!(line, "  [{}]", transform(t));
     }
-    if let Some(source) = &r.source {
-        let _ = match source {
-            RuleSource::Route {
-                route,
-                rule,
-                matches,
-            } if matches.is_empty() => {
-                write!(line, "  # HTTPRoute {route} rule {rule}")
-            }
-            RuleSource::Route {
-                route,
-                rule,
-                matches,
-            } => write!(
-                line,
-                "  # HTTPRoute {route} rule {rule} match {}",
-                matches
-                    .iter()
-                    .map(usize::to_string)
-                    .collect::<Vec<_>>()
-                    .join(",")
-            ),
-            RuleSource::ListenerIsolation { hostname } => {
-                write!(line, "  # listener isolation for {hostname}")
-            }
-        };
+    if let Some(from) = &r.source {
+        let _ = write!(line, "  # {}", source(from));
     }
     line
+}
+
+/// Where a rule came from, in the words of the route's YAML: `HTTPRoute payments/web
+/// rules[1].matches[0]`, or `listener isolation of hostname a.example.com`.
+pub fn source(source: &RuleSource) -> String {
+    match source {
+        RuleSource::Route {
+            route,
+            rule,
+            matches,
+        } => {
+            let matches = match matches.as_slice() {
+                [] => String::new(),
+                [one] => format!(".matches[{one}]"),
+                many => format!(
+                    ".matches[{}]",
+                    many.iter()
+                        .map(usize::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ),
+            };
+            format!("HTTPRoute {route} rules[{rule}]{matches}")
+        }
+        RuleSource::ListenerIsolation { hostname } => {
+            format!("listener isolation of hostname {hostname}")
+        }
+    }
+}
+
+/// One transform, e.g. `rewrite url ^/api/(.*)$ => /$1`.
+pub fn transform(t: &Transform) -> String {
+    match t {
+        Transform::HostHeaderRewrite { regex, replace } => {
+            format!("rewrite host {regex} => {replace}")
+        }
+        Transform::UrlRewrite { regex, replace } => format!("rewrite url {regex} => {replace}"),
+    }
+}
+
+/// A health-check matcher, e.g. `HTTP 200-299` or `gRPC 0`.
+pub fn matcher(m: &Matcher) -> String {
+    match m {
+        Matcher::HttpCode(codes) => format!("HTTP {codes}"),
+        Matcher::GrpcCode(codes) => format!("gRPC {codes}"),
+    }
 }
 
 fn patterns(p: &Patterns) -> String {
@@ -225,7 +240,8 @@ fn auth_label(auth: &Authenticate) -> &'static str {
     }
 }
 
-fn serde_plain<T: serde::Serialize>(v: &T) -> String {
+/// The serialised name of a model enum, e.g. `internet-facing`.
+pub fn label<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_value(v)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))

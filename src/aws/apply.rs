@@ -1072,7 +1072,9 @@ mod tests {
             operation,
             before: None,
             after: None,
-            reason: String::new(),
+            reason: crate::plan::Reason::Differs {
+                differences: vec![],
+            },
         }
     }
 

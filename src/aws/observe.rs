@@ -45,7 +45,7 @@ use crate::alb::{
 };
 use crate::aws::AwsIds;
 use crate::aws::client::Clients;
-use crate::diagnostic::{Diagnostic, codes};
+use crate::plan::HeldBack;
 use aws_sdk_elasticloadbalancingv2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_elasticloadbalancingv2::types as elb;
 use std::collections::{BTreeMap, BTreeSet};
@@ -1265,11 +1265,8 @@ fn wildcard_covers(name: &str, host: &str) -> bool {
 /// for it; a hostname without one stays and gets an error naming its listener. Each HTTPS
 /// listener's certificates are then in observe's shape: the default (first) one, then the
 /// others sorted, each once.
-pub fn resolve_certificates(
-    stack: &mut Stack,
-    found: &BTreeMap<String, String>,
-) -> Vec<Diagnostic> {
-    let mut diagnostics = Vec::new();
+pub fn resolve_certificates(stack: &mut Stack, found: &BTreeMap<String, String>) -> Vec<HeldBack> {
+    let mut missing = Vec::new();
     for lb in &mut stack.load_balancers {
         for l in &mut lb.listeners {
             for c in &mut l.certificates {
@@ -1278,17 +1275,11 @@ pub fn resolve_certificates(
                 };
                 match found.get(host.as_str()) {
                     Some(arn) => *c = Certificate::Arn(arn.clone()),
-                    None => diagnostics.push(
-                        Diagnostic::error(
-                            codes::NO_CERTIFICATE,
-                            format!(
-                                "HTTPS listener on port {} of Gateway {}: no issued ACM certificate covers `{host}` (by its name or a one-label wildcard)",
-                                l.port, lb.gateway
-                            ),
-                        )
-                        .object(format!("Gateway/{}", lb.gateway))
-                        .team("platform"),
-                    ),
+                    None => missing.push(HeldBack::MissingCertificate {
+                        gateway: lb.gateway.clone(),
+                        port: l.port,
+                        hostname: host.clone(),
+                    }),
                 }
             }
             if l.certificates.len() > 1 {
@@ -1302,7 +1293,7 @@ pub fn resolve_certificates(
             }
         }
     }
-    diagnostics
+    missing
 }
 
 #[cfg(test)]
@@ -1667,7 +1658,7 @@ mod tests {
             ("b.example.com".to_string(), "arn:b".to_string()),
             ("a.example.com".to_string(), "arn:a".to_string()),
         ]);
-        let diagnostics = resolve_certificates(&mut stack, &found);
+        let missing = resolve_certificates(&mut stack, &found);
         assert_eq!(
             stack.load_balancers[0].listeners[0].certificates,
             vec![
@@ -1677,13 +1668,19 @@ mod tests {
                 host("missing.example.com")
             ]
         );
-        assert_eq!(diagnostics.len(), 1);
-        let d = &diagnostics[0];
-        assert_eq!(d.code, codes::NO_CERTIFICATE);
-        assert_eq!(d.severity, crate::diagnostic::Severity::Error);
-        assert!(d.message.contains("port 443"), "{}", d.message);
-        assert!(d.message.contains("missing.example.com"), "{}", d.message);
-        assert_eq!(d.object.as_deref(), Some("Gateway/platform/public"));
+        assert_eq!(
+            missing,
+            [HeldBack::MissingCertificate {
+                gateway: "platform/public".into(),
+                port: 443,
+                hostname: "missing.example.com".into(),
+            }]
+        );
+        let words = missing[0].to_string();
+        assert!(
+            words.contains("port 443 of Gateway platform/public"),
+            "{words}"
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use crate::alb::Stack;
 use crate::aws::client::{Clients, RateLimits};
 use crate::aws::observe::observe;
 use crate::config::Config;
-use crate::plan::{PLAN_VERSION, Plan, render};
+use crate::plan::{HeldBack, PLAN_VERSION, Plan, render};
 use crate::reconcile::record::record_revision;
 use crate::reconcile::sync::{
     ApplyRecord, GUARDED, PinDecision, SyncError, TooManyDeletions, execute, pinned_message,
@@ -61,8 +61,10 @@ pub(super) fn plan(cli: &Cli, args: &PlanArgs) -> Result<u8, CliError> {
             Ok(store) => Ok::<_, CliError>(plan_live(&config, &store, &clients, &checked).await?),
             Err(e) => {
                 tracing::warn!(error = %e, "no state database: a refused team's last good state is unknown");
-                let effective =
-                    Effective::as_is(&checked, vec![format!("state database not available ({e})")]);
+                let held = HeldBack::NoStateDatabase {
+                    error: e.to_string(),
+                };
+                let effective = Effective::as_is(&checked, vec![held]);
                 Ok(plan_effective(&config, &clients, &checked, effective).await?)
             }
         }
@@ -88,7 +90,7 @@ pub(super) fn plan(cli: &Cli, args: &PlanArgs) -> Result<u8, CliError> {
 }
 
 /// Team problems go to stderr, so that stdout holds exactly the plan in its format.
-fn print_problems(report: &Report<'_>, held_back: &[String]) {
+fn print_problems(report: &Report<'_>, held_back: &[HeldBack]) {
     if report.status() != Status::Clean {
         eprint!("{}", report.to_text());
     }
@@ -193,15 +195,28 @@ fn saved_plan(
         context: format!("reading {}", path.display()),
         source,
     })?;
-    let plan: Plan = serde_json::from_str(&text)
-        .map_err(|e| CliError::Usage(format!("{}: not a gwsync plan: {e}", path.display())))?;
-    if plan.version != PLAN_VERSION {
-        return Err(CliError::Usage(format!(
-            "{}: plan version {} is not {PLAN_VERSION}",
-            path.display(),
-            plan.version
-        )));
+    let not_a_plan = |e: serde_json::Error| {
+        CliError::Usage(format!("{}: not a gwsync plan: {e}", path.display()))
+    };
+    // The version first: a plan of another version does not have this version's shape.
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(not_a_plan)?;
+    match value.get("version").and_then(serde_json::Value::as_u64) {
+        Some(v) if v == u64::from(PLAN_VERSION) => {}
+        Some(v) => {
+            return Err(CliError::Usage(format!(
+                "{} is a plan of version {v}, written by another gwsync; this one reads version \
+                 {PLAN_VERSION}: run `gwsync plan --out` again",
+                path.display()
+            )));
+        }
+        None => {
+            return Err(CliError::Usage(format!(
+                "{}: not a gwsync plan (no version)",
+                path.display()
+            )));
+        }
     }
+    let plan: Plan = serde_json::from_value(value).map_err(not_a_plan)?;
     if plan.commit.as_deref() != Some(checked.revision.commit.as_str()) {
         return Err(CliError::Usage(format!(
             "{} was planned for commit {}, the revision is now {}: plan again",

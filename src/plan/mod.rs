@@ -4,8 +4,10 @@
 //! A [`Plan`] is a list of typed [`Change`]s, each one AWS call ([`Operation`]), in a safe
 //! order: target groups, then load balancers, listeners, rules (creates, updates, priority
 //! moves), then stale rules, listeners, load balancers and target groups. It is computed by
-//! `diff` (pure: desired and observed state in, changes out) and rendered by `render` (text,
-//! JSON, Markdown) from the same structure. It never names a resource without gwsync's
+//! `diff` (pure: desired and observed state in, changes out), each change with a typed
+//! [`Reason`] and each difference left to an operator a typed [`Note`] (`reason`), and
+//! rendered by `render` (text, JSON, Markdown; every word for people in `render::words`)
+//! from the same structure. It never names a resource without gwsync's
 //! instance tag: observed state holds only those, and foreign rules only reserve their
 //! priorities.
 //!
@@ -13,7 +15,13 @@
 
 pub mod diff;
 pub mod priorities;
+mod reason;
 pub mod render;
+
+pub use reason::{
+    AttributeChange, Difference, GatewayHold, HeldBack, LoadBalancerSetting, NewListenerCause,
+    NewResource, Note, PriorityMove, Reason, Removed, Staleness, TargetGroupSetting,
+};
 
 pub use diff::diff;
 
@@ -22,8 +30,8 @@ use crate::alb::{HealthCheck, Listener, LoadBalancer, Rule, Target, TargetGroup}
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// The version of the plan's JSON shape.
-pub const PLAN_VERSION: u32 = 1;
+/// The version of the plan's JSON shape. 2: typed reasons, notes and model values.
+pub const PLAN_VERSION: u32 = 2;
 
 /// A reviewable, executable list of changes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,7 +46,7 @@ pub struct Plan {
     /// Differences gwsync will not apply in place (e.g. a scheme or name change, which needs
     /// a new load balancer), for the operator to act on.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub notes: Vec<String>,
+    pub notes: Vec<Note>,
 }
 
 impl Plan {
@@ -81,8 +89,8 @@ pub struct Change {
     pub before: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<serde_json::Value>,
-    /// Why: which field differs, or which route asked for it.
-    pub reason: String,
+    /// Why: which route asked for it, which settings differ, why it is no longer wanted.
+    pub reason: Reason,
 }
 
 /// An AWS call with everything it needs that is known at plan time. ARNs are not: `apply`

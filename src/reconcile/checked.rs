@@ -5,6 +5,7 @@
 //! It reads Git (through [`Source`]) and the store; it never talks to AWS.
 
 use crate::config::{Config, Limits};
+use crate::plan::HeldBack;
 use crate::reconcile::compose_snapshot;
 use crate::source::{Revision, Snapshot, Source, SourceError};
 use crate::store::{Store, StoreError};
@@ -179,12 +180,12 @@ pub struct Effective {
     pub admission: Admission,
     pub translation: Translation,
     /// Which teams keep an earlier state, for the operator.
-    pub notes: Vec<String>,
+    pub notes: Vec<HeldBack>,
 }
 
 impl Effective {
     /// The revision as it is, with a note saying why no last good state was looked up.
-    pub fn as_is(checked: &Checked, notes: Vec<String>) -> Effective {
+    pub fn as_is(checked: &Checked, notes: Vec<HeldBack>) -> Effective {
         Effective {
             admission: checked.admission.clone(),
             translation: checked.translation.clone(),
@@ -211,17 +212,15 @@ pub async fn last_good(
         }
         match store.last_admitted(&team.name).await? {
             Some((commit, files)) => {
-                notes.push(format!(
-                    "team {} is refused at this revision: its last admitted state (commit {}) stays in place",
-                    team.name,
-                    crate::source::short(&commit)
-                ));
+                notes.push(HeldBack::TeamAtLastGood {
+                    team: team.name.clone(),
+                    commit,
+                });
                 replacements.insert(team.name.clone(), files);
             }
-            None => notes.push(format!(
-                "team {} is refused at this revision and has no admitted revision on record",
-                team.name
-            )),
+            None => notes.push(HeldBack::TeamWithoutLastGood {
+                team: team.name.clone(),
+            }),
         }
     }
     if replacements.is_empty() {

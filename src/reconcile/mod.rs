@@ -22,7 +22,7 @@ use crate::alb::{Certificate, Stack};
 use crate::aws::AwsIds;
 use crate::aws::client::Clients;
 use crate::aws::observe::{AwsError, find_certificates, observe, resolve_certificates};
-use crate::plan::{Observed, Plan, diff};
+use crate::plan::{GatewayHold, HeldBack, Observed, Plan, diff};
 use crate::source::{Revision, Snapshot, SourceFile};
 use crate::tenancy::{Admission, PathOwner, Tenancy};
 use crate::translate::Translation;
@@ -75,8 +75,8 @@ pub struct LivePlan {
     pub plan: Plan,
     pub ids: AwsIds,
     pub observed: Observed,
-    /// Problems that held a Gateway back (refused teams, missing certificates).
-    pub held_back: Vec<String>,
+    /// What is left as it is on AWS and why (refused teams, missing certificates).
+    pub held_back: Vec<HeldBack>,
 }
 
 /// Reads AWS and computes the plan for a checked revision.
@@ -104,16 +104,13 @@ pub async fn live_plan(
     if !hostnames.is_empty() {
         let found = find_certificates(clients, &hostnames).await?;
         ids.certificates.extend(found.clone());
-        for d in resolve_certificates(&mut desired, &found) {
-            held_back.push(d.to_string());
-        }
+        held_back.extend(resolve_certificates(&mut desired, &found));
     }
-    let hold: BTreeSet<String> = held_gateways(revision, admission, translation, &desired);
-    for gateway in &hold {
-        held_back.push(format!(
-            "Gateway {gateway} is left as it is on AWS: a team with routes on it is refused, or a listener has no certificate (see above)"
-        ));
-    }
+    let hold = held_gateways(revision, admission, translation, &desired);
+    held_back.extend(hold.iter().map(|(gateway, causes)| HeldBack::Gateway {
+        gateway: gateway.clone(),
+        causes: causes.iter().cloned().collect(),
+    }));
     hold_back(&mut desired, &observed.stack, &hold);
     let plan = diff(&desired, &observed, Some(revision.commit.clone()));
     Ok(LivePlan {
@@ -133,8 +130,14 @@ fn held_gateways(
     admission: &Admission,
     translation: &Translation,
     desired: &Stack,
-) -> BTreeSet<String> {
-    let mut hold: BTreeSet<String> = translation.refused_gateways.clone();
+) -> BTreeMap<String, BTreeSet<GatewayHold>> {
+    let mut hold: BTreeMap<String, BTreeSet<GatewayHold>> = BTreeMap::new();
+    let mut add = |gateway: &str, cause: GatewayHold| {
+        hold.entry(gateway.to_string()).or_default().insert(cause);
+    };
+    for gateway in &translation.refused_gateways {
+        add(gateway, GatewayHold::Untranslatable);
+    }
     for lb in &desired.load_balancers {
         let unresolved = lb
             .listeners
@@ -142,7 +145,7 @@ fn held_gateways(
             .flat_map(|l| &l.certificates)
             .any(|c| matches!(c, Certificate::ForHostname(_)));
         if unresolved {
-            hold.insert(lb.gateway.clone());
+            add(&lb.gateway, GatewayHold::MissingCertificate);
         }
     }
     let view = Report {
@@ -154,7 +157,14 @@ fn held_gateways(
     for team in &admission.teams {
         if !view.team_admitted(&team.name) {
             // A refused team's attachments are gone; its routes may sit on any Gateway.
-            hold.extend(desired.load_balancers.iter().map(|lb| lb.gateway.clone()));
+            for lb in &desired.load_balancers {
+                add(
+                    &lb.gateway,
+                    GatewayHold::RefusedTeam {
+                        team: team.name.clone(),
+                    },
+                );
+            }
         }
     }
     hold
@@ -162,15 +172,15 @@ fn held_gateways(
 
 /// Replaces held Gateways in the desired state by what AWS has, so that the diff leaves them
 /// alone.
-fn hold_back(desired: &mut Stack, observed: &Stack, hold: &BTreeSet<String>) {
+fn hold_back<V>(desired: &mut Stack, observed: &Stack, hold: &BTreeMap<String, V>) {
     desired
         .load_balancers
-        .retain(|lb| !hold.contains(&lb.gateway));
+        .retain(|lb| !hold.contains_key(&lb.gateway));
     desired.load_balancers.extend(
         observed
             .load_balancers
             .iter()
-            .filter(|lb| hold.contains(&lb.gateway))
+            .filter(|lb| hold.contains_key(&lb.gateway))
             .cloned(),
     );
     desired

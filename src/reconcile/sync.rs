@@ -14,7 +14,7 @@ use crate::aws::apply::{ApplyReport, apply};
 use crate::aws::client::Clients;
 use crate::aws::observe::AwsError;
 use crate::config::Config;
-use crate::plan::{Plan, render};
+use crate::plan::{HeldBack, Plan, render};
 use crate::source::short;
 use crate::store::{Pin, Store, StoreError};
 
@@ -207,7 +207,7 @@ pub struct SyncResult {
     /// Empty unless a plan was computed.
     pub plan: Option<Plan>,
     /// Gateways held back and teams kept at an earlier state, for the operator.
-    pub held_back: Vec<String>,
+    pub held_back: Vec<HeldBack>,
     /// A rollback's pin lifted by this newer commit.
     pub pin_lifted: Option<Pin>,
 }

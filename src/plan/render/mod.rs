@@ -7,6 +7,8 @@
 //! has the summary as heading, a table of changes, each change's before/after JSON as a
 //! collapsed diff, and the notes as a warning. An empty plan says "No changes.".
 
+pub mod words;
+
 use super::{ChangeAction, Operation, Plan};
 use serde_json::Value;
 use std::fmt::Write;
@@ -113,7 +115,7 @@ pub fn markdown(plan: &Plan) -> String {
     if !plan.notes.is_empty() {
         out.push_str("> [!WARNING]\n> Not applied, needs an operator:\n");
         for note in &plan.notes {
-            let _ = writeln!(out, "> - {}", one_line(note));
+            let _ = writeln!(out, "> - {}", one_line(&note.to_string()));
         }
         out.push('\n');
     }
@@ -130,7 +132,7 @@ pub fn markdown(plan: &Plan) -> String {
             symbol(c.action),
             code(&c.address),
             call(&c.operation),
-            cell(&c.reason)
+            cell(&c.reason.to_string())
         );
     }
 
@@ -241,7 +243,9 @@ fn html(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::plan::diff::tests::{abc, converge, rule, web};
-    use crate::plan::{Change, Observed, PLAN_VERSION};
+    use crate::plan::{
+        Change, LoadBalancerSetting, Note, Observed, PLAN_VERSION, Reason, Removed, Staleness,
+    };
     use serde_json::json;
 
     fn empty() -> Plan {
@@ -314,12 +318,18 @@ mod tests {
     #[test]
     fn notes_show_without_changes() {
         let mut plan = empty();
-        plan.notes.push("platform/public: scheme".to_string());
+        plan.notes.push(Note::LoadBalancerSetting {
+            gateway: "platform/public".to_string(),
+            setting: LoadBalancerSetting::Scheme,
+            on_aws: "internal".to_string(),
+            desired: "internet-facing".to_string(),
+        });
         let out = text(&plan);
         assert!(out.starts_with("No changes.\n"));
-        assert!(out.contains("! platform/public: scheme"));
+        assert!(out.contains("! platform/public: the load balancer is internal on AWS"));
         let md = markdown(&plan);
-        assert!(md.contains("> [!WARNING]") && md.contains("> - platform/public: scheme"));
+        assert!(md.contains("> [!WARNING]"));
+        assert!(md.contains("> - platform/public: the load balancer is internal on AWS"));
         assert!(md.contains("No changes."));
     }
 
@@ -354,10 +364,19 @@ mod tests {
             },
             before: Some(json!({"body": "```"})),
             after: None,
-            reason: "line one\nline | two".to_string(),
+            reason: Reason::Stale {
+                cause: Staleness::GatewayRemoved {
+                    gateway: "a|b".to_string(),
+                },
+                removed: Removed::LoadBalancer {
+                    name: "line one\nline | two".to_string(),
+                },
+            },
         });
         let md = markdown(&plan);
-        assert!(md.contains("| - | `a\\|b` | `DeleteLoadBalancer` | line one line \\| two |"));
+        assert!(md.contains(
+            "| - | `a\\|b` | `DeleteLoadBalancer` | Gateway a\\|b is no longer desired: load balancer line one line \\| two |"
+        ), "{md}");
         assert!(md.contains("````diff\n"), "{md}");
     }
 
@@ -374,7 +393,14 @@ mod tests {
                 },
                 before: Some(big.clone()),
                 after: None,
-                reason: "gone".to_string(),
+                reason: Reason::Stale {
+                    cause: Staleness::GatewayRemoved {
+                        gateway: format!("gw/{i}"),
+                    },
+                    removed: Removed::LoadBalancer {
+                        name: format!("gw-{i}"),
+                    },
+                },
             });
         }
         let md = markdown(&plan);
@@ -390,8 +416,12 @@ mod tests {
         let back: Plan = serde_json::from_str(&out).unwrap();
         assert_eq!(back, plan);
         let v: Value = serde_json::from_str(&out).unwrap();
-        assert_eq!(v["version"], 1);
+        assert_eq!(v["version"], PLAN_VERSION);
         assert_eq!(v["changes"][1]["operation"]["call"], "ModifyRule");
+        let reason = &v["changes"][1]["reason"];
+        assert_eq!(reason["why"], "rule-differs", "{reason}");
+        assert_eq!(reason["differences"][0]["field"], "actions");
+        assert_eq!(reason["source"]["route"], "team/a");
         assert_eq!(v["changes"][2]["action"], "move");
     }
 

@@ -1512,7 +1512,7 @@ async fn an_aws_error_is_reported_in_its_own_words_and_stops_only_its_gateway() 
         panic!("{}", report.render());
     };
     assert!(
-        message.starts_with("CreateRule: PriorityInUse: "),
+        message.starts_with("CreateRule failed: PriorityInUse: "),
         "{message}"
     );
     assert_eq!(report.results[1].outcome, Outcome::Skipped);

@@ -109,6 +109,17 @@ mod tests {
         ];
         let distinct: BTreeSet<&&String> = prints.iter().collect();
         assert_eq!(distinct.len(), prints.len(), "{prints:?}");
+        // The same rule at another priority is another state.
+        let moved = Observed::new(
+            Stack::default(),
+            BTreeMap::from([(
+                ("platform/public".to_string(), 443),
+                BTreeMap::from([(2, "rule/x".to_string())]),
+            )]),
+            BTreeMap::new(),
+            BTreeSet::new(),
+        );
+        assert_ne!(moved.fingerprint, with_rule_id.fingerprint);
         assert_eq!(base.fingerprint, base.digest());
     }
 }

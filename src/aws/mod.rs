@@ -3,11 +3,13 @@
 //!
 //! Everything that talks to AWS lives here and nowhere else. `client` builds the SDK clients
 //! (region, profile, endpoint override, retries with jittered backoff on throttling and 5xx)
-//! and the client-side rate limits. The ownership tag scheme is `alb::identity`. Only resources with
-//! gwsync's instance tag are read into the observed model or changed.
+//! and the client-side rate limits; `error` is the one AWS error type. The ownership tag
+//! scheme is `alb::identity`. Only resources with gwsync's instance tag are read into the
+//! observed model or changed.
 
 pub mod apply;
 pub mod client;
+pub mod error;
 pub mod observe;
 mod requests;
 

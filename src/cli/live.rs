@@ -264,8 +264,8 @@ pub(super) fn observed_stack(config: &Config) -> Result<Stack, CliError> {
     })
 }
 
-impl From<crate::aws::observe::AwsError> for CliError {
-    fn from(e: crate::aws::observe::AwsError) -> Self {
+impl From<crate::aws::error::AwsError> for CliError {
+    fn from(e: crate::aws::error::AwsError) -> Self {
         CliError::Usage(format!("AWS: {e}"))
     }
 }

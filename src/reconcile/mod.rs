@@ -21,7 +21,8 @@ pub use checked::{
 use crate::alb::{Certificate, Stack};
 use crate::aws::AwsIds;
 use crate::aws::client::Clients;
-use crate::aws::observe::{AwsError, find_certificates, observe, resolve_certificates};
+use crate::aws::error::AwsError;
+use crate::aws::observe::{find_certificates, observe, resolve_certificates};
 use crate::plan::{GatewayHold, HeldBack, Observed, Plan, diff};
 use crate::source::{Revision, Snapshot, SourceFile};
 use crate::tenancy::{Admission, PathOwner, Tenancy};

@@ -12,7 +12,7 @@ use super::{Checked, Effective, LivePlan, last_good, live_plan};
 use crate::aws::AwsIds;
 use crate::aws::apply::{ApplyReport, apply};
 use crate::aws::client::Clients;
-use crate::aws::observe::AwsError;
+use crate::aws::error::AwsError;
 use crate::config::Config;
 use crate::plan::{HeldBack, Plan, render};
 use crate::source::short;

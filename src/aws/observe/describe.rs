@@ -1,0 +1,271 @@
+//! Describing: the describe calls observe makes, each paged at the API's maximum and each
+//! after a read permit from the rate limiter. Raw SDK shapes out; nothing is interpreted
+//! here beyond paging and tag maps.
+
+use crate::alb::{Certificate, Target};
+use crate::aws::client::Clients;
+use crate::aws::error::{AwsError, CallError};
+use aws_sdk_elasticloadbalancingv2::types as elb;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Most ARNs DescribeTags takes in one call.
+const TAGS_PER_CALL: usize = 20;
+
+/// Largest page the Describe calls allow.
+const PAGE_SIZE: i32 = 400;
+
+pub(super) async fn describe_load_balancers(
+    clients: &Clients,
+) -> Result<Vec<elb::LoadBalancer>, AwsError> {
+    let mut all = Vec::new();
+    let mut marker = None;
+    loop {
+        clients.read().await;
+        let out = clients
+            .elb
+            .describe_load_balancers()
+            .page_size(PAGE_SIZE)
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(|e| CallError::new("DescribeLoadBalancers", &e))?;
+        all.extend(out.load_balancers().iter().cloned());
+        marker = out.next_marker().map(str::to_string);
+        if marker.is_none() {
+            return Ok(all);
+        }
+    }
+}
+
+pub(super) async fn describe_target_groups(
+    clients: &Clients,
+) -> Result<Vec<elb::TargetGroup>, AwsError> {
+    let mut all = Vec::new();
+    let mut marker = None;
+    loop {
+        clients.read().await;
+        let out = clients
+            .elb
+            .describe_target_groups()
+            .page_size(PAGE_SIZE)
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(|e| CallError::new("DescribeTargetGroups", &e))?;
+        all.extend(out.target_groups().iter().cloned());
+        marker = out.next_marker().map(str::to_string);
+        if marker.is_none() {
+            return Ok(all);
+        }
+    }
+}
+
+pub(super) async fn describe_listeners(
+    clients: &Clients,
+    lb_arn: &str,
+) -> Result<Vec<elb::Listener>, AwsError> {
+    let mut all = Vec::new();
+    let mut marker = None;
+    loop {
+        clients.read().await;
+        let out = clients
+            .elb
+            .describe_listeners()
+            .load_balancer_arn(lb_arn)
+            .page_size(PAGE_SIZE)
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(|e| CallError::new("DescribeListeners", &e))?;
+        all.extend(out.listeners().iter().cloned());
+        marker = out.next_marker().map(str::to_string);
+        if marker.is_none() {
+            return Ok(all);
+        }
+    }
+}
+
+pub(super) async fn describe_rules(
+    clients: &Clients,
+    listener_arn: &str,
+) -> Result<Vec<elb::Rule>, AwsError> {
+    let mut all = Vec::new();
+    let mut marker = None;
+    loop {
+        clients.read().await;
+        let out = clients
+            .elb
+            .describe_rules()
+            .listener_arn(listener_arn)
+            .page_size(PAGE_SIZE)
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(|e| CallError::new("DescribeRules", &e))?;
+        all.extend(out.rules().iter().cloned());
+        marker = out.next_marker().map(str::to_string);
+        if marker.is_none() {
+            return Ok(all);
+        }
+    }
+}
+
+/// The certificates of an HTTPS listener: the default one first, then the others sorted.
+/// AWS lists the default twice when it is also in the certificate list (once with
+/// `IsDefault`, once without).
+pub(super) async fn describe_listener_certificates(
+    clients: &Clients,
+    listener_arn: &str,
+) -> Result<Vec<Certificate>, AwsError> {
+    let mut default = None;
+    let mut others = BTreeSet::new();
+    let mut marker = None;
+    loop {
+        clients.read().await;
+        let out = clients
+            .elb
+            .describe_listener_certificates()
+            .listener_arn(listener_arn)
+            .page_size(PAGE_SIZE)
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(|e| CallError::new("DescribeListenerCertificates", &e))?;
+        for c in out.certificates() {
+            let Some(arn) = c.certificate_arn() else {
+                continue;
+            };
+            if c.is_default() == Some(true) {
+                default = Some(arn.to_string());
+            } else {
+                others.insert(arn.to_string());
+            }
+        }
+        marker = out.next_marker().map(str::to_string);
+        if marker.is_none() {
+            break;
+        }
+    }
+    if let Some(d) = &default {
+        others.remove(d);
+    }
+    Ok(default
+        .into_iter()
+        .chain(others)
+        .map(Certificate::Arn)
+        .collect())
+}
+
+/// Attributes as AWS lists them (key, value), into a map; a value AWS leaves out is empty.
+fn attribute_map<'a>(
+    pairs: impl Iterator<Item = (Option<&'a str>, Option<&'a str>)>,
+) -> BTreeMap<String, String> {
+    pairs
+        .filter_map(|(k, v)| Some((k?.to_string(), v.unwrap_or_default().to_string())))
+        .collect()
+}
+
+pub(super) async fn describe_lb_attributes(
+    clients: &Clients,
+    lb_arn: &str,
+) -> Result<BTreeMap<String, String>, AwsError> {
+    clients.read().await;
+    let out = clients
+        .elb
+        .describe_load_balancer_attributes()
+        .load_balancer_arn(lb_arn)
+        .send()
+        .await
+        .map_err(|e| CallError::new("DescribeLoadBalancerAttributes", &e))?;
+    Ok(attribute_map(
+        out.attributes().iter().map(|a| (a.key(), a.value())),
+    ))
+}
+
+pub(super) async fn describe_tg_attributes(
+    clients: &Clients,
+    tg_arn: &str,
+) -> Result<BTreeMap<String, String>, AwsError> {
+    clients.read().await;
+    let out = clients
+        .elb
+        .describe_target_group_attributes()
+        .target_group_arn(tg_arn)
+        .send()
+        .await
+        .map_err(|e| CallError::new("DescribeTargetGroupAttributes", &e))?;
+    Ok(attribute_map(
+        out.attributes().iter().map(|a| (a.key(), a.value())),
+    ))
+}
+
+/// Registered targets, sorted; those draining are on their way out and left out, so that
+/// a desired target being deregistered is registered again.
+pub(super) async fn describe_targets(
+    clients: &Clients,
+    tg_arn: &str,
+) -> Result<Vec<Target>, AwsError> {
+    clients.read().await;
+    let out = clients
+        .elb
+        .describe_target_health()
+        .target_group_arn(tg_arn)
+        .send()
+        .await
+        .map_err(|e| CallError::new("DescribeTargetHealth", &e))?;
+    let mut targets: Vec<Target> = out
+        .target_health_descriptions()
+        .iter()
+        .filter(|d| {
+            d.target_health().and_then(|h| h.state()) != Some(&elb::TargetHealthStateEnum::Draining)
+        })
+        .filter_map(|d| {
+            let t = d.target()?;
+            Some(Target {
+                id: t.id()?.to_string(),
+                port: t.port().and_then(|p| u16::try_from(p).ok()),
+                availability_zone: t.availability_zone().map(str::to_string),
+            })
+        })
+        .collect();
+    targets.sort();
+    targets.dedup();
+    Ok(targets)
+}
+
+/// Tags by ARN, [`TAGS_PER_CALL`] ARNs a call. Callers pass ARNs of one kind: AWS documents
+/// the 20-ARN limit, not whether kinds may be mixed.
+pub(super) async fn describe_tags<'a>(
+    clients: &Clients,
+    arns: impl IntoIterator<Item = &'a str>,
+) -> Result<BTreeMap<String, BTreeMap<String, String>>, AwsError> {
+    let arns: Vec<String> = arns.into_iter().map(str::to_string).collect();
+    let mut all = BTreeMap::new();
+    for chunk in arns.chunks(TAGS_PER_CALL) {
+        clients.read().await;
+        let out = clients
+            .elb
+            .describe_tags()
+            .set_resource_arns(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(|e| CallError::new("DescribeTags", &e))?;
+        for d in out.tag_descriptions() {
+            let Some(arn) = d.resource_arn() else {
+                continue;
+            };
+            let tags = d
+                .tags()
+                .iter()
+                .filter_map(|t| {
+                    Some((
+                        t.key()?.to_string(),
+                        t.value().unwrap_or_default().to_string(),
+                    ))
+                })
+                .collect();
+            all.insert(arn.to_string(), tags);
+        }
+    }
+    Ok(all)
+}

@@ -1,0 +1,432 @@
+//! Observe: the live ALB configuration that gwsync owns, read from AWS into the ALB model,
+//! normalised so that an unchanged configuration compares equal to the desired one.
+//!
+//! [`observe`] finds owned resources by their tags (`alb::identity`), never by name: load
+//! balancers, listeners, rules and target groups with `gwsync.dev/instance = <instance id>`
+//! and a `gwsync.dev/resource` id. Rules without the instance tag (made by hand, or by
+//! another instance) are not in the model; they only reserve their priorities. Listeners
+//! without it are left out, rules and all.
+//!
+//! AWS reports one configuration in several shapes; this module gives each the one shape
+//! `translate` builds (see the `alb` module doc):
+//! - conditions from the legacy `Values` or from the `*Config` blocks, wildcard `Values` or
+//!   `RegexValues`, in [`Condition::canonical_order`]; header names lowercased; values kept
+//!   in AWS's order (which is the order they were written in);
+//! - actions by their `Order`; a forward given as `TargetGroupArn`, `ForwardConfig` or both
+//!   is one weighted list (a weight AWS leaves out is 1, its documented default); target
+//!   groups by backend when owned, by name when not;
+//! - redirect parts AWS leaves out are filled (`#{protocol}`, `#{host}`, `#{port}`,
+//!   `/#{path}`, `#{query}`), `HTTP_301` is 301;
+//! - subnets and security groups sorted (AWS keeps no order: they are sets);
+//! - an HTTPS listener's default certificate first, the others sorted by ARN; an HTTP
+//!   listener has no SSL policy (moto reports one);
+//! - attributes: every one AWS reports, defaults included (the diff compares the keys the
+//!   desired state sets); tags without gwsync's own three;
+//! - registered targets sorted, without those draining (being deregistered).
+//!
+//! The stage has three parts: [`describe`] makes the calls (paged, rate-limited), this module
+//! decides what is owned and assembles the observed state, [`normalise`] turns SDK shapes
+//! into the model, and [`certificates`] finds ACM certificates for listener hostnames
+//! ([`find_certificates`] looks them up, [`resolve_certificates`] writes them into the
+//! desired state).
+//!
+//! What is left to others: comparing (`plan`), changing anything (`apply`), and deciding
+//! which hostnames need a certificate.
+//!
+//! Call budget: one DescribeLoadBalancers per 400 load balancers, one DescribeTargetGroups
+//! per 400 target groups, DescribeTags by 20 ARNs of one kind, and per owned load balancer
+//! one DescribeLoadBalancerAttributes and one DescribeListeners; per owned listener one
+//! DescribeRules (400 rules a page, more than any listener holds), per HTTPS listener one
+//! DescribeListenerCertificates; per owned target group one DescribeTargetGroupAttributes
+//! and one DescribeTargetHealth. Calls run one after another, each after a rate-limit
+//! permit.
+
+mod certificates;
+mod describe;
+mod normalise;
+
+pub use certificates::{find_certificates, resolve_certificates};
+
+use crate::alb::{Observed, Stack, TargetGroup, identity};
+use crate::aws::AwsIds;
+use crate::aws::client::Clients;
+use crate::aws::error::AwsError;
+use aws_sdk_elasticloadbalancingv2::types as elb;
+use describe::{
+    describe_lb_attributes, describe_listener_certificates, describe_listeners,
+    describe_load_balancers, describe_rules, describe_tags, describe_target_groups,
+    describe_targets, describe_tg_attributes,
+};
+use normalise::{
+    TargetGroupRefs, actions_model, listener_model, listener_port, load_balancer_model, owned_id,
+    rule_model, rule_priority, split_target_group_id, target_group_model, unsupported_action,
+};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Tags by ARN, as DescribeTags returns them.
+type TagMap = BTreeMap<String, BTreeMap<String, String>>;
+
+/// Reads every resource that `instance_id` owns, in the model's shape, and where each is.
+pub async fn observe(clients: &Clients, instance_id: &str) -> Result<(Observed, AwsIds), AwsError> {
+    let mut ids = AwsIds::default();
+    let lbs = LoadBalancers::read(clients, instance_id).await?;
+    let tgs = TargetGroups::read(clients, instance_id, &mut ids).await?;
+    let listeners = Listeners::read(clients, instance_id, &lbs.owned).await?;
+    let mut assembly = Assembly {
+        instance_id,
+        ids,
+        refs: tgs.refs(),
+        stack: Stack::default(),
+        rule_ids: BTreeMap::new(),
+        foreign_priorities: BTreeMap::new(),
+        foreign_listeners: BTreeSet::new(),
+    };
+    for (gateway, lb) in &lbs.owned {
+        assembly
+            .load_balancer(clients, gateway, lb, &lbs.tags, &listeners)
+            .await?;
+    }
+    assembly.target_groups(clients, &tgs).await?;
+    let Assembly {
+        ids,
+        stack,
+        rule_ids,
+        foreign_priorities,
+        foreign_listeners,
+        ..
+    } = assembly;
+    Ok((
+        Observed::new(stack, rule_ids, foreign_priorities, foreign_listeners),
+        ids,
+    ))
+}
+
+/// Every ALB of the account with its tags, and the owned ones by Gateway.
+struct LoadBalancers {
+    owned: BTreeMap<String, elb::LoadBalancer>,
+    tags: TagMap,
+}
+
+impl LoadBalancers {
+    async fn read(clients: &Clients, instance_id: &str) -> Result<LoadBalancers, AwsError> {
+        let all: Vec<elb::LoadBalancer> = describe_load_balancers(clients)
+            .await?
+            .into_iter()
+            .filter(|lb| lb.r#type() == Some(&elb::LoadBalancerTypeEnum::Application))
+            .collect();
+        let tags =
+            describe_tags(clients, all.iter().filter_map(|lb| lb.load_balancer_arn())).await?;
+        let mut owned: BTreeMap<String, elb::LoadBalancer> = BTreeMap::new();
+        for lb in all {
+            let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
+            let Some(gateway) = owned_id(tags.get(&arn), instance_id, "lb/") else {
+                continue;
+            };
+            let gateway = gateway.to_string();
+            if let Some(other) = owned.insert(gateway.clone(), lb) {
+                return Err(AwsError::unexpected(
+                    format!("Gateway {gateway}"),
+                    format!(
+                        "two load balancers carry its tags ({} and {arn}); delete or untag one",
+                        other.load_balancer_arn().unwrap_or_default()
+                    ),
+                ));
+            }
+        }
+        Ok(LoadBalancers { owned, tags })
+    }
+}
+
+/// Every target group of the account (an owned one may not be attached to anything yet):
+/// owned ones by ARN with their (gateway, backend), the names of all of them (they resolve
+/// `TargetGroupName` backends and forwards to groups gwsync does not own).
+struct TargetGroups {
+    owned: BTreeMap<String, (String, String, elb::TargetGroup)>,
+    names: BTreeMap<String, String>,
+    tags: TagMap,
+}
+
+impl TargetGroups {
+    async fn read(
+        clients: &Clients,
+        instance_id: &str,
+        ids: &mut AwsIds,
+    ) -> Result<TargetGroups, AwsError> {
+        let all = describe_target_groups(clients).await?;
+        let tags =
+            describe_tags(clients, all.iter().filter_map(|tg| tg.target_group_arn())).await?;
+        let mut found = TargetGroups {
+            owned: BTreeMap::new(),
+            names: BTreeMap::new(),
+            tags: BTreeMap::new(),
+        };
+        for tg in all {
+            let arn = tg.target_group_arn().unwrap_or_default().to_string();
+            let name = tg.target_group_name().unwrap_or_default().to_string();
+            found.names.insert(arn.clone(), name.clone());
+            let tg_tags = tags.get(&arn);
+            let Some(id) = owned_id(tg_tags, instance_id, "tg/") else {
+                ids.existing_target_groups.insert(name, arn);
+                continue;
+            };
+            let Some((gateway, backend)) = split_target_group_id(id, tg_tags) else {
+                return Err(AwsError::unexpected(
+                    format!("target group {name}"),
+                    format!(
+                        "its {} tag `tg/{id}` names no gateway and backend",
+                        identity::RESOURCE
+                    ),
+                ));
+            };
+            let key = (gateway.clone(), backend.clone());
+            if let Some(other) = ids.target_groups.insert(key, arn.clone()) {
+                return Err(AwsError::unexpected(
+                    format!("target group for {backend} on Gateway {gateway}"),
+                    format!(
+                        "two target groups carry its tags ({other} and {arn}); delete or untag one"
+                    ),
+                ));
+            }
+            found.owned.insert(arn, (gateway, backend, tg));
+        }
+        found.tags = tags;
+        Ok(found)
+    }
+
+    /// How rules name target groups: owned ones by backend, the others by name.
+    fn refs(&self) -> TargetGroupRefs {
+        TargetGroupRefs {
+            owned: self
+                .owned
+                .iter()
+                .map(|(arn, (_, backend, _))| (arn.clone(), backend.clone()))
+                .collect(),
+            names: self.names.clone(),
+        }
+    }
+}
+
+/// The listeners of owned load balancers, which of them are owned, the rules of owned
+/// listeners and the tags of those rules.
+struct Listeners {
+    by_gateway: BTreeMap<String, Vec<elb::Listener>>,
+    tags: TagMap,
+    rules: BTreeMap<String, Vec<elb::Rule>>,
+    rule_tags: TagMap,
+    instance_id: String,
+}
+
+impl Listeners {
+    async fn read(
+        clients: &Clients,
+        instance_id: &str,
+        owned_lbs: &BTreeMap<String, elb::LoadBalancer>,
+    ) -> Result<Listeners, AwsError> {
+        let mut by_gateway = BTreeMap::new();
+        for (gateway, lb) in owned_lbs {
+            let arn = lb.load_balancer_arn().unwrap_or_default();
+            by_gateway.insert(gateway.clone(), describe_listeners(clients, arn).await?);
+        }
+        let all = by_gateway.values().flatten();
+        let tags = describe_tags(
+            clients,
+            all.filter_map(|l: &elb::Listener| l.listener_arn()),
+        )
+        .await?;
+        let mut found = Listeners {
+            by_gateway,
+            tags,
+            rules: BTreeMap::new(),
+            rule_tags: BTreeMap::new(),
+            instance_id: instance_id.to_string(),
+        };
+        // Rules of owned listeners, then the tags of every non-default rule at once.
+        let owned: Vec<String> = found
+            .by_gateway
+            .values()
+            .flatten()
+            .filter(|l| found.owned(l))
+            .filter_map(|l| l.listener_arn().map(str::to_string))
+            .collect();
+        for arn in owned {
+            let rules = describe_rules(clients, &arn).await?;
+            found.rules.insert(arn, rules);
+        }
+        let rules = found.rules.values().flatten();
+        found.rule_tags = describe_tags(
+            clients,
+            rules
+                .filter(|r: &&elb::Rule| r.is_default() != Some(true))
+                .filter_map(|r| r.rule_arn()),
+        )
+        .await?;
+        Ok(found)
+    }
+
+    fn owned(&self, l: &elb::Listener) -> bool {
+        let tags = self.tags.get(l.listener_arn().unwrap_or_default());
+        tags.and_then(|t| t.get(identity::INSTANCE))
+            .map(String::as_str)
+            == Some(self.instance_id.as_str())
+    }
+}
+
+/// The observed state as it is assembled from what was read.
+struct Assembly<'a> {
+    instance_id: &'a str,
+    ids: AwsIds,
+    refs: TargetGroupRefs,
+    stack: Stack,
+    rule_ids: BTreeMap<(String, u16), BTreeMap<u32, String>>,
+    foreign_priorities: BTreeMap<(String, u16), BTreeSet<u32>>,
+    foreign_listeners: BTreeSet<(String, u16)>,
+}
+
+impl Assembly<'_> {
+    /// An owned load balancer with its owned listeners and their owned rules; foreign
+    /// listeners and rules are noted (they keep the load balancer and their priorities).
+    async fn load_balancer(
+        &mut self,
+        clients: &Clients,
+        gateway: &str,
+        lb: &elb::LoadBalancer,
+        lb_tags: &TagMap,
+        listeners: &Listeners,
+    ) -> Result<(), AwsError> {
+        let lb_arn = lb.load_balancer_arn().unwrap_or_default();
+        self.ids
+            .load_balancers
+            .insert(gateway.to_string(), lb_arn.to_string());
+        if let Some(vpc) = lb.vpc_id() {
+            self.ids.vpcs.insert(gateway.to_string(), vpc.to_string());
+        }
+        let mut models = Vec::new();
+        for l in &listeners.by_gateway[gateway] {
+            if !listeners.owned(l) {
+                if let Some(port) = l.port() {
+                    self.foreign_listeners
+                        .insert((gateway.to_string(), port as u16));
+                }
+                continue;
+            }
+            models.push(self.listener(clients, gateway, l, listeners).await?);
+        }
+        models.sort_by_key(|l| l.port);
+        self.stack.load_balancers.push(load_balancer_model(
+            gateway,
+            lb,
+            describe_lb_attributes(clients, lb_arn).await?,
+            lb_tags.get(lb_arn),
+            models,
+        )?);
+        Ok(())
+    }
+
+    /// An owned listener: its certificates, default action and owned rules.
+    async fn listener(
+        &mut self,
+        clients: &Clients,
+        gateway: &str,
+        l: &elb::Listener,
+        listeners: &Listeners,
+    ) -> Result<crate::alb::Listener, AwsError> {
+        let listener_arn = l.listener_arn().unwrap_or_default();
+        let port = listener_port(l)?;
+        let key = (gateway.to_string(), port);
+        self.ids
+            .listeners
+            .insert(key.clone(), listener_arn.to_string());
+        let certificates = if l.protocol() == Some(&elb::ProtocolEnum::Https) {
+            describe_listener_certificates(clients, listener_arn).await?
+        } else {
+            Vec::new()
+        };
+        let mut default_actions: &[elb::Action] = l.default_actions();
+        let mut rules = Vec::new();
+        for r in &listeners.rules[listener_arn] {
+            if r.is_default() == Some(true) {
+                default_actions = r.actions();
+                continue;
+            }
+            if let Some(rule) = self.rule(
+                &key,
+                r,
+                listeners.rule_tags.get(r.rule_arn().unwrap_or_default()),
+            )? {
+                rules.push(rule);
+            }
+        }
+        rules.sort_by_key(|r| r.priority);
+        let default_action = actions_model(default_actions, &self.refs)
+            .pop()
+            .unwrap_or_else(|| unsupported_action("none"));
+        listener_model(l, port, certificates, default_action, rules)
+    }
+
+    /// An owned rule into the model; a foreign one only reserves its priority (None).
+    fn rule(
+        &mut self,
+        key: &(String, u16),
+        r: &elb::Rule,
+        tags: Option<&BTreeMap<String, String>>,
+    ) -> Result<Option<crate::alb::Rule>, AwsError> {
+        let rule_arn = r.rule_arn().unwrap_or_default();
+        let priority = rule_priority(r)?;
+        let owned = tags
+            .filter(|t| t.get(identity::INSTANCE).map(String::as_str) == Some(self.instance_id))
+            .and_then(|t| t.get(identity::RESOURCE));
+        let Some(id) = owned else {
+            self.foreign_priorities
+                .entry(key.clone())
+                .or_default()
+                .insert(priority);
+            return Ok(None);
+        };
+        if let Some(other) = self.ids.rules.insert(id.clone(), rule_arn.to_string()) {
+            return Err(AwsError::unexpected(
+                format!("rule {id}"),
+                format!("two rules carry its tags ({other} and {rule_arn}); delete one"),
+            ));
+        }
+        self.rule_ids
+            .entry(key.clone())
+            .or_default()
+            .insert(priority, id.clone());
+        Ok(Some(rule_model(r, priority, &self.refs)))
+    }
+
+    /// Owned target groups, into their gateway's load balancer. One whose load balancer is
+    /// gone (or not made yet) is only in `ids`.
+    async fn target_groups(
+        &mut self,
+        clients: &Clients,
+        tgs: &TargetGroups,
+    ) -> Result<(), AwsError> {
+        let mut models: BTreeMap<&str, Vec<TargetGroup>> = BTreeMap::new();
+        for (arn, (gateway, backend, tg)) in &tgs.owned {
+            if !self
+                .stack
+                .load_balancers
+                .iter()
+                .any(|lb| &lb.gateway == gateway)
+            {
+                continue;
+            }
+            let attributes = describe_tg_attributes(clients, arn).await?;
+            let targets = describe_targets(clients, arn).await?;
+            models.entry(gateway).or_default().push(target_group_model(
+                backend,
+                tg,
+                attributes,
+                tgs.tags.get(arn.as_str()),
+                targets,
+            )?);
+        }
+        for lb in &mut self.stack.load_balancers {
+            let mut groups = models.remove(lb.gateway.as_str()).unwrap_or_default();
+            groups.sort_by(|a, b| a.backend.cmp(&b.backend));
+            lb.target_groups = groups;
+        }
+        Ok(())
+    }
+}

@@ -5,21 +5,33 @@
 //! ALB cannot express, limits), never here; a team is admitted when both admit it.
 
 use crate::diagnostic::{Diagnostic, Severity};
+use crate::exit::Exit;
 use crate::source::Revision;
 use crate::tenancy::{Admission, Outcome, Verdict};
 use crate::translate::Translation;
 use serde::Serialize;
 use std::fmt::Write as _;
 
-/// Exit codes of `gwsync validate` (documented in the README).
+/// The verdict on a revision as a whole; its exit code is [`Status::exit`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Status {
     /// Every team admitted, no error.
-    Clean = 0,
+    Clean,
     /// Some team refused, or some object has an error (an unresolved reference).
-    Problems = 1,
-    /// The revision as a whole (tenants file, platform folder) or the invocation is invalid.
-    Invalid = 2,
+    Problems,
+    /// The revision as a whole (tenants file, platform folder) is invalid.
+    Invalid,
+}
+
+impl Status {
+    /// The exit code of `validate`, `plan --offline` and `check` for this verdict.
+    pub fn exit(self) -> Exit {
+        match self {
+            Status::Clean => Exit::Clean,
+            Status::Problems => Exit::Attention,
+            Status::Invalid => Exit::NothingDone,
+        }
+    }
 }
 
 /// What a report covers: the whole revision, or one team.
@@ -155,7 +167,7 @@ impl<'a> Report<'a> {
             version: 1,
             revision: self.revision,
             valid: self.admission.revision_valid(),
-            status: self.status() as u8,
+            status: self.status().exit().code(),
             diagnostics: self.revision_diagnostics().collect(),
             platform: self.platform().map(JsonOutcome::of),
             teams: self.teams().map(JsonOutcome::of).collect(),

@@ -24,6 +24,7 @@ const LAYERS: &[&str] = &[
     "source",
     "config",
     "diagnostic",
+    "exit",
     "alb",
     "hostname",
 ];

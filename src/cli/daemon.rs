@@ -3,14 +3,15 @@
 use super::{Cli, CliError, ConfigSource, SyncArgs};
 use crate::daemon::reconciler::{ReconcileError, Reconciler};
 use crate::daemon::{RunOptions, run as run_daemon};
+use crate::exit::Exit;
 use crate::plan::render;
 use crate::reconcile::sync::{SyncOutcome, pinned_message};
 use crate::source::short;
 
 /// Exit codes of `sync`.
-const CONVERGED: u8 = 0;
-const FAILED: u8 = 1;
-const NOTHING_APPLIED: u8 = 2;
+const CONVERGED: Exit = Exit::Clean;
+const FAILED: Exit = Exit::Attention;
+const NOTHING_APPLIED: Exit = Exit::NothingDone;
 
 /// The daemon and `sync` block in Git and parsing on one thread while the other serves
 /// HTTP and signals, so they need a runtime with more than one.
@@ -26,7 +27,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
 }
 
 /// `gwsync run`.
-pub(super) fn run(cli: &Cli) -> Result<u8, CliError> {
+pub(super) fn run(cli: &Cli) -> Result<Exit, CliError> {
     let source = ConfigSource::of(cli);
     let config_file = source.file.clone();
     // Fail fast on a bad configuration, before anything starts.
@@ -36,11 +37,11 @@ pub(super) fn run(cli: &Cli) -> Result<u8, CliError> {
         config_file,
     };
     runtime()?.block_on(run_daemon(options))?;
-    Ok(0)
+    Ok(Exit::Clean)
 }
 
 /// `gwsync sync [--once]`.
-pub(super) fn sync(cli: &Cli, args: &SyncArgs) -> Result<u8, CliError> {
+pub(super) fn sync(cli: &Cli, args: &SyncArgs) -> Result<Exit, CliError> {
     let config = ConfigSource::of(cli).load()?.0;
     runtime()?.block_on(async {
         let mut reconciler = Reconciler::open(config, super::record::actor(), None).await?;
@@ -94,7 +95,7 @@ pub(super) fn sync(cli: &Cli, args: &SyncArgs) -> Result<u8, CliError> {
 }
 
 /// Prints how a sync ended; its exit code.
-fn report(commit: &str, outcome: &SyncOutcome) -> u8 {
+fn report(commit: &str, outcome: &SyncOutcome) -> Exit {
     let short = short(commit);
     match outcome {
         SyncOutcome::Applied(report) => {

@@ -3,6 +3,7 @@
 use super::{Cli, CliError, ExplainArgs, OutputFormat, check_revision};
 use crate::alb::evaluate::{Answer, Outcome, Request, evaluate};
 use crate::alb::{LoadBalancer, render};
+use crate::exit::Exit;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -21,7 +22,7 @@ fn get() -> String {
     "GET".to_string()
 }
 
-pub(super) fn run(cli: &Cli, args: &ExplainArgs) -> Result<u8, CliError> {
+pub(super) fn run(cli: &Cli, args: &ExplainArgs) -> Result<Exit, CliError> {
     let requests = requests(args)?;
     let live_stack;
     let checked;
@@ -63,7 +64,7 @@ pub(super) fn run(cli: &Cli, args: &ExplainArgs) -> Result<u8, CliError> {
             }
         }
     }
-    Ok(0)
+    Ok(Exit::Clean)
 }
 
 /// The requests to answer, from the command line or the `--requests` file.

@@ -2,11 +2,12 @@
 
 use super::live::runtime;
 use super::{Cli, CliError, HistoryArgs, OutputFormat, ShowArgs, load_config, record};
+use crate::exit::Exit;
 use std::fmt::Write as _;
 
 pub(super) use crate::status::time;
 
-pub(super) fn history(cli: &Cli, args: &HistoryArgs) -> Result<u8, CliError> {
+pub(super) fn history(cli: &Cli, args: &HistoryArgs) -> Result<Exit, CliError> {
     let config = load_config(cli)?.0;
     let entries = runtime()?.block_on(async {
         let store = record::open(&config).await?;
@@ -57,10 +58,10 @@ pub(super) fn history(cli: &Cli, args: &HistoryArgs) -> Result<u8, CliError> {
             print!("{out}");
         }
     }
-    Ok(0)
+    Ok(Exit::Clean)
 }
 
-pub(super) fn show(cli: &Cli, args: &ShowArgs) -> Result<u8, CliError> {
+pub(super) fn show(cli: &Cli, args: &ShowArgs) -> Result<Exit, CliError> {
     let config = load_config(cli)?.0;
     let detail = runtime()?.block_on(async {
         let store = record::open(&config).await?;
@@ -79,7 +80,7 @@ pub(super) fn show(cli: &Cli, args: &ShowArgs) -> Result<u8, CliError> {
         ),
         OutputFormat::Text => print!("{}", show_text(&detail)),
     }
-    Ok(0)
+    Ok(Exit::Clean)
 }
 
 /// A recorded revision for people: each owner's verdict and problems, each apply with its

@@ -7,20 +7,21 @@ use crate::alb::Stack;
 use crate::aws::client::{Clients, RateLimits};
 use crate::aws::observe::observe;
 use crate::config::Config;
-use crate::plan::{HeldBack, PLAN_VERSION, Plan, render};
+use crate::exit::Exit;
+use crate::plan::{HeldBack, Plan, render};
 use crate::reconcile::record::record_revision;
 use crate::reconcile::sync::{
-    ApplyRecord, GUARDED, PinDecision, SyncError, TooManyDeletions, execute, pinned_message,
-    plan_effective, plan_live, settle_pin,
+    ApplyRecord, GUARDED, PinDecision, SyncError, execute, pinned_message, plan_effective,
+    plan_live, settle_pin,
 };
-use crate::reconcile::{Checked, Effective, LivePlan};
+use crate::reconcile::{Checked, Effective, LivePlan, Refusal, TooManyDeletions};
 use crate::validate::{Report, Status};
 use std::io::{BufRead, IsTerminal, Write};
 
-/// Exit codes of `plan` against AWS, as Terraform's `-detailed-exitcode`.
-const NO_CHANGES: u8 = 0;
-const CHANGES: u8 = 1;
-const ERROR: u8 = 2;
+/// `plan` against AWS exits as Terraform's `-detailed-exitcode`: no changes, changes, error.
+const NO_CHANGES: Exit = Exit::Clean;
+const CHANGES: Exit = Exit::Attention;
+const ERROR: Exit = Exit::NothingDone;
 
 pub(super) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_current_thread()
@@ -45,7 +46,7 @@ fn render(plan: &Plan, format: PlanFormat) -> String {
 }
 
 /// `gwsync plan` against AWS.
-pub(super) fn plan(cli: &Cli, args: &PlanArgs) -> Result<u8, CliError> {
+pub(super) fn plan(cli: &Cli, args: &PlanArgs) -> Result<Exit, CliError> {
     let config = load_config(cli)?.0;
     let checked = check_revision(cli, &args.revision)?;
     let report = checked.report();
@@ -100,7 +101,7 @@ fn print_problems(report: &Report<'_>, held_back: &[HeldBack]) {
 }
 
 /// `gwsync apply`.
-pub(super) fn run_apply(cli: &Cli, args: &ApplyArgs) -> Result<u8, CliError> {
+pub(super) fn run_apply(cli: &Cli, args: &ApplyArgs) -> Result<Exit, CliError> {
     let config = load_config(cli)?.0;
     let checked = check_revision(cli, &args.revision)?;
     let report = checked.report();
@@ -126,7 +127,7 @@ async fn apply_locked(
     checked: &Checked,
     report: &Report<'_>,
     args: &ApplyArgs,
-) -> Result<u8, CliError> {
+) -> Result<Exit, CliError> {
     match settle_pin(store, &checked.revision.commit).await? {
         PinDecision::Holds(pin) => {
             println!("{}", pinned_message(&pin, &checked.revision.commit));
@@ -151,9 +152,7 @@ async fn apply_locked(
     }
     if let Some(guard) = TooManyDeletions::of(config, &plan).filter(|_| !args.allow_deletes) {
         print!("{}", render::text(&plan));
-        return Err(CliError::Usage(format!(
-            "{guard}; review it and pass --allow-deletes"
-        )));
+        return Err(Refusal::Guarded(guard).into());
     }
     print!("{}", render::text(&plan));
     if !args.auto_approve && !confirm(&format!("Apply these {} changes", plan.changes.len()))? {
@@ -184,8 +183,8 @@ async fn apply_locked(
     })
 }
 
-/// A plan saved by `plan --out`: applied only while the commit and the live state it was
-/// computed from are still there.
+/// A plan saved by `plan --out`, read from `path` and checked against the revision and the
+/// live state ([`crate::reconcile::saved_plan`]).
 fn saved_plan(
     path: &std::path::Path,
     checked: &Checked,
@@ -195,43 +194,12 @@ fn saved_plan(
         context: format!("reading {}", path.display()),
         source,
     })?;
-    let not_a_plan = |e: serde_json::Error| {
-        CliError::Usage(format!("{}: not a gwsync plan: {e}", path.display()))
-    };
-    // The version first: a plan of another version does not have this version's shape.
-    let value: serde_json::Value = serde_json::from_str(&text).map_err(not_a_plan)?;
-    match value.get("version").and_then(serde_json::Value::as_u64) {
-        Some(v) if v == u64::from(PLAN_VERSION) => {}
-        Some(v) => {
-            return Err(CliError::Usage(format!(
-                "{} is a plan of version {v}, written by another gwsync; this one reads version \
-                 {PLAN_VERSION}: run `gwsync plan --out` again",
-                path.display()
-            )));
-        }
-        None => {
-            return Err(CliError::Usage(format!(
-                "{}: not a gwsync plan (no version)",
-                path.display()
-            )));
-        }
-    }
-    let plan: Plan = serde_json::from_value(value).map_err(not_a_plan)?;
-    if plan.commit.as_deref() != Some(checked.revision.commit.as_str()) {
-        return Err(CliError::Usage(format!(
-            "{} was planned for commit {}, the revision is now {}: plan again",
-            path.display(),
-            plan.commit.as_deref().unwrap_or("(none)"),
-            checked.revision.commit
-        )));
-    }
-    if plan.observed_fingerprint != live.observed.fingerprint {
-        return Err(CliError::Usage(format!(
-            "{}: the load balancers changed since it was planned: plan again",
-            path.display()
-        )));
-    }
-    Ok(plan)
+    Ok(crate::reconcile::saved_plan(
+        &path.display().to_string(),
+        &text,
+        &checked.revision.commit,
+        &live.observed,
+    )?)
 }
 
 /// Asks on the terminal whether to `what` ("Apply these 3 changes?"); without a terminal,
@@ -264,17 +232,12 @@ pub(super) fn observed_stack(config: &Config) -> Result<Stack, CliError> {
     })
 }
 
-impl From<crate::aws::error::AwsError> for CliError {
-    fn from(e: crate::aws::error::AwsError) -> Self {
-        CliError::Usage(format!("AWS: {e}"))
-    }
-}
-
 impl From<SyncError> for CliError {
     fn from(e: SyncError) -> Self {
         match e {
             SyncError::Store(e) => CliError::Store(e),
-            SyncError::Aws(e) => e.into(),
+            SyncError::Aws(e) => CliError::Aws(e),
+            SyncError::Refused(e) => CliError::Refused(e),
         }
     }
 }

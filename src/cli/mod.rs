@@ -13,6 +13,7 @@ mod rollback;
 mod validate;
 
 use crate::config::{Config, DEFAULT_CONFIG_PATH, RepoLocation};
+use crate::exit::Exit;
 use crate::reconcile::Checked;
 use crate::source::{GitAuth, Source};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -305,18 +306,15 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Sync(args) => daemon::sync(&cli, args),
     };
     match result {
-        Ok(code) => ExitCode::from(code),
+        Ok(exit) => exit.into(),
         Err(e) => {
             eprintln!("gwsync: {}", crate::error_chain(&e));
-            ExitCode::from(INVOCATION_ERROR)
+            Exit::NothingDone.into()
         }
     }
 }
 
-/// Exit code for an invalid invocation, configuration or unreachable repository.
-pub const INVOCATION_ERROR: u8 = 2;
-
-/// An error that stops a command before it has a result; always exit code 2.
+/// An error that stops a command before it has a result; always [`Exit::NothingDone`].
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
     #[error(transparent)]
@@ -331,7 +329,12 @@ pub enum CliError {
     Reconcile(#[from] crate::daemon::reconciler::ReconcileError),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
-    #[error("{context}: {source}")]
+    #[error(transparent)]
+    Aws(#[from] crate::aws::error::AwsError),
+    /// The operator decides (deletion guard, stale plan, a rollback that cannot be rebuilt).
+    #[error(transparent)]
+    Refused(#[from] crate::reconcile::Refusal),
+    #[error("{context}")]
     Io {
         context: String,
         source: std::io::Error,

@@ -3,6 +3,7 @@
 use super::{Cli, CliError, PlanArgs, PlanFormat, check_revision};
 use crate::alb::{Stack, render};
 use crate::diagnostic::Diagnostic;
+use crate::exit::Exit;
 use crate::source::Revision;
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -21,10 +22,10 @@ struct OfflinePlan<'a> {
     diagnostics: Vec<&'a Diagnostic>,
 }
 
-pub(super) fn run(cli: &Cli, args: &PlanArgs) -> Result<u8, CliError> {
+pub(super) fn run(cli: &Cli, args: &PlanArgs) -> Result<Exit, CliError> {
     let checked = check_revision(cli, &args.revision)?;
     let report = checked.report();
-    let status = report.status() as u8;
+    let status = report.status().exit();
     match args.format {
         PlanFormat::Markdown => {
             return Err(CliError::Usage(
@@ -40,7 +41,7 @@ pub(super) fn run(cli: &Cli, args: &PlanArgs) -> Result<u8, CliError> {
             let plan = OfflinePlan {
                 version: 1,
                 revision: &checked.revision,
-                status,
+                status: status.code(),
                 stack: &checked.translation.stack,
                 refused_teams: &checked.translation.refused_teams,
                 refused_gateways: &checked.translation.refused_gateways,

@@ -8,178 +8,101 @@ use super::{
     record,
 };
 use crate::config::Config;
+use crate::exit::Exit;
 use crate::plan::render;
-use crate::reconcile::sync::{ApplyRecord, TooManyDeletions, execute};
-use crate::reconcile::{admit_options, translate_options};
-use crate::reconcile::{compose_snapshot, live_plan};
-use crate::source::{Revision, Snapshot, SourceFile};
-use crate::store::{Pin, Store};
-use crate::tenancy::admit;
-use crate::translate::{RouteAges, translate};
-use std::collections::BTreeMap;
+use crate::reconcile::rollback::{RollbackPlan, Scope, pin, plan_rollback};
+use crate::reconcile::sync::{ApplyRecord, execute};
+use crate::reconcile::{Checked, Refusal, TooManyDeletions};
+use crate::store::Store;
 
-pub(super) fn rollback(cli: &Cli, args: &RollbackArgs) -> Result<u8, CliError> {
+pub(super) fn rollback(cli: &Cli, args: &RollbackArgs) -> Result<Exit, CliError> {
     let config = load_config(cli)?.0;
+    // Git is needed for one team (the other teams as they are now), and only read for every
+    // team (which commit the pin is held against).
+    let current: Option<Checked> = match &args.team {
+        Some(_) => Some(check_revision(cli, &args.revision)?),
+        None => check_revision(cli, &args.revision).ok(),
+    };
     runtime()?.block_on(async {
         let store = record::open(&config).await?;
         record::lock(&store).await?;
-        let result = rollback_locked(cli, &config, &store, args).await;
+        let result = rollback_locked(&config, &store, args, current.as_ref()).await;
         record::unlock(&store).await?;
         result
     })
 }
 
 async fn rollback_locked(
-    cli: &Cli,
     config: &Config,
     store: &Store,
     args: &RollbackArgs,
-) -> Result<u8, CliError> {
-    let target = store.show(&args.to).await?.ok_or_else(|| {
-        CliError::Usage(format!(
-            "no recorded revision starts with `{}` (see `gwsync history`)",
-            args.to
-        ))
-    })?;
-    let revision = Revision {
-        commit: target.commit.clone(),
-        author: target.author.clone(),
-        committed_at: target.committed_at,
-        summary: target.summary.clone(),
+    current: Option<&Checked>,
+) -> Result<Exit, CliError> {
+    let scope = match (&args.team, current) {
+        (Some(team), Some(current)) => Scope::Team { team, current },
+        _ => Scope::Everything {
+            head: current.map(|c| c.revision.commit.clone()),
+        },
     };
-    // What to go back to: every owner's files as recorded (no Git needed), or the current
-    // revision with one team's folder as recorded.
-    let (snapshot, head, ages) = match &args.team {
-        None => {
-            let mut files = Vec::new();
-            for s in &target.snapshots {
-                for (path, text) in store
-                    .team_files(&target.commit, &s.owner)
-                    .await?
-                    .unwrap_or_default()
-                {
-                    files.push(SourceFile {
-                        path,
-                        bytes: text.into_bytes(),
-                    });
-                }
-            }
-            files.sort_by(|a, b| a.path.cmp(&b.path));
-            let head = check_revision(cli, &args.revision)
-                .ok()
-                .map(|c| c.revision.commit);
-            let snapshot = Snapshot {
-                revision: revision.clone(),
-                files,
-                entries_refused: Vec::new(),
-                submodules: Vec::new(),
-            };
-            (snapshot, head, RouteAges::new())
-        }
-        Some(team) => {
-            let checked = check_revision(cli, &args.revision)?;
-            let files = store
-                .team_files(&target.commit, team)
-                .await?
-                .ok_or_else(|| {
-                    CliError::Usage(format!(
-                        "revision {} has no recorded state of team {team}",
-                        target.commit
-                    ))
-                })?;
-            let Some(tenancy) = &checked.admission.tenancy else {
-                return Err(CliError::Usage(
-                    "the current revision's tenants file is invalid: roll back every team instead"
-                        .to_string(),
-                ));
-            };
-            let snapshot = compose_snapshot(
-                &checked.snapshot,
-                tenancy,
-                &BTreeMap::from([(team.clone(), files)]),
-            );
-            (snapshot, Some(checked.revision.commit), checked.ages)
-        }
-    };
-    let admission = admit(&snapshot, &admit_options(config));
-    if !admission.revision_valid() {
-        return Err(CliError::Usage(format!(
-            "the recorded state of {} is not admitted today (its tenants file or platform folder): nothing rolled back",
-            target.commit
-        )));
-    }
-    let translation = translate(&admission, &ages, &translate_options(config));
     let clients = connect(config).await;
-    let live = live_plan(
-        &clients,
-        &config.instance_id,
-        &revision,
-        &admission,
-        &translation,
-    )
-    .await?;
-    for h in &live.held_back {
+    let rollback = plan_rollback(config, store, &clients, &args.to, scope).await?;
+    for h in &rollback.live.held_back {
         eprintln!("held back: {h}");
     }
-    let plan = live.plan;
-    print!("{}", render::text(&plan));
-    if let Some(guard) = TooManyDeletions::of(config, &plan).filter(|_| !args.allow_deletes) {
-        return Err(CliError::Usage(format!(
-            "the rollback is held back: {guard}; review it and pass --allow-deletes"
-        )));
+    let plan = &rollback.live.plan;
+    print!("{}", render::text(plan));
+    if let Some(guard) = TooManyDeletions::of(config, plan).filter(|_| !args.allow_deletes) {
+        return Err(Refusal::Guarded(guard).into());
     }
-    if !plan.is_empty()
-        && !args.auto_approve
-        && !super::live::confirm(&format!(
-            "Roll back with these {} changes",
-            plan.changes.len()
-        ))?
-    {
+    let question = format!("Roll back with these {} changes", plan.changes.len());
+    if !plan.is_empty() && !args.auto_approve && !super::live::confirm(&question)? {
         println!("Nothing rolled back.");
-        return Ok(2);
+        return Ok(Exit::NothingDone);
     }
-    let mut succeeded = true;
-    if !plan.is_empty() {
-        let mut ids = live.ids;
-        let outcome = execute(
-            config,
-            store,
-            &clients,
-            &plan,
-            &mut ids,
-            ApplyRecord {
-                commit: &target.commit,
-                kind: "rollback",
-                actor: &record::actor(),
-            },
-        )
-        .await?;
-        succeeded = outcome.succeeded();
-        print!("{}", outcome.render());
+    if !apply_rollback(config, store, &clients, &rollback).await? {
+        return Ok(Exit::Attention);
     }
-    if !succeeded {
-        return Ok(1);
-    }
-    let pin = Pin {
-        commit: target.commit.clone(),
-        team: args.team.clone(),
-        pinned_at: record::now(),
-        actor: record::actor(),
-        head,
-    };
-    store.set_pin(&pin).await?;
+    pin(store, &rollback, &record::actor(), record::now()).await?;
     println!(
         "Rolled back{} to {}; pinned: `gwsync apply` does not roll forward until a new commit arrives or `gwsync resume`.",
         args.team
             .as_deref()
             .map(|t| format!(" team {t}"))
             .unwrap_or_default(),
-        crate::source::short(&target.commit)
+        crate::source::short(&rollback.target.commit)
     );
-    Ok(0)
+    Ok(Exit::Clean)
 }
 
-pub(super) fn resume(cli: &Cli, _args: &ResumeArgs) -> Result<u8, CliError> {
+/// Runs the rollback's plan, recorded as a `rollback`; whether every change succeeded.
+async fn apply_rollback(
+    config: &Config,
+    store: &Store,
+    clients: &crate::aws::client::Clients,
+    rollback: &RollbackPlan,
+) -> Result<bool, CliError> {
+    if rollback.live.plan.is_empty() {
+        return Ok(true);
+    }
+    let mut ids = rollback.live.ids.clone();
+    let outcome = execute(
+        config,
+        store,
+        clients,
+        &rollback.live.plan,
+        &mut ids,
+        ApplyRecord {
+            commit: &rollback.target.commit,
+            kind: "rollback",
+            actor: &record::actor(),
+        },
+    )
+    .await?;
+    print!("{}", outcome.render());
+    Ok(outcome.succeeded())
+}
+
+pub(super) fn resume(cli: &Cli, _args: &ResumeArgs) -> Result<Exit, CliError> {
     let config = load_config(cli)?.0;
     let had = runtime()?.block_on(async {
         let store = record::open(&config).await?;
@@ -193,10 +116,10 @@ pub(super) fn resume(cli: &Cli, _args: &ResumeArgs) -> Result<u8, CliError> {
             "No pin: nothing to resume."
         }
     );
-    Ok(0)
+    Ok(Exit::Clean)
 }
 
-pub(super) fn status(cli: &Cli, args: &StatusArgs) -> Result<u8, CliError> {
+pub(super) fn status(cli: &Cli, args: &StatusArgs) -> Result<Exit, CliError> {
     let config = load_config(cli)?.0;
     let tracked = check_revision(cli, &args.revision).ok().map(|c| c.revision);
     let status = runtime()?.block_on(async {
@@ -207,5 +130,5 @@ pub(super) fn status(cli: &Cli, args: &StatusArgs) -> Result<u8, CliError> {
         OutputFormat::Json => println!("{}", status.to_json()),
         OutputFormat::Text => print!("{}", status.to_text()),
     }
-    Ok(0)
+    Ok(Exit::Clean)
 }

@@ -1,9 +1,10 @@
 //! `gwsync validate`: one revision, admitted and translated team by team, reported.
 
 use super::{Cli, CliError, OutputFormat, ValidateArgs, check_revision};
+use crate::exit::Exit;
 use crate::validate::Report;
 
-pub(super) fn run(cli: &Cli, args: &ValidateArgs) -> Result<u8, CliError> {
+pub(super) fn run(cli: &Cli, args: &ValidateArgs) -> Result<Exit, CliError> {
     let checked = check_revision(cli, &args.revision)?;
     let report = Report {
         revision: &checked.revision,
@@ -15,5 +16,5 @@ pub(super) fn run(cli: &Cli, args: &ValidateArgs) -> Result<u8, CliError> {
         OutputFormat::Text => print!("{}", report.to_text()),
         OutputFormat::Json => println!("{}", report.to_json()),
     }
-    Ok(report.status() as u8)
+    Ok(report.status().exit())
 }

@@ -54,10 +54,10 @@ pub enum DaemonError {
     Config(String),
     #[error(transparent)]
     Reconcile(#[from] ReconcileError),
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {error}")]
     Listen {
         addr: std::net::SocketAddr,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("cannot install the signal handlers: {0}")]
     Signals(std::io::Error),
@@ -119,9 +119,9 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
     let (webhook_tx, mut webhook_rx) = http::trigger_channel();
     let listener = tokio::net::TcpListener::bind(config.daemon.listen)
         .await
-        .map_err(|source| DaemonError::Listen {
+        .map_err(|error| DaemonError::Listen {
             addr: config.daemon.listen,
-            source,
+            error,
         })?;
     let http_state = HttpState {
         metrics: metrics.clone(),

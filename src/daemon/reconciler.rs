@@ -13,9 +13,9 @@ use crate::config::Config;
 use crate::plan::{Plan, render};
 use crate::reconcile::record::{self, now};
 use crate::reconcile::sync::{
-    ApplyRecord, SyncError, SyncOutcome, SyncResult, TooManyDeletions, execute, plan_live, sync,
+    ApplyRecord, SyncError, SyncOutcome, SyncResult, execute, plan_live, sync,
 };
-use crate::reconcile::{CheckCache, Checked, check_incremental};
+use crate::reconcile::{CheckCache, Checked, TooManyDeletions, check_incremental};
 use crate::source::{GitAuth, Revision, Source, SourceError};
 use crate::store::{Store, StoreError};
 use std::sync::Arc;

@@ -7,11 +7,18 @@
 //!   hostnames, hold back the Gateways that must not change in this revision, and diff
 //!   ([`live_plan`]); it changes nothing itself;
 //! - [`record`]: what is written to the store, and the apply lock;
-//! - [`sync`]: the pin, the deletion guard, applying and recording.
+//! - [`sync`]: the pin, the deletion guard, applying and recording;
+//! - [`rollback`]: a recorded revision rebuilt from the store, planned, and pinned;
+//! - [`Refusal`]: what stops a command before any write for the operator to decide
+//!   (deletion guard, a stale saved plan, a rollback that cannot be rebuilt).
 
 pub mod checked;
 pub mod record;
+mod refusal;
+pub mod rollback;
 pub mod sync;
+
+pub use refusal::{Refusal, TooManyDeletions, saved_plan};
 
 pub use checked::{
     CheckCache, Checked, Effective, admit_options, check, check_incremental, last_good,

@@ -8,6 +8,7 @@
 //! retry policy is the caller's (the daemon's loop, `gwsync sync`).
 
 use super::record::{now, record_revision};
+use super::refusal::{Refusal, TooManyDeletions};
 use super::{Checked, Effective, LivePlan, last_good, live_plan};
 use crate::aws::AwsIds;
 use crate::aws::apply::{ApplyReport, apply};
@@ -21,41 +22,16 @@ use crate::store::{Pin, Store, StoreError};
 /// The condition raised when a plan deletes more rules than `apply.max_rule_deletions`.
 pub const GUARDED: &str = "guarded";
 
-/// The deletion guard: a plan that deletes more listener rules than
-/// `apply.max_rule_deletions` is not applied without an operator's say-so.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TooManyDeletions {
-    pub deletions: usize,
-    pub max: usize,
-}
-
-impl TooManyDeletions {
-    /// Whether the guard holds `plan` back.
-    pub fn of(config: &Config, plan: &Plan) -> Option<TooManyDeletions> {
-        let guard = TooManyDeletions {
-            deletions: plan.rule_deletions(),
-            max: config.apply.max_rule_deletions,
-        };
-        (guard.deletions > guard.max).then_some(guard)
-    }
-}
-
-impl std::fmt::Display for TooManyDeletions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "the plan deletes {} listener rules, more than apply.max_rule_deletions ({})",
-            self.deletions, self.max
-        )
-    }
-}
-
+/// Why applying (or planning to apply) stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("AWS: {0}")]
+    #[error(transparent)]
     Aws(#[from] AwsError),
+    /// The operator decides: nothing was written.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
 }
 
 /// What a rollback's pin means for the revision at hand.

@@ -6,7 +6,7 @@
 //! `Display`, `Debug` nor the `source()` chain of a [`SourceError`] can show a token.
 //!
 //! Messages do not repeat their cause: it is reachable through `std::error::Error::source`,
-//! which is what `anyhow`'s `{:#}` prints at the edge.
+//! which is what `gwsync::error_chain` prints at the edge.
 
 use std::path::PathBuf;
 

@@ -41,15 +41,13 @@ pub const ADMITTED: &str = "admitted";
 /// How long a connection waits for another writer before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Everything that can go wrong with the state database.
+/// Everything that can go wrong with the state database. sqlx's and serde's errors are
+/// leaves here: their own text (which already quotes their causes) is part of the message,
+/// and no variant has a `source()`, so an error chain prints each cause once.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot open the state database {}: {source}", path.display())]
-    Open {
-        path: PathBuf,
-        #[source]
-        source: sqlx::Error,
-    },
+    #[error("cannot open the state database {}: {error}", path.display())]
+    Open { path: PathBuf, error: sqlx::Error },
     #[error(
         "the state database {} was written by a newer gwsync (schema version {found}; this \
          gwsync knows up to {known}); upgrade gwsync, or point store.path at another file",
@@ -61,14 +59,13 @@ pub enum StoreError {
         known: i64,
     },
     #[error("cannot bring the state database schema up to date: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    Migrate(sqlx::migrate::MigrateError),
     #[error("state database query failed: {0}")]
-    Query(#[from] sqlx::Error),
-    #[error("the state database holds unreadable JSON in {what}: {source}")]
+    Query(sqlx::Error),
+    #[error("the state database holds unreadable JSON in {what}: {error}")]
     Corrupt {
         what: String,
-        #[source]
-        source: serde_json::Error,
+        error: serde_json::Error,
     },
     #[error("{prefix:?} is not a commit id or a prefix of at least 4 hex digits")]
     BadPrefix { prefix: String },
@@ -87,6 +84,18 @@ pub enum StoreError {
         pid: u32,
         since: i64,
     },
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        StoreError::Query(error)
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(error: sqlx::migrate::MigrateError) -> Self {
+        StoreError::Migrate(error)
+    }
 }
 
 fn format_time(secs: i64) -> String {
@@ -230,9 +239,9 @@ impl Store {
     /// Opens (creating if missing) the database at `path`, readable by its owner only, and
     /// brings its schema up to date. Refuses a database written by a newer gwsync.
     pub async fn open(path: &Path) -> Result<Store, StoreError> {
-        let open_err = |source: sqlx::Error| StoreError::Open {
+        let open_err = |error: sqlx::Error| StoreError::Open {
             path: path.to_path_buf(),
-            source,
+            error,
         };
         prepare_file(path).map_err(|e| open_err(sqlx::Error::Io(e)))?;
 
@@ -324,9 +333,9 @@ impl Store {
         files: &[(String, String)],
     ) -> Result<(), StoreError> {
         let diagnostics =
-            serde_json::to_string(diagnostics).map_err(|source| StoreError::Corrupt {
+            serde_json::to_string(diagnostics).map_err(|error| StoreError::Corrupt {
                 what: format!("the diagnostics of {owner} at {commit}"),
-                source,
+                error,
             })?;
         let files: Vec<StoredFile> = files
             .iter()
@@ -335,9 +344,9 @@ impl Store {
                 text: text.clone(),
             })
             .collect();
-        let files = serde_json::to_string(&files).map_err(|source| StoreError::Corrupt {
+        let files = serde_json::to_string(&files).map_err(|error| StoreError::Corrupt {
             what: format!("the files of {owner} at {commit}"),
-            source,
+            error,
         })?;
         sqlx::query(
             "INSERT INTO team_snapshots (\"commit\", owner, verdict, diagnostics, files) \
@@ -785,9 +794,9 @@ fn process_exists(pid: u32) -> bool {
 }
 
 fn parse_json(text: &str, what: impl FnOnce() -> String) -> Result<serde_json::Value, StoreError> {
-    serde_json::from_str(text).map_err(|source| StoreError::Corrupt {
+    serde_json::from_str(text).map_err(|error| StoreError::Corrupt {
         what: what(),
-        source,
+        error,
     })
 }
 
@@ -796,9 +805,9 @@ fn parse_files(
     what: impl FnOnce() -> String,
 ) -> Result<Vec<(String, String)>, StoreError> {
     let files: Vec<StoredFile> =
-        serde_json::from_str(text).map_err(|source| StoreError::Corrupt {
+        serde_json::from_str(text).map_err(|error| StoreError::Corrupt {
             what: what(),
-            source,
+            error,
         })?;
     Ok(files.into_iter().map(|f| (f.path, f.text)).collect())
 }

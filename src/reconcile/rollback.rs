@@ -1,0 +1,157 @@
+//! Rollback: a recorded revision rebuilt from the state database and planned against AWS,
+//! and the pin that holds it afterwards. For every team the stored files are enough (no Git
+//! needed); for one team, the current revision with that team's folder as recorded.
+//!
+//! Prompting and printing are the caller's; executing the plan is [`super::sync::execute`].
+
+use super::refusal::Refusal;
+use super::sync::SyncError;
+use super::{Checked, LivePlan, admit_options, compose_snapshot, live_plan, translate_options};
+use crate::aws::client::Clients;
+use crate::config::Config;
+use crate::source::{Revision, Snapshot, SourceFile};
+use crate::store::{Pin, RevisionDetail, Store, StoreError};
+use crate::tenancy::admit;
+use crate::translate::{RouteAges, translate};
+use std::collections::BTreeMap;
+
+/// What goes back to the recorded revision.
+pub enum Scope<'a> {
+    /// Every team, from the stored files alone. `head`: the tracked commit, when Git could
+    /// be read (the pin holds until a newer one arrives; without it, until `resume`).
+    Everything { head: Option<String> },
+    /// One team; every other team as in `current`.
+    Team { team: &'a str, current: &'a Checked },
+}
+
+/// A rollback planned against AWS.
+pub struct RollbackPlan {
+    /// The recorded revision rolled back to.
+    pub target: Revision,
+    /// The commit a pin is held against (see [`Scope`]).
+    pub head: Option<String>,
+    pub team: Option<String>,
+    pub live: LivePlan,
+}
+
+/// Rebuilds the recorded revision `to` (a commit or its prefix) for `scope`, admits and
+/// translates it as today's gwsync does, and plans it against AWS.
+pub async fn plan_rollback(
+    config: &Config,
+    store: &Store,
+    clients: &Clients,
+    to: &str,
+    scope: Scope<'_>,
+) -> Result<RollbackPlan, SyncError> {
+    let recorded = store
+        .show(to)
+        .await?
+        .ok_or_else(|| Refusal::UnknownRevision(to.to_string()))?;
+    let target = Revision {
+        commit: recorded.commit.clone(),
+        author: recorded.author.clone(),
+        committed_at: recorded.committed_at,
+        summary: recorded.summary.clone(),
+    };
+    let (snapshot, head, ages, team) = match scope {
+        Scope::Everything { head } => {
+            let snapshot = recorded_snapshot(store, &recorded, &target).await?;
+            (snapshot, head, RouteAges::new(), None)
+        }
+        Scope::Team { team, current } => {
+            let snapshot = team_snapshot(store, &recorded, team, current).await?;
+            let head = Some(current.revision.commit.clone());
+            (snapshot, head, current.ages.clone(), Some(team.to_string()))
+        }
+    };
+    let admission = admit(&snapshot, &admit_options(config));
+    if !admission.revision_valid() {
+        return Err(Refusal::NotAdmittedToday(recorded.commit).into());
+    }
+    let translation = translate(&admission, &ages, &translate_options(config));
+    let live = live_plan(
+        clients,
+        &config.instance_id,
+        &target,
+        &admission,
+        &translation,
+    )
+    .await?;
+    Ok(RollbackPlan {
+        target,
+        head,
+        team,
+        live,
+    })
+}
+
+/// Every owner's files as recorded at `recorded`.
+async fn recorded_snapshot(
+    store: &Store,
+    recorded: &RevisionDetail,
+    target: &Revision,
+) -> Result<Snapshot, StoreError> {
+    let mut files = Vec::new();
+    for s in &recorded.snapshots {
+        let stored = store.team_files(&recorded.commit, &s.owner).await?;
+        files.extend(
+            stored
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(path, text)| SourceFile {
+                    path,
+                    bytes: text.into_bytes(),
+                }),
+        );
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(Snapshot {
+        revision: target.clone(),
+        files,
+        entries_refused: Vec::new(),
+        submodules: Vec::new(),
+    })
+}
+
+/// The current revision with `team`'s folder as recorded at `recorded`.
+async fn team_snapshot(
+    store: &Store,
+    recorded: &RevisionDetail,
+    team: &str,
+    current: &Checked,
+) -> Result<Snapshot, SyncError> {
+    let files = store
+        .team_files(&recorded.commit, team)
+        .await?
+        .ok_or_else(|| Refusal::NoTeamState {
+            commit: recorded.commit.clone(),
+            team: team.to_string(),
+        })?;
+    let Some(tenancy) = &current.admission.tenancy else {
+        return Err(Refusal::TenantsInvalid.into());
+    };
+    Ok(compose_snapshot(
+        &current.snapshot,
+        tenancy,
+        &BTreeMap::from([(team.to_string(), files)]),
+    ))
+}
+
+/// Holds the rolled-back state: `gwsync apply` does not roll forward until a commit newer
+/// than `head` arrives, or `gwsync resume`.
+pub async fn pin(
+    store: &Store,
+    rollback: &RollbackPlan,
+    actor: &str,
+    now: i64,
+) -> Result<Pin, StoreError> {
+    let pin = Pin {
+        commit: rollback.target.commit.clone(),
+        team: rollback.team.clone(),
+        pinned_at: now,
+        actor: actor.to_string(),
+        head: rollback.head.clone(),
+    };
+    store.set_pin(&pin).await?;
+    Ok(pin)
+}

@@ -1529,3 +1529,76 @@ async fn an_aws_error_is_reported_in_its_own_words_and_stops_only_its_gateway() 
         "one refused, two for the other gateway"
     );
 }
+
+/// A gRPC target group is created with gRPC codes and its health check is changed with gRPC
+/// codes (ModifyTargetGroup once sent HTTP codes for every target group); what is read back
+/// compares equal to the model.
+#[tokio::test]
+async fn a_grpc_target_group_keeps_grpc_codes_through_create_and_modify() {
+    let h = Harness::start().await;
+    let mut ids = AwsIds::default();
+    let mut grpc = target_group("payments/grpc:50051", "public-grpc");
+    grpc.protocol_version = ProtocolVersion::Grpc;
+    grpc.port = 50051;
+    grpc.health_check.path = s("/grpc.health.v1.Health/Check");
+    grpc.health_check.matcher = Matcher::GrpcCode(s("0"));
+    let created = h
+        .apply(
+            &plan(vec![
+                create_lb(load_balancer(&h, GATEWAY, "public")),
+                create_tg(GATEWAY, grpc.clone()),
+            ]),
+            &mut ids,
+        )
+        .await;
+    assert!(created.succeeded(), "{}", created.render());
+    let observed_tg = |observed: &gwsync::alb::Observed| {
+        observed.stack.load_balancers[0]
+            .target_groups
+            .iter()
+            .find(|tg| tg.backend == grpc.backend)
+            .cloned()
+            .expect("the gRPC target group is observed")
+    };
+    let (observed, _) = gwsync::aws::observe::observe(&h.clients, INSTANCE)
+        .await
+        .unwrap();
+    let read = observed_tg(&observed);
+    assert_eq!(read.protocol_version, ProtocolVersion::Grpc);
+    assert_eq!(read.health_check, grpc.health_check, "read back as created");
+
+    let mut changed = grpc.health_check.clone();
+    changed.matcher = Matcher::GrpcCode(s("0-12"));
+    changed.interval_seconds = 10;
+    let modified = h
+        .apply(
+            &plan(vec![change(
+                "tg grpc health",
+                ChangeAction::Update,
+                Operation::ModifyTargetGroup {
+                    gateway: s(GATEWAY),
+                    backend: grpc.backend.clone(),
+                    health_check: changed.clone(),
+                },
+            )]),
+            &mut ids,
+        )
+        .await;
+    assert!(modified.succeeded(), "{}", modified.render());
+    let (observed, _) = gwsync::aws::observe::observe(&h.clients, INSTANCE)
+        .await
+        .unwrap();
+    assert_eq!(observed_tg(&observed).health_check, changed);
+    let sent = h
+        .elb
+        .describe_target_groups()
+        .target_group_arns(&ids.target_groups[&(s(GATEWAY), grpc.backend.clone())])
+        .send()
+        .await
+        .unwrap();
+    let matcher = sent.target_groups()[0].matcher().unwrap();
+    assert_eq!(
+        (matcher.grpc_code(), matcher.http_code()),
+        (Some("0-12"), None)
+    );
+}

@@ -835,45 +835,20 @@ fn strip_port(host: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alb::{Authenticate, IpAddressType, JwtValidation, QueryValue};
-    use std::collections::BTreeMap;
+    use crate::alb::fixtures::{
+        self, forward_to, header, header_regex, host, host_regex, listener, method, path,
+        path_regex, query, source_ip,
+    };
+    use crate::alb::{Authenticate, JwtValidation};
 
-    // ---- builders -------------------------------------------------------------------------
+    // ---- builders (the model's are shared: `alb::fixtures`) --------------------------------
 
     fn lb(listeners: Vec<Listener>) -> LoadBalancer {
-        LoadBalancer {
-            gateway: "platform/public".to_string(),
-            name: "gw-public".to_string(),
-            scheme: Scheme::InternetFacing,
-            ip_address_type: IpAddressType::Ipv4,
-            subnets: vec![],
-            security_groups: vec![],
-            attributes: BTreeMap::new(),
-            tags: BTreeMap::new(),
-            listeners,
-            target_groups: vec![],
-        }
-    }
-
-    fn listener(port: u16, protocol: Protocol, rules: Vec<Rule>) -> Listener {
-        Listener {
-            port,
-            protocol,
-            ssl_policy: None,
-            certificates: vec![],
-            default_action: Action::fixed(404),
-            rules,
-        }
+        fixtures::load_balancer("platform/public", listeners)
     }
 
     fn rule(priority: u32, conditions: Vec<Condition>, action: Action) -> Rule {
-        Rule {
-            priority,
-            conditions,
-            actions: vec![action],
-            transforms: vec![],
-            source: None,
-        }
+        fixtures::rule(priority, conditions, vec![action])
     }
 
     fn with_transforms(mut rule: Rule, transforms: Vec<Transform>) -> Rule {
@@ -885,19 +860,6 @@ mod tests {
         forward_to(&[(TargetGroupRef::Owned(backend.to_string()), 1)])
     }
 
-    fn forward_to(groups: &[(TargetGroupRef, u32)]) -> Action {
-        Action::Forward {
-            target_groups: groups
-                .iter()
-                .map(|(tg, weight)| WeightedTargetGroup {
-                    target_group: tg.clone(),
-                    weight: *weight,
-                })
-                .collect(),
-            stickiness_seconds: None,
-        }
-    }
-
     fn redirect(protocol: &str, host: &str, port: &str, path: &str, query: &str) -> Action {
         Action::Redirect {
             protocol: protocol.to_string(),
@@ -906,72 +868,6 @@ mod tests {
             path: path.to_string(),
             query: query.to_string(),
             status: 301,
-        }
-    }
-
-    fn strings(values: &[&str]) -> Vec<String> {
-        values.iter().map(|v| v.to_string()).collect()
-    }
-
-    fn host(values: &[&str]) -> Condition {
-        Condition::HostHeader {
-            values: Patterns::Wildcard(strings(values)),
-        }
-    }
-
-    fn host_regex(values: &[&str]) -> Condition {
-        Condition::HostHeader {
-            values: Patterns::Regex(strings(values)),
-        }
-    }
-
-    fn path(values: &[&str]) -> Condition {
-        Condition::PathPattern {
-            values: Patterns::Wildcard(strings(values)),
-        }
-    }
-
-    fn path_regex(values: &[&str]) -> Condition {
-        Condition::PathPattern {
-            values: Patterns::Regex(strings(values)),
-        }
-    }
-
-    fn header(name: &str, values: &[&str]) -> Condition {
-        Condition::HttpHeader {
-            name: name.to_string(),
-            values: Patterns::Wildcard(strings(values)),
-        }
-    }
-
-    fn header_regex(name: &str, values: &[&str]) -> Condition {
-        Condition::HttpHeader {
-            name: name.to_string(),
-            values: Patterns::Regex(strings(values)),
-        }
-    }
-
-    fn query(pairs: &[(Option<&str>, &str)]) -> Condition {
-        Condition::QueryString {
-            values: pairs
-                .iter()
-                .map(|(key, value)| QueryValue {
-                    key: key.map(str::to_string),
-                    value: value.to_string(),
-                })
-                .collect(),
-        }
-    }
-
-    fn method(values: &[&str]) -> Condition {
-        Condition::HttpRequestMethod {
-            values: strings(values),
-        }
-    }
-
-    fn source_ip(values: &[&str]) -> Condition {
-        Condition::SourceIp {
-            values: strings(values),
         }
     }
 

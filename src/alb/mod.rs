@@ -10,6 +10,8 @@
 //! request and what happens" from the model alone, with ALB's matching rules.
 
 pub mod evaluate;
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod identity;
 mod observed;
 pub mod render;

@@ -135,6 +135,7 @@ pub fn actions(
         .collect()
 }
 
+// One arm per action type, each one builder chain: splitting it would only scatter them.
 fn action(
     action: &Action,
     order: i32,

@@ -296,10 +296,11 @@ fn strip_ansi(text: &str) -> String {
     out
 }
 
-/// `GWSYNC_MOTO_SERVER`, else `.venv/bin/moto_server` in the crate root.
+/// `GWSYNC_MOTO_SERVER`, else `.venv/bin/gwsync-moto-server` in the crate root (written by
+/// `scripts/ensure-moto`: moto's server with the patches of `scripts/moto_server.py`).
 fn moto_server_path() -> PathBuf {
     let from_env = std::env::var_os(MOTO_SERVER_ENV).map(PathBuf::from);
-    let local = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server");
+    let local = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/gwsync-moto-server");
     match from_env {
         Some(path) if path.is_file() => path,
         Some(path) => panic!(

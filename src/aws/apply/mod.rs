@@ -487,10 +487,7 @@ pub(super) fn int(n: u32) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alb::{
-        Action, HealthCheck, IpAddressType, Listener, LoadBalancer, Matcher, Protocol,
-        ProtocolVersion, Scheme, TargetGroup, TargetType,
-    };
+    use crate::alb::{Action, Listener, LoadBalancer, Protocol, TargetGroup, fixtures};
     use crate::plan::Change;
 
     fn change(address: &str, operation: Operation) -> Change {
@@ -507,42 +504,11 @@ mod tests {
     }
 
     fn tg(backend: &str) -> TargetGroup {
-        TargetGroup {
-            backend: backend.into(),
-            name: "tg".into(),
-            protocol: Protocol::Http,
-            protocol_version: ProtocolVersion::Http1,
-            port: 80,
-            target_type: TargetType::Ip,
-            health_check: HealthCheck {
-                protocol: Protocol::Http,
-                port: "traffic-port".into(),
-                path: "/".into(),
-                interval_seconds: 15,
-                timeout_seconds: 5,
-                healthy_threshold: 3,
-                unhealthy_threshold: 3,
-                matcher: Matcher::HttpCode("200".into()),
-            },
-            attributes: BTreeMap::new(),
-            tags: BTreeMap::new(),
-            targets: vec![],
-        }
+        fixtures::target_group(backend)
     }
 
     fn lb(gateway: &str) -> LoadBalancer {
-        LoadBalancer {
-            gateway: gateway.into(),
-            name: "lb".into(),
-            scheme: Scheme::Internal,
-            ip_address_type: IpAddressType::Ipv4,
-            subnets: vec![],
-            security_groups: vec![],
-            attributes: BTreeMap::new(),
-            tags: BTreeMap::new(),
-            listeners: vec![],
-            target_groups: vec![],
-        }
+        fixtures::load_balancer(gateway, vec![])
     }
 
     fn plan(changes: Vec<Change>) -> Plan {

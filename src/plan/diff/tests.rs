@@ -3,10 +3,10 @@
 //! that "the second plan is empty" is tested without AWS.
 
 use super::*;
+use crate::alb::fixtures;
 use crate::alb::{
-    Action, Certificate, Condition, HealthCheck, IpAddressType, Listener, LoadBalancer, Matcher,
-    Patterns, Protocol, ProtocolVersion, QueryValue, Rule, RuleSource, Scheme, Target, TargetGroup,
-    TargetGroupRef, TargetType, Transform, WeightedTargetGroup,
+    Action, Certificate, Condition, IpAddressType, Listener, LoadBalancer, Protocol, QueryValue,
+    Rule, RuleSource, Scheme, Target, TargetGroup, TargetGroupRef, TargetType, Transform,
 };
 use crate::plan::TaggedResource;
 use crate::plan::render::call;
@@ -15,29 +15,15 @@ use std::collections::{BTreeMap, BTreeSet};
 pub(crate) const GW: &str = "platform/public";
 
 pub(crate) fn host(h: &str) -> Condition {
-    Condition::HostHeader {
-        values: Patterns::Wildcard(vec![h.to_string()]),
-    }
+    fixtures::host(&[h])
 }
 
+/// A path prefix as translate writes it: the path and everything below it.
 pub(crate) fn path(p: &str) -> Condition {
-    Condition::PathPattern {
-        values: Patterns::Wildcard(vec![p.to_string(), format!("{p}/*")]),
-    }
+    fixtures::path(&[p, &format!("{p}/*")])
 }
 
-pub(crate) fn forward(backends: &[(&str, u32)]) -> Action {
-    Action::Forward {
-        target_groups: backends
-            .iter()
-            .map(|(b, w)| WeightedTargetGroup {
-                target_group: TargetGroupRef::Owned(b.to_string()),
-                weight: *w,
-            })
-            .collect(),
-        stickiness_seconds: None,
-    }
-}
+pub(crate) use fixtures::forward;
 
 /// A rule for `host` + `path` forwarding to owned backends, from HTTPRoute
 /// `team/<name>` rule 0.
@@ -45,68 +31,36 @@ pub(crate) fn rule(name: &str, h: &str, p: &str, backends: &[(&str, u32)]) -> Ru
     let mut conditions = vec![host(h), path(p)];
     Condition::canonical_order(&mut conditions);
     Rule {
-        priority: 0,
-        conditions,
-        actions: vec![forward(backends)],
-        transforms: Vec::new(),
         source: Some(RuleSource::Route {
             route: format!("team/{name}"),
             rule: 0,
             matches: vec![0],
         }),
+        ..fixtures::rule(0, conditions, vec![forward(backends)])
     }
 }
 
-/// Numbers the rules 1..N, as translate does.
+/// Numbers the rules 1..N, as translate does; 443 is HTTPS with a certificate.
 pub(crate) fn listener(port: u16, rules: Vec<Rule>) -> Listener {
-    let (protocol, certificates) = if port == 443 {
-        (
-            Protocol::Https,
-            vec![Certificate::Arn("arn:aws:acm:cert/main".to_string())],
-        )
+    let numbered = rules
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut r)| {
+            r.priority = i as u32 + 1;
+            r
+        })
+        .collect();
+    if port == 443 {
+        Listener {
+            certificates: vec![Certificate::Arn("arn:aws:acm:cert/main".to_string())],
+            ..fixtures::listener(port, Protocol::Https, numbered)
+        }
     } else {
-        (Protocol::Http, Vec::new())
-    };
-    Listener {
-        port,
-        protocol,
-        ssl_policy: None,
-        certificates,
-        default_action: Action::fixed(404),
-        rules: rules
-            .into_iter()
-            .enumerate()
-            .map(|(i, mut r)| {
-                r.priority = i as u32 + 1;
-                r
-            })
-            .collect(),
+        fixtures::listener(port, Protocol::Http, numbered)
     }
 }
 
-pub(crate) fn target_group(backend: &str) -> TargetGroup {
-    TargetGroup {
-        backend: backend.to_string(),
-        name: format!("gw-{}", backend.replace(['/', ':'], "-")),
-        protocol: Protocol::Http,
-        protocol_version: ProtocolVersion::Http1,
-        port: 8080,
-        target_type: TargetType::Instance,
-        health_check: HealthCheck {
-            protocol: Protocol::Http,
-            port: "traffic-port".to_string(),
-            path: "/".to_string(),
-            interval_seconds: 30,
-            timeout_seconds: 5,
-            healthy_threshold: 5,
-            unhealthy_threshold: 2,
-            matcher: Matcher::HttpCode("200".into()),
-        },
-        attributes: BTreeMap::new(),
-        tags: BTreeMap::new(),
-        targets: Vec::new(),
-    }
-}
+pub(crate) use fixtures::target_group;
 
 /// A load balancer with the target groups its rules forward to.
 pub(crate) fn load_balancer(gateway: &str, listeners: Vec<Listener>) -> LoadBalancer {
@@ -124,16 +78,10 @@ pub(crate) fn load_balancer(gateway: &str, listeners: Vec<Listener>) -> LoadBala
         })
         .collect();
     LoadBalancer {
-        gateway: gateway.to_string(),
-        name: format!("gw-{}", gateway.replace('/', "-")),
-        scheme: Scheme::InternetFacing,
-        ip_address_type: IpAddressType::Ipv4,
         subnets: vec!["subnet-a".to_string(), "subnet-b".to_string()],
         security_groups: vec!["sg-web".to_string()],
-        attributes: BTreeMap::new(),
-        tags: BTreeMap::new(),
-        listeners,
         target_groups: backends.iter().map(|b| target_group(b)).collect(),
+        ..fixtures::load_balancer(gateway, listeners)
     }
 }
 
@@ -242,7 +190,9 @@ fn forwards_to(rule: &Rule) -> Vec<String> {
 }
 
 /// Applies a plan to an in-memory AWS, checking AWS's constraints at each call, and
-/// reads the result back as observe would (AWS defaults filled in).
+/// reads the result back as observe would (AWS defaults filled in). Long: one arm per
+/// operation, each a few lines of AWS's rules; unit tests of the diff only (the integration
+/// tests run the real SDK against moto).
 pub(crate) fn apply(plan: &Plan, observed: &Observed) -> Observed {
     let mut lbs: BTreeMap<String, LoadBalancer> = BTreeMap::new();
     let mut tgs: BTreeMap<(String, String), TargetGroup> = BTreeMap::new();

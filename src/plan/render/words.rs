@@ -13,6 +13,7 @@ use crate::plan::{
 use std::collections::BTreeMap;
 use std::fmt::{self, Display, Formatter};
 
+// One arm per reason: the length is the vocabulary's, and each arm reads on its own.
 impl Display for Reason {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match self {
@@ -237,6 +238,7 @@ impl Display for Removed {
 const RECREATE: &str = "it cannot change in place: only a new load balancer has it (remove the \
                         Gateway, apply, and add it back, or rename it)";
 
+// One arm per note, as for reasons.
 impl Display for Note {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match self {

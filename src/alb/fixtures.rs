@@ -2,8 +2,8 @@
 //! `alb::evaluate`, `aws`), so a model type that gains a field changes here only.
 
 use super::{
-    Action, Condition, HealthCheck, IpAddressType, Listener, LoadBalancer, Matcher, Patterns,
-    Protocol, ProtocolVersion, QueryValue, Rule, Scheme, TargetGroup, TargetGroupRef, TargetType,
+    Action, Condition, HealthCheck, IpAddressType, Listener, LoadBalancer, Patterns, Protocol,
+    ProtocolVersion, QueryValue, Rule, Scheme, TargetGroup, TargetGroupRef, TargetType,
     WeightedTargetGroup,
 };
 use std::collections::BTreeMap;
@@ -146,16 +146,7 @@ pub(crate) fn target_group(backend: &str) -> TargetGroup {
         protocol_version: ProtocolVersion::Http1,
         port: 8080,
         target_type: TargetType::Instance,
-        health_check: HealthCheck {
-            protocol: Protocol::Http,
-            port: "traffic-port".to_string(),
-            path: "/".to_string(),
-            interval_seconds: 30,
-            timeout_seconds: 5,
-            healthy_threshold: 5,
-            unhealthy_threshold: 2,
-            matcher: Matcher::HttpCode("200".into()),
-        },
+        health_check: HealthCheck::aws_default(Protocol::Http, ProtocolVersion::Http1),
         attributes: BTreeMap::new(),
         tags: BTreeMap::new(),
         targets: Vec::new(),

@@ -483,6 +483,26 @@ pub struct HealthCheck {
     pub matcher: Matcher,
 }
 
+impl HealthCheck {
+    /// What ELB uses for a target group of `protocol` and `version` when a setting is not
+    /// given (CreateTargetGroup API reference): the traffic port, `/`, every 30 s, 5 s
+    /// timeout, 5 healthy and 2 unhealthy results, the version's default matcher. The one
+    /// place these defaults live: translation fills in what the configuration leaves out,
+    /// observe what AWS leaves out.
+    pub fn aws_default(protocol: Protocol, version: ProtocolVersion) -> HealthCheck {
+        HealthCheck {
+            protocol,
+            port: "traffic-port".to_string(),
+            path: "/".to_string(),
+            interval_seconds: 30,
+            timeout_seconds: 5,
+            healthy_threshold: 5,
+            unhealthy_threshold: 2,
+            matcher: Matcher::default_for(version),
+        }
+    }
+}
+
 /// The HTTP version from the load balancer to the targets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
@@ -572,4 +592,48 @@ pub struct Target {
     pub port: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub availability_zone: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_aws_defaults_by_protocol_version() {
+        assert_eq!(ProtocolVersion::default(), ProtocolVersion::Http1);
+        assert_eq!(TargetType::default(), TargetType::Instance);
+        let http = HealthCheck::aws_default(Protocol::Https, ProtocolVersion::Http2);
+        assert_eq!(http.matcher, Matcher::HttpCode("200".into()));
+        assert_eq!(http.protocol, Protocol::Https);
+        let grpc = HealthCheck::aws_default(Protocol::Http, ProtocolVersion::Grpc);
+        assert_eq!(grpc.matcher, Matcher::GrpcCode("12".into()));
+        assert_eq!(ProtocolVersion::parse("grpc"), Some(ProtocolVersion::Grpc));
+        assert_eq!(TargetType::parse("lambda"), Some(TargetType::Lambda));
+        assert_eq!(
+            TargetType::parse("Lambda"),
+            None,
+            "AWS's values are lower case"
+        );
+    }
+
+    #[test]
+    fn typed_values_keep_aws_names_in_json() {
+        assert_eq!(serde_json::to_value(ProtocolVersion::Grpc).unwrap(), "GRPC");
+        assert_eq!(serde_json::to_value(TargetType::Ip).unwrap(), "ip");
+        assert_eq!(
+            serde_json::to_value(Matcher::GrpcCode("0".into())).unwrap(),
+            serde_json::json!({"grpc-code": "0"})
+        );
+        let auth = Action::Authenticate(Authenticate::JwtValidation(JwtValidation {
+            issuer: "https://idp".into(),
+            jwks_endpoint: "https://idp/keys".into(),
+            additional_claims: vec![],
+        }));
+        let text = serde_json::to_string(&auth).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Action>(&text).unwrap(),
+            auth,
+            "{text}"
+        );
+    }
 }

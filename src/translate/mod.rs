@@ -803,34 +803,40 @@ fn target_group(
         .and_then(|v| ProtocolVersion::parse(v.as_str()))
         .unwrap_or_default();
     let hc = props.health_check_config.as_ref();
+    let default = HealthCheck::aws_default(protocol, protocol_version);
+    let seconds = |v: Option<i32>, default: u32| v.map_or(default, |v| v as u32);
     let health_check = HealthCheck {
         protocol: match hc.and_then(|h| h.health_check_protocol) {
             Some(p) if p.as_str() == "HTTPS" => Protocol::Https,
             Some(_) => Protocol::Http,
-            None => protocol,
+            None => default.protocol,
         },
         port: hc
             .and_then(|h| h.health_check_port.as_ref())
-            .map_or_else(|| "traffic-port".to_string(), |p| p.to_string()),
+            .map_or(default.port, |p| p.to_string()),
         path: hc
             .and_then(|h| h.health_check_path.clone())
-            .unwrap_or_else(|| "/".to_string()),
-        interval_seconds: hc
-            .and_then(|h| h.health_check_interval)
-            .map_or(30, |v| v as u32),
-        timeout_seconds: hc
-            .and_then(|h| h.health_check_timeout)
-            .map_or(5, |v| v as u32),
-        healthy_threshold: hc
-            .and_then(|h| h.healthy_threshold_count)
-            .map_or(5, |v| v as u32),
-        unhealthy_threshold: hc
-            .and_then(|h| h.unhealthy_threshold_count)
-            .map_or(2, |v| v as u32),
+            .unwrap_or(default.path),
+        interval_seconds: seconds(
+            hc.and_then(|h| h.health_check_interval),
+            default.interval_seconds,
+        ),
+        timeout_seconds: seconds(
+            hc.and_then(|h| h.health_check_timeout),
+            default.timeout_seconds,
+        ),
+        healthy_threshold: seconds(
+            hc.and_then(|h| h.healthy_threshold_count),
+            default.healthy_threshold,
+        ),
+        unhealthy_threshold: seconds(
+            hc.and_then(|h| h.unhealthy_threshold_count),
+            default.unhealthy_threshold,
+        ),
         matcher: match hc.and_then(|h| h.matcher.as_ref()) {
             Some(lbc::HealthCheckMatcher::HttpCode(c)) => Matcher::HttpCode(c.clone()),
             Some(lbc::HealthCheckMatcher::GrpcCode(c)) => Matcher::GrpcCode(c.clone()),
-            None => Matcher::default_for(protocol_version),
+            None => default.matcher,
         },
     };
     let mut targets: Vec<Target> = props

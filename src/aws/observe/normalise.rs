@@ -485,6 +485,34 @@ fn transform_model(t: &elb::RuleTransform) -> Vec<Transform> {
     }
 }
 
+/// Missing values take ELB's defaults ([`HealthCheck::aws_default`]), as translate does.
+fn health_check_model(
+    tg: &elb::TargetGroup,
+    tg_protocol: Protocol,
+    version: ProtocolVersion,
+) -> HealthCheck {
+    let default = HealthCheck::aws_default(tg_protocol, version);
+    let count = |v: Option<i32>, default: u32| v.map_or(default, |v| v.max(0) as u32);
+    let matcher = tg.matcher();
+    HealthCheck {
+        protocol: protocol(tg.health_check_protocol()).unwrap_or(default.protocol),
+        port: tg.health_check_port().map_or(default.port, str::to_string),
+        path: tg.health_check_path().map_or(default.path, str::to_string),
+        interval_seconds: count(tg.health_check_interval_seconds(), default.interval_seconds),
+        timeout_seconds: count(tg.health_check_timeout_seconds(), default.timeout_seconds),
+        healthy_threshold: count(tg.healthy_threshold_count(), default.healthy_threshold),
+        unhealthy_threshold: count(tg.unhealthy_threshold_count(), default.unhealthy_threshold),
+        matcher: match (
+            matcher.and_then(|m| m.http_code()),
+            matcher.and_then(|m| m.grpc_code()),
+        ) {
+            (Some(codes), _) => Matcher::HttpCode(codes.to_string()),
+            (None, Some(codes)) => Matcher::GrpcCode(codes.to_string()),
+            (None, None) => default.matcher,
+        },
+    }
+}
+
 pub(super) fn target_group_model(
     backend: &str,
     tg: &elb::TargetGroup,
@@ -508,8 +536,6 @@ pub(super) fn target_group_model(
             "it has no port",
         ));
     };
-    let count = |v: Option<i32>, default: u32| v.map_or(default, |v| v.max(0) as u32);
-    let matcher = tg.matcher();
     // AWS reports HTTP1 for HTTP/HTTPS groups created without one.
     let protocol_version = tg
         .protocol_version()
@@ -525,24 +551,7 @@ pub(super) fn target_group_model(
             .target_type()
             .and_then(|t| TargetType::parse(t.as_str()))
             .unwrap_or_default(),
-        // Missing values take ELB's defaults for HTTP(S) groups, as translate does.
-        health_check: HealthCheck {
-            protocol: protocol(tg.health_check_protocol()).unwrap_or(tg_protocol),
-            port: tg.health_check_port().unwrap_or("traffic-port").to_string(),
-            path: tg.health_check_path().unwrap_or("/").to_string(),
-            interval_seconds: count(tg.health_check_interval_seconds(), 30),
-            timeout_seconds: count(tg.health_check_timeout_seconds(), 5),
-            healthy_threshold: count(tg.healthy_threshold_count(), 5),
-            unhealthy_threshold: count(tg.unhealthy_threshold_count(), 2),
-            matcher: match (
-                matcher.and_then(|m| m.http_code()),
-                matcher.and_then(|m| m.grpc_code()),
-            ) {
-                (Some(codes), _) => Matcher::HttpCode(codes.to_string()),
-                (None, Some(codes)) => Matcher::GrpcCode(codes.to_string()),
-                (None, None) => Matcher::default_for(protocol_version),
-            },
-        },
+        health_check: health_check_model(tg, tg_protocol, protocol_version),
         attributes,
         tags: user_tags(tags),
         targets,

@@ -190,6 +190,8 @@ pub mod codes {
 
     // Translation to ALB.
     pub const ALB_LIMIT: Code = Code("alb-limit");
+    /// A value ALB refuses (too long, a character it does not take).
+    pub const ALB_VALUE: Code = Code("alb-value");
     /// Expressible, but ALB answers some requests differently from Gateway API.
     pub const ALB_DIFFERS: Code = Code("alb-differs");
     pub const NO_CERTIFICATE: Code = Code("no-certificate");

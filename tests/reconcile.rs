@@ -1076,6 +1076,75 @@ async fn a_saved_plan_is_applied_only_while_its_commit_and_aws_are_unchanged() {
     w.assert_exactly_once().await;
 }
 
+/// A `TargetGroupName` that does not exist is caught by `plan` before any write: that rule
+/// answers 500 and the plan says which route and target group; `apply` makes no failing
+/// call, and the other team's change on the same listener goes through with it. Once the
+/// target group exists, the next plan forwards to it.
+#[tokio::test]
+async fn a_missing_target_group_is_a_500_at_plan_time_not_an_apply_failure() {
+    let mut w = World::start().await;
+    w.converge().await;
+    w.repo.write(
+        "teams/orders/v3.yaml",
+        &ORDERS_V3.replace("name: orders-asg", "name: orders-gone"),
+    );
+    w.repo.edit(PAYMENTS_ROUTES, "weight: 90", "weight: 80");
+    w.repo.edit(PAYMENTS_ROUTES, "weight: 10", "weight: 20");
+    w.repo
+        .commit("orders: /orders/v3 to a target group that is not there; payments: 20%");
+    let (code, stdout, stderr) = w.gwsync(&["plan"]);
+    assert_eq!(code, 1, "changes\n{stdout}\n{stderr}");
+    assert!(
+        stderr.contains(
+            "held back: HTTPRoute orders/orders-v3 rules[0].matches[0] on Gateway platform/public port 443 answers 500: no target group named `orders-gone` exists on AWS"
+        ),
+        "{stderr}"
+    );
+    let checked = check(w.repo.path());
+    let live = live_plan(
+        &w.clients,
+        INSTANCE,
+        &checked.revision,
+        &checked.admission,
+        &checked.translation,
+    )
+    .await
+    .expect("live_plan");
+    assert_eq!(live.held_back.len(), 1, "{:?}", live.held_back);
+    let (plan, mut ids) = (live.plan, live.ids);
+    assert_eq!(
+        operations(&plan),
+        calls(&[("CreateRule", 1), ("ModifyRule", 1)])
+    );
+    let created = plan
+        .changes
+        .iter()
+        .find_map(|c| match &c.operation {
+            gwsync::plan::Operation::CreateRule { rule, .. } => Some(rule.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(created.actions, vec![gwsync::alb::Action::fixed(500)]);
+    let (report, _) = w.apply_plan(&plan, &mut ids).await;
+    assert!(report.succeeded(), "{}", report.render());
+    w.assert_foreign_untouched().await;
+
+    // The target group appears: the rule forwards to it.
+    let ids = w.ids_now().await;
+    let vpc = ids.vpcs[GATEWAY].clone();
+    w.elb
+        .create_target_group()
+        .name("orders-gone")
+        .protocol(sdk::ProtocolEnum::Http)
+        .port(8080)
+        .vpc_id(vpc)
+        .send()
+        .await
+        .expect("CreateTargetGroup (by hand)");
+    let (plan, _, _) = w.reconcile().await;
+    assert_eq!(operations(&plan), calls(&[("ModifyRule", 1)]));
+}
+
 /// The fingerprint covers everything the diff reads: a listener that someone else adds to
 /// gwsync's load balancer after `plan --out` (it keeps the load balancer from being deleted)
 /// makes the saved plan stale. A plan saved by a gwsync of another plan version is refused

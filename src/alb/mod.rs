@@ -15,6 +15,7 @@ pub(crate) mod fixtures;
 pub mod identity;
 mod observed;
 pub mod render;
+pub mod values;
 
 pub use observed::Observed;
 

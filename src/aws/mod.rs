@@ -32,6 +32,8 @@ pub struct AwsIds {
     pub target_groups: BTreeMap<(String, String), String>,
     /// Name -> ARN of target groups gwsync does not own, named by `TargetGroupName` backends.
     pub existing_target_groups: BTreeMap<String, String>,
+    /// Name -> VPC of those target groups (a forward works only within the load balancer's).
+    pub existing_target_group_vpcs: BTreeMap<String, String>,
     /// Hostname -> ARN of the issued ACM certificate that covers it.
     pub certificates: BTreeMap<String, String>,
 }

@@ -21,6 +21,7 @@ pub mod render;
 pub use reason::{
     AttributeChange, Difference, GatewayHold, HeldBack, LoadBalancerSetting, NewListenerCause,
     NewResource, Note, PriorityMove, Reason, Removed, Staleness, TargetGroupSetting,
+    UnusableTargetGroup,
 };
 
 pub use diff::diff;

@@ -285,10 +285,33 @@ pub enum HeldBack {
         port: u16,
         hostname: String,
     },
+    /// A rule that forwards to a target group gwsync does not own and cannot use: it
+    /// answers 500 (as for an unresolved backend) instead of failing at apply.
+    RuleAnswers500 {
+        gateway: String,
+        port: u16,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        source: Option<RuleSource>,
+        cause: UnusableTargetGroup,
+    },
     /// A Gateway whose load balancer is left as it is on AWS.
     Gateway {
         gateway: String,
         causes: Vec<GatewayHold>,
+    },
+}
+
+/// Why a `TargetGroupName` backend cannot be forwarded to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "because", rename_all = "kebab-case")]
+pub enum UnusableTargetGroup {
+    /// No target group of this name exists.
+    Missing { name: String },
+    /// It exists in another VPC than the load balancer.
+    OtherVpc {
+        name: String,
+        vpc: String,
+        load_balancer_vpc: String,
     },
 }
 

@@ -6,6 +6,8 @@
 //! - this module: observe what gwsync owns, find the ACM certificates for listener
 //!   hostnames, hold back the Gateways that must not change in this revision, and diff
 //!   ([`live_plan`]); it changes nothing itself;
+//! - [`preflight`]: what only AWS can tell about a desired rule (a `TargetGroupName` that
+//!   does not exist or lives in another VPC), found before any write;
 //! - [`record`]: what is written to the store, and the apply lock;
 //! - [`sync`]: the pin, the deletion guard, applying and recording;
 //! - [`rollback`]: a recorded revision rebuilt from the store, planned, and pinned;
@@ -13,6 +15,7 @@
 //!   (deletion guard, a stale saved plan, a rollback that cannot be rebuilt).
 
 pub mod checked;
+pub mod preflight;
 pub mod record;
 mod refusal;
 pub mod rollback;
@@ -114,6 +117,7 @@ pub async fn live_plan(
         ids.certificates.extend(found.clone());
         held_back.extend(resolve_certificates(&mut desired, &found));
     }
+    held_back.extend(preflight::unusable_target_groups(&mut desired, &ids));
     let hold = held_gateways(revision, admission, translation, &desired);
     held_back.extend(hold.iter().map(|(gateway, causes)| HeldBack::Gateway {
         gateway: gateway.clone(),

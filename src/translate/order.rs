@@ -20,7 +20,7 @@
 //!   that needs two path values is split into two adjacent rules before it is refused.
 
 use super::routes::{MatchTemplate, PathMatch};
-use crate::alb::{Action, Condition, Patterns, Rule, RuleSource, Transform};
+use crate::alb::{Action, Condition, Patterns, Rule, RuleSource, Transform, values};
 use crate::diagnostic::{Diagnostic, codes};
 use crate::hostname;
 use crate::manifest::Document;
@@ -131,11 +131,11 @@ pub(super) fn rules(
                         })
                         .collect::<Vec<_>>(),
                 ),
-                Err(message) => refusals.push((
+                Err((code, message)) => refusals.push((
                     entry.team.clone(),
-                    entry.doc.diagnostic(
-                        Diagnostic::refusal(codes::ALB_LIMIT, message).field(entry.field.clone()),
-                    ),
+                    entry
+                        .doc
+                        .diagnostic(Diagnostic::refusal(code, message).field(entry.field.clone())),
                 )),
             }
         }
@@ -301,28 +301,44 @@ fn union_of<T: Clone + PartialEq>(x: &[T], y: &[T]) -> Vec<T> {
     out
 }
 
-/// ALB's per-rule limits; the error names the limit.
-fn check_limits(conditions: &[Condition]) -> Result<(), String> {
+/// Why a rule's conditions cannot go to ALB: the code (`alb-limit`, `alb-value`) and a
+/// message naming the limit or the value.
+type Refused = (crate::diagnostic::Code, String);
+
+/// ALB's per-rule limits and its rules on values; the error names the limit or the value.
+fn check_limits(conditions: &[Condition]) -> Result<(), Refused> {
+    if let Some(problem) = conditions.iter().find_map(values::condition_problem) {
+        return Err((codes::ALB_VALUE, problem));
+    }
     if let Some(c) = conditions
         .iter()
         .find(|c| c.value_count() > MAX_VALUES_PER_CONDITION)
     {
-        return Err(format!(
-            "a {} condition would need {} values; ALB allows {MAX_VALUES_PER_CONDITION} per condition",
-            condition_name(c),
-            c.value_count()
+        return Err((
+            codes::ALB_LIMIT,
+            format!(
+                "a {} condition would need {} values; ALB allows {MAX_VALUES_PER_CONDITION} per condition",
+                condition_name(c),
+                c.value_count()
+            ),
         ));
     }
     let values: usize = conditions.iter().map(Condition::value_count).sum();
     if values > MAX_VALUES_PER_RULE {
-        return Err(format!(
-            "the rule would need {values} condition values (hostname, path values, method, headers, query parameters); ALB allows {MAX_VALUES_PER_RULE} per rule"
+        return Err((
+            codes::ALB_LIMIT,
+            format!(
+                "the rule would need {values} condition values (hostname, path values, method, headers, query parameters); ALB allows {MAX_VALUES_PER_RULE} per rule"
+            ),
         ));
     }
     let wildcards: usize = conditions.iter().map(Condition::wildcard_count).sum();
     if wildcards > MAX_WILDCARDS_PER_RULE {
-        return Err(format!(
-            "the rule would need {wildcards} wildcards; ALB allows {MAX_WILDCARDS_PER_RULE} per rule"
+        return Err((
+            codes::ALB_LIMIT,
+            format!(
+                "the rule would need {wildcards} wildcards; ALB allows {MAX_WILDCARDS_PER_RULE} per rule"
+            ),
         ));
     }
     Ok(())
@@ -330,7 +346,7 @@ fn check_limits(conditions: &[Condition]) -> Result<(), String> {
 
 /// Fits one rule's conditions into ALB's limits, splitting a two-value path condition into
 /// two rules (same action, adjacent, so exact) when that is what it takes.
-fn fit_limits(conditions: Vec<Condition>) -> Result<Vec<Vec<Condition>>, String> {
+fn fit_limits(conditions: Vec<Condition>) -> Result<Vec<Vec<Condition>>, Refused> {
     let Err(message) = check_limits(&conditions) else {
         return Ok(vec![conditions]);
     };

@@ -10,7 +10,7 @@
 use crate::alb::{
     Action, Authenticate, AuthenticationSession, CognitoAuthentication, Condition,
     OnUnauthenticatedRequest, Patterns, Protocol, QueryValue, TargetGroupRef, Transform,
-    WeightedTargetGroup,
+    WeightedTargetGroup, values,
 };
 use crate::diagnostic::{Diagnostic, Severity, codes};
 use crate::manifest::lbc;
@@ -62,6 +62,35 @@ pub(super) enum Behaviour {
         body: Option<String>,
     },
     Redirect(RedirectTemplate),
+}
+
+impl Behaviour {
+    /// Why ALB would refuse the action this behaviour becomes (`alb::values`).
+    fn value_problem(&self) -> Option<String> {
+        let action = match self {
+            Behaviour::Forward(_) => return None,
+            Behaviour::Fixed {
+                status,
+                content_type,
+                body,
+            } => Action::FixedResponse {
+                status: *status,
+                content_type: content_type.clone(),
+                body: body.clone(),
+            },
+            // What the listener fills in later (protocol, port, and the kept parts) is
+            // within the limits; the literal host and path are checked here.
+            Behaviour::Redirect(r) => Action::Redirect {
+                protocol: String::new(),
+                host: r.host.clone().unwrap_or_default(),
+                port: String::new(),
+                path: r.path.clone().unwrap_or_default(),
+                query: String::new(),
+                status: r.status,
+            },
+        };
+        values::action_problem(&action)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -281,6 +310,10 @@ pub(super) fn rule_template(
     } else {
         forward(route_ns, rule, &field, refs, &mut diags)
     };
+
+    if let Some(problem) = behaviour.value_problem() {
+        diags.push(Diagnostic::refusal(codes::ALB_VALUE, problem).field(field.clone()));
+    }
 
     // Path rewrites depend on each match's prefix.
     let mut host_rewrite = None;

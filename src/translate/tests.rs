@@ -607,3 +607,67 @@ fn load_balancer_and_target_groups_take_their_settings() {
     assert_eq!(tg.health_check.matcher, Matcher::HttpCode("200".into()));
     assert_eq!(lb.listeners[0].default_action, Action::fixed(404));
 }
+
+/// What ALB refuses is found before anything is sent: a condition value ALB refuses refuses
+/// its team (as every condition ALB cannot express), naming the value and the match; an
+/// action value refuses the rule, which answers 500 while the team's other rules work. The
+/// other team is never touched.
+#[test]
+fn values_alb_refuses_are_diagnostics_not_apply_errors() {
+    let long_path = format!("/{}", "p".repeat(200));
+    let t = run(&[
+        (
+            "teams/a/r.yaml",
+            route(
+                "a",
+                "r",
+                "[a.example.com]",
+                &format!(
+                    "    - matches: [{{path: {{value: {long_path}}}}}]\n      backendRefs: [{{name: a1, port: 80}}]\n"
+                ),
+            ),
+        ),
+        (
+            "teams/b/r.yaml",
+            route(
+                "b",
+                "r",
+                "[b.example.com]",
+                "    - backendRefs: [{name: b1, port: 80}]\n",
+            ),
+        ),
+    ]);
+    assert!(t.refused_teams.contains("a"), "{:?}", t.diagnostics);
+    let d = t
+        .diagnostics
+        .iter()
+        .find(|d| d.code == codes::ALB_VALUE)
+        .expect("an alb-value diagnostic");
+    assert_eq!(d.team.as_deref(), Some("a"));
+    assert_eq!(d.file.as_deref(), Some("teams/a/r.yaml"));
+    assert_eq!(d.field.as_deref(), Some("spec.rules[0].matches[0]"));
+    assert!(
+        d.message.contains("characters; ALB allows 128"),
+        "{}",
+        d.message
+    );
+    assert_eq!(send(&t, "http://b.example.com/", &[]), "b/b1");
+
+    let body = "x".repeat(1025);
+    let config = format!(
+        "apiVersion: gateway.k8s.aws/v1beta1\nkind: ListenerRuleConfiguration\nmetadata: {{name: big, namespace: a}}\nspec:\n  actions:\n    - type: fixed-response\n      fixedResponseConfig: {{statusCode: 503, contentType: text/plain, messageBody: {body}}}\n"
+    );
+    let rules = "    - matches: [{path: {value: /down}}]\n      filters:\n        - type: ExtensionRef\n          extensionRef: {group: gateway.k8s.aws, kind: ListenerRuleConfiguration, name: big}\n    - matches: [{path: {value: /up}}]\n      backendRefs: [{name: a1, port: 80}]\n";
+    let t = run(&[
+        ("teams/a/config.yaml", config),
+        ("teams/a/r.yaml", route("a", "r", "[a.example.com]", rules)),
+    ]);
+    assert!(t.refused_teams.is_empty(), "{:?}", t.diagnostics);
+    assert!(
+        codes_for(&t, "a").contains(&"alb-value"),
+        "{:?}",
+        t.diagnostics
+    );
+    assert_eq!(send(&t, "http://a.example.com/down", &[]), "status 500");
+    assert_eq!(send(&t, "http://a.example.com/up", &[]), "a/a1");
+}

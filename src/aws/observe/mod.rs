@@ -166,6 +166,10 @@ impl TargetGroups {
             found.names.insert(arn.clone(), name.clone());
             let tg_tags = tags.get(&arn);
             let Some(id) = owned_id(tg_tags, instance_id, "tg/") else {
+                if let Some(vpc) = tg.vpc_id() {
+                    ids.existing_target_group_vpcs
+                        .insert(name.clone(), vpc.to_string());
+                }
                 ids.existing_target_groups.insert(name, arn);
                 continue;
             };

@@ -8,7 +8,7 @@ use crate::alb::render::{action, condition, label, matcher, source, transform};
 use crate::alb::{Action, Certificate, Condition, HealthCheck, RuleSource, Target, identity};
 use crate::plan::{
     AttributeChange, Difference, GatewayHold, HeldBack, LoadBalancerSetting, NewListenerCause,
-    NewResource, Note, Reason, Removed, Staleness, TargetGroupSetting,
+    NewResource, Note, Reason, Removed, Staleness, TargetGroupSetting, UnusableTargetGroup,
 };
 use std::collections::BTreeMap;
 use std::fmt::{self, Display, Formatter};
@@ -349,10 +349,39 @@ impl Display for HeldBack {
                 f,
                 "HTTPS listener on port {port} of Gateway {gateway}: no issued ACM certificate covers `{hostname}` (by its name or a one-label wildcard)"
             ),
+            HeldBack::RuleAnswers500 {
+                gateway,
+                port,
+                source: from,
+                cause,
+            } => write!(
+                f,
+                "{} on Gateway {gateway} port {port} answers 500: {cause}",
+                origin(from.as_ref())
+            ),
             HeldBack::Gateway { gateway, causes } => write!(
                 f,
                 "Gateway {gateway} is left as it is on AWS: {}",
                 joined(causes, "; ")
+            ),
+        }
+    }
+}
+
+impl Display for UnusableTargetGroup {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self {
+            UnusableTargetGroup::Missing { name } => write!(
+                f,
+                "no target group named `{name}` exists on AWS (create it, or fix the backend's name)"
+            ),
+            UnusableTargetGroup::OtherVpc {
+                name,
+                vpc,
+                load_balancer_vpc,
+            } => write!(
+                f,
+                "target group `{name}` is in {vpc}, the load balancer in {load_balancer_vpc}: ALB forwards only within its VPC"
             ),
         }
     }

@@ -773,24 +773,38 @@ async fn failing_applies_are_retried_then_stalled_until_a_manual_sync() {
         "apply_retries = 2\nretry_backoff = \"100ms\"\nretry_backoff_max = \"200ms\"",
         "",
     );
-    // The target group orders forwards to is gone: every apply fails on orders' rules.
-    let tgs = w
+    // A target group made by hand holds the name gwsync derives for payments' API: every
+    // CreateTargetGroup of it fails (DuplicateTargetGroupName), which no check before the
+    // write catches yet.
+    let (code, stdout, stderr) = w.gwsync(&["plan", "--format", "json"]);
+    assert_eq!(code, 1, "{stderr}");
+    let plan: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let taken = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["operation"]["call"] == "CreateTargetGroup")
+        .map(|c| {
+            c["operation"]["target_group"]["name"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .expect("a target group to create");
+    let squatter = w
         .elb
-        .describe_target_groups()
-        .names("orders-asg")
+        .create_target_group()
+        .name(&taken)
+        .protocol(elb::types::ProtocolEnum::Http)
+        .port(80)
+        .vpc_id(&w.vpc)
         .send()
         .await
-        .unwrap();
-    let orders_asg = tgs.target_groups()[0]
+        .unwrap()
+        .target_groups()[0]
         .target_group_arn()
         .unwrap()
         .to_string();
-    w.elb
-        .delete_target_group()
-        .target_group_arn(&orders_asg)
-        .send()
-        .await
-        .unwrap();
 
     let (code, _, stderr) = w.gwsync(&["sync", "--once"]);
     assert_eq!(code, 1, "one failed attempt");
@@ -818,19 +832,17 @@ async fn failing_applies_are_retried_then_stalled_until_a_manual_sync() {
     );
     assert_eq!(d.get("/readyz").0, 503);
 
-    // The target group is back; an operator syncs by hand. The daemon sees the stall lifted.
+    // The hand-made target group is gone; an operator syncs by hand. The daemon sees the
+    // stall lifted.
     w.elb
-        .create_target_group()
-        .name("orders-asg")
-        .protocol(elb::types::ProtocolEnum::Http)
-        .port(80)
-        .vpc_id(&w.vpc)
+        .delete_target_group()
+        .target_group_arn(&squatter)
         .send()
         .await
         .unwrap();
     let (code, stdout, _) = w.gwsync(&["sync", "--once"]);
     assert_eq!(code, 0, "{stdout}");
-    assert!(w.has_path("/orders").await);
+    assert!(w.has_path("/api").await);
     // `systemctl reload` (SIGHUP) makes it look again.
     d.signal("HUP");
     d.wait_until(

@@ -303,6 +303,7 @@ fn rule(priority: u32, conditions: Vec<Condition>, actions: Vec<Action>) -> Rule
         actions,
         transforms: vec![],
         source: None,
+        owner: None,
     }
 }
 

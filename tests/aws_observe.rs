@@ -626,6 +626,7 @@ async fn observes_owned_resources_in_the_model_shape() {
                         }],
                         transforms: vec![],
                         source: None,
+                        owner: None,
                     },
                     Rule {
                         priority: 20,
@@ -640,6 +641,7 @@ async fn observes_owned_resources_in_the_model_shape() {
                         }],
                         transforms: vec![],
                         source: None,
+                        owner: None,
                     },
                     Rule {
                         priority: 30,
@@ -651,6 +653,7 @@ async fn observes_owned_resources_in_the_model_shape() {
                         }],
                         transforms: vec![],
                         source: None,
+                        owner: None,
                     },
                     Rule {
                         priority: 40,
@@ -664,6 +667,7 @@ async fn observes_owned_resources_in_the_model_shape() {
                         }],
                         transforms: vec![],
                         source: None,
+                        owner: None,
                     },
                 ],
             }],

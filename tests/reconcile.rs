@@ -1356,6 +1356,70 @@ async fn a_refused_team_keeps_its_last_good_state_while_another_team_moves_on() 
     assert_eq!(answer["action"]["backends"][0]["backend"], "orders-asg");
 }
 
+/// A team refused at a revision with no admitted state on record (the store never saw it
+/// admitted, or there is no store) keeps its rules exactly as they are on AWS: they carry its
+/// owner tag, so they are told apart from the others' and no Gateway is held. Another
+/// team's change on the same listener is applied in the same run.
+#[tokio::test]
+async fn a_team_refused_at_its_first_revision_blocks_no_other_team() {
+    let mut w = World::start().await;
+    // Applied without a store: nothing of orders is on record.
+    w.converge().await;
+    let before = w.owned_inventory().await;
+
+    w.repo.edit(
+        "teams/orders/routes.yaml",
+        r#"hostnames: ["orders.example.com"]"#,
+        r#"hostnames: ["pay.example.com"]"#,
+    );
+    w.repo.edit(PAYMENTS_ROUTES, "weight: 90", "weight: 50");
+    w.repo.edit(PAYMENTS_ROUTES, "weight: 10", "weight: 50");
+    w.repo
+        .commit("orders claims a hostname it does not own; payments goes 50/50");
+
+    // Without a state database.
+    let checked = check(w.repo.path());
+    let live = live_plan(
+        &w.clients,
+        INSTANCE,
+        &checked.revision,
+        &checked.admission,
+        &checked.translation,
+    )
+    .await
+    .expect("live_plan");
+    assert_eq!(operations(&live.plan), calls(&[("ModifyRule", 1)]));
+    let held: Vec<String> = live.held_back.iter().map(|h| h.to_string()).collect();
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert!(
+        held[0].starts_with("team orders is refused with no admitted state on record: its")
+            && held[0].ends_with("on Gateway platform/public stay as they are on AWS"),
+        "{held:?}"
+    );
+
+    // With a state database that never saw orders admitted: the CLI applies payments.
+    let (code, stdout, stderr) = w.gwsync(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("Apply succeeded: 1 done"), "{stdout}");
+    assert!(
+        stderr.contains(
+            "team orders is refused at this revision and has no admitted revision on record"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("is left as it is on AWS"),
+        "no Gateway held: {stderr}"
+    );
+    w.assert_foreign_untouched().await;
+    assert_eq!(
+        w.owned_inventory().await,
+        before,
+        "orders' rules and target groups stay"
+    );
+    assert_eq!(w.gwsync(&["plan"]).0, 0, "converged");
+}
+
 fn head_of(repo: &std::path::Path) -> String {
     git2::Repository::open(repo)
         .unwrap()

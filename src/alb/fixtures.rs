@@ -105,6 +105,7 @@ pub(crate) fn rule(priority: u32, conditions: Vec<Condition>, actions: Vec<Actio
         actions,
         transforms: Vec::new(),
         source: None,
+        owner: None,
     }
 }
 

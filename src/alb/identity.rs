@@ -15,7 +15,9 @@
 //!     unreachable one)
 //!   - target group: `tg/<gateway namespace>/<gateway name>/<backend>`
 //! - target groups also carry `gwsync.dev/backend = <namespace>/<name>:<port>` of their
-//!   Service, so that other tools can map them back.
+//!   Service, so that other tools can map them back;
+//! - rules also carry `gwsync.dev/owner = <team>` (or `platform`): whose documents asked
+//!   for the rule, so that a refused team's rules are told apart from the others'.
 
 use crate::alb::Condition;
 use sha2::{Digest, Sha256};
@@ -24,11 +26,16 @@ use std::collections::BTreeMap;
 pub const INSTANCE: &str = "gwsync.dev/instance";
 pub const RESOURCE: &str = "gwsync.dev/resource";
 pub const BACKEND: &str = "gwsync.dev/backend";
+/// On rules: the team (or `platform`) whose documents asked for it.
+pub const OWNER: &str = "gwsync.dev/owner";
+
+/// The owner of listener-isolation rules and of anything the platform's documents ask for.
+pub const PLATFORM_OWNER: &str = "platform";
 
 /// Whether `key` is one of gwsync's own tags, which it writes at creation, never changes and
 /// never lets a document set.
 pub fn is_own_tag(key: &str) -> bool {
-    [INSTANCE, RESOURCE, BACKEND].contains(&key)
+    [INSTANCE, RESOURCE, BACKEND, OWNER].contains(&key)
 }
 
 /// A resource's tags without gwsync's own: the user tags the model compares and sets.

@@ -138,6 +138,12 @@ pub struct Rule {
     /// Why the rule exists; None for a rule read from AWS that gwsync cannot trace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<RuleSource>,
+    /// The team (or `platform`) whose documents asked for the rule: its `gwsync.dev/owner`
+    /// tag on AWS, so that a refused team's rules can be left exactly as they are while
+    /// every other team proceeds. None for a rule read back without that tag (made by an
+    /// older gwsync).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 impl Rule {

@@ -391,6 +391,14 @@ pub fn create_tags(
     Ok(out)
 }
 
+/// The `gwsync.dev/owner` tag of a rule.
+pub fn owner_tag(owner: &str) -> sdk::Tag {
+    sdk::Tag::builder()
+        .key(identity::OWNER)
+        .value(owner)
+        .build()
+}
+
 /// Refuses a user tag key that would change or shadow gwsync's ownership tags.
 pub fn check_user_tag_key(key: &str) -> Result<(), RequestError> {
     if identity::is_own_tag(key) {

@@ -294,6 +294,13 @@ pub enum HeldBack {
         source: Option<RuleSource>,
         cause: UnusableTargetGroup,
     },
+    /// A team refused at this revision, without an admitted state on record: its rules on
+    /// this Gateway (told apart by their owner tag) stay exactly as they are.
+    TeamRulesKept {
+        team: String,
+        gateway: String,
+        rules: usize,
+    },
     /// A Gateway whose load balancer is left as it is on AWS.
     Gateway {
         gateway: String,

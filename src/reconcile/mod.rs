@@ -15,6 +15,7 @@
 //!   (deletion guard, a stale saved plan, a rollback that cannot be rebuilt).
 
 pub mod checked;
+mod holds;
 pub mod preflight;
 pub mod record;
 mod refusal;
@@ -28,16 +29,15 @@ pub use checked::{
     translate_options,
 };
 
-use crate::alb::{Certificate, Stack};
+use crate::alb::Certificate;
 use crate::aws::AwsIds;
 use crate::aws::client::Clients;
 use crate::aws::error::AwsError;
 use crate::aws::observe::{find_certificates, observe, resolve_certificates};
-use crate::plan::{GatewayHold, HeldBack, Observed, Plan, diff};
+use crate::plan::{HeldBack, Observed, Plan, diff};
 use crate::source::{Revision, Snapshot, SourceFile};
 use crate::tenancy::{Admission, PathOwner, Tenancy};
 use crate::translate::Translation;
-use crate::validate::Report;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A revision in which some teams' folders are replaced by the files of their last admitted
@@ -118,86 +118,24 @@ pub async fn live_plan(
         held_back.extend(resolve_certificates(&mut desired, &found));
     }
     held_back.extend(preflight::unusable_target_groups(&mut desired, &ids));
-    let hold = held_gateways(revision, admission, translation, &desired);
+    let refused = holds::refused_teams(revision, admission, translation);
+    let hold = holds::held_gateways(translation, &desired, &observed, &refused);
     held_back.extend(hold.iter().map(|(gateway, causes)| HeldBack::Gateway {
         gateway: gateway.clone(),
         causes: causes.iter().cloned().collect(),
     }));
-    hold_back(&mut desired, &observed.stack, &hold);
-    let plan = diff(&desired, &observed, Some(revision.commit.clone()));
+    holds::hold_back(&mut desired, &observed.stack, &hold);
+    // A refused team's own rules (told apart by their owner tag) stay as they are: to the
+    // diff they are foreign. The plan keeps the fingerprint of what AWS holds.
+    let mut seen = observed.clone();
+    held_back.extend(holds::keep_team_rules(&mut seen, &mut desired, &refused));
+    let plan = diff(&desired, &seen, Some(revision.commit.clone()));
     Ok(LivePlan {
         plan,
         ids,
         observed,
         held_back,
     })
-}
-
-/// Gateways that must not change in this revision: refused by translation, holding a
-/// listener whose certificate was not found, or possibly carrying routes of a team that is
-/// refused and has no last admitted state to stand in (see [`compose_snapshot`]): its rules
-/// on AWS would otherwise be deleted.
-fn held_gateways(
-    revision: &Revision,
-    admission: &Admission,
-    translation: &Translation,
-    desired: &Stack,
-) -> BTreeMap<String, BTreeSet<GatewayHold>> {
-    let mut hold: BTreeMap<String, BTreeSet<GatewayHold>> = BTreeMap::new();
-    let mut add = |gateway: &str, cause: GatewayHold| {
-        hold.entry(gateway.to_string()).or_default().insert(cause);
-    };
-    for gateway in &translation.refused_gateways {
-        add(gateway, GatewayHold::Untranslatable);
-    }
-    for lb in &desired.load_balancers {
-        let unresolved = lb
-            .listeners
-            .iter()
-            .flat_map(|l| &l.certificates)
-            .any(|c| matches!(c, Certificate::ForHostname(_)));
-        if unresolved {
-            add(&lb.gateway, GatewayHold::MissingCertificate);
-        }
-    }
-    let view = Report {
-        revision,
-        admission,
-        translation,
-        team: None,
-    };
-    for team in &admission.teams {
-        if !view.team_admitted(&team.name) {
-            // A refused team's attachments are gone; its routes may sit on any Gateway.
-            for lb in &desired.load_balancers {
-                add(
-                    &lb.gateway,
-                    GatewayHold::RefusedTeam {
-                        team: team.name.clone(),
-                    },
-                );
-            }
-        }
-    }
-    hold
-}
-
-/// Replaces held Gateways in the desired state by what AWS has, so that the diff leaves them
-/// alone.
-fn hold_back<V>(desired: &mut Stack, observed: &Stack, hold: &BTreeMap<String, V>) {
-    desired
-        .load_balancers
-        .retain(|lb| !hold.contains_key(&lb.gateway));
-    desired.load_balancers.extend(
-        observed
-            .load_balancers
-            .iter()
-            .filter(|lb| hold.contains_key(&lb.gateway))
-            .cloned(),
-    );
-    desired
-        .load_balancers
-        .sort_by(|a, b| a.gateway.cmp(&b.gateway));
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@
 //!   that needs two path values is split into two adjacent rules before it is refused.
 
 use super::routes::{MatchTemplate, PathMatch};
-use crate::alb::{Action, Condition, Patterns, Rule, RuleSource, Transform, values};
+use crate::alb::{Action, Condition, Patterns, Rule, RuleSource, Transform, identity, values};
 use crate::diagnostic::{Diagnostic, codes};
 use crate::hostname;
 use crate::manifest::Document;
@@ -128,6 +128,7 @@ pub(super) fn rules(
                             actions: entry.actions.clone(),
                             transforms: entry.transforms.clone(),
                             source: Some(entry.source.clone()),
+                            owner: Some(entry.team.clone()),
                         })
                         .collect::<Vec<_>>(),
                 ),
@@ -158,6 +159,7 @@ pub(super) fn rules(
                     source: Some(RuleSource::ListenerIsolation {
                         hostname: h.clone(),
                     }),
+                    owner: Some(identity::PLATFORM_OWNER.to_string()),
                 });
             }
         }

@@ -25,7 +25,8 @@ impl Applier<'_> {
             .cloned()
             .ok_or_else(|| ApplyError::Unknown(format!("listener {gateway}:{port}")))?;
         let actions = requests::actions(&rule.actions, gateway, self.ids)?;
-        let tags = requests::create_tags(self.instance_id, id, None, &BTreeMap::new())?;
+        let mut tags = requests::create_tags(self.instance_id, id, None, &BTreeMap::new())?;
+        tags.extend(rule.owner.as_deref().map(requests::owner_tag));
         let call = self
             .clients
             .elb

@@ -396,7 +396,8 @@ impl Assembly<'_> {
             .entry(key.clone())
             .or_default()
             .insert(priority, id.clone());
-        Ok(Some(rule_model(r, priority, &self.refs)))
+        let owner = tags.and_then(|t| t.get(identity::OWNER));
+        Ok(Some(rule_model(r, priority, owner, &self.refs)))
     }
 
     /// Owned target groups, into their gateway's load balancer. One whose load balancer is

@@ -191,8 +191,14 @@ pub(super) fn listener_model(
     })
 }
 
-/// A rule in the model's shape; `source` is None (AWS does not know why it exists).
-pub(super) fn rule_model(r: &elb::Rule, priority: u32, tgs: &TargetGroupRefs) -> Rule {
+/// A rule in the model's shape; `source` is None (AWS does not know why it exists), `owner`
+/// its `gwsync.dev/owner` tag.
+pub(super) fn rule_model(
+    r: &elb::Rule,
+    priority: u32,
+    owner: Option<&String>,
+    tgs: &TargetGroupRefs,
+) -> Rule {
     let mut conditions: Vec<Condition> =
         r.conditions().iter().filter_map(condition_model).collect();
     Condition::canonical_order(&mut conditions);
@@ -202,6 +208,7 @@ pub(super) fn rule_model(r: &elb::Rule, priority: u32, tgs: &TargetGroupRefs) ->
         actions: actions_model(r.actions(), tgs),
         transforms: r.transforms().iter().flat_map(transform_model).collect(),
         source: None,
+        owner: owner.cloned(),
     }
 }
 
@@ -803,7 +810,7 @@ mod tests {
         if let Some(actions) = rule.actions.as_mut() {
             actions[0].order = Some(0);
         }
-        let model = rule_model(&rule, 7, &refs());
+        let model = rule_model(&rule, 7, None, &refs());
         assert_eq!(
             model.transforms,
             vec![

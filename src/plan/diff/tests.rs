@@ -110,6 +110,7 @@ pub(crate) fn web(rules: Vec<Rule>) -> Stack {
             status: 301,
         }],
         transforms: Vec::new(),
+        owner: None,
         source: Some(RuleSource::Route {
             route: "platform/redirect".to_string(),
             rule: 0,
@@ -1202,6 +1203,7 @@ fn isolation_rules_say_so() {
         source: Some(RuleSource::ListenerIsolation {
             hostname: "a.example.com".to_string(),
         }),
+        owner: None,
     });
     let observed = deployed(&web(abc()));
     let (plan, _) = converge(&web(rules), &observed);

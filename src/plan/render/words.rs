@@ -359,6 +359,14 @@ impl Display for HeldBack {
                 "{} on Gateway {gateway} port {port} answers 500: {cause}",
                 origin(from.as_ref())
             ),
+            HeldBack::TeamRulesKept {
+                team,
+                gateway,
+                rules,
+            } => write!(
+                f,
+                "team {team} is refused with no admitted state on record: its {rules} rule(s) on Gateway {gateway} stay as they are on AWS"
+            ),
             HeldBack::Gateway { gateway, causes } => write!(
                 f,
                 "Gateway {gateway} is left as it is on AWS: {}",
@@ -396,7 +404,7 @@ impl Display for GatewayHold {
             GatewayHold::MissingCertificate => write!(f, "a listener has no certificate"),
             GatewayHold::RefusedTeam { team } => write!(
                 f,
-                "team {team} is refused with no admitted state on record, and its rules may be on it"
+                "team {team} is refused with no admitted state on record, and rules without an owner tag (made by an older gwsync) cannot be told apart from its own"
             ),
         }
     }

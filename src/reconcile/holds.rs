@@ -1,0 +1,272 @@
+//! Holds: what a live plan leaves as it is on AWS, so that one team's refusal never blocks
+//! the others. A team refused at a revision and without an admitted state on record (see
+//! [`super::compose_snapshot`] for the team that has one) has no routes in the desired
+//! state; its rules on AWS are told apart by their `gwsync.dev/owner` tag and left exactly
+//! as they are: to the diff they become foreign rules (never touched, their priorities never
+//! reused), and the target groups they forward to stay. Only where they cannot be told
+//! apart (rules made by an older gwsync, without the tag) is the whole Gateway held, as are
+//! Gateways that translation refused or whose certificate was not found.
+
+use crate::alb::{Action, Certificate, Observed, Rule, Stack, TargetGroupRef};
+use crate::plan::{GatewayHold, HeldBack};
+use crate::source::Revision;
+use crate::tenancy::Admission;
+use crate::translate::Translation;
+use crate::validate::Report;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Teams refused in this (effective) revision: their routes are not in the desired state.
+pub(super) fn refused_teams(
+    revision: &Revision,
+    admission: &Admission,
+    translation: &Translation,
+) -> Vec<String> {
+    let view = Report {
+        revision,
+        admission,
+        translation,
+        team: None,
+    };
+    admission
+        .teams
+        .iter()
+        .filter(|t| !view.team_admitted(&t.name))
+        .map(|t| t.name.clone())
+        .collect()
+}
+
+/// Gateways that must not change in this revision, with why: refused by translation, a
+/// listener whose certificate was not found, or owned rules without an owner tag beside a
+/// refused team (which of them are the team's cannot be told).
+pub(super) fn held_gateways(
+    translation: &Translation,
+    desired: &Stack,
+    observed: &Observed,
+    refused: &[String],
+) -> BTreeMap<String, BTreeSet<GatewayHold>> {
+    let mut hold: BTreeMap<String, BTreeSet<GatewayHold>> = BTreeMap::new();
+    let mut add = |gateway: &str, cause: GatewayHold| {
+        hold.entry(gateway.to_string()).or_default().insert(cause);
+    };
+    for gateway in &translation.refused_gateways {
+        add(gateway, GatewayHold::Untranslatable);
+    }
+    for lb in &desired.load_balancers {
+        let unresolved = lb
+            .listeners
+            .iter()
+            .flat_map(|l| &l.certificates)
+            .any(|c| matches!(c, Certificate::ForHostname(_)));
+        if unresolved {
+            add(&lb.gateway, GatewayHold::MissingCertificate);
+        }
+    }
+    for lb in &observed.stack.load_balancers {
+        let untagged = lb
+            .listeners
+            .iter()
+            .flat_map(|l| &l.rules)
+            .any(|r| r.owner.is_none());
+        if untagged {
+            for team in refused {
+                add(&lb.gateway, GatewayHold::RefusedTeam { team: team.clone() });
+            }
+        }
+    }
+    hold
+}
+
+/// Replaces held Gateways in the desired state by what AWS has, so that the diff leaves them
+/// alone.
+pub(super) fn hold_back<V>(desired: &mut Stack, observed: &Stack, hold: &BTreeMap<String, V>) {
+    desired
+        .load_balancers
+        .retain(|lb| !hold.contains_key(&lb.gateway));
+    desired.load_balancers.extend(
+        observed
+            .load_balancers
+            .iter()
+            .filter(|lb| hold.contains_key(&lb.gateway))
+            .cloned(),
+    );
+    desired
+        .load_balancers
+        .sort_by(|a, b| a.gateway.cmp(&b.gateway));
+}
+
+/// Makes the rules of `refused` teams foreign to the diff (out of `observed`, their
+/// priorities reserved) and keeps in `desired` the owned target groups they forward to; one
+/// note per team and Gateway. Gateways held as a whole are already equal on both sides.
+pub(super) fn keep_team_rules(
+    observed: &mut Observed,
+    desired: &mut Stack,
+    refused: &[String],
+) -> Vec<HeldBack> {
+    let mut kept: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for lb in &mut observed.stack.load_balancers {
+        let mut backends = BTreeSet::new();
+        for listener in &mut lb.listeners {
+            let key = (lb.gateway.clone(), listener.port);
+            let (theirs, others): (Vec<Rule>, Vec<Rule>) = std::mem::take(&mut listener.rules)
+                .into_iter()
+                .partition(|r| r.owner.as_ref().is_some_and(|o| refused.contains(o)));
+            listener.rules = others;
+            for rule in theirs {
+                if let Some(ids) = observed.rule_ids.get_mut(&key) {
+                    ids.remove(&rule.priority);
+                }
+                observed
+                    .foreign_priorities
+                    .entry(key.clone())
+                    .or_default()
+                    .insert(rule.priority);
+                backends.extend(owned_backends(&rule));
+                let owner = rule.owner.clone().unwrap_or_default();
+                *kept.entry((owner, lb.gateway.clone())).or_default() += 1;
+            }
+        }
+        keep_target_groups(desired, &lb.gateway, &lb.target_groups, &backends);
+    }
+    kept.into_iter()
+        .map(|((team, gateway), rules)| HeldBack::TeamRulesKept {
+            team,
+            gateway,
+            rules,
+        })
+        .collect()
+}
+
+fn owned_backends(rule: &Rule) -> Vec<String> {
+    rule.actions
+        .iter()
+        .flat_map(|a| match a {
+            Action::Forward { target_groups, .. } => target_groups.as_slice(),
+            _ => &[],
+        })
+        .filter_map(|w| match &w.target_group {
+            TargetGroupRef::Owned(backend) => Some(backend.clone()),
+            TargetGroupRef::Existing(_) => None,
+        })
+        .collect()
+}
+
+/// The observed target groups of `backends` join the desired load balancer of `gateway`
+/// where it lacks them (a kept rule still forwards to them).
+fn keep_target_groups(
+    desired: &mut Stack,
+    gateway: &str,
+    observed: &[crate::alb::TargetGroup],
+    backends: &BTreeSet<String>,
+) {
+    let Some(lb) = desired
+        .load_balancers
+        .iter_mut()
+        .find(|lb| lb.gateway == gateway)
+    else {
+        return;
+    };
+    for tg in observed.iter().filter(|tg| backends.contains(&tg.backend)) {
+        if !lb.target_groups.iter().any(|d| d.backend == tg.backend) {
+            lb.target_groups.push(tg.clone());
+        }
+    }
+    lb.target_groups.sort_by(|a, b| a.backend.cmp(&b.backend));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alb::Protocol;
+    use crate::alb::fixtures::{forward, host, listener, load_balancer, rule, target_group};
+    use crate::plan::diff;
+
+    fn owned(priority: u32, h: &str, owner: Option<&str>, backend: &str) -> Rule {
+        Rule {
+            owner: owner.map(str::to_string),
+            ..rule(priority, vec![host(&[h])], vec![forward(&[(backend, 1)])])
+        }
+    }
+
+    fn observed(rules: Vec<Rule>) -> Observed {
+        let mut lb = load_balancer("p/gw", vec![listener(80, Protocol::Http, rules.clone())]);
+        lb.target_groups = vec![target_group("a/a1:80"), target_group("b/b1:80")];
+        let ids = rules
+            .iter()
+            .map(|r| {
+                (
+                    r.priority,
+                    crate::alb::identity::rule_id("p/gw", 80, &r.conditions),
+                )
+            })
+            .collect();
+        Observed::new(
+            Stack {
+                load_balancers: vec![lb],
+            },
+            BTreeMap::from([(("p/gw".to_string(), 80), ids)]),
+            BTreeMap::new(),
+            BTreeSet::new(),
+        )
+    }
+
+    /// Team a is refused: only b's rules are desired. a's rule stays, with its target
+    /// group and its priority; b's change is planned as usual.
+    #[test]
+    fn a_refused_teams_tagged_rules_stay_and_the_others_move_on() {
+        let on_aws = observed(vec![
+            owned(10, "a.example.com", Some("a"), "a/a1:80"),
+            owned(20, "b.example.com", Some("b"), "b/b1:80"),
+        ]);
+        let mut b_changed = owned(1, "b.example.com", Some("b"), "b/b1:80");
+        b_changed.actions = vec![Action::fixed(503)];
+        let mut desired_lb =
+            load_balancer("p/gw", vec![listener(80, Protocol::Http, vec![b_changed])]);
+        desired_lb.target_groups = vec![target_group("b/b1:80")];
+        let mut desired = Stack {
+            load_balancers: vec![desired_lb],
+        };
+        let refused = vec!["a".to_string()];
+        let translation = Translation::default();
+        assert!(held_gateways(&translation, &desired, &on_aws, &refused).is_empty());
+        let mut seen = on_aws.clone();
+        let kept = keep_team_rules(&mut seen, &mut desired, &refused);
+        assert_eq!(
+            kept,
+            [HeldBack::TeamRulesKept {
+                team: "a".into(),
+                gateway: "p/gw".into(),
+                rules: 1
+            }]
+        );
+        let plan = diff(&desired, &seen, None);
+        let calls: Vec<&str> = plan
+            .changes
+            .iter()
+            .map(|c| crate::plan::render::call(&c.operation))
+            .collect();
+        assert_eq!(
+            calls,
+            ["ModifyRule"],
+            "{}",
+            crate::plan::render::text(&plan)
+        );
+        assert_eq!(plan.observed_fingerprint, on_aws.fingerprint);
+    }
+
+    #[test]
+    fn untagged_rules_beside_a_refused_team_hold_the_gateway() {
+        let on_aws = observed(vec![owned(10, "a.example.com", None, "a/a1:80")]);
+        let desired = Stack::default();
+        let held = held_gateways(
+            &Translation::default(),
+            &desired,
+            &on_aws,
+            &["a".to_string()],
+        );
+        assert_eq!(
+            held["p/gw"],
+            BTreeSet::from([GatewayHold::RefusedTeam { team: "a".into() }])
+        );
+        assert!(held_gateways(&Translation::default(), &desired, &on_aws, &[]).is_empty());
+    }
+}

@@ -888,8 +888,18 @@ fn simple_plan(h: &Harness, gateway: &str, name: &str) -> Plan {
 }
 
 #[tokio::test]
-async fn a_failed_call_stops_its_gateway_and_a_rerun_converges_without_twins() {
-    for k in [0, 1, 2, 4] {
+async fn a_failed_call_stops_what_depends_on_it_and_a_rerun_converges_without_twins() {
+    // Run order: load balancer, target group, listener, rule /a (forwards to the target
+    // group), rule /b (a fixed response; same owner as /a). What a failure at each step
+    // stops: F failed, S skipped, D done.
+    let expected = [
+        (0, "FSSSS"), // no load balancer: nothing of the Gateway
+        (1, "DFDSD"), // no target group: the rule forwarding to it
+        (2, "DDFSS"), // no listener: its rules
+        (3, "DDDFS"), // a rule: the later rules of its team
+        (4, "DDDDF"),
+    ];
+    for (k, shape) in expected {
         let h = Harness::start().await;
         let plan = simple_plan(&h, GATEWAY, "public");
         let mut ids = AwsIds::default();
@@ -897,25 +907,31 @@ async fn a_failed_call_stops_its_gateway_and_a_rerun_converges_without_twins() {
         let report = h.apply(&plan, &mut ids).await;
         assert!(!report.succeeded());
         assert_eq!(report.results.len(), 5, "every change is reported");
-        let got = outcomes(&report);
-        for (i, outcome) in got.iter().enumerate() {
-            match i.cmp(&k) {
-                std::cmp::Ordering::Less => assert_eq!(**outcome, Outcome::Done, "k={k} #{i}"),
-                std::cmp::Ordering::Equal => assert!(
-                    matches!(outcome, Outcome::Failed(m) if m.contains("injected failure")),
-                    "k={k} #{i}: {outcome:?}"
-                ),
-                std::cmp::Ordering::Greater => {
-                    assert_eq!(**outcome, Outcome::Skipped, "k={k} #{i}")
-                }
-            }
-        }
+        let got: String = outcomes(&report)
+            .iter()
+            .map(|o| match o {
+                Outcome::Done => 'D',
+                Outcome::Failed(m) if m.contains("injected failure") => 'F',
+                Outcome::Skipped => 'S',
+                other => panic!("k={k}: {other:?}"),
+            })
+            .collect();
+        assert_eq!(got, shape, "k={k}: {}", report.render());
         let calls: usize = h.take_calls().values().sum();
-        assert_eq!(calls, k + 1, "nothing is sent after the failure");
+        assert_eq!(
+            calls,
+            shape.matches(['D', 'F']).count(),
+            "nothing that depends on the failure is sent"
+        );
 
         // The rerun (same plan, the ids the failed run left) finishes the job. (Its order
         // may differ: once the load balancer exists, its target group needs no waiting.)
-        let done: Vec<usize> = report.results[..k].iter().map(|r| r.index).collect();
+        let done: Vec<usize> = report
+            .results
+            .iter()
+            .filter(|r| r.outcome == Outcome::Done)
+            .map(|r| r.index)
+            .collect();
         h.fail_write(None);
         let rerun = h.apply(&plan, &mut ids).await;
         assert!(rerun.succeeded(), "{}", rerun.render());
@@ -927,7 +943,7 @@ async fn a_failed_call_stops_its_gateway_and_a_rerun_converges_without_twins() {
             };
             assert_eq!(r.outcome, want, "k={k} change #{}", r.index);
         }
-        assert_eq!(h.take_calls().values().sum::<usize>(), 5 - k);
+        assert_eq!(h.take_calls().values().sum::<usize>(), 5 - done.len());
         assert_eq!(h.load_balancer_count().await, 1);
         assert_eq!(h.target_group_count().await, 1);
         let rules = h.rules(&ids.listeners[&(s(GATEWAY), 80)]).await;
@@ -1482,12 +1498,16 @@ async fn unresolved_certificates_and_bad_requests_fail_before_any_call() {
         "{}",
         report.render()
     );
-    assert_eq!(*got[2], Outcome::Skipped);
-    assert_eq!(h.take_calls(), counts(&[("CreateLoadBalancer", 1)]));
+    // The HTTP listener does not depend on the HTTPS one: it is created.
+    assert_eq!(*got[2], Outcome::Done);
+    assert_eq!(
+        h.take_calls(),
+        counts(&[("CreateLoadBalancer", 1), ("CreateListener", 1)])
+    );
 }
 
 #[tokio::test]
-async fn an_aws_error_is_reported_in_its_own_words_and_stops_only_its_gateway() {
+async fn an_aws_error_is_reported_in_its_own_words_and_stops_only_what_depends_on_it() {
     let h = Harness::start().await;
     let mut ids = AwsIds::default();
     let report = h.apply(&simple_plan(&h, GATEWAY, "public"), &mut ids).await;
@@ -1601,5 +1621,53 @@ async fn a_grpc_target_group_keeps_grpc_codes_through_create_and_modify() {
     assert_eq!(
         (matcher.grpc_code(), matcher.http_code()),
         (Some("0-12"), None)
+    );
+}
+
+/// One team's rule that AWS rejects (here: its priority is taken) stops only that team's
+/// later rule changes on the load balancer; two other teams' new rules on the same listener
+/// are created at their own priorities, and the rules on AWS keep distinct priorities.
+#[tokio::test]
+async fn one_teams_rejected_rule_blocks_no_other_team_on_the_same_listener() {
+    let h = Harness::start().await;
+    let mut ids = AwsIds::default();
+    let report = h.apply(&simple_plan(&h, GATEWAY, "public"), &mut ids).await;
+    assert!(report.succeeded(), "{}", report.render());
+    h.take_calls();
+
+    let owned_by = |owner: &str, priority: u32, p: &str| Rule {
+        owner: Some(s(owner)),
+        ..rule(priority, vec![path(&[p])], vec![Action::fixed(404)])
+    };
+    let changes = vec![
+        // orders: 10 is taken (AWS refuses), then its second rule.
+        create_rule(GATEWAY, 80, owned_by("orders", 10, "/orders")).0,
+        create_rule(GATEWAY, 80, owned_by("payments", 30, "/payments")).0,
+        create_rule(GATEWAY, 80, owned_by("orders", 40, "/orders/v2")).0,
+        create_rule(GATEWAY, 80, owned_by("search", 50, "/search")).0,
+    ];
+    let report = h.apply(&plan(changes), &mut ids).await;
+    let got: Vec<&Outcome> = outcomes(&report);
+    assert!(
+        matches!(got[0], Outcome::Failed(m) if m.starts_with("CreateRule failed: PriorityInUse")),
+        "{}",
+        report.render()
+    );
+    assert_eq!(
+        got[1..],
+        [&Outcome::Done, &Outcome::Skipped, &Outcome::Done],
+        "{}",
+        report.render()
+    );
+    let priorities: Vec<u32> = h
+        .rules(&ids.listeners[&(s(GATEWAY), 80)])
+        .await
+        .keys()
+        .copied()
+        .collect();
+    assert_eq!(
+        priorities,
+        [0, 10, 20, 30, 50],
+        "each rule at its own priority"
     );
 }

@@ -11,9 +11,10 @@
 //!   later changes of the same plan, and a rerun after a failure, find them.
 //! - Is idempotent: before each create, a resource whose identity is already in `AwsIds` is
 //!   not created again (reported as [`Outcome::AlreadyExists`]), never twinned.
-//! - Isolates gateways: on an error, the failing gateway's remaining changes are not
-//!   attempted ([`Outcome::Skipped`]); other gateways go on. One team's broken listener does
-//!   not freeze every other load balancer.
+//! - Contains failures: a change that fails stops only the changes that depend on it (its
+//!   load balancer's, listener's or target group's dependents; the later rule changes of the
+//!   same team on that Gateway), reported as [`Outcome::Skipped`]; everything else goes on
+//!   (see [`containment`]). One team's rule that AWS rejects never blocks another team.
 //!
 //! **The one exception to plan order.** A target group is created in a VPC, and the VPC of
 //! a load balancer that this same plan creates is only known once `CreateLoadBalancer`
@@ -40,6 +41,7 @@
 //! (`observe`), retries on throttling and 5xx (the SDK clients from `client`), refusing a
 //! plan whose observed state is stale, and recording the report (`store`).
 
+mod containment;
 mod listeners;
 mod load_balancers;
 mod rules;
@@ -51,8 +53,9 @@ use super::error::CallError;
 use super::requests::RequestError;
 use crate::plan::{ChangeAction, Operation, Plan, TaggedResource};
 use aws_sdk_elasticloadbalancingv2::error::ProvideErrorMetadata;
+use containment::Failed;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
 
@@ -81,10 +84,10 @@ pub enum Outcome {
     Done,
     /// A create whose resource is already known by its identity: nothing was sent.
     AlreadyExists,
-    /// The change failed (AWS said no, or the request could not be built); its gateway's
-    /// later changes were not attempted.
+    /// The change failed (AWS said no, or the request could not be built); the changes that
+    /// depend on it were not attempted.
     Failed(String),
-    /// Not attempted: an earlier change of the same gateway failed.
+    /// Not attempted: a change it depends on failed.
     Skipped,
 }
 
@@ -128,7 +131,7 @@ impl fmt::Display for ApplyReport {
                 Outcome::Failed(message) => ("FAILED", format!(": {message}")),
                 Outcome::Skipped => (
                     "skipped",
-                    " (not attempted: an earlier change of this gateway failed)".into(),
+                    " (not attempted: a change it depends on failed)".into(),
                 ),
             };
             writeln!(f, "  {label:<8} {action:<7} {}{detail}", r.address)?;
@@ -164,18 +167,18 @@ pub async fn apply(
         ids,
         instance_id,
     };
-    let mut failed_gateways = BTreeSet::new();
+    let mut failed = Failed::default();
     let mut report = ApplyReport::default();
     for index in order {
         let change = &plan.changes[index];
-        let gateway = gateway_of(&change.operation);
-        let outcome = if failed_gateways.contains(gateway) {
+        let outcome = if let Some(unit) = failed.blocking(&change.operation) {
+            tracing::warn!(address = %change.address, ?unit, "change not attempted: it depends on a change that failed");
             Outcome::Skipped
         } else {
             match applier.execute(&change.operation).await {
                 Ok(outcome) => outcome,
                 Err(error) => {
-                    failed_gateways.insert(gateway.to_owned());
+                    failed.record(&change.operation);
                     Outcome::Failed(error.to_string())
                 }
             }
@@ -184,9 +187,7 @@ pub async fn apply(
             Outcome::Failed(message) => {
                 tracing::error!(address = %change.address, %message, "change failed")
             }
-            Outcome::Skipped => {
-                tracing::warn!(address = %change.address, "change not attempted")
-            }
+            Outcome::Skipped => {}
             _ => tracing::info!(address = %change.address, outcome = ?outcome, "change applied"),
         }
         report.results.push(ChangeResult {
@@ -247,34 +248,6 @@ fn target_group_gateway(op: &Operation) -> Option<&str> {
             ..
         } => Some(gateway),
         _ => None,
-    }
-}
-
-/// The gateway a change belongs to: the unit that stops on an error.
-fn gateway_of(op: &Operation) -> &str {
-    match op {
-        Operation::CreateLoadBalancer { load_balancer } => &load_balancer.gateway,
-        Operation::SetTags { resource, .. } => match resource {
-            TaggedResource::LoadBalancer { gateway } => gateway,
-            TaggedResource::TargetGroup { gateway, .. } => gateway,
-        },
-        Operation::CreateTargetGroup { gateway, .. }
-        | Operation::ModifyTargetGroup { gateway, .. }
-        | Operation::ModifyTargetGroupAttributes { gateway, .. }
-        | Operation::RegisterTargets { gateway, .. }
-        | Operation::DeregisterTargets { gateway, .. }
-        | Operation::SetSecurityGroups { gateway, .. }
-        | Operation::SetSubnets { gateway, .. }
-        | Operation::ModifyLoadBalancerAttributes { gateway, .. }
-        | Operation::CreateListener { gateway, .. }
-        | Operation::ModifyListener { gateway, .. }
-        | Operation::CreateRule { gateway, .. }
-        | Operation::ModifyRule { gateway, .. }
-        | Operation::SetRulePriorities { gateway, .. }
-        | Operation::DeleteRule { gateway, .. }
-        | Operation::DeleteListener { gateway, .. }
-        | Operation::DeleteLoadBalancer { gateway }
-        | Operation::DeleteTargetGroup { gateway, .. } => gateway,
     }
 }
 

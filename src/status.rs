@@ -5,7 +5,7 @@
 //! read it (the CLI from Git, the daemon from its last fetch).
 
 use crate::source::{Revision, short};
-use crate::store::{Condition, Pin, Store, StoreError};
+use crate::store::{Condition, Hold, Pin, Store, StoreError};
 use serde::Serialize;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -17,6 +17,8 @@ pub struct Status {
     /// The newest finished apply: (commit, finished_at, outcome).
     pub applied: Option<(String, i64, String)>,
     pub pin: Option<Pin>,
+    /// Teams held at what is live (`gwsync hold`), with who, why and since when.
+    pub holds: Vec<Hold>,
     /// Raised conditions: `stalled`, `drift`, `guarded`.
     pub conditions: Vec<Condition>,
     pub teams: Vec<TeamStatus>,
@@ -25,7 +27,8 @@ pub struct Status {
 #[derive(Debug, Serialize)]
 pub struct TeamStatus {
     pub name: String,
-    /// `admitted`, or `degraded` when the newest recorded revision refused it.
+    /// `admitted`; `degraded` when the newest recorded revision refused it; `held` while
+    /// `gwsync hold` keeps it at what is live.
     pub state: String,
     /// The revision whose state of the team is live (its last admitted one, or the pin's).
     pub running: Option<String>,
@@ -37,6 +40,7 @@ pub struct TeamStatus {
 pub async fn collect(store: &Store, tracked: Option<Revision>) -> Result<Status, StoreError> {
     let latest = store.history(None, 1).await?;
     let pin = store.pin().await?;
+    let holds = store.holds().await?;
     let mut teams = Vec::new();
     for t in latest.iter().flat_map(|e| &e.teams) {
         // A rollback's pin decides what runs for the teams it covers.
@@ -53,7 +57,9 @@ pub async fn collect(store: &Store, tracked: Option<Revision>) -> Result<Status,
         };
         teams.push(TeamStatus {
             name: t.owner.clone(),
-            state: if t.verdict == crate::store::ADMITTED {
+            state: if holds.iter().any(|h| h.team == t.owner) {
+                "held".to_string()
+            } else if t.verdict == crate::store::ADMITTED {
                 "admitted".to_string()
             } else {
                 "degraded".to_string()
@@ -66,6 +72,7 @@ pub async fn collect(store: &Store, tracked: Option<Revision>) -> Result<Status,
         tracked,
         applied: store.last_applied().await?,
         pin,
+        holds,
         conditions: store.conditions().await?,
         teams,
     })
@@ -107,6 +114,18 @@ impl Status {
                 p.head
                     .as_deref()
                     .map(|h| format!(", holding back {}", short(h)))
+                    .unwrap_or_default()
+            ));
+        }
+        for h in &self.holds {
+            out.push_str(&format!(
+                "held: team {} by {} since {}{}\n",
+                h.team,
+                h.actor,
+                time(h.since),
+                h.reason
+                    .as_deref()
+                    .map(|r| format!(": {r:?}"))
                     .unwrap_or_default()
             ));
         }

@@ -76,6 +76,7 @@ async fn reconcile(repo: &ExampleRepo, clients: &Clients) -> (Plan, AwsIds) {
         &checked.revision,
         &checked.admission,
         &checked.translation,
+        &[],
     )
     .await
     .expect("live_plan");
@@ -1119,6 +1120,7 @@ async fn a_missing_target_group_is_a_500_at_plan_time_not_an_apply_failure() {
         &checked.revision,
         &checked.admission,
         &checked.translation,
+        &[],
     )
     .await
     .expect("live_plan");
@@ -1397,6 +1399,7 @@ async fn a_team_refused_at_its_first_revision_blocks_no_other_team() {
         &checked.revision,
         &checked.admission,
         &checked.translation,
+        &[],
     )
     .await
     .expect("live_plan");
@@ -1428,6 +1431,77 @@ async fn a_team_refused_at_its_first_revision_blocks_no_other_team() {
         w.owned_inventory().await,
         before,
         "orders' rules and target groups stay"
+    );
+    assert_eq!(w.gwsync(&["plan"]).0, 0, "converged");
+}
+
+/// `gwsync hold --team orders` keeps orders at what is live while payments commits again and
+/// again: each apply brings payments' change and leaves orders' rules exactly as they are,
+/// though orders has a new route in the tracked revision. `release` brings it.
+#[tokio::test]
+async fn a_held_team_stays_as_it_is_while_another_team_commits() {
+    let mut w = World::start().await;
+    let (code, stdout, _) = w.gwsync(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{stdout}");
+    let orders_rules = |inventory: &BTreeMap<String, usize>| -> Vec<String> {
+        inventory
+            .keys()
+            .filter(|id| id.starts_with("rule/"))
+            .cloned()
+            .collect()
+    };
+    let (code, stdout, _) = w.gwsync_with_repo(
+        &["hold", "--team", "orders", "--reason", "incident 42"],
+        None,
+    );
+    assert_eq!(code, 0, "{stdout}");
+    let (_, status, _) = w.gwsync(&["status"]);
+    assert!(status.contains("held: team orders by"), "{status}");
+    assert!(status.contains("\"incident 42\""), "{status}");
+    assert!(status.contains("  orders: held"), "{status}");
+
+    w.repo.write("teams/orders/v3.yaml", ORDERS_V3);
+    w.repo.commit("orders: /orders/v3 (held)");
+    let before = orders_rules(&w.owned_inventory().await);
+    for (i, (from, to)) in [(90, 80), (80, 70), (70, 60)].into_iter().enumerate() {
+        w.repo.edit(
+            PAYMENTS_ROUTES,
+            &format!("weight: {from}"),
+            &format!("weight: {to}"),
+        );
+        w.repo.edit(
+            PAYMENTS_ROUTES,
+            &format!("weight: {}", 100 - from),
+            &format!("weight: {}", 100 - to),
+        );
+        w.repo.commit(&format!("payments: canary {}%", 100 - to));
+        let (code, stdout, stderr) = w.gwsync(&["apply", "--auto-approve"]);
+        assert_eq!(code, 0, "commit {i}: {stdout}{stderr}");
+        assert!(
+            stdout.contains("Apply succeeded: 1 done"),
+            "commit {i}: {stdout}"
+        );
+        assert!(
+            stderr.contains("team orders is held (`gwsync release --team orders` lifts it)"),
+            "commit {i}: {stderr}"
+        );
+        assert_eq!(
+            orders_rules(&w.owned_inventory().await),
+            before,
+            "commit {i}: no rule created or deleted"
+        );
+    }
+    w.assert_foreign_untouched().await;
+
+    let (code, stdout, _) = w.gwsync_with_repo(&["release", "--team", "orders"], None);
+    assert_eq!(code, 0, "{stdout}");
+    let (code, stdout, _) = w.gwsync(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("Apply succeeded"), "{stdout}");
+    assert_eq!(
+        orders_rules(&w.owned_inventory().await).len(),
+        before.len() + 1,
+        "the held route arrives"
     );
     assert_eq!(w.gwsync(&["plan"]).0, 0, "converged");
 }

@@ -88,6 +88,11 @@ pub enum Command {
     Rollback(RollbackArgs),
     /// Lift a rollback's pin.
     Resume(ResumeArgs),
+    /// Keep one team at what is live on AWS while every other team moves on: its rules stay
+    /// as they are across any number of new commits, until `gwsync release --team`.
+    Hold(HoldArgs),
+    /// Lift a team's hold: the next apply brings it to the tracked revision.
+    Release(ReleaseArgs),
     /// Tracked and applied revisions, the pin, raised conditions (stalled, drift, guarded),
     /// and each team's state.
     Status(StatusArgs),
@@ -166,6 +171,23 @@ pub struct RollbackArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ResumeArgs {}
+
+#[derive(Debug, clap::Args)]
+pub struct HoldArgs {
+    /// The team to hold (its name in tenants.yaml).
+    #[arg(long)]
+    pub team: String,
+    /// Why, for `status` and the next person on call.
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReleaseArgs {
+    /// The team to release.
+    #[arg(long)]
+    pub team: String,
+}
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {}
@@ -299,6 +321,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::History(args) => history::history(&cli, args),
         Command::Rollback(args) => rollback::rollback(&cli, args),
         Command::Resume(args) => rollback::resume(&cli, args),
+        Command::Hold(args) => rollback::hold(&cli, args),
+        Command::Release(args) => rollback::release(&cli, args),
         Command::Status(args) => rollback::status(&cli, args),
         Command::Show(args) => history::show(&cli, args),
         Command::Explain(args) => explain::run(&cli, args),

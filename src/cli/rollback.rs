@@ -4,8 +4,8 @@
 
 use super::live::{connect, runtime};
 use super::{
-    Cli, CliError, OutputFormat, ResumeArgs, RollbackArgs, StatusArgs, check_revision, load_config,
-    record,
+    Cli, CliError, HoldArgs, OutputFormat, ReleaseArgs, ResumeArgs, RollbackArgs, StatusArgs,
+    check_revision, load_config, record,
 };
 use crate::config::Config;
 use crate::exit::Exit;
@@ -13,7 +13,7 @@ use crate::plan::render;
 use crate::reconcile::rollback::{RollbackPlan, Scope, pin, plan_rollback};
 use crate::reconcile::sync::{ApplyRecord, execute};
 use crate::reconcile::{Checked, Refusal, TooManyDeletions};
-use crate::store::Store;
+use crate::store::{Hold, Store};
 
 pub(super) fn rollback(cli: &Cli, args: &RollbackArgs) -> Result<Exit, CliError> {
     let config = load_config(cli)?.0;
@@ -116,6 +116,43 @@ pub(super) fn resume(cli: &Cli, _args: &ResumeArgs) -> Result<Exit, CliError> {
             "No pin: nothing to resume."
         }
     );
+    Ok(Exit::Clean)
+}
+
+pub(super) fn hold(cli: &Cli, args: &HoldArgs) -> Result<Exit, CliError> {
+    let config = load_config(cli)?.0;
+    runtime()?.block_on(async {
+        let store = record::open(&config).await?;
+        let hold = Hold {
+            team: args.team.clone(),
+            reason: args.reason.clone(),
+            actor: record::actor(),
+            since: record::now(),
+        };
+        store.set_hold(&hold).await?;
+        Ok::<_, CliError>(())
+    })?;
+    println!(
+        "Team {} is held: its rules stay as they are on AWS while the other teams move on, until `gwsync release --team {}`.",
+        args.team, args.team
+    );
+    Ok(Exit::Clean)
+}
+
+pub(super) fn release(cli: &Cli, args: &ReleaseArgs) -> Result<Exit, CliError> {
+    let config = load_config(cli)?.0;
+    let had = runtime()?.block_on(async {
+        let store = record::open(&config).await?;
+        Ok::<_, CliError>(store.release_hold(&args.team).await?)
+    })?;
+    if had {
+        println!(
+            "Team {} released: the next apply brings it to the tracked revision.",
+            args.team
+        );
+    } else {
+        println!("Team {} is not held: nothing to release.", args.team);
+    }
     Ok(Exit::Clean)
 }
 

@@ -294,12 +294,13 @@ pub enum HeldBack {
         source: Option<RuleSource>,
         cause: UnusableTargetGroup,
     },
-    /// A team refused at this revision, without an admitted state on record: its rules on
-    /// this Gateway (told apart by their owner tag) stay exactly as they are.
+    /// A team whose rules on this Gateway (told apart by their owner tag) stay exactly as
+    /// they are: refused without an admitted state on record, or held.
     TeamRulesKept {
         team: String,
         gateway: String,
         rules: usize,
+        because: TeamKept,
     },
     /// A Gateway whose load balancer is left as it is on AWS.
     Gateway {
@@ -322,6 +323,16 @@ pub enum UnusableTargetGroup {
     },
 }
 
+/// Why a team's rules stay as they are on AWS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TeamKept {
+    /// Refused at this revision, with no admitted state on record.
+    Refused,
+    /// Held by an operator (`gwsync hold`) until `gwsync release`.
+    Held,
+}
+
 /// Why a Gateway is held back.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(tag = "because", rename_all = "kebab-case")]
@@ -332,4 +343,6 @@ pub enum GatewayHold {
     MissingCertificate,
     /// A refused team without a last admitted state may have rules on it.
     RefusedTeam { team: String },
+    /// A held team may have rules on it.
+    HeldTeam { team: String },
 }

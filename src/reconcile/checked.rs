@@ -181,6 +181,8 @@ pub struct Effective {
     pub translation: Translation,
     /// Which teams keep an earlier state, for the operator.
     pub notes: Vec<HeldBack>,
+    /// Teams held by an operator (`gwsync hold`): their rules stay as they are on AWS.
+    pub held: Vec<String>,
 }
 
 impl Effective {
@@ -190,6 +192,7 @@ impl Effective {
             admission: checked.admission.clone(),
             translation: checked.translation.clone(),
             notes,
+            held: Vec::new(),
         }
     }
 }
@@ -200,14 +203,18 @@ pub async fn last_good(
     store: &Store,
     checked: &Checked,
 ) -> Result<Effective, StoreError> {
+    let held: Vec<String> = store.holds().await?.into_iter().map(|h| h.team).collect();
     let Some(tenancy) = &checked.admission.tenancy else {
-        return Ok(Effective::as_is(checked, Vec::new()));
+        return Ok(Effective {
+            held,
+            ..Effective::as_is(checked, Vec::new())
+        });
     };
     let report = checked.report();
     let mut replacements = BTreeMap::new();
     let mut notes = Vec::new();
     for team in &checked.admission.teams {
-        if report.team_admitted(&team.name) {
+        if report.team_admitted(&team.name) || held.contains(&team.name) {
             continue;
         }
         match store.last_admitted(&team.name).await? {
@@ -224,7 +231,10 @@ pub async fn last_good(
         }
     }
     if replacements.is_empty() {
-        return Ok(Effective::as_is(checked, notes));
+        return Ok(Effective {
+            held,
+            ..Effective::as_is(checked, notes)
+        });
     }
     let composed = compose_snapshot(&checked.snapshot, tenancy, &replacements);
     let admission = admit(&composed, &admit_options(config));
@@ -233,5 +243,6 @@ pub async fn last_good(
         admission,
         translation,
         notes,
+        held,
     })
 }

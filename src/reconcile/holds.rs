@@ -1,22 +1,70 @@
-//! Holds: what a live plan leaves as it is on AWS, so that one team's refusal never blocks
-//! the others. A team refused at a revision and without an admitted state on record (see
+//! Holds: what a live plan leaves as it is on AWS, so that one team's refusal (or an
+//! operator's `gwsync hold`) never blocks the others. A team refused at a revision and without an admitted state on record (see
 //! [`super::compose_snapshot`] for the team that has one) has no routes in the desired
 //! state; its rules on AWS are told apart by their `gwsync.dev/owner` tag and left exactly
 //! as they are: to the diff they become foreign rules (never touched, their priorities never
 //! reused), and the target groups they forward to stay. Only where they cannot be told
 //! apart (rules made by an older gwsync, without the tag) is the whole Gateway held, as are
-//! Gateways that translation refused or whose certificate was not found.
+//! Gateways that translation refused or whose certificate was not found. A held team is
+//! handled the same way, and its rules of the current revision are dropped from the desired
+//! state first.
 
 use crate::alb::{Action, Certificate, Observed, Rule, Stack, TargetGroupRef};
-use crate::plan::{GatewayHold, HeldBack};
+use crate::plan::{GatewayHold, HeldBack, TeamKept};
 use crate::source::Revision;
 use crate::tenancy::Admission;
 use crate::translate::Translation;
 use crate::validate::Report;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// The teams whose rules stay as they are on AWS, and why.
+pub(super) type Kept = BTreeMap<String, TeamKept>;
+
+/// The teams whose rules on AWS stay as they are: refused in this (effective) revision (their
+/// routes are not in the desired state), and held (`gwsync hold`).
+pub(super) fn kept_teams(
+    revision: &Revision,
+    admission: &Admission,
+    translation: &Translation,
+    held: &[String],
+) -> Kept {
+    let mut kept: Kept = refused_teams(revision, admission, translation)
+        .into_iter()
+        .map(|team| (team, TeamKept::Refused))
+        .collect();
+    kept.extend(held.iter().map(|team| (team.clone(), TeamKept::Held)));
+    kept
+}
+
+/// Drops a held team's rules of the current revision from the desired state, with the
+/// target groups only they forward to: what is live for it stays ([`keep_team_rules`]).
+pub(super) fn drop_held_rules(desired: &mut Stack, kept: &Kept) {
+    let held = |r: &Rule| {
+        r.owner
+            .as_ref()
+            .is_some_and(|o| kept.get(o) == Some(&TeamKept::Held))
+    };
+    for lb in &mut desired.load_balancers {
+        let mut dropped = BTreeSet::new();
+        let mut remaining = BTreeSet::new();
+        for listener in &mut lb.listeners {
+            for rule in &listener.rules {
+                let backends = owned_backends(rule);
+                if held(rule) {
+                    dropped.extend(backends);
+                } else {
+                    remaining.extend(backends);
+                }
+            }
+            listener.rules.retain(|r| !held(r));
+        }
+        lb.target_groups
+            .retain(|tg| !dropped.contains(&tg.backend) || remaining.contains(&tg.backend));
+    }
+}
+
 /// Teams refused in this (effective) revision: their routes are not in the desired state.
-pub(super) fn refused_teams(
+fn refused_teams(
     revision: &Revision,
     admission: &Admission,
     translation: &Translation,
@@ -42,7 +90,7 @@ pub(super) fn held_gateways(
     translation: &Translation,
     desired: &Stack,
     observed: &Observed,
-    refused: &[String],
+    kept: &Kept,
 ) -> BTreeMap<String, BTreeSet<GatewayHold>> {
     let mut hold: BTreeMap<String, BTreeSet<GatewayHold>> = BTreeMap::new();
     let mut add = |gateway: &str, cause: GatewayHold| {
@@ -68,8 +116,12 @@ pub(super) fn held_gateways(
             .flat_map(|l| &l.rules)
             .any(|r| r.owner.is_none());
         if untagged {
-            for team in refused {
-                add(&lb.gateway, GatewayHold::RefusedTeam { team: team.clone() });
+            for (team, because) in kept {
+                let cause = match because {
+                    TeamKept::Refused => GatewayHold::RefusedTeam { team: team.clone() },
+                    TeamKept::Held => GatewayHold::HeldTeam { team: team.clone() },
+                };
+                add(&lb.gateway, cause);
             }
         }
     }
@@ -100,7 +152,7 @@ pub(super) fn hold_back<V>(desired: &mut Stack, observed: &Stack, hold: &BTreeMa
 pub(super) fn keep_team_rules(
     observed: &mut Observed,
     desired: &mut Stack,
-    refused: &[String],
+    kept_teams: &Kept,
 ) -> Vec<HeldBack> {
     let mut kept: BTreeMap<(String, String), usize> = BTreeMap::new();
     for lb in &mut observed.stack.load_balancers {
@@ -109,7 +161,7 @@ pub(super) fn keep_team_rules(
             let key = (lb.gateway.clone(), listener.port);
             let (theirs, others): (Vec<Rule>, Vec<Rule>) = std::mem::take(&mut listener.rules)
                 .into_iter()
-                .partition(|r| r.owner.as_ref().is_some_and(|o| refused.contains(o)));
+                .partition(|r| r.owner.as_ref().is_some_and(|o| kept_teams.contains_key(o)));
             listener.rules = others;
             for rule in theirs {
                 if let Some(ids) = observed.rule_ids.get_mut(&key) {
@@ -129,6 +181,7 @@ pub(super) fn keep_team_rules(
     }
     kept.into_iter()
         .map(|((team, gateway), rules)| HeldBack::TeamRulesKept {
+            because: kept_teams.get(&team).copied().unwrap_or(TeamKept::Refused),
             team,
             gateway,
             rules,
@@ -225,7 +278,7 @@ mod tests {
         let mut desired = Stack {
             load_balancers: vec![desired_lb],
         };
-        let refused = vec!["a".to_string()];
+        let refused = Kept::from([("a".to_string(), TeamKept::Refused)]);
         let translation = Translation::default();
         assert!(held_gateways(&translation, &desired, &on_aws, &refused).is_empty());
         let mut seen = on_aws.clone();
@@ -235,7 +288,8 @@ mod tests {
             [HeldBack::TeamRulesKept {
                 team: "a".into(),
                 gateway: "p/gw".into(),
-                rules: 1
+                rules: 1,
+                because: TeamKept::Refused,
             }]
         );
         let plan = diff(&desired, &seen, None);
@@ -257,16 +311,41 @@ mod tests {
     fn untagged_rules_beside_a_refused_team_hold_the_gateway() {
         let on_aws = observed(vec![owned(10, "a.example.com", None, "a/a1:80")]);
         let desired = Stack::default();
-        let held = held_gateways(
-            &Translation::default(),
-            &desired,
-            &on_aws,
-            &["a".to_string()],
-        );
+        let refused = Kept::from([("a".to_string(), TeamKept::Refused)]);
+        let held = held_gateways(&Translation::default(), &desired, &on_aws, &refused);
         assert_eq!(
             held["p/gw"],
             BTreeSet::from([GatewayHold::RefusedTeam { team: "a".into() }])
         );
-        assert!(held_gateways(&Translation::default(), &desired, &on_aws, &[]).is_empty());
+        let nobody = Kept::new();
+        assert!(held_gateways(&Translation::default(), &desired, &on_aws, &nobody).is_empty());
+    }
+
+    /// A held team's new rules are not created and its rules on AWS stay, with their
+    /// target groups; the other team's rules are untouched.
+    #[test]
+    fn a_held_teams_new_rules_wait_and_its_live_rules_stay() {
+        let on_aws = observed(vec![
+            owned(10, "a.example.com", Some("a"), "a/a1:80"),
+            owned(20, "b.example.com", Some("b"), "b/b1:80"),
+        ]);
+        let a_new = owned(1, "a2.example.com", Some("a"), "a/a2:80");
+        let b_same = owned(2, "b.example.com", Some("b"), "b/b1:80");
+        let rules = vec![a_new, b_same];
+        let mut desired_lb = load_balancer("p/gw", vec![listener(80, Protocol::Http, rules)]);
+        desired_lb.target_groups = vec![target_group("a/a2:80"), target_group("b/b1:80")];
+        let mut desired = Stack {
+            load_balancers: vec![desired_lb],
+        };
+        let held = Kept::from([("a".to_string(), TeamKept::Held)]);
+        drop_held_rules(&mut desired, &held);
+        let mut seen = on_aws.clone();
+        let kept = keep_team_rules(&mut seen, &mut desired, &held);
+        assert!(
+            kept[0].to_string().starts_with("team a is held"),
+            "{kept:?}"
+        );
+        let plan = diff(&desired, &seen, None);
+        assert!(plan.is_empty(), "{}", crate::plan::render::text(&plan));
     }
 }

@@ -90,13 +90,15 @@ pub struct LivePlan {
     pub held_back: Vec<HeldBack>,
 }
 
-/// Reads AWS and computes the plan for a checked revision.
+/// Reads AWS and computes the plan for a checked revision; the rules of `held` teams (and of
+/// teams refused in it) stay as they are on AWS.
 pub async fn live_plan(
     clients: &Clients,
     instance_id: &str,
     revision: &Revision,
     admission: &Admission,
     translation: &Translation,
+    held: &[String],
 ) -> Result<LivePlan, AwsError> {
     let (observed, mut ids) = observe(clients, instance_id).await?;
     let mut desired = translation.stack.clone();
@@ -118,8 +120,9 @@ pub async fn live_plan(
         held_back.extend(resolve_certificates(&mut desired, &found));
     }
     held_back.extend(preflight::unusable_target_groups(&mut desired, &ids));
-    let refused = holds::refused_teams(revision, admission, translation);
-    let hold = holds::held_gateways(translation, &desired, &observed, &refused);
+    let kept = holds::kept_teams(revision, admission, translation, held);
+    holds::drop_held_rules(&mut desired, &kept);
+    let hold = holds::held_gateways(translation, &desired, &observed, &kept);
     held_back.extend(hold.iter().map(|(gateway, causes)| HeldBack::Gateway {
         gateway: gateway.clone(),
         causes: causes.iter().cloned().collect(),
@@ -128,7 +131,7 @@ pub async fn live_plan(
     // A refused team's own rules (told apart by their owner tag) stay as they are: to the
     // diff they are foreign. The plan keeps the fingerprint of what AWS holds.
     let mut seen = observed.clone();
-    held_back.extend(holds::keep_team_rules(&mut seen, &mut desired, &refused));
+    held_back.extend(holds::keep_team_rules(&mut seen, &mut desired, &kept));
     let plan = diff(&desired, &seen, Some(revision.commit.clone()));
     Ok(LivePlan {
         plan,

@@ -69,12 +69,21 @@ pub async fn plan_rollback(
         return Err(Refusal::NotAdmittedToday(recorded.commit).into());
     }
     let translation = translate(&admission, &ages, &translate_options(config));
+    // A rollback of one team lifts nothing else: other held teams stay as they are.
+    let held: Vec<String> = store
+        .holds()
+        .await?
+        .into_iter()
+        .map(|h| h.team)
+        .filter(|t| team.as_deref() != Some(t.as_str()))
+        .collect();
     let live = live_plan(
         clients,
         &config.instance_id,
         &target,
         &admission,
         &translation,
+        &held,
     )
     .await?;
     Ok(RollbackPlan {

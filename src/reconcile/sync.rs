@@ -96,6 +96,7 @@ pub async fn plan_effective(
         &checked.revision,
         &effective.admission,
         &effective.translation,
+        &effective.held,
     )
     .await?;
     live.held_back.splice(0..0, effective.notes);

@@ -105,6 +105,15 @@ fn format_time(secs: i64) -> String {
     }
 }
 
+/// A team held at what is live on AWS (`gwsync hold`), with who held it, why and since when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct Hold {
+    pub team: String,
+    pub reason: Option<String>,
+    pub actor: String,
+    pub since: i64,
+}
+
 /// A rollback's hold on the live state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct Pin {
@@ -651,6 +660,40 @@ impl Store {
     /// Removes the pin; whether there was one.
     pub async fn clear_pin(&self) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM pins WHERE id = 1")
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Holds `team` at what is live on AWS (again: the reason and actor are replaced, the
+    /// time kept).
+    pub async fn set_hold(&self, hold: &Hold) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO holds (team, reason, actor, since) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (team) DO UPDATE SET reason = excluded.reason, actor = excluded.actor",
+        )
+        .bind(&hold.team)
+        .bind(&hold.reason)
+        .bind(&hold.actor)
+        .bind(hold.since)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The teams held, by name.
+    pub async fn holds(&self) -> Result<Vec<Hold>, StoreError> {
+        Ok(
+            sqlx::query_as::<_, Hold>("SELECT team, reason, actor, since FROM holds ORDER BY team")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Lifts the hold on `team`; whether there was one.
+    pub async fn release_hold(&self, team: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM holds WHERE team = ?")
+            .bind(team)
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() > 0)

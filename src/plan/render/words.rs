@@ -8,7 +8,8 @@ use crate::alb::render::{action, condition, label, matcher, source, transform};
 use crate::alb::{Action, Certificate, Condition, HealthCheck, RuleSource, Target, identity};
 use crate::plan::{
     AttributeChange, Difference, GatewayHold, HeldBack, LoadBalancerSetting, NewListenerCause,
-    NewResource, Note, Reason, Removed, Staleness, TargetGroupSetting, UnusableTargetGroup,
+    NewResource, Note, Reason, Removed, Staleness, TargetGroupSetting, TeamKept,
+    UnusableTargetGroup,
 };
 use std::collections::BTreeMap;
 use std::fmt::{self, Display, Formatter};
@@ -363,10 +364,22 @@ impl Display for HeldBack {
                 team,
                 gateway,
                 rules,
-            } => write!(
-                f,
-                "team {team} is refused with no admitted state on record: its {rules} rule(s) on Gateway {gateway} stay as they are on AWS"
-            ),
+                because,
+            } => {
+                match because {
+                    TeamKept::Refused => {
+                        write!(f, "team {team} is refused with no admitted state on record")?
+                    }
+                    TeamKept::Held => write!(
+                        f,
+                        "team {team} is held (`gwsync release --team {team}` lifts it)"
+                    )?,
+                }
+                write!(
+                    f,
+                    ": its {rules} rule(s) on Gateway {gateway} stay as they are on AWS"
+                )
+            }
             HeldBack::Gateway { gateway, causes } => write!(
                 f,
                 "Gateway {gateway} is left as it is on AWS: {}",
@@ -405,6 +418,10 @@ impl Display for GatewayHold {
             GatewayHold::RefusedTeam { team } => write!(
                 f,
                 "team {team} is refused with no admitted state on record, and rules without an owner tag (made by an older gwsync) cannot be told apart from its own"
+            ),
+            GatewayHold::HeldTeam { team } => write!(
+                f,
+                "team {team} is held, and rules without an owner tag (made by an older gwsync) cannot be told apart from its own"
             ),
         }
     }

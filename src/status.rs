@@ -14,14 +14,25 @@ use std::time::{Duration, UNIX_EPOCH};
 pub struct Status {
     /// The tracked revision, when the repository could be read.
     pub tracked: Option<Revision>,
-    /// The newest finished apply: (commit, finished_at, outcome).
-    pub applied: Option<(String, i64, String)>,
+    /// The newest finished apply.
+    pub applied: Option<Applied>,
     pub pin: Option<Pin>,
     /// Teams held at what is live (`gwsync hold`), with who, why and since when.
     pub holds: Vec<Hold>,
     /// Raised conditions: `stalled`, `drift`, `guarded`.
     pub conditions: Vec<Condition>,
     pub teams: Vec<TeamStatus>,
+}
+
+/// The newest finished apply.
+#[derive(Debug, Serialize)]
+pub struct Applied {
+    pub commit: String,
+    /// Unix seconds, and the same as RFC 3339 in `finished`.
+    pub finished_at: i64,
+    pub finished: String,
+    /// `succeeded` or `failed`.
+    pub outcome: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -70,7 +81,15 @@ pub async fn collect(store: &Store, tracked: Option<Revision>) -> Result<Status,
     }
     Ok(Status {
         tracked,
-        applied: store.last_applied().await?,
+        applied: store
+            .last_applied()
+            .await?
+            .map(|(commit, finished_at, outcome)| Applied {
+                commit,
+                finished: time(finished_at),
+                finished_at,
+                outcome,
+            }),
         pin,
         holds,
         conditions: store.conditions().await?,
@@ -85,6 +104,34 @@ pub fn time(seconds: i64) -> String {
 }
 
 impl Status {
+    /// Why things are not as they should be, one line each (for `status --check`): a team
+    /// not admitted or held, a raised condition, a failed last apply, a pin. Empty when all
+    /// is well.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .teams
+            .iter()
+            .filter(|t| t.state != "admitted")
+            .map(|t| format!("team {} is {}", t.name, t.state))
+            .collect();
+        out.extend(
+            self.conditions
+                .iter()
+                .map(|c| format!("{}: {}", c.kind, c.detail)),
+        );
+        if let Some(a) = self.applied.as_ref().filter(|a| a.outcome != "succeeded") {
+            out.push(format!(
+                "the last apply ({}) {}",
+                short(&a.commit),
+                a.outcome
+            ));
+        }
+        if let Some(p) = &self.pin {
+            out.push(format!("pinned to {} by a rollback", short(&p.commit)));
+        }
+        out
+    }
+
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("the status serialises")
     }
@@ -96,9 +143,12 @@ impl Status {
             None => "tracked: unknown (the repository could not be read)\n".to_string(),
         });
         out.push_str(&match &self.applied {
-            Some((commit, at, outcome)) => {
-                format!("applied: {} at {} ({outcome})\n", short(commit), time(*at))
-            }
+            Some(a) => format!(
+                "applied: {} at {} ({})\n",
+                short(&a.commit),
+                a.finished,
+                a.outcome
+            ),
             None => "applied: nothing yet\n".to_string(),
         });
         if let Some(p) = &self.pin {

@@ -422,7 +422,7 @@ async fn a_commit_is_applied_within_two_seconds_through_notify() {
     );
     let status = d.status();
     assert_eq!(
-        status["applied"][0].as_str().unwrap(),
+        status["applied"]["commit"].as_str().unwrap(),
         status["tracked"]["commit"].as_str().unwrap()
     );
     assert_eq!(team_state(&status, "payments"), "admitted");

@@ -1459,6 +1459,12 @@ async fn a_held_team_stays_as_it_is_while_another_team_commits() {
     assert!(status.contains("held: team orders by"), "{status}");
     assert!(status.contains("\"incident 42\""), "{status}");
     assert!(status.contains("  orders: held"), "{status}");
+    let (code, _, stderr) = w.gwsync(&["status", "--check"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("needs attention: team orders is held"),
+        "{stderr}"
+    );
 
     w.repo.write("teams/orders/v3.yaml", ORDERS_V3);
     w.repo.commit("orders: /orders/v3 (held)");
@@ -1504,6 +1510,16 @@ async fn a_held_team_stays_as_it_is_while_another_team_commits() {
         "the held route arrives"
     );
     assert_eq!(w.gwsync(&["plan"]).0, 0, "converged");
+    let (code, stdout, stderr) = w.gwsync(&["status", "--check", "--format", "json"]);
+    assert_eq!(code, 0, "all is well: {stdout}{stderr}");
+    let status: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(status["applied"]["outcome"], "succeeded");
+    assert!(
+        status["applied"]["finished"]
+            .as_str()
+            .unwrap()
+            .ends_with('Z')
+    );
 }
 
 fn head_of(repo: &std::path::Path) -> String {

@@ -93,8 +93,10 @@ pub enum Command {
     Hold(HoldArgs),
     /// Lift a team's hold: the next apply brings it to the tracked revision.
     Release(ReleaseArgs),
-    /// Tracked and applied revisions, the pin, raised conditions (stalled, drift, guarded),
-    /// and each team's state.
+    /// Tracked and applied revisions, the pin, holds, raised conditions (stalled, drift,
+    /// guarded), and each team's state.
+    ///
+    /// Exit codes: 0; with --check, 1 when anything wants attention.
     Status(StatusArgs),
     /// One recorded revision: each team's verdict and problems, and its applies with their
     /// plans and reports.
@@ -205,6 +207,10 @@ pub struct StatusArgs {
     pub revision: RevisionArgs,
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
+    /// Exit 1 when anything wants attention: a team not admitted (degraded, held), a
+    /// raised condition (stalled, drift, guarded), a failed last apply, a rollback's pin.
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[derive(Debug, clap::Args)]

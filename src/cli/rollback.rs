@@ -167,5 +167,12 @@ pub(super) fn status(cli: &Cli, args: &StatusArgs) -> Result<Exit, CliError> {
         OutputFormat::Json => println!("{}", status.to_json()),
         OutputFormat::Text => print!("{}", status.to_text()),
     }
-    Ok(Exit::Clean)
+    let problems = status.problems();
+    if !args.check || problems.is_empty() {
+        return Ok(Exit::Clean);
+    }
+    for p in &problems {
+        eprintln!("needs attention: {p}");
+    }
+    Ok(Exit::Attention)
 }

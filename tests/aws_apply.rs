@@ -1659,6 +1659,13 @@ async fn one_teams_rejected_rule_blocks_no_other_team_on_the_same_listener() {
         "{}",
         report.render()
     );
+    assert!(
+        report
+            .render()
+            .contains("(team orders): CreateRule failed: PriorityInUse"),
+        "the failure names its team: {}",
+        report.render()
+    );
     let priorities: Vec<u32> = h
         .rules(&ids.listeners[&(s(GATEWAY), 80)])
         .await

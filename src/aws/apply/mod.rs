@@ -75,6 +75,21 @@ pub struct ChangeResult {
     pub address: String,
     pub action: ChangeAction,
     pub outcome: Outcome,
+    /// Whose change it is, for a rule: `team payments, HTTPRoute payments/web rules[1]`; so
+    /// that a failure names the team and the route, not only a hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub about: Option<String>,
+}
+
+/// Whose change `op` is, when it carries a rule.
+fn about(op: &Operation) -> Option<String> {
+    let (Operation::CreateRule { rule, .. } | Operation::ModifyRule { rule, .. }) = op else {
+        return None;
+    };
+    let team = rule.owner.as_deref().map(|o| format!("team {o}"));
+    let source = rule.source.as_ref().map(crate::alb::render::source);
+    let parts: Vec<String> = team.into_iter().chain(source).collect();
+    (!parts.is_empty()).then(|| parts.join(", "))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,7 +149,12 @@ impl fmt::Display for ApplyReport {
                     " (not attempted: a change it depends on failed)".into(),
                 ),
             };
-            writeln!(f, "  {label:<8} {action:<7} {}{detail}", r.address)?;
+            let about = r
+                .about
+                .as_deref()
+                .map(|a| format!(" ({a})"))
+                .unwrap_or_default();
+            writeln!(f, "  {label:<8} {action:<7} {}{about}{detail}", r.address)?;
         }
         let done = self.count(|o| *o == Outcome::Done);
         let exists = self.count(|o| *o == Outcome::AlreadyExists);
@@ -185,7 +205,7 @@ pub async fn apply(
         };
         match &outcome {
             Outcome::Failed(message) => {
-                tracing::error!(address = %change.address, %message, "change failed")
+                tracing::error!(address = %change.address, about = ?about(&change.operation), %message, "change failed")
             }
             Outcome::Skipped => {}
             _ => tracing::info!(address = %change.address, outcome = ?outcome, "change applied"),
@@ -195,6 +215,7 @@ pub async fn apply(
             address: change.address.clone(),
             action: change.action,
             outcome,
+            about: about(&change.operation),
         });
     }
     report
@@ -556,6 +577,7 @@ mod tests {
             address: format!("g/x/{index}"),
             action: ChangeAction::Create,
             outcome,
+            about: None,
         };
         let ok = ApplyReport {
             results: vec![result(0, Outcome::Done), result(1, Outcome::AlreadyExists)],
@@ -583,5 +605,23 @@ mod tests {
         let json = serde_json::to_value(&bad).unwrap();
         assert_eq!(json["results"][1]["outcome"]["outcome"], "failed");
         assert_eq!(json["results"][1]["outcome"]["message"], "CreateRule: boom");
+
+        // A rule's failure names its team and route.
+        let named = ApplyReport {
+            results: vec![ChangeResult {
+                about: Some("team orders, HTTPRoute orders/api rules[0]".into()),
+                ..result(
+                    0,
+                    Outcome::Failed("CreateRule failed: PriorityInUse: taken".into()),
+                )
+            }],
+        };
+        assert!(
+            named.render().contains(
+                "FAILED   create  g/x/0 (team orders, HTTPRoute orders/api rules[0]): CreateRule failed"
+            ),
+            "{}",
+            named.render()
+        );
     }
 }

@@ -492,6 +492,38 @@ async fn a_bad_commit_in_one_team_leaves_the_others_applied() {
     assert!(d.log().contains("team orders is refused at this revision"));
 }
 
+/// What an operator does with the CLI while the daemon runs reaches it within a second,
+/// without a commit: a held team's route waits in the tracked revision, and `release`
+/// brings it on the load balancer at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_release_made_with_the_cli_reaches_the_running_daemon_within_two_seconds() {
+    let mut w = World::start().await;
+    let mut d = Daemon::start(&w, "", "", &[]);
+    d.wait_ready(Duration::from_secs(60));
+    let (code, stdout, _) = w.gwsync(&["hold", "--team", "payments", "--reason", "test"]);
+    assert_eq!(code, 0, "{stdout}");
+
+    let before = d.metric("gwsync_reconciles_total", &[]);
+    w.repo.edit(
+        PAYMENTS_ROUTES,
+        "value: /payments}",
+        "value: /payments/held}",
+    );
+    w.repo.commit("payments: /payments/held (while held)");
+    d.wait_until("the commit is reconciled", Duration::from_secs(10), || {
+        d.metric("gwsync_reconciles_total", &[]) > before
+    });
+    assert!(!w.has_path("/payments/held").await, "held: not applied");
+    assert!(d.log().contains("team payments is held"), "{}", d.log());
+
+    let (code, stdout, _) = w.gwsync(&["release", "--team", "payments"]);
+    assert_eq!(code, 0, "{stdout}");
+    let latency = w
+        .wait_for_path("/payments/held", Duration::from_secs(2))
+        .await;
+    eprintln!("release -> applied on moto: {latency:?}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_webhook_fetches_only_with_a_valid_signature() {
     let mut w = World::start().await;

@@ -63,6 +63,7 @@ async fn rollback_locked(
         return Ok(Exit::Attention);
     }
     pin(store, &rollback, &record::actor(), record::now()).await?;
+    store.note_operator_action().await?;
     println!(
         "Rolled back{} to {}; pinned: `gwsync apply` does not roll forward until a new commit arrives or `gwsync resume`.",
         args.team
@@ -106,7 +107,9 @@ pub(super) fn resume(cli: &Cli, _args: &ResumeArgs) -> Result<Exit, CliError> {
     let config = load_config(cli)?.0;
     let had = runtime()?.block_on(async {
         let store = record::open(&config).await?;
-        Ok::<_, CliError>(store.clear_pin().await?)
+        let had = store.clear_pin().await?;
+        store.note_operator_action().await?;
+        Ok::<_, CliError>(had)
     })?;
     println!(
         "{}",
@@ -130,6 +133,7 @@ pub(super) fn hold(cli: &Cli, args: &HoldArgs) -> Result<Exit, CliError> {
             since: record::now(),
         };
         store.set_hold(&hold).await?;
+        store.note_operator_action().await?;
         Ok::<_, CliError>(())
     })?;
     println!(
@@ -143,7 +147,9 @@ pub(super) fn release(cli: &Cli, args: &ReleaseArgs) -> Result<Exit, CliError> {
     let config = load_config(cli)?.0;
     let had = runtime()?.block_on(async {
         let store = record::open(&config).await?;
-        Ok::<_, CliError>(store.release_hold(&args.team).await?)
+        let had = store.release_hold(&args.team).await?;
+        store.note_operator_action().await?;
+        Ok::<_, CliError>(had)
     })?;
     if had {
         println!(

@@ -7,6 +7,9 @@
 //! - a verified push webhook ([`http`], [`webhook`]): it only triggers a fetch;
 //! - SIGHUP or a configuration edit: reload, keeping the old configuration if the new one is
 //!   invalid, then reconcile again;
+//! - an operator's action made with the CLI while it runs (`hold`, `release`, `resume`,
+//!   `rollback`): the store's counter of them is read every half second, and a change
+//!   reconciles at once;
 //! - the retry timer after a failed apply (exponential backoff, then `stalled`);
 //! - the drift timer (`daemon.drift_interval`): observe AWS and compare with the last applied
 //!   desired state; re-apply with `self_heal`;
@@ -48,6 +51,9 @@ const MAX_SILENCE: Duration = Duration::from_secs(120);
 /// How often the loop shows life when systemd asks for no watchdog.
 const HEARTBEAT: Duration = Duration::from_secs(10);
 
+/// How often the store is asked whether an operator acted with the CLI: one cheap query.
+const OPERATOR_CHECK: Duration = Duration::from_millis(500);
+
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
     #[error("{0}")]
@@ -85,6 +91,8 @@ enum Wake {
     Reload,
     Drift,
     Beat,
+    /// Time to look whether an operator acted with the CLI.
+    Operator,
     Stop,
 }
 
@@ -146,6 +154,8 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
 
     let mut schedule = Schedule::new(reconciler.config());
     let mut last_seen: Option<String> = None;
+    let mut operator = tokio::time::interval(OPERATOR_CHECK);
+    let mut operator_actions = reconciler.store().operator_actions().await.unwrap_or(0);
     loop {
         let wake = tokio::select! {
             _ = signals.term.recv() => Wake::Stop,
@@ -160,6 +170,7 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
             _ = sleep_until_some(schedule.retry) => Wake::Check { why: "retry", force: true },
             _ = sleep_until_some(schedule.drift) => Wake::Drift,
             _ = beat.tick() => Wake::Beat,
+            _ = operator.tick() => Wake::Operator,
         };
         let wake = match wake {
             Wake::Stop => break,
@@ -179,6 +190,20 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
                 }
                 continue;
             }
+            Wake::Operator => match reconciler.store().operator_actions().await {
+                Ok(seen) if seen != operator_actions => {
+                    operator_actions = seen;
+                    Wake::Check {
+                        why: "operator",
+                        force: true,
+                    }
+                }
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %error_chain(&e), "cannot read the operator actions");
+                    continue;
+                }
+            },
             Wake::Reload | Wake::Check { .. } => wake,
         };
         // Gather the rest of the burst before reading anything: a commit is several renames,

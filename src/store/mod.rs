@@ -665,6 +665,25 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
+    /// Says that an operator changed what the daemon must do (a hold, a release, a resume, a
+    /// rollback): the running daemon reconciles within a second ([`Store::operator_actions`]).
+    pub async fn note_operator_action(&self) -> Result<(), StoreError> {
+        sqlx::query("UPDATE operator_actions SET generation = generation + 1 WHERE id = 1")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// How many operator actions were noted so far; the daemon compares it with what it saw.
+    pub async fn operator_actions(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT generation FROM operator_actions WHERE id = 1")
+                .fetch_optional(&self.pool)
+                .await?
+                .unwrap_or(0),
+        )
+    }
+
     /// Holds `team` at what is live on AWS (again: the reason and actor are replaced, the
     /// time kept).
     pub async fn set_hold(&self, hold: &Hold) -> Result<(), StoreError> {

@@ -28,7 +28,7 @@ use gwsync::aws::client::Clients;
 use gwsync::aws::observe::observe;
 use gwsync::config::Config;
 use gwsync::plan::{Operation, Plan, render};
-use gwsync::reconcile::{Checked, live_plan};
+use gwsync::reconcile::{Checked, LivePlan, live_plan};
 use gwsync::source::Source;
 use gwsync::validate::Status;
 use std::collections::{BTreeMap, BTreeSet};
@@ -64,13 +64,22 @@ fn check(path: &Path) -> Checked {
 /// The plan for HEAD of `repo` against AWS, and where things are. The revision must be clean
 /// (every team admitted, no error) and no Gateway held back.
 async fn reconcile(repo: &ExampleRepo, clients: &Clients) -> (Plan, AwsIds) {
-    let checked = check(repo.path());
     assert_eq!(
-        checked.report().status(),
+        check(repo.path()).report().status(),
         Status::Clean,
         "the revision is clean"
     );
-    let live = live_plan(
+    let live = plan_head(repo, clients).await;
+    assert!(live.held_back.is_empty(), "held back: {:?}", live.held_back);
+    eprintln!("plan:\n{}", render::text(&live.plan));
+    (live.plan, live.ids)
+}
+
+/// The plan for HEAD of `repo` against AWS as it is (no state database, nothing held), with
+/// what it held back.
+async fn plan_head(repo: &ExampleRepo, clients: &Clients) -> LivePlan {
+    let checked = check(repo.path());
+    live_plan(
         clients,
         INSTANCE,
         &checked.revision,
@@ -79,10 +88,7 @@ async fn reconcile(repo: &ExampleRepo, clients: &Clients) -> (Plan, AwsIds) {
         &[],
     )
     .await
-    .expect("live_plan");
-    assert!(live.held_back.is_empty(), "held back: {:?}", live.held_back);
-    eprintln!("plan:\n{}", render::text(&live.plan));
-    (live.plan, live.ids)
+    .expect("live_plan")
 }
 
 /// The AWS call each change of a plan makes, counted.
@@ -1113,17 +1119,7 @@ async fn a_missing_target_group_is_a_500_at_plan_time_not_an_apply_failure() {
         ),
         "{stderr}"
     );
-    let checked = check(w.repo.path());
-    let live = live_plan(
-        &w.clients,
-        INSTANCE,
-        &checked.revision,
-        &checked.admission,
-        &checked.translation,
-        &[],
-    )
-    .await
-    .expect("live_plan");
+    let live = plan_head(&w.repo, &w.clients).await;
     assert_eq!(live.held_back.len(), 1, "{:?}", live.held_back);
     let (plan, mut ids) = (live.plan, live.ids);
     assert_eq!(
@@ -1392,17 +1388,7 @@ async fn a_team_refused_at_its_first_revision_blocks_no_other_team() {
         .commit("orders claims a hostname it does not own; payments goes 50/50");
 
     // Without a state database.
-    let checked = check(w.repo.path());
-    let live = live_plan(
-        &w.clients,
-        INSTANCE,
-        &checked.revision,
-        &checked.admission,
-        &checked.translation,
-        &[],
-    )
-    .await
-    .expect("live_plan");
+    let live = plan_head(&w.repo, &w.clients).await;
     assert_eq!(operations(&live.plan), calls(&[("ModifyRule", 1)]));
     let held: Vec<String> = live.held_back.iter().map(|h| h.to_string()).collect();
     assert_eq!(held.len(), 1, "{held:?}");

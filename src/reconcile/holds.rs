@@ -146,16 +146,23 @@ pub(super) fn hold_back<V>(desired: &mut Stack, observed: &Stack, hold: &BTreeMa
         .sort_by(|a, b| a.gateway.cmp(&b.gateway));
 }
 
-/// Makes the rules of `refused` teams foreign to the diff (out of `observed`, their
+/// Makes the rules of the `kept_teams` foreign to the diff (out of `observed`, their
 /// priorities reserved) and keeps in `desired` the owned target groups they forward to; one
-/// note per team and Gateway. Gateways held as a whole are already equal on both sides.
-pub(super) fn keep_team_rules(
+/// note per team and Gateway. Gateways held as a whole (`held_gateways`) are left out: they
+/// are already equal on both sides, and their rules must stay on both.
+pub(super) fn keep_team_rules<V>(
     observed: &mut Observed,
     desired: &mut Stack,
     kept_teams: &Kept,
+    held_gateways: &BTreeMap<String, V>,
 ) -> Vec<HeldBack> {
     let mut kept: BTreeMap<(String, String), usize> = BTreeMap::new();
-    for lb in &mut observed.stack.load_balancers {
+    let loose = observed
+        .stack
+        .load_balancers
+        .iter_mut()
+        .filter(|lb| !held_gateways.contains_key(&lb.gateway));
+    for lb in loose {
         let mut backends = BTreeSet::new();
         for listener in &mut lb.listeners {
             let key = (lb.gateway.clone(), listener.port);
@@ -282,7 +289,12 @@ mod tests {
         let translation = Translation::default();
         assert!(held_gateways(&translation, &desired, &on_aws, &refused).is_empty());
         let mut seen = on_aws.clone();
-        let kept = keep_team_rules(&mut seen, &mut desired, &refused);
+        let kept = keep_team_rules(
+            &mut seen,
+            &mut desired,
+            &refused,
+            &BTreeMap::<String, ()>::new(),
+        );
         assert_eq!(
             kept,
             [HeldBack::TeamRulesKept {
@@ -340,11 +352,38 @@ mod tests {
         let held = Kept::from([("a".to_string(), TeamKept::Held)]);
         drop_held_rules(&mut desired, &held);
         let mut seen = on_aws.clone();
-        let kept = keep_team_rules(&mut seen, &mut desired, &held);
+        let kept = keep_team_rules(
+            &mut seen,
+            &mut desired,
+            &held,
+            &BTreeMap::<String, ()>::new(),
+        );
         assert!(
             kept[0].to_string().starts_with("team a is held"),
             "{kept:?}"
         );
+        let plan = diff(&desired, &seen, None);
+        assert!(plan.is_empty(), "{}", crate::plan::render::text(&plan));
+    }
+
+    /// A Gateway held as a whole (here: a certificate not found) stays equal on both
+    /// sides, a refused team's tagged rules on it included: nothing is created or deleted.
+    #[test]
+    fn a_gateway_held_as_a_whole_keeps_the_refused_teams_rules_too() {
+        let on_aws = observed(vec![
+            owned(10, "a.example.com", Some("a"), "a/a1:80"),
+            owned(20, "b.example.com", Some("b"), "b/b1:80"),
+        ]);
+        let mut desired = Stack::default();
+        let refused = Kept::from([("a".to_string(), TeamKept::Refused)]);
+        let hold = BTreeMap::from([(
+            "p/gw".to_string(),
+            BTreeSet::from([GatewayHold::MissingCertificate]),
+        )]);
+        hold_back(&mut desired, &on_aws.stack, &hold);
+        let mut seen = on_aws.clone();
+        let kept = keep_team_rules(&mut seen, &mut desired, &refused, &hold);
+        assert!(kept.is_empty(), "{kept:?}");
         let plan = diff(&desired, &seen, None);
         assert!(plan.is_empty(), "{}", crate::plan::render::text(&plan));
     }

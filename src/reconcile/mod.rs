@@ -131,7 +131,12 @@ pub async fn live_plan(
     // A refused team's own rules (told apart by their owner tag) stay as they are: to the
     // diff they are foreign. The plan keeps the fingerprint of what AWS holds.
     let mut seen = observed.clone();
-    held_back.extend(holds::keep_team_rules(&mut seen, &mut desired, &kept));
+    held_back.extend(holds::keep_team_rules(
+        &mut seen,
+        &mut desired,
+        &kept,
+        &hold,
+    ));
     let plan = diff(&desired, &seen, Some(revision.commit.clone()));
     Ok(LivePlan {
         plan,

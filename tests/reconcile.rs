@@ -1594,7 +1594,7 @@ async fn a_team_rollback_leaves_the_other_teams_alone() {
     ]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     // payments is back at 90/10; orders keeps its change (no shared-hostname route).
-    let explain = |url: &str| {
+    fn explain(w: &World, url: &str) -> serde_json::Value {
         let (_, out, _) = w.gwsync(&[
             "explain",
             "--live",
@@ -1606,10 +1606,30 @@ async fn a_team_rollback_leaves_the_other_teams_alone() {
             url,
         ]);
         serde_json::from_str::<serde_json::Value>(&out).unwrap()
-    };
-    let web = explain("https://pay.example.com/api/x");
+    }
+    let web = explain(&w, "https://pay.example.com/api/x");
     assert_eq!(web["action"]["backends"][0]["weight"], 90);
-    let orders = explain("https://api.example.com/orders");
+    let orders = explain(&w, "https://api.example.com/orders");
     assert_eq!(orders["action"]["status"], 404, "orders' removal stays");
+    assert!(
+        stdout.contains("held: its rules stay as they are"),
+        "{stdout}"
+    );
+
+    // payments is held at the rolled-back state: orders' next commit is applied, payments
+    // stays at 90/10 though the tracked revision says 50/50.
+    w.repo.write("teams/orders/v3.yaml", ORDERS_V3);
+    w.repo.commit("orders: /orders/v3");
+    let (code, stdout, stderr) = w.gwsync(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let v3 = explain(&w, "https://api.example.com/orders/v3");
+    assert_eq!(v3["action"]["backends"][0]["backend"], "orders-asg");
+    let web = explain(&w, "https://pay.example.com/api/x");
+    assert_eq!(
+        web["action"]["backends"][0]["weight"], 90,
+        "payments stays held"
+    );
+    let (_, status, _) = w.gwsync(&["status"]);
+    assert!(status.contains("  payments: held"), "{status}");
     w.assert_foreign_untouched().await;
 }

@@ -62,16 +62,29 @@ async fn rollback_locked(
     if !apply_rollback(config, store, &clients, &rollback).await? {
         return Ok(Exit::Attention);
     }
-    pin(store, &rollback, &record::actor(), record::now()).await?;
+    let target = crate::source::short(&rollback.target.commit);
+    match &args.team {
+        // One team: held where it is now, while every other team moves on with new commits.
+        Some(team) => {
+            let hold = Hold {
+                team: team.clone(),
+                reason: Some(format!("rolled back to {target}")),
+                actor: record::actor(),
+                since: record::now(),
+            };
+            store.set_hold(&hold).await?;
+            println!(
+                "Rolled back team {team} to {target}; held: its rules stay as they are while the other teams move on, until `gwsync release --team {team}`."
+            );
+        }
+        None => {
+            pin(store, &rollback, &record::actor(), record::now()).await?;
+            println!(
+                "Rolled back to {target}; pinned: `gwsync apply` does not roll forward until a new commit arrives or `gwsync resume`."
+            );
+        }
+    }
     store.note_operator_action().await?;
-    println!(
-        "Rolled back{} to {}; pinned: `gwsync apply` does not roll forward until a new commit arrives or `gwsync resume`.",
-        args.team
-            .as_deref()
-            .map(|t| format!(" team {t}"))
-            .unwrap_or_default(),
-        crate::source::short(&rollback.target.commit)
-    );
     Ok(Exit::Clean)
 }
 

@@ -1,13 +1,15 @@
 //! Holds: what a live plan leaves as it is on AWS, so that one team's refusal (or an
-//! operator's `gwsync hold`) never blocks the others. A team refused at a revision and without an admitted state on record (see
+//! operator's `gwsync hold`) never blocks the others.
+//!
+//! A team refused at a revision and without an admitted state on record (see
 //! [`super::compose_snapshot`] for the team that has one) has no routes in the desired
 //! state; its rules on AWS are told apart by their `gwsync.dev/owner` tag and left exactly
 //! as they are: to the diff they become foreign rules (never touched, their priorities never
-//! reused), and the target groups they forward to stay. Only where they cannot be told
-//! apart (rules made by an older gwsync, without the tag) is the whole Gateway held, as are
-//! Gateways that translation refused or whose certificate was not found. A held team is
-//! handled the same way, and its rules of the current revision are dropped from the desired
-//! state first.
+//! reused), and the target groups they forward to stay. A held team is handled the same
+//! way, once its rules of the current revision are dropped from the desired state. Only
+//! where the rules cannot be told apart (made by an older gwsync, without the tag) is the
+//! whole Gateway held, as are Gateways that translation refused or whose certificate was not
+//! found.
 
 use crate::alb::{Action, Certificate, Observed, Rule, Stack, TargetGroupRef};
 use crate::plan::{GatewayHold, HeldBack, TeamKept};

@@ -318,6 +318,20 @@ impl World {
         arn
     }
 
+    /// One commit in which orders claims payments' hostname (orders refused) while payments
+    /// goes 50/50.
+    fn refuse_orders_while_payments_moves(&mut self) {
+        self.repo.edit(
+            "teams/orders/routes.yaml",
+            r#"hostnames: ["orders.example.com"]"#,
+            r#"hostnames: ["pay.example.com"]"#,
+        );
+        self.repo.edit(PAYMENTS_ROUTES, "weight: 90", "weight: 50");
+        self.repo.edit(PAYMENTS_ROUTES, "weight: 10", "weight: 50");
+        self.repo
+            .commit("orders claims a hostname it does not own; payments goes 50/50");
+    }
+
     /// Everything about the foreign resources that apply could have changed, as text.
     async fn snapshot_foreign(&self) -> String {
         let mut out =
@@ -1323,15 +1337,7 @@ async fn a_refused_team_keeps_its_last_good_state_while_another_team_moves_on() 
     let (code, stdout, _) = w.gwsync(&["apply", "--auto-approve"]);
     assert_eq!(code, 0, "{stdout}");
 
-    w.repo.edit(
-        "teams/orders/routes.yaml",
-        r#"hostnames: ["orders.example.com"]"#,
-        r#"hostnames: ["pay.example.com"]"#,
-    );
-    w.repo.edit(PAYMENTS_ROUTES, "weight: 90", "weight: 50");
-    w.repo.edit(PAYMENTS_ROUTES, "weight: 10", "weight: 50");
-    w.repo
-        .commit("orders claims a hostname it does not own; payments goes 50/50");
+    w.refuse_orders_while_payments_moves();
 
     let (code, stdout, stderr) = w.gwsync(&["plan", "--format", "json"]);
     assert_eq!(code, 1, "{stdout}{stderr}");
@@ -1377,15 +1383,7 @@ async fn a_team_refused_at_its_first_revision_blocks_no_other_team() {
     w.converge().await;
     let before = w.owned_inventory().await;
 
-    w.repo.edit(
-        "teams/orders/routes.yaml",
-        r#"hostnames: ["orders.example.com"]"#,
-        r#"hostnames: ["pay.example.com"]"#,
-    );
-    w.repo.edit(PAYMENTS_ROUTES, "weight: 90", "weight: 50");
-    w.repo.edit(PAYMENTS_ROUTES, "weight: 10", "weight: 50");
-    w.repo
-        .commit("orders claims a hostname it does not own; payments goes 50/50");
+    w.refuse_orders_while_payments_moves();
 
     // Without a state database.
     let live = plan_head(&w.repo, &w.clients).await;
@@ -1436,6 +1434,12 @@ async fn a_held_team_stays_as_it_is_while_another_team_commits() {
             .cloned()
             .collect()
     };
+    let (code, _, stderr) = w.gwsync_with_repo(&["hold", "--team", "ordrs"], None);
+    assert_eq!(code, 2, "a typo holds nothing: {stderr}");
+    assert!(
+        stderr.contains("no team `ordrs` in the last recorded revision"),
+        "{stderr}"
+    );
     let (code, stdout, _) = w.gwsync_with_repo(
         &["hold", "--team", "orders", "--reason", "incident 42"],
         None,

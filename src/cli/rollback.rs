@@ -10,7 +10,7 @@ use super::{
 use crate::config::Config;
 use crate::exit::Exit;
 use crate::plan::render;
-use crate::reconcile::rollback::{RollbackPlan, Scope, pin, plan_rollback};
+use crate::reconcile::rollback::{Kept, RollbackPlan, Scope, hold_team, keep, plan_rollback};
 use crate::reconcile::sync::{ApplyRecord, execute};
 use crate::reconcile::{Checked, Refusal, TooManyDeletions};
 use crate::store::{Hold, Store};
@@ -63,28 +63,15 @@ async fn rollback_locked(
         return Ok(Exit::Attention);
     }
     let target = crate::source::short(&rollback.target.commit);
-    match &args.team {
-        // One team: held where it is now, while every other team moves on with new commits.
-        Some(team) => {
-            let hold = Hold {
-                team: team.clone(),
-                reason: Some(format!("rolled back to {target}")),
-                actor: record::actor(),
-                since: record::now(),
-            };
-            store.set_hold(&hold).await?;
-            println!(
-                "Rolled back team {team} to {target}; held: its rules stay as they are while the other teams move on, until `gwsync release --team {team}`."
-            );
-        }
-        None => {
-            pin(store, &rollback, &record::actor(), record::now()).await?;
-            println!(
-                "Rolled back to {target}; pinned: `gwsync apply` does not roll forward until a new commit arrives or `gwsync resume`."
-            );
-        }
+    match keep(store, &rollback, &record::actor(), record::now()).await? {
+        Kept::Held(hold) => println!(
+            "Rolled back team {team} to {target}; held: its rules stay as they are while the other teams move on, until `gwsync release --team {team}`.",
+            team = hold.team
+        ),
+        Kept::Pinned(_) => println!(
+            "Rolled back to {target}; pinned: `gwsync apply` does not roll forward until a new commit arrives or `gwsync resume`."
+        ),
     }
-    store.note_operator_action().await?;
     Ok(Exit::Clean)
 }
 
@@ -120,9 +107,7 @@ pub(super) fn resume(cli: &Cli, _args: &ResumeArgs) -> Result<Exit, CliError> {
     let config = load_config(cli)?.0;
     let had = runtime()?.block_on(async {
         let store = record::open(&config).await?;
-        let had = store.clear_pin().await?;
-        store.note_operator_action().await?;
-        Ok::<_, CliError>(had)
+        Ok::<_, CliError>(store.clear_pin().await?)
     })?;
     println!(
         "{}",
@@ -145,9 +130,7 @@ pub(super) fn hold(cli: &Cli, args: &HoldArgs) -> Result<Exit, CliError> {
             actor: record::actor(),
             since: record::now(),
         };
-        store.set_hold(&hold).await?;
-        store.note_operator_action().await?;
-        Ok::<_, CliError>(())
+        Ok::<_, CliError>(hold_team(&store, &hold).await?)
     })?;
     println!(
         "Team {} is held: its rules stay as they are on AWS while the other teams move on, until `gwsync release --team {}`.",
@@ -160,9 +143,7 @@ pub(super) fn release(cli: &Cli, args: &ReleaseArgs) -> Result<Exit, CliError> {
     let config = load_config(cli)?.0;
     let had = runtime()?.block_on(async {
         let store = record::open(&config).await?;
-        let had = store.release_hold(&args.team).await?;
-        store.note_operator_action().await?;
-        Ok::<_, CliError>(had)
+        Ok::<_, CliError>(store.release_hold(&args.team).await?)
     })?;
     if had {
         println!(

@@ -65,6 +65,9 @@ pub enum Refusal {
     /// `rollback --team` at a revision that has no state of that team.
     #[error("revision {commit} has no recorded state of team {team}")]
     NoTeamState { commit: String, team: String },
+    /// `hold --team` names no team of the last recorded revision.
+    #[error("no team `{team}` in the last recorded revision (teams: {known}); nothing held")]
+    UnknownTeam { team: String, known: String },
     /// `rollback --team` while the current tenants file is invalid.
     #[error("the current revision's tenants file is invalid: roll back every team instead")]
     TenantsInvalid,

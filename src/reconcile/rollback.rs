@@ -10,7 +10,7 @@ use super::{Checked, LivePlan, admit_options, compose_snapshot, live_plan, trans
 use crate::aws::client::Clients;
 use crate::config::Config;
 use crate::source::{Revision, Snapshot, SourceFile};
-use crate::store::{Pin, RevisionDetail, Store, StoreError};
+use crate::store::{Hold, Pin, RevisionDetail, Store, StoreError};
 use crate::tenancy::admit;
 use crate::translate::{RouteAges, translate};
 use std::collections::BTreeMap;
@@ -146,21 +146,65 @@ async fn team_snapshot(
     ))
 }
 
-/// Holds the rolled-back state: `gwsync apply` does not roll forward until a commit newer
-/// than `head` arrives, or `gwsync resume`.
-pub async fn pin(
+/// Holds a team at what is live (`gwsync hold`); refuses a name that no recorded revision
+/// knows, so a typo holds nothing silently.
+pub async fn hold_team(store: &Store, hold: &Hold) -> Result<(), SyncError> {
+    let latest = store.history(None, 1).await?;
+    let known: Vec<&str> = latest
+        .iter()
+        .flat_map(|e| &e.teams)
+        .map(|t| t.owner.as_str())
+        .collect();
+    if !known.contains(&hold.team.as_str()) {
+        return Err(Refusal::UnknownTeam {
+            team: hold.team.clone(),
+            known: known.join(", "),
+        }
+        .into());
+    }
+    store.set_hold(hold).await?;
+    Ok(())
+}
+
+/// How an applied rollback is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kept {
+    /// Every team: `gwsync apply` does not roll forward until a commit newer than `head`
+    /// arrives, or `gwsync resume`.
+    Pinned(Pin),
+    /// One team: held where it now is while the other teams move on, until
+    /// `gwsync release --team`.
+    Held(Hold),
+}
+
+/// Keeps the rolled-back state: a full rollback pins, a team rollback holds the team.
+pub async fn keep(
     store: &Store,
     rollback: &RollbackPlan,
     actor: &str,
     now: i64,
-) -> Result<Pin, StoreError> {
-    let pin = Pin {
-        commit: rollback.target.commit.clone(),
-        team: rollback.team.clone(),
-        pinned_at: now,
-        actor: actor.to_string(),
-        head: rollback.head.clone(),
+) -> Result<Kept, StoreError> {
+    let kept = match &rollback.team {
+        Some(team) => Kept::Held(Hold {
+            team: team.clone(),
+            reason: Some(format!(
+                "rolled back to {}",
+                crate::source::short(&rollback.target.commit)
+            )),
+            actor: actor.to_string(),
+            since: now,
+        }),
+        None => Kept::Pinned(Pin {
+            commit: rollback.target.commit.clone(),
+            team: None,
+            pinned_at: now,
+            actor: actor.to_string(),
+            head: rollback.head.clone(),
+        }),
     };
-    store.set_pin(&pin).await?;
-    Ok(pin)
+    match &kept {
+        Kept::Held(hold) => store.set_hold(hold).await?,
+        Kept::Pinned(pin) => store.set_pin(pin).await?,
+    }
+    Ok(kept)
 }

@@ -645,6 +645,7 @@ impl Store {
         .bind(&pin.head)
         .execute(&self.pool)
         .await?;
+        self.note_operator_action().await?;
         Ok(())
     }
 
@@ -662,12 +663,14 @@ impl Store {
         let done = sqlx::query("DELETE FROM pins WHERE id = 1")
             .execute(&self.pool)
             .await?;
+        self.note_operator_action().await?;
         Ok(done.rows_affected() > 0)
     }
 
-    /// Says that an operator changed what the daemon must do (a hold, a release, a resume, a
-    /// rollback): the running daemon reconciles within a second ([`Store::operator_actions`]).
-    pub async fn note_operator_action(&self) -> Result<(), StoreError> {
+    /// Says that what the daemon must do changed (a hold, a release, a pin set or lifted):
+    /// the running daemon reconciles within a second ([`Store::operator_actions`]). Every
+    /// write of a hold or a pin calls it, so no command can forget to.
+    async fn note_operator_action(&self) -> Result<(), StoreError> {
         sqlx::query("UPDATE operator_actions SET generation = generation + 1 WHERE id = 1")
             .execute(&self.pool)
             .await?;
@@ -697,6 +700,7 @@ impl Store {
         .bind(hold.since)
         .execute(&self.pool)
         .await?;
+        self.note_operator_action().await?;
         Ok(())
     }
 
@@ -715,6 +719,7 @@ impl Store {
             .bind(team)
             .execute(&self.pool)
             .await?;
+        self.note_operator_action().await?;
         Ok(done.rows_affected() > 0)
     }
 

@@ -64,13 +64,7 @@ impl Applier<'_> {
                 .await?;
         }
         if !tg.targets.is_empty() {
-            let call = self
-                .clients
-                .elb
-                .register_targets()
-                .target_group_arn(&arn)
-                .set_targets(Some(requests::target_descriptions(&tg.targets)));
-            self.write("RegisterTargets", call.send()).await?;
+            self.register_at(&arn, &tg.targets).await?;
         }
         Ok(Outcome::Done)
     }
@@ -117,14 +111,19 @@ impl Applier<'_> {
         targets: &[Target],
     ) -> Result<Outcome, ApplyError> {
         let arn = self.target_group_arn(gateway, backend)?;
+        self.register_at(&arn, targets).await?;
+        Ok(Outcome::Done)
+    }
+
+    /// `RegisterTargets` on the target group `arn` (a new one, or one found by identity).
+    async fn register_at(&self, arn: &str, targets: &[Target]) -> Result<(), ApplyError> {
         let call = self
             .clients
             .elb
             .register_targets()
             .target_group_arn(arn)
             .set_targets(Some(requests::target_descriptions(targets)));
-        self.write("RegisterTargets", call.send()).await?;
-        Ok(Outcome::Done)
+        self.write("RegisterTargets", call.send()).await.map(|_| ())
     }
 
     pub(super) async fn deregister_targets(

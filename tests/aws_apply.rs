@@ -210,6 +210,7 @@ fn change(address: &str, action: ChangeAction, operation: Operation) -> Change {
         reason: Reason::Differs {
             differences: vec![],
         },
+        owner: None,
     }
 }
 
@@ -238,6 +239,7 @@ fn target_group(backend: &str, name: &str) -> TargetGroup {
         attributes: BTreeMap::new(),
         tags: map(&[("team", "payments")]),
         targets: vec![],
+        owner: backend.split_once('/').map(|(team, _)| s(team)),
     }
 }
 
@@ -340,6 +342,7 @@ fn create_listener(gateway: &str, listener: Listener) -> Change {
 /// A CreateRule change with the rule's id from the tag scheme; returns the id too.
 fn create_rule(gateway: &str, port: u16, rule: Rule) -> (Change, String) {
     let id = identity::rule_id(gateway, port, &rule.conditions);
+    let owner = rule.owner.clone();
     let change = change(
         &format!("{gateway}/listener/{port}/rule/{id}"),
         ChangeAction::Create,
@@ -349,7 +352,8 @@ fn create_rule(gateway: &str, port: u16, rule: Rule) -> (Change, String) {
             id: id.clone(),
             rule,
         },
-    );
+    )
+    .owned_by(owner.as_ref());
     (change, id)
 }
 
@@ -624,6 +628,7 @@ async fn creates_a_whole_stack_from_nothing_with_tags_conditions_and_weights() {
             (identity::INSTANCE, INSTANCE),
             (identity::RESOURCE, "tg/platform/public/payments/api:8080"),
             (identity::BACKEND, API),
+            (identity::OWNER, "payments"),
             ("team", "payments"),
         ])
     );

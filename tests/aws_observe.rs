@@ -703,6 +703,7 @@ async fn observes_owned_resources_in_the_model_shape() {
                             availability_zone: None,
                         },
                     ],
+                    owner: None,
                 },
                 TargetGroup {
                     backend: "payments/web:80".into(),
@@ -724,6 +725,7 @@ async fn observes_owned_resources_in_the_model_shape() {
                     attributes: tg_attributes("payments/web:80"),
                     tags: BTreeMap::new(),
                     targets: vec![],
+                    owner: None,
                 },
             ],
         }],

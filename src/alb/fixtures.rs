@@ -151,5 +151,6 @@ pub(crate) fn target_group(backend: &str) -> TargetGroup {
         attributes: BTreeMap::new(),
         tags: BTreeMap::new(),
         targets: Vec::new(),
+        owner: None,
     }
 }

@@ -16,18 +16,27 @@
 //!   - target group: `tg/<gateway namespace>/<gateway name>/<backend>`
 //! - target groups also carry `gwsync.dev/backend = <namespace>/<name>:<port>` of their
 //!   Service, so that other tools can map them back;
-//! - rules also carry `gwsync.dev/owner = <team>` (or `platform`): whose documents asked
-//!   for the rule, so that a refused team's rules are told apart from the others'.
+//! - rules and target groups also carry `gwsync.dev/owner = <team>` (or `platform`): whose
+//!   documents asked for them, so that a refused, held or stalled team's resources are told
+//!   apart from the others' (and an apply failure is put down to the right team);
+//! - rules also carry `gwsync.dev/source = HTTPRoute <namespace>/<name> rule <index>` (or
+//!   `listener isolation`): the route rule they come from, for people reading AWS. A target
+//!   group's source is its `gwsync.dev/backend`.
 
-use crate::alb::Condition;
+use crate::alb::{Condition, RuleSource};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
 pub const INSTANCE: &str = "gwsync.dev/instance";
 pub const RESOURCE: &str = "gwsync.dev/resource";
 pub const BACKEND: &str = "gwsync.dev/backend";
-/// On rules: the team (or `platform`) whose documents asked for it.
+/// On rules and target groups: the team (or `platform`) whose documents asked for it.
 pub const OWNER: &str = "gwsync.dev/owner";
+/// On rules: the route rule they come from ([`source_tag`]).
+pub const SOURCE: &str = "gwsync.dev/source";
+
+/// The longest tag value ELB takes.
+const TAG_VALUE_MAX: usize = 256;
 
 /// The owner of listener-isolation rules and of anything the platform's documents ask for.
 pub const PLATFORM_OWNER: &str = "platform";
@@ -35,7 +44,7 @@ pub const PLATFORM_OWNER: &str = "platform";
 /// Whether `key` is one of gwsync's own tags, which it writes at creation, never changes and
 /// never lets a document set.
 pub fn is_own_tag(key: &str) -> bool {
-    [INSTANCE, RESOURCE, BACKEND, OWNER].contains(&key)
+    [INSTANCE, RESOURCE, BACKEND, OWNER, SOURCE].contains(&key)
 }
 
 /// A resource's tags without gwsync's own: the user tags the model compares and sets.
@@ -68,6 +77,18 @@ pub fn short_rule_id(id: &str) -> &str {
     id.rsplit('/').next().unwrap_or(id)
 }
 
+/// The `gwsync.dev/source` value of a rule from `source`: only characters ELB takes in a tag
+/// value (route names are DNS labels; a wildcard hostname's `*` is not one, so isolation
+/// rules say only what they are), at most 256 of them.
+pub fn source_tag(source: &RuleSource) -> String {
+    let mut value = match source {
+        RuleSource::Route { route, rule, .. } => format!("HTTPRoute {route} rule {rule}"),
+        RuleSource::ListenerIsolation { .. } => "listener isolation".to_string(),
+    };
+    value.truncate(TAG_VALUE_MAX);
+    value
+}
+
 pub fn target_group_id(gateway: &str, backend: &str) -> String {
     format!("tg/{gateway}/{backend}")
 }
@@ -88,5 +109,31 @@ mod tests {
         assert_ne!(a, rule_id("platform/public", 80, &[host("a.com")]));
         assert!(a.starts_with("rule/platform/public/443/"));
         assert!(a.len() < 128, "a tag value fits easily");
+    }
+
+    #[test]
+    fn a_source_tag_has_only_characters_elb_takes_and_fits() {
+        let allowed = |c: char| c.is_alphanumeric() || " _.:/=+-@".contains(c);
+        let route = RuleSource::Route {
+            route: format!("payments/{}", "a".repeat(300)),
+            rule: 3,
+            matches: vec![0, 1],
+        };
+        let isolation = RuleSource::ListenerIsolation {
+            hostname: "*.example.com".into(),
+        };
+        for source in [&route, &isolation] {
+            let value = source_tag(source);
+            assert!(value.chars().all(allowed), "{value}");
+            assert!(value.len() <= 256);
+        }
+        assert_eq!(
+            source_tag(&RuleSource::Route {
+                route: "payments/web".into(),
+                rule: 1,
+                matches: vec![],
+            }),
+            "HTTPRoute payments/web rule 1"
+        );
     }
 }

@@ -475,6 +475,11 @@ pub struct TargetGroup {
     /// Targets registered by gwsync; empty when registration is left to others.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<Target>,
+    /// The team (or `platform`) whose TargetGroupConfiguration declares it: its
+    /// `gwsync.dev/owner` tag on AWS. None for a group read back without that tag (made by
+    /// an older gwsync). Not compared: it is written once, at creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -376,7 +376,6 @@ pub fn create_tags(
     backend: Option<&str>,
     user_tags: &BTreeMap<String, String>,
 ) -> Result<Vec<sdk::Tag>, RequestError> {
-    let tag = |k: &str, v: &str| sdk::Tag::builder().key(k).value(v).build();
     let mut out = vec![
         tag(identity::INSTANCE, instance_id),
         tag(identity::RESOURCE, resource_id),
@@ -391,12 +390,18 @@ pub fn create_tags(
     Ok(out)
 }
 
-/// The `gwsync.dev/owner` tag of a rule.
+fn tag(key: &str, value: &str) -> sdk::Tag {
+    sdk::Tag::builder().key(key).value(value).build()
+}
+
+/// The `gwsync.dev/owner` tag of a rule or target group.
 pub fn owner_tag(owner: &str) -> sdk::Tag {
-    sdk::Tag::builder()
-        .key(identity::OWNER)
-        .value(owner)
-        .build()
+    tag(identity::OWNER, owner)
+}
+
+/// The `gwsync.dev/source` tag of a rule.
+pub fn source_tag(source: &crate::alb::RuleSource) -> sdk::Tag {
+    tag(identity::SOURCE, &identity::source_tag(source))
 }
 
 /// Refuses a user tag key that would change or shadow gwsync's ownership tags.

@@ -92,6 +92,19 @@ pub struct Change {
     pub after: Option<serde_json::Value>,
     /// Why: which route asked for it, which settings differ, why it is no longer wanted.
     pub reason: Reason,
+    /// Whose change it is: the team (or `platform`) that owns the rule or target group,
+    /// `platform` for load balancers, listeners and priority moves; None for a resource read
+    /// back without an owner tag. What a failure at apply time is put down to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+}
+
+impl Change {
+    /// The change, put down to `owner` (see [`Change::owner`]).
+    pub fn owned_by(mut self, owner: Option<&String>) -> Change {
+        self.owner = owner.cloned();
+        self
+    }
 }
 
 /// An AWS call with everything it needs that is known at plan time. ARNs are not: `apply`

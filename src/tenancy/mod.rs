@@ -255,6 +255,14 @@ impl Tenancy {
         }
     }
 
+    /// The owner (a team, or `platform`) whose folder holds namespace `namespace`.
+    pub fn owner_of_namespace(&self, namespace: &str) -> Option<&str> {
+        std::iter::once(&self.platform)
+            .chain(&self.teams)
+            .find(|o| o.namespace == namespace)
+            .map(|o| o.name.as_str())
+    }
+
     /// Labels of a namespace, including the name label Kubernetes adds to every namespace.
     pub fn namespace_labels(&self, namespace: &str) -> BTreeMap<String, String> {
         let mut labels = BTreeMap::new();

@@ -773,13 +773,20 @@ impl<'a> GatewayContext<'a> {
                 let (service, port) = backend.rsplit_once(':')?;
                 let (ns, name) = service.split_once('/')?;
                 let config = self.refs.target_group_config(ns, name)?;
-                Some(target_group(
+                let mut tg = target_group(
                     &self.options.instance_id,
                     self.gateway,
                     &backend,
                     port.parse().ok()?,
                     &config.default_configuration,
-                ))
+                );
+                tg.owner = self
+                    .admission
+                    .tenancy
+                    .as_ref()
+                    .and_then(|t| t.owner_of_namespace(ns))
+                    .map(str::to_string);
+                Some(tg)
             })
             .collect()
     }
@@ -870,6 +877,7 @@ fn target_group(
             .collect(),
         tags: props.tags.clone(),
         targets,
+        owner: None,
     }
 }
 

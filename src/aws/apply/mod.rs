@@ -51,7 +51,7 @@ use super::AwsIds;
 use super::client::Clients;
 use super::error::CallError;
 use super::requests::RequestError;
-use crate::plan::{ChangeAction, Operation, Plan, TaggedResource};
+use crate::plan::{Change, ChangeAction, Operation, Plan, TaggedResource};
 use aws_sdk_elasticloadbalancingv2::error::ProvideErrorMetadata;
 use containment::Failed;
 use serde::{Deserialize, Serialize};
@@ -79,15 +79,24 @@ pub struct ChangeResult {
     /// that a failure names the team and the route, not only a hash.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub about: Option<String>,
+    /// The team (or `platform`) the change belongs to ([`crate::plan::Change::owner`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
-/// Whose change `op` is, when it carries a rule.
-fn about(op: &Operation) -> Option<String> {
-    let (Operation::CreateRule { rule, .. } | Operation::ModifyRule { rule, .. }) = op else {
-        return None;
+/// Whose change it is, in words: its team, and the route when it carries a rule.
+fn about(change: &Change) -> Option<String> {
+    let team = change
+        .owner
+        .as_deref()
+        .filter(|o| *o != crate::alb::identity::PLATFORM_OWNER)
+        .map(|o| format!("team {o}"));
+    let source = match &change.operation {
+        Operation::CreateRule { rule, .. } | Operation::ModifyRule { rule, .. } => {
+            rule.source.as_ref().map(crate::alb::render::source)
+        }
+        _ => None,
     };
-    let team = rule.owner.as_deref().map(|o| format!("team {o}"));
-    let source = rule.source.as_ref().map(crate::alb::render::source);
     let parts: Vec<String> = team.into_iter().chain(source).collect();
     (!parts.is_empty()).then(|| parts.join(", "))
 }
@@ -205,7 +214,7 @@ pub async fn apply(
         };
         match &outcome {
             Outcome::Failed(message) => {
-                tracing::error!(address = %change.address, about = ?about(&change.operation), %message, "change failed")
+                tracing::error!(address = %change.address, about = ?about(change), %message, "change failed")
             }
             Outcome::Skipped => {}
             _ => tracing::info!(address = %change.address, outcome = ?outcome, "change applied"),
@@ -215,7 +224,8 @@ pub async fn apply(
             address: change.address.clone(),
             action: change.action,
             outcome,
-            about: about(&change.operation),
+            about: about(change),
+            owner: change.owner.clone(),
         });
     }
     report
@@ -494,6 +504,7 @@ mod tests {
             reason: crate::plan::Reason::Differs {
                 differences: vec![],
             },
+            owner: None,
         }
     }
 
@@ -578,6 +589,7 @@ mod tests {
             action: ChangeAction::Create,
             outcome,
             about: None,
+            owner: None,
         };
         let ok = ApplyReport {
             results: vec![result(0, Outcome::Done), result(1, Outcome::AlreadyExists)],

@@ -27,6 +27,7 @@ impl Applier<'_> {
         let actions = requests::actions(&rule.actions, gateway, self.ids)?;
         let mut tags = requests::create_tags(self.instance_id, id, None, &BTreeMap::new())?;
         tags.extend(rule.owner.as_deref().map(requests::owner_tag));
+        tags.extend(rule.source.as_ref().map(requests::source_tag));
         let call = self
             .clients
             .elb

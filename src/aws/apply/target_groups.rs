@@ -24,8 +24,9 @@ impl Applier<'_> {
             return Ok(Outcome::AlreadyExists);
         }
         let resource_id = identity::target_group_id(gateway, &tg.backend);
-        let tags =
+        let mut tags =
             requests::create_tags(self.instance_id, &resource_id, Some(&tg.backend), &tg.tags)?;
+        tags.extend(tg.owner.as_deref().map(requests::owner_tag));
         let hc = &tg.health_check;
         let mut call = self
             .clients

@@ -562,6 +562,7 @@ pub(super) fn target_group_model(
         attributes,
         tags: user_tags(tags),
         targets,
+        owner: tags.and_then(|t| t.get(identity::OWNER)).cloned(),
     })
 }
 

@@ -114,6 +114,16 @@ impl Planner<'_> {
     fn push(&mut self, phase: Phase, change: Change) {
         self.changes.push((phase, change));
     }
+
+    /// Runs `plan` and puts the changes it pushes down to `owner` (a rule's or target
+    /// group's team).
+    fn owned_by(&mut self, owner: Option<&String>, plan: impl FnOnce(&mut Self)) {
+        let start = self.changes.len();
+        plan(self);
+        for (_, change) in &mut self.changes[start..] {
+            change.owner = owner.cloned();
+        }
+    }
 }
 
 /// One change with its resource before and after (as the model's JSON).
@@ -131,6 +141,9 @@ fn change(
         before,
         after,
         reason,
+        // Rules and target groups say whose they are (`Planner::owned_by`); the rest is the
+        // platform's.
+        owner: Some(identity::PLATFORM_OWNER.to_string()),
     }
 }
 

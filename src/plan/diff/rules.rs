@@ -167,7 +167,8 @@ impl Planner<'_> {
                 },
                 (None, Some(after)),
                 reason,
-            ),
+            )
+            .owned_by(rule.owner.as_ref()),
         );
     }
 
@@ -198,7 +199,8 @@ impl Planner<'_> {
                     source: desired.source.clone(),
                     differences,
                 },
-            ),
+            )
+            .owned_by(desired.owner.as_ref().or(current.owner.as_ref())),
         );
     }
 
@@ -252,7 +254,8 @@ impl Planner<'_> {
                         priority: observed.priority,
                     },
                 },
-            ),
+            )
+            .owned_by(observed.owner.as_ref()),
         );
     }
 }

@@ -28,9 +28,12 @@ impl Planner<'_> {
         );
         for (backend, pair) in paired {
             match pair {
-                Pair::Create(desired) => self.create_target_group(gateway, desired),
+                Pair::Create(desired) => self.owned_by(desired.owner.as_ref(), |p| {
+                    p.create_target_group(gateway, desired)
+                }),
                 Pair::Update { desired, observed } => {
-                    self.update_target_group(gateway, desired, observed)
+                    let owner = desired.owner.as_ref().or(observed.owner.as_ref());
+                    self.owned_by(owner, |p| p.update_target_group(gateway, desired, observed))
                 }
                 Pair::Delete(observed) => self.delete_target_group(
                     gateway,
@@ -285,6 +288,17 @@ impl Planner<'_> {
     }
 
     pub(super) fn delete_target_group(
+        &mut self,
+        gateway: &str,
+        observed: &TargetGroup,
+        cause: &Staleness,
+    ) {
+        self.owned_by(observed.owner.as_ref(), |p| {
+            p.delete_stale_target_group(gateway, observed, cause)
+        });
+    }
+
+    fn delete_stale_target_group(
         &mut self,
         gateway: &str,
         observed: &TargetGroup,

@@ -372,6 +372,7 @@ mod tests {
                     name: "line one\nline | two".to_string(),
                 },
             },
+            owner: None,
         });
         let md = markdown(&plan);
         assert!(md.contains(
@@ -401,6 +402,7 @@ mod tests {
                         name: format!("gw-{i}"),
                     },
                 },
+                owner: None,
             });
         }
         let md = markdown(&plan);

@@ -1,12 +1,15 @@
 //! Where things stand, from the state database: what `gwsync status` prints and what the
-//! daemon serves on `/status` (the same JSON).
+//! daemon serves on `/status` (the same JSON: named fields, times in RFC 3339).
 //!
 //! It reads the store only; the tracked revision is passed in by the caller, who knows how to
-//! read it (the CLI from Git, the daemon from its last fetch).
+//! read it (the CLI from Git, the daemon from its last fetch). Per team it shows the record
+//! `reconcile::teams` wrote after the last reconcile, with what operators did since (a hold,
+//! a release, a resume) laid over it, so that it never waits for the next reconcile to say so.
 
 use crate::source::{Revision, short};
-use crate::store::{Condition, Hold, Pin, Store, StoreError};
+use crate::store::{Condition, Hold, Pin, Store, StoreError, TeamRecord, TeamState};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::time::{Duration, UNIX_EPOCH};
 
 /// What `gwsync status` reports.
@@ -16,11 +19,11 @@ pub struct Status {
     pub tracked: Option<Revision>,
     /// The newest finished apply.
     pub applied: Option<Applied>,
-    pub pin: Option<Pin>,
+    pub pin: Option<PinStatus>,
     /// Teams held at what is live (`gwsync hold`), with who, why and since when.
-    pub holds: Vec<Hold>,
+    pub holds: Vec<HoldStatus>,
     /// Raised conditions: `stalled`, `drift`, `guarded`.
-    pub conditions: Vec<Condition>,
+    pub conditions: Vec<ConditionStatus>,
     pub teams: Vec<TeamStatus>,
 }
 
@@ -28,57 +31,85 @@ pub struct Status {
 #[derive(Debug, Serialize)]
 pub struct Applied {
     pub commit: String,
-    /// Unix seconds, and the same as RFC 3339 in `finished`.
-    pub finished_at: i64,
     pub finished: String,
     /// `succeeded` or `failed`.
     pub outcome: String,
 }
 
 #[derive(Debug, Serialize)]
+pub struct PinStatus {
+    pub commit: String,
+    pub actor: String,
+    pub since: String,
+    /// The tracked commit the pin holds back.
+    pub holds_back: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HoldStatus {
+    pub team: String,
+    pub actor: String,
+    pub reason: Option<String>,
+    pub since: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ConditionStatus {
+    pub kind: String,
+    pub commit: String,
+    pub detail: String,
+    pub since: String,
+}
+
+/// One team: where it stands, what runs, what should, why they differ and what to do.
+#[derive(Debug, Serialize)]
 pub struct TeamStatus {
     pub name: String,
-    /// `admitted`; `degraded` when the newest recorded revision refused it; `held` while
-    /// `gwsync hold` keeps it at what is live.
-    pub state: String,
-    /// The revision whose state of the team is live (its last admitted one, or the pin's).
-    pub running: Option<String>,
-    /// When `running` was last applied successfully (Unix seconds).
-    pub applied_at: Option<i64>,
+    pub state: TeamState,
+    /// Since when the team is in `state`.
+    pub since: String,
+    /// The revision whose files of the team are live on AWS.
+    pub live: Option<LiveRevision>,
+    /// The revision gwsync wants live for it.
+    pub wanted: WantedRevision,
+    /// Why live and wanted differ, in one line.
+    pub reason: Option<String>,
+    /// What on-call does about it.
+    pub next_step: Option<String>,
+    /// Consecutive applies in which a change of the team failed.
+    pub failures: u32,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LiveRevision {
+    pub commit: String,
+    /// When it became live.
+    pub applied: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct WantedRevision {
+    pub commit: String,
+    /// The commit's author and summary, when recorded.
+    pub author: Option<String>,
+    pub summary: Option<String>,
 }
 
 /// Reads the status from the store.
 pub async fn collect(store: &Store, tracked: Option<Revision>) -> Result<Status, StoreError> {
-    let latest = store.history(None, 1).await?;
     let pin = store.pin().await?;
     let holds = store.holds().await?;
-    let mut teams = Vec::new();
-    for t in latest.iter().flat_map(|e| &e.teams) {
-        // A rollback's pin decides what runs for the teams it covers.
-        let pinned = pin
-            .as_ref()
-            .filter(|p| p.team.as_deref().is_none_or(|team| team == t.owner));
-        let running = match pinned {
-            Some(p) => Some(p.commit.clone()),
-            None => store.last_admitted_commit(&t.owner).await?,
-        };
-        let applied_at = match &running {
-            Some(commit) => store.applied_at(commit).await?,
-            None => None,
-        };
-        teams.push(TeamStatus {
-            name: t.owner.clone(),
-            state: if holds.iter().any(|h| h.team == t.owner) {
-                "held".to_string()
-            } else if t.verdict == crate::store::ADMITTED {
-                "admitted".to_string()
-            } else {
-                "degraded".to_string()
-            },
-            running,
-            applied_at,
-        });
-    }
+    let records = store.team_records().await?;
+    let wanted: Vec<String> = records.iter().map(|r| r.wanted_commit.clone()).collect();
+    let commits = store.revision_summaries(&wanted).await?;
+    let held: BTreeMap<&str, &Hold> = holds.iter().map(|h| (h.team.as_str(), h)).collect();
+    let teams = records
+        .into_iter()
+        .map(|r| {
+            let hold = held.get(r.team.as_str()).copied();
+            team_status(r, hold, pin.as_ref(), &commits)
+        })
+        .collect();
     Ok(Status {
         tracked,
         applied: store
@@ -87,13 +118,109 @@ pub async fn collect(store: &Store, tracked: Option<Revision>) -> Result<Status,
             .map(|(commit, finished_at, outcome)| Applied {
                 commit,
                 finished: time(finished_at),
-                finished_at,
                 outcome,
             }),
-        pin,
-        holds,
-        conditions: store.conditions().await?,
+        pin: pin.map(|p| PinStatus {
+            commit: p.commit,
+            actor: p.actor,
+            since: time(p.pinned_at),
+            holds_back: p.head,
+        }),
+        holds: holds
+            .into_iter()
+            .map(|h| HoldStatus {
+                team: h.team,
+                actor: h.actor,
+                reason: h.reason,
+                since: time(h.since),
+            })
+            .collect(),
+        conditions: store
+            .conditions()
+            .await?
+            .into_iter()
+            .map(|c: Condition| ConditionStatus {
+                kind: c.kind,
+                commit: c.commit,
+                detail: c.detail,
+                since: time(c.since),
+            })
+            .collect(),
         teams,
+    })
+}
+
+/// A team's record with what operators did since it was written laid over it.
+fn team_status(
+    record: TeamRecord,
+    hold: Option<&Hold>,
+    pin: Option<&Pin>,
+    commits: &BTreeMap<String, (String, String)>,
+) -> TeamStatus {
+    let mut state = record.state;
+    let mut since = record.since;
+    let mut reason = record.reason;
+    match hold {
+        Some(h) if state != TeamState::Held => {
+            state = TeamState::Held;
+            since = h.since;
+            reason = Some(match &h.reason {
+                Some(why) => format!("held by {}: {why}", h.actor),
+                None => format!("held by {}", h.actor),
+            });
+        }
+        None if state == TeamState::Held => {
+            reason = Some("released; the next apply brings it to the wanted revision".into());
+        }
+        _ => {}
+    }
+    if state == TeamState::Pinned && pin.is_none() {
+        reason = Some("the pin is lifted; the next apply rolls it forward".into());
+    }
+    let (author, summary) = commits
+        .get(&record.wanted_commit)
+        .cloned()
+        .map_or((None, None), |(a, s)| (Some(a), Some(s)));
+    TeamStatus {
+        next_step: next_step(state, &record.team, hold.is_some(), pin.is_some()),
+        name: record.team,
+        state,
+        since: time(since),
+        live: record.live_commit.map(|commit| LiveRevision {
+            commit,
+            applied: record.live_at.map(time),
+        }),
+        wanted: WantedRevision {
+            commit: record.wanted_commit,
+            author,
+            summary,
+        },
+        reason,
+        failures: record.failures,
+    }
+}
+
+/// What on-call does for a team in `state`.
+fn next_step(state: TeamState, team: &str, held: bool, pinned: bool) -> Option<String> {
+    Some(match state {
+        TeamState::InSync => return None,
+        TeamState::Refused => format!(
+            "the team fixes its files (`gwsync validate --team {team}` shows why); its last admitted state stays live meanwhile"
+        ),
+        TeamState::Failed => {
+            "retried automatically; if AWS keeps refusing, fix the cause (see the reason) or `gwsync hold --team` it".to_string()
+        }
+        TeamState::Stalled => format!(
+            "fix the cause, then `gwsync release --team {team}` (or a commit that changes the team's files, or `gwsync sync`) tries it again"
+        ),
+        TeamState::Held if held => {
+            format!("`gwsync release --team {team}` when it may move on")
+        }
+        TeamState::Held => "none: the next apply brings it to the wanted revision".to_string(),
+        TeamState::Pinned if pinned => {
+            "`gwsync resume` rolls every team forward to the tracked revision".to_string()
+        }
+        TeamState::Pinned => "none: the next apply rolls it forward".to_string(),
     })
 }
 
@@ -105,14 +232,16 @@ pub fn time(seconds: i64) -> String {
 
 impl Status {
     /// Why things are not as they should be, one line each (for `status --check`): a team
-    /// not admitted or held, a raised condition, a failed last apply, a pin. Empty when all
-    /// is well.
+    /// not in sync, a raised condition, a failed last apply, a pin. Empty when all is well.
     pub fn problems(&self) -> Vec<String> {
         let mut out: Vec<String> = self
             .teams
             .iter()
-            .filter(|t| t.state != "admitted")
-            .map(|t| format!("team {} is {}", t.name, t.state))
+            .filter(|t| t.state != TeamState::InSync)
+            .map(|t| match &t.reason {
+                Some(reason) => format!("team {} is {}: {reason}", t.name, t.state),
+                None => format!("team {} is {}", t.name, t.state),
+            })
             .collect();
         out.extend(
             self.conditions
@@ -153,15 +282,11 @@ impl Status {
         });
         if let Some(p) = &self.pin {
             out.push_str(&format!(
-                "pinned: {}{} by {} at {}{}\n",
+                "pinned: {} by {} at {}{}\n",
                 short(&p.commit),
-                p.team
-                    .as_deref()
-                    .map(|t| format!(" (team {t})"))
-                    .unwrap_or_default(),
                 p.actor,
-                time(p.pinned_at),
-                p.head
+                p.since,
+                p.holds_back
                     .as_deref()
                     .map(|h| format!(", holding back {}", short(h)))
                     .unwrap_or_default()
@@ -172,7 +297,7 @@ impl Status {
                 "held: team {} by {} since {}{}\n",
                 h.team,
                 h.actor,
-                time(h.since),
+                h.since,
                 h.reason
                     .as_deref()
                     .map(|r| format!(": {r:?}"))
@@ -184,23 +309,51 @@ impl Status {
                 "{}: {} since {}: {}\n",
                 c.kind,
                 short(&c.commit),
-                time(c.since),
+                c.since,
                 c.detail
             ));
         }
+        if !self.teams.is_empty() {
+            out.push_str("teams:\n");
+        }
         for t in &self.teams {
-            out.push_str(&format!(
-                "  {}: {}{}{}\n",
-                t.name,
-                t.state,
-                t.running
+            out.push_str(&t.to_text());
+        }
+        out
+    }
+}
+
+impl TeamStatus {
+    /// `  name: state since T, live X (applied T)[, wanted Y by A]` and, when it is not in
+    /// sync, the reason and the next step on their own lines.
+    fn to_text(&self) -> String {
+        let live = match &self.live {
+            Some(l) => format!(
+                "live {}{}",
+                short(&l.commit),
+                l.applied
                     .as_deref()
-                    .map(|c| format!(", running {}", short(c)))
-                    .unwrap_or_default(),
-                t.applied_at
-                    .map(|at| format!(" (applied {})", time(at)))
+                    .map(|at| format!(" (applied {at})"))
                     .unwrap_or_default()
-            ));
+            ),
+            None => "nothing live yet".to_string(),
+        };
+        let mut out = format!(
+            "  {}: {} since {}, {live}",
+            self.name, self.state, self.since
+        );
+        if self.live.as_ref().map(|l| l.commit.as_str()) != Some(self.wanted.commit.as_str()) {
+            out.push_str(&format!(", wanted {}", short(&self.wanted.commit)));
+            if let Some(author) = &self.wanted.author {
+                out.push_str(&format!(" by {author}"));
+            }
+        }
+        out.push('\n');
+        if let Some(reason) = &self.reason {
+            out.push_str(&format!("      why: {reason}\n"));
+        }
+        if let Some(next) = &self.next_step {
+            out.push_str(&format!("      next: {next}\n"));
         }
         out
     }

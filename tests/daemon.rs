@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use support::example::{EXISTING_TARGET_GROUPS, ExampleRepo};
-use support::moto::{MotoServer, REGION, fake_aws_env, free_port};
+use support::example::{EXISTING_TARGET_GROUPS, ExampleRepo, LOAD_BALANCER_FILE};
+use support::moto::{MotoServer, Network, REGION, fake_aws_env, free_port};
 
 const INSTANCE: &str = "daemon-test";
 const PAYMENTS_ROUTES: &str = "teams/payments/routes.yaml";
@@ -30,8 +30,8 @@ const WEBHOOK_SECRET: &str = "s3cret-for-tests";
 /// moto, its network, and the example repository pointed at it.
 struct World {
     moto: MotoServer,
-    /// The VPC of moto's network.
-    vpc: String,
+    /// moto's VPC, subnets and security group.
+    network: Network,
     repo: ExampleRepo,
     elb: elb::Client,
     /// The state directory and configuration file of the daemon.
@@ -46,7 +46,7 @@ impl World {
         let elb = moto.elbv2_client().await;
         World {
             moto,
-            vpc: network.vpc.clone(),
+            network,
             repo,
             elb,
             dir: tempfile::tempdir().unwrap(),
@@ -366,6 +366,15 @@ impl Drop for Daemon {
     }
 }
 
+fn team<'s>(status: &'s serde_json::Value, name: &str) -> &'s serde_json::Value {
+    status["teams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == name)
+        .unwrap_or_else(|| panic!("team {name} in {status:#}"))
+}
+
 fn team_state(status: &serde_json::Value, team: &str) -> String {
     status["teams"]
         .as_array()
@@ -425,7 +434,7 @@ async fn a_commit_is_applied_within_two_seconds_through_notify() {
         status["applied"]["commit"].as_str().unwrap(),
         status["tracked"]["commit"].as_str().unwrap()
     );
-    assert_eq!(team_state(&status, "payments"), "admitted");
+    assert_eq!(team_state(&status, "payments"), "in-sync");
     // Only the team whose folder changed was read again.
     assert!(
         d.log().contains("incremental: read 1 (payments), reused 2"),
@@ -477,15 +486,34 @@ async fn a_bad_commit_in_one_team_leaves_the_others_applied() {
     w.wait_for_path("/payments/v3", Duration::from_secs(10))
         .await;
 
+    // The team records are written right after the apply.
+    d.wait_until("orders is refused", Duration::from_secs(5), || {
+        team_state(&d.status(), "orders") == "refused"
+    });
     let status = d.status();
-    assert_eq!(team_state(&status, "orders"), "degraded", "{status:#}");
-    assert_eq!(team_state(&status, "payments"), "admitted");
-    // orders keeps its last admitted state: its routes are still on the load balancer.
+    assert_eq!(team_state(&status, "payments"), "in-sync");
+    // orders keeps its last admitted state: its routes are still on the load balancer, and
+    // status says which revision of its files runs, which is wanted, and why.
     assert!(w.has_path("/orders").await);
+    let orders = team(&status, "orders");
+    let head = status["tracked"]["commit"].as_str().unwrap();
+    assert_eq!(orders["wanted"]["commit"], head);
+    assert_ne!(orders["live"]["commit"], head);
+    let reason = orders["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(ORDERS_ROUTES),
+        "the reason names the file: {reason}"
+    );
+    assert!(
+        orders["next_step"]
+            .as_str()
+            .unwrap()
+            .contains("validate --team orders")
+    );
     assert_eq!(
         d.metric(
             "gwsync_team_state",
-            &[("team", "orders"), ("state", "degraded")]
+            &[("team", "orders"), ("state", "refused")]
         ),
         1.0
     );
@@ -797,39 +825,44 @@ async fn drift_made_by_hand_is_reported_and_healed_with_self_heal() {
     assert_eq!(d.metric("gwsync_drift_resources", &[]), 0.0);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn failing_applies_are_retried_then_stalled_until_a_manual_sync() {
-    let w = World::start().await;
-    w.write_config(
-        free_port(),
-        "apply_retries = 2\nretry_backoff = \"100ms\"\nretry_backoff_max = \"200ms\"",
-        "",
-    );
-    // A target group made by hand holds the name gwsync derives for payments' API: every
-    // CreateTargetGroup of it fails (DuplicateTargetGroupName), which no check before the
-    // write catches yet.
+/// The first change of `call` in the plan of the tracked revision, as JSON.
+fn planned(w: &World, call: &str, owner: &str) -> serde_json::Value {
     let (code, stdout, stderr) = w.gwsync(&["plan", "--format", "json"]);
     assert_eq!(code, 1, "{stderr}");
     let plan: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    let taken = plan["changes"]
+    plan["changes"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|c| c["operation"]["call"] == "CreateTargetGroup")
-        .map(|c| {
-            c["operation"]["target_group"]["name"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .expect("a target group to create");
+        .find(|c| c["operation"]["call"] == call && c["owner"] == owner)
+        .unwrap_or_else(|| panic!("a {call} of {owner} in {plan:#}"))
+        .clone()
+}
+
+const FAST_RETRIES: &str =
+    "apply_retries = 2\nretry_backoff = \"100ms\"\nretry_backoff_max = \"200ms\"";
+
+/// A team whose change AWS keeps refusing is retried, then stalled on its own: the other
+/// teams are applied all along, the daemon leaves the stalled team alone, and
+/// `gwsync release --team` tries it again at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_team_is_retried_then_stalled_alone_while_the_others_apply() {
+    let w = World::start().await;
+    w.write_config(free_port(), FAST_RETRIES, "");
+    // A target group made by hand holds the name gwsync derives for one of payments' target
+    // groups: its CreateTargetGroup fails (DuplicateTargetGroupName), which no check before
+    // the write catches yet.
+    let create = planned(&w, "CreateTargetGroup", "payments");
+    let taken = create["operation"]["target_group"]["name"]
+        .as_str()
+        .unwrap();
     let squatter = w
         .elb
         .create_target_group()
-        .name(&taken)
+        .name(taken)
         .protocol(elb::types::ProtocolEnum::Http)
         .port(80)
-        .vpc_id(&w.vpc)
+        .vpc_id(&w.network.vpc)
         .send()
         .await
         .unwrap()
@@ -839,7 +872,103 @@ async fn failing_applies_are_retried_then_stalled_until_a_manual_sync() {
         .to_string();
 
     let (code, _, stderr) = w.gwsync(&["sync", "--once"]);
-    assert_eq!(code, 1, "one failed attempt");
+    assert_eq!(code, 1, "one failed attempt: {stderr}");
+    assert!(stderr.contains("team payments is failed"), "{stderr}");
+    assert!(
+        w.has_path("/orders").await,
+        "orders is applied all the same"
+    );
+    let (code, _, stderr) = w.gwsync(&["sync"]);
+    assert_eq!(code, 1);
+    // The failure of `sync --once` counts: the second failure waits 200 ms, the third stalls.
+    assert!(stderr.contains("retrying in 200ms"), "{stderr}");
+    assert!(stderr.contains("team payments is stalled"), "{stderr}");
+    assert!(stderr.contains("DuplicateTargetGroupName"), "{stderr}");
+    let (_, stdout, _) = w.gwsync(&["status", "--format", "json"]);
+    let status: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let payments = team(&status, "payments");
+    assert_eq!(payments["state"], "stalled", "{status:#}");
+    assert_eq!(payments["failures"], 3);
+    assert!(
+        payments["live"].is_null(),
+        "nothing of payments reached AWS"
+    );
+    let reason = payments["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(create["address"].as_str().unwrap()) && reason.contains("team payments"),
+        "the reason names the resource and the team: {reason}"
+    );
+    assert_eq!(team_state(&status, "orders"), "in-sync");
+    assert!(
+        !conditions(&status).contains_key("stalled"),
+        "the revision is not stalled: one team is"
+    );
+    let (code, _, stderr) = w.gwsync(&["status", "--check"]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("needs attention: team payments is stalled"),
+        "{stderr}"
+    );
+
+    // A daemon started now leaves the stalled team alone: no CreateTargetGroup at all.
+    let port = free_port();
+    w.write_config(port, FAST_RETRIES, "");
+    let mut d = Daemon::start_on(&w, port, &[]);
+    d.wait_ready(Duration::from_secs(30));
+    let creates = || {
+        d.metric(
+            "gwsync_aws_calls_total",
+            &[("operation", "CreateTargetGroup"), ("outcome", "ok")],
+        ) + d.metric(
+            "gwsync_aws_calls_total",
+            &[("operation", "CreateTargetGroup"), ("outcome", "error")],
+        )
+    };
+    assert_eq!(creates(), 0.0, "{}", d.log());
+    assert_eq!(
+        d.metric(
+            "gwsync_team_state",
+            &[("team", "payments"), ("state", "stalled")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        d.metric("gwsync_team_apply_failures", &[("team", "payments")]),
+        3.0
+    );
+
+    // The hand-made target group is gone; on-call releases the team. The daemon applies it
+    // within two seconds.
+    w.elb
+        .delete_target_group()
+        .target_group_arn(&squatter)
+        .send()
+        .await
+        .unwrap();
+    let (code, stdout, _) = w.gwsync(&["release", "--team", "payments"]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("no longer stalled"), "{stdout}");
+    w.wait_for_path("/api", Duration::from_secs(2)).await;
+    d.wait_until("payments is in sync", Duration::from_secs(5), || {
+        team_state(&d.status(), "payments") == "in-sync"
+    });
+    let (_, history, _) = w.gwsync(&["history"]);
+    assert!(history.contains("unstall team payments"), "{history}");
+}
+
+/// A failure that is no one team's (here the load balancer's: a subnet that does not exist)
+/// is retried, then stalls the revision: the daemon does not try it again until a new commit.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_platform_failure_is_retried_then_stalls_the_revision_until_a_new_commit() {
+    let mut w = World::start().await;
+    let real_subnet = w.network.subnets[0].clone();
+    w.repo
+        .edit(LOAD_BALANCER_FILE, &real_subnet, "subnet-00000000000000000");
+    w.repo.commit("platform: a subnet that does not exist");
+    w.write_config(free_port(), FAST_RETRIES, "");
+
+    let (code, _, stderr) = w.gwsync(&["sync", "--once"]);
+    assert_eq!(code, 1, "one failed attempt: {stderr}");
     assert!(!stderr.contains("stalled"));
     let (code, _, stderr) = w.gwsync(&["sync"]);
     assert_eq!(code, 1);
@@ -864,23 +993,13 @@ async fn failing_applies_are_retried_then_stalled_until_a_manual_sync() {
     );
     assert_eq!(d.get("/readyz").0, 503);
 
-    // The hand-made target group is gone; an operator syncs by hand. The daemon sees the
-    // stall lifted.
-    w.elb
-        .delete_target_group()
-        .target_group_arn(&squatter)
-        .send()
-        .await
-        .unwrap();
-    let (code, stdout, _) = w.gwsync(&["sync", "--once"]);
-    assert_eq!(code, 0, "{stdout}");
-    assert!(w.has_path("/api").await);
-    // `systemctl reload` (SIGHUP) makes it look again.
-    d.signal("HUP");
-    d.wait_until(
-        "the daemon takes up the lifted stall",
-        Duration::from_secs(10),
-        || d.metric("gwsync_stalled", &[]) == 0.0,
-    );
+    // The platform fixes its subnet: the new commit lifts the stall.
+    w.repo
+        .edit(LOAD_BALANCER_FILE, "subnet-00000000000000000", &real_subnet);
+    w.repo.commit("platform: the real subnet");
+    w.wait_for_path("/api", Duration::from_secs(10)).await;
+    d.wait_until("the stall is lifted", Duration::from_secs(10), || {
+        d.metric("gwsync_stalled", &[]) == 0.0
+    });
     assert!(!conditions(&d.status()).contains_key("stalled"));
 }

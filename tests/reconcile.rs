@@ -85,7 +85,7 @@ async fn plan_head(repo: &ExampleRepo, clients: &Clients) -> LivePlan {
         &checked.revision,
         &checked.admission,
         &checked.translation,
-        &[],
+        &BTreeMap::new(),
     )
     .await
     .expect("live_plan")
@@ -1564,7 +1564,7 @@ async fn rollback_restores_a_revision_pins_it_and_resume_rolls_forward() {
     assert_eq!(w.gwsync(&["plan"]).0, 0, "B again");
     let history = w.gwsync_with_repo(&["history", "--format", "json"], None).1;
     let entries: serde_json::Value = serde_json::from_str(&history).unwrap();
-    let kinds: Vec<&str> = entries
+    let kinds: Vec<&str> = entries["revisions"]
         .as_array()
         .unwrap()
         .iter()

@@ -5,7 +5,7 @@ use crate::daemon::reconciler::{ReconcileError, Reconciler};
 use crate::daemon::{RunOptions, run as run_daemon};
 use crate::exit::Exit;
 use crate::plan::render;
-use crate::reconcile::sync::{SyncOutcome, pinned_message};
+use crate::reconcile::sync::{SyncOutcome, SyncResult, pinned_message};
 use crate::source::short;
 
 /// Exit codes of `sync`.
@@ -61,8 +61,8 @@ pub(super) fn sync(cli: &Cli, args: &SyncArgs) -> Result<Exit, CliError> {
                     if let Some(plan) = result.plan.as_ref().filter(|p| !p.is_empty()) {
                         print!("{}", render::text(plan));
                     }
-                    let code = report(&commit, &result.outcome);
-                    if code != FAILED {
+                    let code = teams_report(&result, report(&commit, &result.outcome));
+                    if code != FAILED || result.outcome.converged() {
                         return Ok(code);
                     }
                 }
@@ -92,6 +92,24 @@ pub(super) fn sync(cli: &Cli, args: &SyncArgs) -> Result<Exit, CliError> {
             }
         }
     })
+}
+
+/// Names the teams whose changes did not all reach AWS; a sync that left one failing or
+/// stalled did not converge.
+fn teams_report(result: &SyncResult, code: Exit) -> Exit {
+    let mut failing = result.teams_failing().peekable();
+    if failing.peek().is_none() {
+        return code;
+    }
+    for team in failing {
+        eprintln!(
+            "team {} is {}: {}",
+            team.team,
+            team.state,
+            team.reason.as_deref().unwrap_or("no reason recorded")
+        );
+    }
+    FAILED
 }
 
 /// Prints how a sync ended; its exit code.

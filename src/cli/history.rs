@@ -3,20 +3,36 @@
 use super::live::runtime;
 use super::{Cli, CliError, HistoryArgs, OutputFormat, ShowArgs, load_config, record};
 use crate::exit::Exit;
+use crate::store::OperatorEvent;
 use std::fmt::Write as _;
 
 pub(super) use crate::status::time;
 
 pub(super) fn history(cli: &Cli, args: &HistoryArgs) -> Result<Exit, CliError> {
     let config = load_config(cli)?.0;
-    let entries = runtime()?.block_on(async {
+    let (entries, events) = runtime()?.block_on(async {
         let store = record::open(&config).await?;
-        Ok::<_, CliError>(store.history(args.team.as_deref(), args.limit).await?)
+        let entries = store.history(args.team.as_deref(), args.limit).await?;
+        let events: Vec<OperatorEvent> = store
+            .events(args.limit)
+            .await?
+            .into_iter()
+            .filter(|e| {
+                args.team
+                    .as_deref()
+                    .is_none_or(|t| e.team.as_deref().is_none_or(|et| et == t))
+            })
+            .collect();
+        Ok::<_, CliError>((entries, events))
     })?;
     match args.format {
         OutputFormat::Json => println!(
             "{}",
-            serde_json::to_string_pretty(&entries).expect("history serialises")
+            serde_json::to_string_pretty(&serde_json::json!({
+                "revisions": entries,
+                "operator_actions": events,
+            }))
+            .expect("history serialises")
         ),
         OutputFormat::Text => {
             if entries.is_empty() {
@@ -55,10 +71,32 @@ pub(super) fn history(cli: &Cli, args: &HistoryArgs) -> Result<Exit, CliError> {
                     );
                 }
             }
+            if !events.is_empty() {
+                let _ = writeln!(out, "operator actions:");
+            }
+            for e in &events {
+                let _ = writeln!(out, "    {}", event_line(e));
+            }
             print!("{out}");
         }
     }
     Ok(Exit::Clean)
+}
+
+/// `2026-12-06T08:00:00Z  hold team payments by cli:alice: "incident 42"`.
+fn event_line(e: &OperatorEvent) -> String {
+    let mut line = format!("{}  {}", time(e.at), e.action.as_str());
+    if let Some(team) = &e.team {
+        let _ = write!(line, " team {team}");
+    }
+    if let Some(commit) = &e.commit {
+        let _ = write!(line, " at {}", crate::source::short(commit));
+    }
+    let _ = write!(line, " by {}", e.actor);
+    if let Some(reason) = &e.reason {
+        let _ = write!(line, ": {reason:?}");
+    }
+    line
 }
 
 pub(super) fn show(cli: &Cli, args: &ShowArgs) -> Result<Exit, CliError> {

@@ -4,6 +4,7 @@
 
 use super::{ApplyArgs, Cli, CliError, PlanArgs, PlanFormat, check_revision, load_config};
 use crate::alb::Stack;
+use crate::aws::apply::ApplyReport;
 use crate::aws::client::{Clients, RateLimits};
 use crate::aws::observe::observe;
 use crate::config::Config;
@@ -14,6 +15,7 @@ use crate::reconcile::sync::{
     ApplyRecord, GUARDED, PinDecision, SyncError, execute, pinned_message, plan_effective,
     plan_live, settle_pin,
 };
+use crate::reconcile::teams::{self, Applied};
 use crate::reconcile::{Checked, Effective, LivePlan, Refusal, TooManyDeletions};
 use crate::validate::{Report, Status};
 use std::io::{BufRead, IsTerminal, Write};
@@ -147,6 +149,15 @@ async fn apply_locked(
     };
     record_revision(store, checked, &config.repo.tenants_file).await?;
     if plan.is_empty() {
+        let nothing = ApplyReport::default();
+        teams::record(
+            config,
+            store,
+            checked,
+            &live.held_back,
+            Applied::Report(&nothing),
+        )
+        .await?;
         println!("No changes.");
         return Ok(NO_CHANGES);
     }
@@ -173,6 +184,14 @@ async fn apply_locked(
             kind: "sync",
             actor: &super::record::actor(),
         },
+    )
+    .await?;
+    teams::record(
+        config,
+        store,
+        checked,
+        &live.held_back,
+        Applied::Report(&outcome),
     )
     .await?;
     print!("{}", outcome.render());

@@ -13,7 +13,7 @@ use crate::plan::render;
 use crate::reconcile::rollback::{Kept, RollbackPlan, Scope, hold_team, keep, plan_rollback};
 use crate::reconcile::sync::{ApplyRecord, execute};
 use crate::reconcile::{Checked, Refusal, TooManyDeletions};
-use crate::store::{Hold, Store};
+use crate::store::{EventAction, Hold, OperatorEvent, Store};
 
 pub(super) fn rollback(cli: &Cli, args: &RollbackArgs) -> Result<Exit, CliError> {
     let config = load_config(cli)?.0;
@@ -107,7 +107,20 @@ pub(super) fn resume(cli: &Cli, _args: &ResumeArgs) -> Result<Exit, CliError> {
     let config = load_config(cli)?.0;
     let had = runtime()?.block_on(async {
         let store = record::open(&config).await?;
-        Ok::<_, CliError>(store.clear_pin().await?)
+        let had = store.clear_pin().await?;
+        if had {
+            store
+                .record_event(&OperatorEvent {
+                    at: record::now(),
+                    action: EventAction::Resume,
+                    team: None,
+                    actor: record::actor(),
+                    reason: None,
+                    commit: None,
+                })
+                .await?;
+        }
+        Ok::<_, CliError>(had)
     })?;
     println!(
         "{}",
@@ -141,18 +154,41 @@ pub(super) fn hold(cli: &Cli, args: &HoldArgs) -> Result<Exit, CliError> {
 
 pub(super) fn release(cli: &Cli, args: &ReleaseArgs) -> Result<Exit, CliError> {
     let config = load_config(cli)?.0;
-    let had = runtime()?.block_on(async {
+    let (held, stalled) = runtime()?.block_on(async {
         let store = record::open(&config).await?;
-        Ok::<_, CliError>(store.release_hold(&args.team).await?)
+        let held = store
+            .release_hold(&args.team, &record::actor(), record::now())
+            .await?;
+        let stalled = !store.unstall(Some(&args.team)).await?.is_empty();
+        if stalled {
+            store
+                .record_event(&OperatorEvent {
+                    at: record::now(),
+                    action: EventAction::Unstall,
+                    team: Some(args.team.clone()),
+                    actor: record::actor(),
+                    reason: None,
+                    commit: None,
+                })
+                .await?;
+        }
+        Ok::<_, CliError>((held, stalled))
     })?;
-    if had {
-        println!(
-            "Team {} released: the next apply brings it to the tracked revision.",
-            args.team
-        );
-    } else {
-        println!("Team {} is not held: nothing to release.", args.team);
-    }
+    let what = match (held, stalled) {
+        (true, _) => "released",
+        (false, true) => "no longer stalled",
+        (false, false) => {
+            println!(
+                "Team {} is neither held nor stalled: nothing to release.",
+                args.team
+            );
+            return Ok(Exit::Clean);
+        }
+    };
+    println!(
+        "Team {} {what}: the next apply brings it to the tracked revision.",
+        args.team
+    );
     Ok(Exit::Clean)
 }
 

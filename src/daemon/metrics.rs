@@ -11,6 +11,7 @@
 //! store, and nothing reads the metrics back to make a decision.
 
 use crate::aws::client::{CallObserver, CallOutcome};
+use crate::store::{TeamRecord, TeamState};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::prometheus_text;
 use prometheus_client::metrics::counter::Counter;
@@ -18,6 +19,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+use std::collections::BTreeSet;
+use std::sync::Mutex;
 
 /// The `Content-Type` of what [`Metrics::encode`] returns (Prometheus text format 0.0.4).
 pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
@@ -34,9 +37,6 @@ pub const RECONCILE_OUTCOMES: [&str; 8] = [
     "stalled",
     "busy",
 ];
-
-/// The states of `gwsync_team_state`, one-hot per team.
-pub const TEAM_STATES: [&str; 2] = ["admitted", "degraded"];
 
 /// Outcomes of a Git fetch.
 pub const FETCH_OUTCOMES: [&str; 2] = ["ok", "error"];
@@ -109,6 +109,9 @@ pub struct Metrics {
     reconciles: Family<OutcomeLabels, Counter>,
     team_state: Family<TeamStateLabels, Gauge>,
     team_last_applied: Family<TeamLabels, Gauge>,
+    team_failures: Family<TeamLabels, Gauge>,
+    /// The teams with series, so that a team gone from the repository loses them.
+    known_teams: Mutex<BTreeSet<String>>,
     drift_resources: Gauge,
     drift_detected: Counter,
     drift_healed: Counter,
@@ -137,6 +140,8 @@ impl Metrics {
             reconciles: Family::default(),
             team_state: Family::default(),
             team_last_applied: Family::default(),
+            team_failures: Family::default(),
+            known_teams: Mutex::default(),
             drift_resources: Gauge::default(),
             drift_detected: Counter::default(),
             drift_healed: Counter::default(),
@@ -171,8 +176,13 @@ impl Metrics {
         );
         r.register(
             "team_last_applied_timestamp_seconds",
-            "Unix time the team's snapshot was last applied",
+            "Unix time the revision live for the team was applied",
             self.team_last_applied.clone(),
+        );
+        r.register(
+            "team_apply_failures",
+            "Consecutive applies in which a change of the team failed (0 when in sync)",
+            self.team_failures.clone(),
         );
         r.register(
             "drift_resources",
@@ -258,37 +268,55 @@ impl Metrics {
         self.reconciles.get_or_create(&labels).inc();
     }
 
-    /// Puts `team` in `state` (one of [`TEAM_STATES`]): that series to 1, the team's other
-    /// states to 0. An unknown state is a caller's bug: it is logged and changes nothing, so
-    /// the one-hot invariant holds.
-    pub fn set_team_state(&self, team: &str, state: &str) {
-        if !TEAM_STATES.contains(&state) {
-            tracing::warn!(
-                team,
-                state,
-                "unknown team state; gwsync_team_state left as is"
-            );
-            return;
+    /// Every team's series from its record; teams gone from the repository lose theirs.
+    pub fn set_teams(&self, records: &[TeamRecord]) {
+        let now: BTreeSet<String> = records.iter().map(|r| r.team.clone()).collect();
+        let mut known = self.known_teams.lock().expect("known teams lock");
+        for gone in known.difference(&now) {
+            self.forget_team(gone);
         }
-        for s in TEAM_STATES {
+        for record in records {
+            self.set_team_state(&record.team, record.state);
+            self.set_team_failures(&record.team, record.failures);
+            if let Some(at) = record.live_at {
+                self.set_team_applied(&record.team, at);
+            }
+        }
+        *known = now;
+    }
+
+    /// Puts `team` in `state`: that series to 1, the team's other states to 0 (one-hot).
+    pub fn set_team_state(&self, team: &str, state: TeamState) {
+        for s in TeamState::ALL {
             self.team_state
-                .get_or_create(&team_state_labels(team, s))
+                .get_or_create(&team_state_labels(team, s.as_str()))
                 .set(i64::from(s == state));
         }
+    }
+
+    /// Consecutive applies in which a change of `team` failed.
+    pub fn set_team_failures(&self, team: &str, failures: u32) {
+        self.team_failures
+            .get_or_create(&TeamLabels {
+                team: team.to_owned(),
+            })
+            .set(i64::from(failures));
     }
 
     /// Drops every series of a team that is no longer in `tenants.yaml`, so that it does not
     /// linger at its last value.
     pub fn forget_team(&self, team: &str) {
-        for s in TEAM_STATES {
-            self.team_state.remove(&team_state_labels(team, s));
+        for s in TeamState::ALL {
+            self.team_state.remove(&team_state_labels(team, s.as_str()));
         }
-        self.team_last_applied.remove(&TeamLabels {
+        let labels = TeamLabels {
             team: team.to_owned(),
-        });
+        };
+        self.team_last_applied.remove(&labels);
+        self.team_failures.remove(&labels);
     }
 
-    /// When the team's current snapshot was last applied.
+    /// When the revision live for the team was applied.
     pub fn set_team_applied(&self, team: &str, unix_seconds: i64) {
         self.team_last_applied
             .get_or_create(&TeamLabels {
@@ -422,8 +450,9 @@ mod tests {
     fn every_metric_is_exposed_with_the_prefix_and_help() {
         let m = Metrics::new();
         // Families without a series yet are left out of the exposition.
-        m.set_team_state("payments", "admitted");
+        m.set_team_state("payments", TeamState::InSync);
         m.set_team_applied("payments", 1);
+        m.set_team_failures("payments", 0);
         m.call("elbv2", "DescribeRules", CallOutcome::Ok);
         m.throttled_attempt("elbv2", "DescribeRules");
         let text = m.encode();
@@ -432,6 +461,7 @@ mod tests {
             "gwsync_reconciles_total counter",
             "gwsync_team_state gauge",
             "gwsync_team_last_applied_timestamp_seconds gauge",
+            "gwsync_team_apply_failures gauge",
             "gwsync_drift_resources gauge",
             "gwsync_drift_detected_total counter",
             "gwsync_drift_healed_total counter",
@@ -518,37 +548,34 @@ mod tests {
     #[test]
     fn team_state_is_one_hot_and_a_forgotten_team_disappears() {
         let m = Metrics::new();
-        m.set_team_state("payments", "degraded");
-        m.set_team_state("payments", "admitted");
+        m.set_team_state("payments", TeamState::Failed);
+        m.set_team_failures("payments", 2);
+        m.set_team_state("payments", TeamState::InSync);
         m.set_team_applied("payments", 1_700_000_000);
-        m.set_team_state("orders", "degraded");
+        m.set_team_state("orders", TeamState::Stalled);
         let s = samples(&m);
         assert_eq!(
-            s["gwsync_team_state{team=\"payments\",state=\"admitted\"}"],
+            s["gwsync_team_state{team=\"payments\",state=\"in-sync\"}"],
             "1"
         );
         assert_eq!(
-            s["gwsync_team_state{team=\"payments\",state=\"degraded\"}"],
+            s["gwsync_team_state{team=\"payments\",state=\"failed\"}"],
             "0"
         );
         assert_eq!(
-            s["gwsync_team_state{team=\"orders\",state=\"degraded\"}"],
+            s["gwsync_team_state{team=\"orders\",state=\"stalled\"}"],
             "1"
         );
+        let orders_states = s
+            .keys()
+            .filter(|k| k.starts_with("gwsync_team_state{team=\"orders\""))
+            .count();
+        assert_eq!(orders_states, TeamState::ALL.len(), "one series per state");
         assert_eq!(
             s["gwsync_team_last_applied_timestamp_seconds{team=\"payments\"}"],
             "1700000000"
         );
-
-        m.set_team_state("payments", "exploded");
-        assert_eq!(
-            value(
-                &m,
-                "gwsync_team_state{team=\"payments\",state=\"admitted\"}"
-            ),
-            Some("1".into()),
-            "an unknown state changes nothing"
-        );
+        assert_eq!(s["gwsync_team_apply_failures{team=\"payments\"}"], "2");
 
         m.forget_team("payments");
         let text = m.encode();

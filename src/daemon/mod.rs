@@ -436,17 +436,10 @@ fn log_result(commit: &str, result: &SyncResult, seconds: f64) {
     }
 }
 
-/// Team state and last applied time, from the store.
+/// Each team's state, failures and live time, from the store.
 async fn publish_teams(reconciler: &Reconciler, metrics: &Metrics) {
-    match crate::status::collect(reconciler.store(), None).await {
-        Ok(status) => {
-            for team in &status.teams {
-                metrics.set_team_state(&team.name, &team.state);
-                if let Some(at) = team.applied_at {
-                    metrics.set_team_applied(&team.name, at);
-                }
-            }
-        }
+    match reconciler.store().team_records().await {
+        Ok(records) => metrics.set_teams(&records),
         Err(e) => tracing::warn!(error = %e, "cannot read team states for the metrics"),
     }
 }

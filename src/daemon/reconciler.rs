@@ -7,7 +7,8 @@
 //! remembered between reconciles. It does not decide when to run: that is the loop's
 //! (`daemon::run`) or the operator's (`gwsync sync`).
 
-use crate::aws::apply::Outcome;
+use crate::alb::identity;
+use crate::aws::apply::{ApplyReport, Outcome};
 use crate::aws::client::{CallObserver, Clients, RateLimits};
 use crate::config::Config;
 use crate::plan::{Plan, render};
@@ -17,7 +18,7 @@ use crate::reconcile::sync::{
 };
 use crate::reconcile::{CheckCache, Checked, TooManyDeletions, check_incremental};
 use crate::source::{GitAuth, Revision, Source, SourceError};
-use crate::store::{Store, StoreError};
+use crate::store::{EventAction, OperatorEvent, Store, StoreError, TeamRecord, TeamState};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -99,8 +100,14 @@ pub struct Reconciler {
     /// The last revision synced to convergence: what drift is measured against. Forgotten
     /// when an apply fails (AWS is then between two revisions) or the configuration changes.
     converged: Option<Checked>,
-    /// Consecutive failures of one commit.
+    /// Consecutive failures of one commit that are not one team's (a load balancer's, a
+    /// listener's, the store's): they stall the revision.
     failures: Option<(String, u32)>,
+    /// After a sync whose failures were all teams' (each team counts its own, see
+    /// `reconcile::teams`): the most failures of a team still retried; 0 when every failing
+    /// team is now stalled (reconcile again at once: the stalled teams are left as they are
+    /// and the others converge).
+    team_failures: Option<u32>,
     /// What is kept between revisions: unchanged teams are not parsed again, and only new
     /// commits are walked for route ages.
     check_cache: CheckCache,
@@ -125,6 +132,7 @@ impl Reconciler {
             actor,
             converged: None,
             failures: None,
+            team_failures: None,
             check_cache: CheckCache::default(),
         };
         reconciler.take_up_stall().await?;
@@ -216,27 +224,43 @@ impl Reconciler {
             }
         );
         let result = self.sync_locked(&checked).await;
+        let retried_at_once = self.team_failures.take() == Some(0);
         match &result {
             Ok(r) if r.outcome.converged() => {
                 self.failures = None;
                 self.store.clear_condition(STALLED).await?;
+                // AWS now holds the revision: whatever drift was reported is gone.
+                self.store.clear_condition(DRIFT).await?;
                 self.converged = Some(checked);
             }
-            Ok(SyncResult {
-                outcome: SyncOutcome::Failed(report),
-                ..
-            }) => {
-                let detail = report
-                    .failures()
-                    .filter_map(|f| match &f.outcome {
-                        Outcome::Failed(message) => Some(format!("{}: {message}", f.address)),
-                        _ => None,
-                    })
-                    .collect::<Vec<_>>()
-                    .join("; ");
+            Ok(
+                r @ SyncResult {
+                    outcome: SyncOutcome::Failed(report),
+                    ..
+                },
+            ) => {
                 // AWS is between two revisions now: no drift is measured until it converges.
                 self.converged = None;
-                self.count_failure(&commit, &detail).await?;
+                if let Some(most) = team_retries(report, &r.teams) {
+                    self.failures = None;
+                    self.store.clear_condition(STALLED).await?;
+                    // Once at once, not again: a stalled team's change that still fails is
+                    // left for the next poll.
+                    self.team_failures = match (most, retried_at_once) {
+                        (0, true) => None,
+                        _ => Some(most),
+                    };
+                } else {
+                    let detail = report
+                        .failures()
+                        .filter_map(|f| match &f.outcome {
+                            Outcome::Failed(message) => Some(format!("{}: {message}", f.address)),
+                            _ => None,
+                        })
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                    self.count_failure(&commit, &detail).await?;
+                }
             }
             // Refused or guarded: AWS keeps the last converged revision.
             Ok(_) => {}
@@ -287,8 +311,13 @@ impl Reconciler {
 
     /// When to try the failing commit again; `None` when nothing failed or it is stalled.
     pub fn retry_delay(&self) -> Option<Duration> {
-        let (_, failures) = self.failures.as_ref()?;
-        RetryPolicy::of(&self.config).delay(*failures)
+        let policy = RetryPolicy::of(&self.config);
+        match (&self.failures, self.team_failures) {
+            (Some((_, failures)), _) => policy.delay(*failures),
+            (None, Some(0)) => Some(Duration::ZERO),
+            (None, Some(failures)) => policy.delay(failures),
+            (None, None) => None,
+        }
     }
 
     /// The commit whose retries are used up, if any.
@@ -299,11 +328,26 @@ impl Reconciler {
         }
     }
 
-    /// Forgets failures: a manual sync tries a stalled revision again.
-    pub async fn unstall(&mut self) -> Result<(), StoreError> {
+    /// Forgets failures: a manual sync tries a stalled revision, and every stalled team,
+    /// again. The teams lifted are recorded as `actor`'s.
+    pub async fn unstall(&mut self) -> Result<Vec<String>, StoreError> {
         self.failures = None;
+        self.team_failures = None;
         self.store.clear_condition(STALLED).await?;
-        Ok(())
+        let teams = self.store.unstall(None).await?;
+        for team in &teams {
+            self.store
+                .record_event(&OperatorEvent {
+                    at: now(),
+                    action: EventAction::Unstall,
+                    team: Some(team.clone()),
+                    actor: self.actor.clone(),
+                    reason: Some("gwsync sync".to_string()),
+                    commit: None,
+                })
+                .await?;
+        }
+        Ok(teams)
     }
 
     /// Compares AWS with the last converged revision; raises or clears `drift`; with
@@ -381,6 +425,27 @@ impl Drift {
     pub fn render(&self) -> String {
         render::text(&self.plan)
     }
+}
+
+/// When every failed change of `report` belongs to a team that counts it (not to the
+/// platform, nor to a resource without an owner tag, nor to a team no longer in the
+/// repository): the most failures of a team still retried, 0 when every one of them is now
+/// stalled. None: the revision's failure is not one team's, and the revision counts it.
+fn team_retries(report: &ApplyReport, teams: &[TeamRecord]) -> Option<u32> {
+    let mut most = 0;
+    for failed in report.failures() {
+        let owner = failed
+            .owner
+            .as_deref()
+            .filter(|o| *o != identity::PLATFORM_OWNER)?;
+        let record = teams.iter().find(|t| t.team == owner)?;
+        match record.state {
+            TeamState::Failed => most = most.max(record.failures),
+            TeamState::Stalled => {}
+            _ => return None,
+        }
+    }
+    Some(most)
 }
 
 fn open_source(config: &Config) -> Result<Source, SourceError> {

@@ -331,6 +331,9 @@ pub enum TeamKept {
     Refused,
     /// Held by an operator (`gwsync hold`) until `gwsync release`.
     Held,
+    /// Its changes kept failing: left as it is until its files change, `gwsync sync` or
+    /// `gwsync release`.
+    Stalled,
 }
 
 /// Why a Gateway is held back.
@@ -345,4 +348,6 @@ pub enum GatewayHold {
     RefusedTeam { team: String },
     /// A held team may have rules on it.
     HeldTeam { team: String },
+    /// A stalled team may have rules on it.
+    StalledTeam { team: String },
 }

@@ -5,7 +5,7 @@
 //! It reads Git (through [`Source`]) and the store; it never talks to AWS.
 
 use crate::config::{Config, Limits};
-use crate::plan::HeldBack;
+use crate::plan::{HeldBack, TeamKept};
 use crate::reconcile::compose_snapshot;
 use crate::source::{Revision, Snapshot, Source, SourceError};
 use crate::store::{Store, StoreError};
@@ -181,8 +181,9 @@ pub struct Effective {
     pub translation: Translation,
     /// Which teams keep an earlier state, for the operator.
     pub notes: Vec<HeldBack>,
-    /// Teams held by an operator (`gwsync hold`): their rules stay as they are on AWS.
-    pub held: Vec<String>,
+    /// Teams held by an operator (`gwsync hold`) or stalled: their rules stay as they are on
+    /// AWS.
+    pub held: BTreeMap<String, TeamKept>,
 }
 
 impl Effective {
@@ -192,7 +193,7 @@ impl Effective {
             admission: checked.admission.clone(),
             translation: checked.translation.clone(),
             notes,
-            held: Vec::new(),
+            held: BTreeMap::new(),
         }
     }
 }
@@ -203,7 +204,7 @@ pub async fn last_good(
     store: &Store,
     checked: &Checked,
 ) -> Result<Effective, StoreError> {
-    let held: Vec<String> = store.holds().await?.into_iter().map(|h| h.team).collect();
+    let held = super::teams::kept(config, store, checked).await?;
     let Some(tenancy) = &checked.admission.tenancy else {
         return Ok(Effective {
             held,
@@ -214,7 +215,7 @@ pub async fn last_good(
     let mut replacements = BTreeMap::new();
     let mut notes = Vec::new();
     for team in &checked.admission.teams {
-        if report.team_admitted(&team.name) || held.contains(&team.name) {
+        if report.team_admitted(&team.name) || held.contains_key(&team.name) {
             continue;
         }
         match store.last_admitted(&team.name).await? {

@@ -20,31 +20,32 @@ use crate::validate::Report;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The teams whose rules stay as they are on AWS, and why.
-pub(super) type Kept = BTreeMap<String, TeamKept>;
+pub type Kept = BTreeMap<String, TeamKept>;
 
 /// The teams whose rules on AWS stay as they are: refused in this (effective) revision (their
-/// routes are not in the desired state), and held (`gwsync hold`).
+/// routes are not in the desired state), and `held` (by an operator, or stalled).
 pub(super) fn kept_teams(
     revision: &Revision,
     admission: &Admission,
     translation: &Translation,
-    held: &[String],
+    held: &Kept,
 ) -> Kept {
     let mut kept: Kept = refused_teams(revision, admission, translation)
         .into_iter()
         .map(|team| (team, TeamKept::Refused))
         .collect();
-    kept.extend(held.iter().map(|team| (team.clone(), TeamKept::Held)));
+    kept.extend(held.iter().map(|(team, why)| (team.clone(), *why)));
     kept
 }
 
-/// Drops a held team's rules of the current revision from the desired state, with the
-/// target groups only they forward to: what is live for it stays ([`keep_team_rules`]).
+/// Drops a held (or stalled) team's rules of the current revision from the desired state,
+/// with the target groups only they forward to: what is live for it stays
+/// ([`keep_team_rules`]).
 pub(super) fn drop_held_rules(desired: &mut Stack, kept: &Kept) {
     let held = |r: &Rule| {
         r.owner
             .as_ref()
-            .is_some_and(|o| kept.get(o) == Some(&TeamKept::Held))
+            .is_some_and(|o| matches!(kept.get(o), Some(TeamKept::Held | TeamKept::Stalled)))
     };
     for lb in &mut desired.load_balancers {
         let mut dropped = BTreeSet::new();
@@ -122,6 +123,7 @@ pub(super) fn held_gateways(
                 let cause = match because {
                     TeamKept::Refused => GatewayHold::RefusedTeam { team: team.clone() },
                     TeamKept::Held => GatewayHold::HeldTeam { team: team.clone() },
+                    TeamKept::Stalled => GatewayHold::StalledTeam { team: team.clone() },
                 };
                 add(&lb.gateway, cause);
             }

@@ -11,6 +11,8 @@
 //! - [`record`]: what is written to the store, and the apply lock;
 //! - [`sync`]: the pin, the deletion guard, applying and recording;
 //! - [`rollback`]: a recorded revision rebuilt from the store, planned, and pinned;
+//! - [`teams`]: per team, what is live, what is wanted and why they differ, recorded after
+//!   every reconcile; the held and stalled teams a plan leaves as they are;
 //! - [`Refusal`]: what stops a command before any write for the operator to decide
 //!   (deletion guard, a stale saved plan, a rollback that cannot be rebuilt).
 
@@ -21,6 +23,7 @@ pub mod record;
 mod refusal;
 pub mod rollback;
 pub mod sync;
+pub mod teams;
 
 pub use refusal::{Refusal, TooManyDeletions, saved_plan};
 
@@ -34,7 +37,7 @@ use crate::aws::AwsIds;
 use crate::aws::client::Clients;
 use crate::aws::error::AwsError;
 use crate::aws::observe::{find_certificates, observe, resolve_certificates};
-use crate::plan::{HeldBack, Observed, Plan, diff};
+use crate::plan::{HeldBack, Observed, Plan, TeamKept, diff};
 use crate::source::{Revision, Snapshot, SourceFile};
 use crate::tenancy::{Admission, PathOwner, Tenancy};
 use crate::translate::Translation;
@@ -90,15 +93,16 @@ pub struct LivePlan {
     pub held_back: Vec<HeldBack>,
 }
 
-/// Reads AWS and computes the plan for a checked revision; the rules of `held` teams (and of
-/// teams refused in it) stay as they are on AWS.
+/// Reads AWS and computes the plan for a checked revision; the rules of `held` teams (held by
+/// an operator or stalled, see [`teams::kept`]) and of teams refused in it stay as they are on
+/// AWS.
 pub async fn live_plan(
     clients: &Clients,
     instance_id: &str,
     revision: &Revision,
     admission: &Admission,
     translation: &Translation,
-    held: &[String],
+    held: &BTreeMap<String, TeamKept>,
 ) -> Result<LivePlan, AwsError> {
     let (observed, mut ids) = observe(clients, instance_id).await?;
     let mut desired = translation.stack.clone();

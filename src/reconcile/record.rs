@@ -3,6 +3,7 @@
 //! is rebuilt from), and the apply lock it holds while it applies.
 
 use super::Checked;
+use crate::diagnostic::Diagnostic;
 use crate::store::{Store, StoreError};
 use crate::tenancy::PathOwner;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -38,9 +39,9 @@ pub async fn record_revision(
     tenants_file: &str,
 ) -> Result<(), StoreError> {
     store.record_revision(&checked.revision, now()).await?;
-    let Some(tenancy) = &checked.admission.tenancy else {
+    if checked.admission.tenancy.is_none() {
         return Ok(());
-    };
+    }
     let report = checked.report();
     let owners = std::iter::once(checked.admission.platform.as_ref())
         .flatten()
@@ -51,45 +52,61 @@ pub async fn record_revision(
         } else {
             report.team_admitted(&outcome.name)
         };
-        let diagnostics: Vec<_> = outcome
-            .diagnostics
-            .iter()
-            .chain(
-                checked
-                    .translation
-                    .diagnostics
-                    .iter()
-                    .filter(|d| d.team.as_deref() == Some(outcome.name.as_str())),
-            )
-            .cloned()
-            .collect();
-        let files: Vec<(String, String)> = checked
-            .snapshot
-            .files
-            .iter()
-            .filter(|f| match tenancy.owner_of(&f.path) {
-                _ if f.path == tenants_file => outcome.name == "platform",
-                PathOwner::Platform => outcome.name == "platform",
-                PathOwner::Team(i) => tenancy.teams[i].name == outcome.name,
-                PathOwner::Ignored | PathOwner::Unowned => false,
-            })
-            .map(|f| {
-                (
-                    f.path.clone(),
-                    String::from_utf8_lossy(&f.bytes).into_owned(),
-                )
-            })
-            .collect();
         let verdict = if admitted { "admitted" } else { "refused" };
         store
             .record_snapshot(
                 &checked.revision.commit,
                 &outcome.name,
                 verdict,
-                &diagnostics,
-                &files,
+                &owner_diagnostics(checked, &outcome.name),
+                &owner_files(checked, tenants_file, &outcome.name),
             )
             .await?;
     }
     Ok(())
+}
+
+/// The diagnostics about `owner` (`platform` or a team) at `checked`: admission's and
+/// translation's.
+pub fn owner_diagnostics(checked: &Checked, owner: &str) -> Vec<Diagnostic> {
+    let admission = std::iter::once(checked.admission.platform.as_ref())
+        .flatten()
+        .chain(&checked.admission.teams)
+        .filter(|o| o.name == owner)
+        .flat_map(|o| &o.diagnostics);
+    admission
+        .chain(
+            checked
+                .translation
+                .diagnostics
+                .iter()
+                .filter(|d| d.team.as_deref() == Some(owner)),
+        )
+        .cloned()
+        .collect()
+}
+
+/// The files of `owner` (`platform` or a team) at `checked`, as (path, text), in path order;
+/// the platform's include the tenants file.
+pub fn owner_files(checked: &Checked, tenants_file: &str, owner: &str) -> Vec<(String, String)> {
+    let Some(tenancy) = &checked.admission.tenancy else {
+        return Vec::new();
+    };
+    checked
+        .snapshot
+        .files
+        .iter()
+        .filter(|f| match tenancy.owner_of(&f.path) {
+            _ if f.path == tenants_file => owner == "platform",
+            PathOwner::Platform => owner == "platform",
+            PathOwner::Team(i) => tenancy.teams[i].name == owner,
+            PathOwner::Ignored | PathOwner::Unowned => false,
+        })
+        .map(|f| {
+            (
+                f.path.clone(),
+                String::from_utf8_lossy(&f.bytes).into_owned(),
+            )
+        })
+        .collect()
 }

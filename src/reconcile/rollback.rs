@@ -9,8 +9,10 @@ use super::sync::SyncError;
 use super::{Checked, LivePlan, admit_options, compose_snapshot, live_plan, translate_options};
 use crate::aws::client::Clients;
 use crate::config::Config;
+use crate::plan::TeamKept;
+use crate::source::short;
 use crate::source::{Revision, Snapshot, SourceFile};
-use crate::store::{Hold, Pin, RevisionDetail, Store, StoreError};
+use crate::store::{Hold, Pin, RevisionDetail, Store, StoreError, TeamState};
 use crate::tenancy::admit;
 use crate::translate::{RouteAges, translate};
 use std::collections::BTreeMap;
@@ -70,12 +72,12 @@ pub async fn plan_rollback(
     }
     let translation = translate(&admission, &ages, &translate_options(config));
     // A rollback of one team lifts nothing else: other held teams stay as they are.
-    let held: Vec<String> = store
+    let held: BTreeMap<String, TeamKept> = store
         .holds()
         .await?
         .into_iter()
-        .map(|h| h.team)
-        .filter(|t| team.as_deref() != Some(t.as_str()))
+        .map(|h| (h.team, TeamKept::Held))
+        .filter(|(t, _)| team.as_deref() != Some(t.as_str()))
         .collect();
     let live = live_plan(
         clients,
@@ -202,9 +204,22 @@ pub async fn keep(
             head: rollback.head.clone(),
         }),
     };
+    let target = &rollback.target.commit;
     match &kept {
-        Kept::Held(hold) => store.set_hold(hold).await?,
-        Kept::Pinned(pin) => store.set_pin(pin).await?,
+        Kept::Held(hold) => {
+            store.set_hold(hold).await?;
+            let reason = format!("held by {actor}: rolled back to {}", short(target));
+            store
+                .rolled_back(Some(&hold.team), target, TeamState::Held, &reason, now)
+                .await?;
+        }
+        Kept::Pinned(pin) => {
+            store.set_pin(pin).await?;
+            let reason = format!("pinned to {} by a rollback ({actor})", short(target));
+            store
+                .rolled_back(None, target, TeamState::Pinned, &reason, now)
+                .await?;
+        }
     }
     Ok(kept)
 }

@@ -9,6 +9,7 @@
 
 use super::record::{now, record_revision};
 use super::refusal::{Refusal, TooManyDeletions};
+use super::teams::{self, Applied};
 use super::{Checked, Effective, LivePlan, last_good, live_plan};
 use crate::aws::AwsIds;
 use crate::aws::apply::{ApplyReport, apply};
@@ -17,7 +18,7 @@ use crate::aws::error::AwsError;
 use crate::config::Config;
 use crate::plan::{HeldBack, Plan, render};
 use crate::source::short;
-use crate::store::{Pin, Store, StoreError};
+use crate::store::{Pin, Store, StoreError, TeamRecord, TeamState};
 
 /// The condition raised when a plan deletes more rules than `apply.max_rule_deletions`.
 pub const GUARDED: &str = "guarded";
@@ -187,6 +188,18 @@ pub struct SyncResult {
     pub held_back: Vec<HeldBack>,
     /// A rollback's pin lifted by this newer commit.
     pub pin_lifted: Option<Pin>,
+    /// Every team's record after this sync (empty when nothing was decided: the revision is
+    /// invalid, or the deletion guard holds it).
+    pub teams: Vec<TeamRecord>,
+}
+
+impl SyncResult {
+    /// The teams whose changes failed in this sync, or that are stalled.
+    pub fn teams_failing(&self) -> impl Iterator<Item = &TeamRecord> {
+        self.teams
+            .iter()
+            .filter(|t| matches!(t.state, TeamState::Failed | TeamState::Stalled))
+    }
 }
 
 /// Takes AWS to `checked` without asking: records the revision, honours the pin and the
@@ -203,12 +216,15 @@ pub async fn sync(
         plan: None,
         held_back: Vec::new(),
         pin_lifted: None,
+        teams: Vec::new(),
     };
     if checked.report().status() == crate::validate::Status::Invalid {
         return Ok(result);
     }
     match settle_pin(store, &checked.revision.commit).await? {
         PinDecision::Holds(pin) => {
+            result.teams =
+                teams::record(config, store, checked, &[], Applied::Pinned(&pin)).await?;
             result.outcome = SyncOutcome::Pinned(pin);
             return Ok(result);
         }
@@ -236,6 +252,15 @@ pub async fn sync(
         .await?
         .is_some_and(|(c, _, outcome)| &c == commit && outcome == "succeeded");
     if plan.is_empty() && already_recorded {
+        let nothing = ApplyReport::default();
+        result.teams = teams::record(
+            config,
+            store,
+            checked,
+            &result.held_back,
+            Applied::Report(&nothing),
+        )
+        .await?;
         result.outcome = SyncOutcome::Unchanged;
         result.plan = Some(plan);
         return Ok(result);
@@ -253,6 +278,14 @@ pub async fn sync(
             kind: "sync",
             actor,
         },
+    )
+    .await?;
+    result.teams = teams::record(
+        config,
+        store,
+        checked,
+        &result.held_back,
+        Applied::Report(&report),
     )
     .await?;
     result.outcome = match (report.succeeded(), plan.is_empty()) {

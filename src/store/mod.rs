@@ -20,6 +20,10 @@
 //! applied a migration this binary does not know was written by a newer gwsync and is refused
 //! ([`StoreError::NewerSchema`]) rather than used half-understood.
 
+mod teams;
+
+pub use teams::{EventAction, OperatorEvent, TeamRecord, TeamState};
+
 use crate::diagnostic::Diagnostic;
 use crate::source::Revision;
 use serde::{Deserialize, Serialize};
@@ -700,6 +704,15 @@ impl Store {
         .bind(hold.since)
         .execute(&self.pool)
         .await?;
+        self.record_event(&OperatorEvent {
+            at: hold.since,
+            action: EventAction::Hold,
+            team: Some(hold.team.clone()),
+            actor: hold.actor.clone(),
+            reason: hold.reason.clone(),
+            commit: None,
+        })
+        .await?;
         self.note_operator_action().await?;
         Ok(())
     }
@@ -713,14 +726,31 @@ impl Store {
         )
     }
 
-    /// Lifts the hold on `team`; whether there was one.
-    pub async fn release_hold(&self, team: &str) -> Result<bool, StoreError> {
+    /// Lifts the hold on `team` (recorded as `actor`'s at `now`); whether there was one.
+    pub async fn release_hold(
+        &self,
+        team: &str,
+        actor: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM holds WHERE team = ?")
             .bind(team)
             .execute(&self.pool)
             .await?;
+        let released = done.rows_affected() > 0;
+        if released {
+            self.record_event(&OperatorEvent {
+                at: now,
+                action: EventAction::Release,
+                team: Some(team.to_string()),
+                actor: actor.to_string(),
+                reason: None,
+                commit: None,
+            })
+            .await?;
+        }
         self.note_operator_action().await?;
-        Ok(done.rows_affected() > 0)
+        Ok(released)
     }
 
     /// Raises (or refreshes) the condition `kind` about `commit`. Raising it again for the

@@ -374,6 +374,10 @@ impl Display for HeldBack {
                         f,
                         "team {team} is held (`gwsync release --team {team}` lifts it)"
                     )?,
+                    TeamKept::Stalled => write!(
+                        f,
+                        "team {team} is stalled: its changes kept failing (a commit that changes its files, `gwsync sync` or `gwsync release --team {team}` tries it again)"
+                    )?,
                 }
                 write!(
                     f,
@@ -422,6 +426,10 @@ impl Display for GatewayHold {
             GatewayHold::HeldTeam { team } => write!(
                 f,
                 "team {team} is held, and rules without an owner tag (made by an older gwsync) cannot be told apart from its own"
+            ),
+            GatewayHold::StalledTeam { team } => write!(
+                f,
+                "team {team} is stalled, and rules without an owner tag (made by an older gwsync) cannot be told apart from its own"
             ),
         }
     }

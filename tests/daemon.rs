@@ -1003,3 +1003,108 @@ async fn a_platform_failure_is_retried_then_stalls_the_revision_until_a_new_comm
     });
     assert!(!conditions(&d.status()).contains_key("stalled"));
 }
+
+/// A `[[freeze]]` table whose window opens an hour ago and closes in two, in UTC.
+fn freeze_around_now() -> String {
+    let now = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC);
+    let at = |z: jiff::Zoned| {
+        let day = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+            [z.weekday().to_monday_zero_offset() as usize];
+        format!("{day} {:02}:{:02}", z.hour(), z.minute())
+    };
+    let from = at(now
+        .checked_sub(jiff::SignedDuration::from_hours(1))
+        .unwrap());
+    let to = at(now
+        .checked_add(jiff::SignedDuration::from_hours(2))
+        .unwrap());
+    format!(
+        "\n[[freeze]]\nname = \"test\"\ntime_zone = \"UTC\"\nfrom = \"{from}\"\nto = \"{to}\"\n"
+    )
+}
+
+/// During a freeze window the daemon reads and plans a commit but applies nothing; an
+/// operator's `sync --ignore-freeze REASON` applies it, and the reason is in history.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_freeze_window_plans_but_applies_nothing_until_overridden() {
+    let mut w = World::start().await;
+    w.write_config(free_port(), "", "");
+    assert_eq!(
+        w.gwsync(&["sync", "--once"]).0,
+        0,
+        "converged before the freeze"
+    );
+    let port = free_port();
+    w.write_config(port, &freeze_around_now(), "");
+    let mut d = Daemon::start_on(&w, port, &[]);
+    d.wait_ready(Duration::from_secs(30));
+
+    w.repo.edit(
+        PAYMENTS_ROUTES,
+        "value: /payments}",
+        "value: /payments/frozen}",
+    );
+    w.repo.commit("payments: a change during the freeze");
+    d.wait_until("the commit is planned", Duration::from_secs(10), || {
+        d.metric("gwsync_reconciles_total", &[("outcome", "frozen")]) >= 1.0
+    });
+    assert!(d.log().contains("a freeze window is open"), "{}", d.log());
+    assert!(!w.has_path("/payments/frozen").await, "nothing applied");
+    drop(d);
+
+    let (code, stdout, _) = w.gwsync(&["sync", "--once"]);
+    assert_eq!(code, 2, "{stdout}");
+    assert!(stdout.contains("freeze window test"), "{stdout}");
+    assert!(!w.has_path("/payments/frozen").await);
+    let (code, stdout, stderr) =
+        w.gwsync(&["sync", "--once", "--ignore-freeze", "hotfix for INC-7"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(w.has_path("/payments/frozen").await);
+    let (_, history, _) = w.gwsync(&["history"]);
+    assert!(
+        history.contains("ignore-freeze at ") && history.contains("\"hotfix for INC-7\""),
+        "{history}"
+    );
+}
+
+/// A rollback made with the CLI while the daemon runs pins the live state; `gwsync resume`
+/// brings the tracked revision back within two seconds, without a `sync`, and the teams'
+/// records follow: pinned, then in sync.
+#[tokio::test(flavor = "multi_thread")]
+async fn resume_with_a_running_daemon_rolls_forward_within_two_seconds() {
+    let mut w = World::start().await;
+    let mut d = Daemon::start(&w, "", "", &[]);
+    d.wait_ready(Duration::from_secs(60));
+    let before = d.status()["tracked"]["commit"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    w.repo
+        .edit(PAYMENTS_ROUTES, "value: /payments}", "value: /payments/v2}");
+    w.repo.commit("payments: /payments/v2");
+    w.wait_for_path("/payments/v2", Duration::from_secs(10))
+        .await;
+
+    let (code, stdout, stderr) = w.gwsync(&["rollback", "--to", &before, "--auto-approve"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(!w.has_path("/payments/v2").await, "rolled back");
+    d.wait_until("payments is pinned", Duration::from_secs(5), || {
+        team_state(&d.status(), "payments") == "pinned"
+    });
+    assert_eq!(
+        team(&d.status(), "payments")["live"]["commit"],
+        before.as_str()
+    );
+
+    let (code, stdout, _) = w.gwsync(&["resume"]);
+    assert_eq!(code, 0, "{stdout}");
+    let latency = w
+        .wait_for_path("/payments/v2", Duration::from_secs(2))
+        .await;
+    eprintln!("resume -> applied on moto: {latency:?}");
+    d.wait_until("payments is in sync", Duration::from_secs(5), || {
+        team_state(&d.status(), "payments") == "in-sync"
+    });
+    let (_, history, _) = w.gwsync(&["history"]);
+    assert!(history.contains(" resume by "), "{history}");
+}

@@ -47,6 +47,9 @@ pub(super) fn sync(cli: &Cli, args: &SyncArgs) -> Result<Exit, CliError> {
         let mut reconciler = Reconciler::open(config, super::record::actor(), None).await?;
         // A manual sync is the operator's "try again": a stalled revision is retried.
         reconciler.unstall().await?;
+        if let Some(reason) = &args.ignore_freeze {
+            reconciler.ignore_freeze(reason.clone());
+        }
         loop {
             let revision = tokio::task::block_in_place(|| reconciler.fetch())?;
             let commit = revision.commit.clone();
@@ -141,6 +144,12 @@ fn report(commit: &str, outcome: &SyncOutcome) -> Exit {
         SyncOutcome::Failed(report) => {
             print!("{}", report.render());
             FAILED
+        }
+        SyncOutcome::Frozen(window) => {
+            println!(
+                "Nothing applied: {window} is open. `gwsync sync --ignore-freeze REASON` applies anyway."
+            );
+            NOTHING_APPLIED
         }
     }
 }

@@ -12,7 +12,7 @@ use crate::exit::Exit;
 use crate::plan::{HeldBack, Plan, render};
 use crate::reconcile::record::record_revision;
 use crate::reconcile::sync::{
-    ApplyRecord, GUARDED, PinDecision, SyncError, execute, pinned_message, plan_effective,
+    ApplyRecord, GUARDED, PinDecision, SyncError, execute, frozen, pinned_message, plan_effective,
     plan_live, settle_pin,
 };
 use crate::reconcile::teams::{self, Applied};
@@ -166,6 +166,14 @@ async fn apply_locked(
         return Err(Refusal::Guarded(guard).into());
     }
     print!("{}", render::text(&plan));
+    let commit = &checked.revision.commit;
+    let actor = super::record::actor();
+    if let Some(window) =
+        frozen(config, store, commit, &actor, args.ignore_freeze.as_deref()).await?
+    {
+        println!("Nothing applied: {window} is open. `--ignore-freeze REASON` applies anyway.");
+        return Ok(ERROR);
+    }
     if !args.auto_approve && !confirm(&format!("Apply these {} changes", plan.changes.len()))? {
         println!("Nothing applied.");
         return Ok(ERROR);
@@ -180,9 +188,9 @@ async fn apply_locked(
         &plan,
         &mut ids,
         ApplyRecord {
-            commit: &checked.revision.commit,
+            commit,
             kind: "sync",
-            actor: &super::record::actor(),
+            actor: &actor,
         },
     )
     .await?;

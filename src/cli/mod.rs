@@ -199,6 +199,10 @@ pub struct SyncArgs {
     /// One attempt: no retries of a failed apply.
     #[arg(long)]
     pub once: bool,
+    /// Apply even while a freeze window (`[[freeze]]`) is open; the reason is recorded in
+    /// history.
+    #[arg(long, value_name = "REASON")]
+    pub ignore_freeze: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -207,8 +211,9 @@ pub struct StatusArgs {
     pub revision: RevisionArgs,
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
-    /// Exit 1 when anything wants attention: a team not admitted (degraded, held), a
-    /// raised condition (stalled, drift, guarded), a failed last apply, a rollback's pin.
+    /// Exit 1 when anything wants attention: a team not in sync (refused, failed, stalled,
+    /// held, pinned), a raised condition (stalled, drift, guarded), a failed last apply, a
+    /// rollback's pin.
     #[arg(long)]
     pub check: bool,
 }
@@ -246,6 +251,10 @@ pub struct ApplyArgs {
     /// Allow more rule deletions than apply.max_rule_deletions.
     #[arg(long)]
     pub allow_deletes: bool,
+    /// Apply even while a freeze window (`[[freeze]]`) is open; the reason is recorded in
+    /// history.
+    #[arg(long, value_name = "REASON")]
+    pub ignore_freeze: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]

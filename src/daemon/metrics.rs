@@ -27,13 +27,14 @@ pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
 
 /// Outcomes of a reconcile, as the loop reports them: a sync's (`SyncOutcome::label`),
 /// `stalled` when the retries ran out, `busy` when another gwsync held the apply lock.
-pub const RECONCILE_OUTCOMES: [&str; 8] = [
+pub const RECONCILE_OUTCOMES: [&str; 9] = [
     "applied",
     "unchanged",
     "failed",
     "pinned",
     "invalid",
     "guarded",
+    "frozen",
     "stalled",
     "busy",
 ];

@@ -428,6 +428,11 @@ fn log_result(commit: &str, result: &SyncResult, seconds: f64) {
             commit,
             "{guard}; waiting for `gwsync apply --allow-deletes`"
         ),
+        SyncOutcome::Frozen(window) => tracing::warn!(
+            commit,
+            %window,
+            "planned, nothing applied: a freeze window is open"
+        ),
         SyncOutcome::Failed(report) => {
             for f in report.failures() {
                 tracing::error!(commit, resource = %f.address, outcome = ?f.outcome, "change failed");

@@ -27,6 +27,9 @@ pub const STALLED: &str = "stalled";
 /// The condition raised when AWS differs from the last applied desired state.
 pub const DRIFT: &str = "drift";
 
+/// How often a revision held back by a freeze window is looked at again.
+const FROZEN_RECHECK: Duration = Duration::from_secs(60);
+
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
     #[error(transparent)]
@@ -108,6 +111,11 @@ pub struct Reconciler {
     /// team is now stalled (reconcile again at once: the stalled teams are left as they are
     /// and the others converge).
     team_failures: Option<u32>,
+    /// The last sync found a freeze window open: look again (forced) while it lasts, so that
+    /// the revision is applied once it closes.
+    frozen: bool,
+    /// The operator's reason to apply during a freeze window (`gwsync sync --ignore-freeze`).
+    ignore_freeze: Option<String>,
     /// What is kept between revisions: unchanged teams are not parsed again, and only new
     /// commits are walked for route ages.
     check_cache: CheckCache,
@@ -133,6 +141,8 @@ impl Reconciler {
             converged: None,
             failures: None,
             team_failures: None,
+            frozen: false,
+            ignore_freeze: None,
             check_cache: CheckCache::default(),
         };
         reconciler.take_up_stall().await?;
@@ -225,6 +235,13 @@ impl Reconciler {
         );
         let result = self.sync_locked(&checked).await;
         let retried_at_once = self.team_failures.take() == Some(0);
+        self.frozen = matches!(
+            &result,
+            Ok(SyncResult {
+                outcome: SyncOutcome::Frozen(_),
+                ..
+            })
+        );
         match &result {
             Ok(r) if r.outcome.converged() => {
                 self.failures = None;
@@ -281,6 +298,7 @@ impl Reconciler {
             &self.clients,
             checked,
             &self.actor,
+            self.ignore_freeze.as_deref(),
         )
         .await;
         record::unlock(&self.store).await?;
@@ -309,8 +327,18 @@ impl Reconciler {
         Ok(())
     }
 
-    /// When to try the failing commit again; `None` when nothing failed or it is stalled.
+    /// Applies during freeze windows from now on, for `reason` (recorded with every apply
+    /// it lets through): `gwsync sync --ignore-freeze REASON`.
+    pub fn ignore_freeze(&mut self, reason: String) {
+        self.ignore_freeze = Some(reason);
+    }
+
+    /// When to try the failing (or frozen) commit again; `None` when nothing failed or it is
+    /// stalled.
     pub fn retry_delay(&self) -> Option<Duration> {
+        if self.frozen {
+            return Some(FROZEN_RECHECK);
+        }
         let policy = RetryPolicy::of(&self.config);
         match (&self.failures, self.team_failures) {
             (Some((_, failures)), _) => policy.delay(*failures),
@@ -391,8 +419,11 @@ impl Reconciler {
             )
             .await?;
         let guard = TooManyDeletions::of(&self.config, &drift.plan);
+        let window = crate::config::freeze::active(&self.config.freeze, jiff::Timestamp::now());
         if let Some(guard) = guard.filter(|_| self.config.daemon.self_heal) {
             tracing::error!("{guard}: the drift is not healed; review it with `gwsync plan`");
+        } else if let Some(window) = window.filter(|_| self.config.daemon.self_heal) {
+            tracing::warn!(%window, "the drift is not healed during a freeze window");
         } else if self.config.daemon.self_heal {
             record::lock(&self.store, &self.actor).await?;
             let mut ids = live.ids;

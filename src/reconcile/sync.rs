@@ -15,10 +15,10 @@ use crate::aws::AwsIds;
 use crate::aws::apply::{ApplyReport, apply};
 use crate::aws::client::Clients;
 use crate::aws::error::AwsError;
-use crate::config::Config;
+use crate::config::{Config, freeze};
 use crate::plan::{HeldBack, Plan, render};
 use crate::source::short;
-use crate::store::{Pin, Store, StoreError, TeamRecord, TeamState};
+use crate::store::{EventAction, OperatorEvent, Pin, Store, StoreError, TeamRecord, TeamState};
 
 /// The condition raised when a plan deletes more rules than `apply.max_rule_deletions`.
 pub const GUARDED: &str = "guarded";
@@ -154,6 +154,8 @@ pub enum SyncOutcome {
     Applied(ApplyReport),
     /// Some changes failed; the rest of the report says which were done.
     Failed(ApplyReport),
+    /// A freeze window is open: planned, nothing applied.
+    Frozen(String),
 }
 
 impl SyncOutcome {
@@ -166,6 +168,7 @@ impl SyncOutcome {
             SyncOutcome::Unchanged => "unchanged",
             SyncOutcome::Applied(_) => "applied",
             SyncOutcome::Failed(_) => "failed",
+            SyncOutcome::Frozen(_) => "frozen",
         }
     }
 
@@ -202,14 +205,16 @@ impl SyncResult {
     }
 }
 
-/// Takes AWS to `checked` without asking: records the revision, honours the pin and the
-/// deletion guard, applies, records the apply. The caller holds the apply lock.
+/// Takes AWS to `checked` without asking: records the revision, honours the pin, the
+/// deletion guard and freeze windows (unless `ignore_freeze` gives the reason to go ahead,
+/// which is recorded), applies, records the apply. The caller holds the apply lock.
 pub async fn sync(
     config: &Config,
     store: &Store,
     clients: &Clients,
     checked: &Checked,
     actor: &str,
+    ignore_freeze: Option<&str>,
 ) -> Result<SyncResult, SyncError> {
     let mut result = SyncResult {
         outcome: SyncOutcome::Invalid,
@@ -265,6 +270,13 @@ pub async fn sync(
         result.plan = Some(plan);
         return Ok(result);
     }
+    if !plan.is_empty()
+        && let Some(window) = frozen(config, store, commit, actor, ignore_freeze).await?
+    {
+        result.outcome = SyncOutcome::Frozen(window);
+        result.plan = Some(plan);
+        return Ok(result);
+    }
     // A new commit that needs no change is still recorded as applied: it is what runs.
     let mut ids = live.ids;
     let report = execute(
@@ -295,4 +307,34 @@ pub async fn sync(
     };
     result.plan = Some(plan);
     Ok(result)
+}
+
+/// The freeze window open now that keeps `commit` from being applied, or None: no window is
+/// open, or the operator overrides it (`ignore_freeze` holds the reason, recorded here as
+/// `actor`'s).
+pub async fn frozen(
+    config: &Config,
+    store: &Store,
+    commit: &str,
+    actor: &str,
+    ignore_freeze: Option<&str>,
+) -> Result<Option<String>, StoreError> {
+    let Some(window) = freeze::active(&config.freeze, jiff::Timestamp::now()) else {
+        return Ok(None);
+    };
+    let Some(reason) = ignore_freeze else {
+        return Ok(Some(window.to_string()));
+    };
+    tracing::warn!(%window, reason, "applying during a freeze window");
+    store
+        .record_event(&OperatorEvent {
+            at: now(),
+            action: EventAction::IgnoreFreeze,
+            team: None,
+            actor: actor.to_string(),
+            reason: Some(reason.to_string()),
+            commit: Some(commit.to_string()),
+        })
+        .await?;
+    Ok(None)
 }

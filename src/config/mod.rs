@@ -8,6 +8,10 @@
 //! Secrets never live in the file: the HTTPS token is read from the environment variable that
 //! `repo.token_env` names, and the SSH key from the file that `repo.ssh_key` names.
 
+pub mod freeze;
+
+pub use freeze::FreezeWindow;
+
 use serde::Deserialize;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -31,6 +35,8 @@ pub struct Config {
     pub limits: Limits,
     pub apply: ApplyConfig,
     pub daemon: DaemonConfig,
+    /// Weekly windows in which nothing is applied unattended (`[[freeze]]`).
+    pub freeze: Vec<FreezeWindow>,
 }
 
 /// How `gwsync run` behaves: its HTTP endpoint, drift checks, retries and triggers.
@@ -220,6 +226,7 @@ impl Default for Config {
             aws: AwsConfig::default(),
             limits: Limits::default(),
             apply: ApplyConfig::default(),
+            freeze: Vec::new(),
             daemon: DaemonConfig::default(),
         }
     }
@@ -270,6 +277,16 @@ struct RawConfig {
     apply: RawApply,
     #[serde(default)]
     daemon: RawDaemon,
+    #[serde(default)]
+    freeze: Vec<RawFreeze>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawFreeze {
+    name: Option<String>,
+    time_zone: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -447,6 +464,7 @@ impl Config {
             }
         }
         let daemon = daemon_config(raw.daemon, &mut bad);
+        let freeze = freeze_windows(raw.freeze, &mut bad);
         if let Some(url) = &raw.aws.endpoint_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
@@ -580,8 +598,28 @@ impl Config {
                     .unwrap_or(ApplyConfig::default().max_rule_deletions),
             },
             daemon,
+            freeze,
         }
     }
+}
+
+/// `[[freeze]]` entries: each needs `time_zone`, `from` and `to`; `name` defaults to its
+/// position.
+fn freeze_windows(raw: Vec<RawFreeze>, bad: &mut impl FnMut(&str, String)) -> Vec<FreezeWindow> {
+    let mut windows = Vec::new();
+    for (i, w) in raw.into_iter().enumerate() {
+        let key = format!("freeze[{i}]");
+        let (Some(zone), Some(from), Some(to)) = (w.time_zone, w.from, w.to) else {
+            bad(&key, "needs `time_zone`, `from` and `to`".to_string());
+            continue;
+        };
+        let name = w.name.unwrap_or_else(|| format!("#{}", i + 1));
+        match FreezeWindow::parse(&name, &zone, &from, &to) {
+            Ok(window) => windows.push(window),
+            Err(message) => bad(&key, message),
+        }
+    }
+    windows
 }
 
 /// A duration key: humantime text, at least `min`.

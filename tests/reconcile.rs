@@ -1129,7 +1129,7 @@ async fn a_missing_target_group_is_a_500_at_plan_time_not_an_apply_failure() {
     assert_eq!(code, 1, "changes\n{stdout}\n{stderr}");
     assert!(
         stderr.contains(
-            "held back: HTTPRoute orders/orders-v3 rules[0].matches[0] on Gateway platform/public port 443 answers 500: no target group named `orders-gone` exists on AWS"
+            "held back: HTTPRoute orders/orders-v3 rules[0].matches[0] (teams/orders/v3.yaml:1) on Gateway platform/public port 443 answers 500: no target group named `orders-gone` exists on AWS"
         ),
         "{stderr}"
     );

@@ -118,6 +118,7 @@ mod tests {
             route: format!("payments/{}", "a".repeat(300)),
             rule: 3,
             matches: vec![0, 1],
+            file: None,
         };
         let isolation = RuleSource::ListenerIsolation {
             hostname: "*.example.com".into(),
@@ -132,6 +133,7 @@ mod tests {
                 route: "payments/web".into(),
                 rule: 1,
                 matches: vec![],
+                file: None,
             }),
             "HTTPRoute payments/web rule 1"
         );

@@ -165,6 +165,10 @@ pub enum RuleSource {
         rule: usize,
         /// Indexes of the matches in the rule's `matches` (empty: the rule has none).
         matches: Vec<usize>,
+        /// The route's file and line in the repository (`teams/payments/routes.yaml:12`), so
+        /// that a plan or an apply failure points at what to edit.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        file: Option<String>,
     },
     /// A 404 that keeps requests for a more specific listener hostname away from less
     /// specific listeners' routes (Gateway API listener isolation).

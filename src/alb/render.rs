@@ -114,6 +114,7 @@ pub fn source(source: &RuleSource) -> String {
             route,
             rule,
             matches,
+            file,
         } => {
             let matches = match matches.as_slice() {
                 [] => String::new(),
@@ -126,7 +127,11 @@ pub fn source(source: &RuleSource) -> String {
                         .join(",")
                 ),
             };
-            format!("HTTPRoute {route} rules[{rule}]{matches}")
+            let file = file
+                .as_deref()
+                .map(|f| format!(" ({f})"))
+                .unwrap_or_default();
+            format!("HTTPRoute {route} rules[{rule}]{matches}{file}")
         }
         RuleSource::ListenerIsolation { hostname } => {
             format!("listener isolation of hostname {hostname}")

@@ -82,6 +82,7 @@ mod tests {
             route: "a/r".into(),
             rule: 0,
             matches: vec![],
+            file: None,
         });
         Stack {
             load_balancers: vec![load_balancer(

@@ -675,6 +675,7 @@ impl<'a> GatewayContext<'a> {
                                     route: route.clone(),
                                     rule: template.rule,
                                     matches: m.index.into_iter().collect(),
+                                    file: Some(format!("{}:{}", doc.origin.file, doc.origin.line)),
                                 },
                                 field: match m.index {
                                     Some(i) => {

@@ -1446,6 +1446,7 @@ fn render_rule(rule: &Rule) -> String {
             route,
             rule,
             matches,
+            ..
         }) => write!(line, "  ({route} rule {rule} matches {matches:?})"),
         Some(RuleSource::ListenerIsolation { hostname }) => {
             write!(line, "  (isolation of {hostname})")

@@ -35,6 +35,7 @@ pub(crate) fn rule(name: &str, h: &str, p: &str, backends: &[(&str, u32)]) -> Ru
             route: format!("team/{name}"),
             rule: 0,
             matches: vec![0],
+            file: None,
         }),
         ..fixtures::rule(0, conditions, vec![forward(backends)])
     }
@@ -115,6 +116,7 @@ pub(crate) fn web(rules: Vec<Rule>) -> Stack {
             route: "platform/redirect".to_string(),
             rule: 0,
             matches: Vec::new(),
+            file: None,
         }),
     };
     stack(vec![load_balancer(

@@ -12,8 +12,8 @@ use crate::exit::Exit;
 use crate::plan::{HeldBack, Plan, render};
 use crate::reconcile::record::record_revision;
 use crate::reconcile::sync::{
-    ApplyRecord, GUARDED, PinDecision, SyncError, execute, frozen, pinned_message, plan_effective,
-    plan_live, settle_pin,
+    ApplyRecord, DRIFT, GUARDED, PinDecision, STALLED, SyncError, execute, frozen, pinned_message,
+    plan_effective, plan_live, settle_pin,
 };
 use crate::reconcile::teams::{self, Applied};
 use crate::reconcile::{Checked, Effective, LivePlan, Refusal, TooManyDeletions};
@@ -202,6 +202,11 @@ async fn apply_locked(
         Applied::Report(&outcome),
     )
     .await?;
+    if outcome.succeeded() {
+        // AWS now holds the revision: a stall or drift reported before is resolved.
+        store.clear_condition(STALLED).await?;
+        store.clear_condition(DRIFT).await?;
+    }
     print!("{}", outcome.render());
     Ok(if outcome.succeeded() {
         NO_CHANGES

@@ -16,16 +16,12 @@ use crate::reconcile::record::{self, now};
 use crate::reconcile::sync::{
     ApplyRecord, SyncError, SyncOutcome, SyncResult, execute, plan_live, sync,
 };
+use crate::reconcile::sync::{DRIFT, STALLED};
 use crate::reconcile::{CheckCache, Checked, TooManyDeletions, check_incremental};
 use crate::source::{GitAuth, Revision, Source, SourceError};
 use crate::store::{EventAction, OperatorEvent, Store, StoreError, TeamRecord, TeamState};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// The condition raised when a revision's applies kept failing.
-pub const STALLED: &str = "stalled";
-/// The condition raised when AWS differs from the last applied desired state.
-pub const DRIFT: &str = "drift";
 
 /// How often a revision held back by a freeze window is looked at again.
 const FROZEN_RECHECK: Duration = Duration::from_secs(60);

@@ -22,6 +22,11 @@ use crate::store::{EventAction, OperatorEvent, Pin, Store, StoreError, TeamRecor
 
 /// The condition raised when a plan deletes more rules than `apply.max_rule_deletions`.
 pub const GUARDED: &str = "guarded";
+/// The condition raised when a revision's applies kept failing (for a failure that is no
+/// one team's; a team's own failures stall the team, see `teams`).
+pub const STALLED: &str = "stalled";
+/// The condition raised when AWS differs from the last applied desired state.
+pub const DRIFT: &str = "drift";
 
 /// Why applying (or planning to apply) stopped.
 #[derive(Debug, thiserror::Error)]

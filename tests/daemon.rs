@@ -1108,3 +1108,103 @@ async fn resume_with_a_running_daemon_rolls_forward_within_two_seconds() {
     let (_, history, _) = w.gwsync(&["history"]);
     assert!(history.contains(" resume by "), "{history}");
 }
+
+/// `gwsync` with the daemon's configuration, run again while another gwsync holds the apply
+/// lock for a moment (the daemon reconciling or checking drift).
+fn gwsync_when_free(w: &World, args: &[&str]) -> (i32, String, String) {
+    for _ in 0..20 {
+        let (code, stdout, stderr) = w.gwsync(args);
+        if !stderr.contains("another gwsync") {
+            return (code, stdout, stderr);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("the apply lock stayed busy");
+}
+
+/// The daemon holds a commit back by the deletion guard; the operator applies it with the
+/// CLI. The daemon's drift check (with self-heal) must take that apply as the applied state,
+/// not "heal" AWS back to the revision before it.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_apply_made_with_the_cli_is_not_healed_away_by_the_daemon() {
+    let mut w = World::start().await;
+    let port = free_port();
+    w.write_config(
+        port,
+        "self_heal = true\n\n[apply]\nmax_rule_deletions = 1",
+        "",
+    );
+    let mut d = Daemon::start_on(&w, port, &[]);
+    d.wait_ready(Duration::from_secs(60));
+    std::fs::write(
+        w.config_path(),
+        std::fs::read_to_string(w.config_path())
+            .unwrap()
+            .replace("drift_interval = \"0s\"", "drift_interval = \"1s\""),
+    )
+    .unwrap();
+    d.wait_until("the reload", Duration::from_secs(10), || {
+        d.metric("gwsync_config_reloads_total", &[("result", "ok")]) >= 1.0
+    });
+
+    w.repo.remove(ORDERS_ROUTES);
+    w.repo.commit("orders: every route goes");
+    d.wait_until("the deletion guard holds", Duration::from_secs(10), || {
+        conditions(&d.status()).contains_key("guarded")
+    });
+    assert!(w.has_path("/orders").await, "held back by the guard");
+
+    let (code, stdout, stderr) =
+        gwsync_when_free(&w, &["apply", "--auto-approve", "--allow-deletes"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(!w.has_path("/orders").await);
+    // Several drift checks later, the operator's apply stands.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(!w.has_path("/orders").await, "not healed back: {}", d.log());
+    let (code, stdout, _) = gwsync_when_free(&w, &["plan"]);
+    assert_eq!(code, 0, "nothing to do against HEAD: {stdout}");
+    assert_eq!(d.metric("gwsync_drift_healed_total", &[]), 0.0);
+    assert!(!conditions(&d.status()).contains_key("guarded"));
+}
+
+/// A reconcile that finds the apply lock held by another gwsync runs again as soon as the
+/// lock is free, not at the next poll (an hour here).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reconcile_that_found_the_lock_busy_runs_again_once_it_is_free() {
+    let mut w = World::start().await;
+    let mut d = Daemon::start(&w, "", "", &[]);
+    d.wait_ready(Duration::from_secs(60));
+    // Another gwsync (this test process, alive) holds the apply lock.
+    let store = gwsync::store::Store::open(&w.dir.path().join("state").join("gwsync.db"))
+        .await
+        .unwrap();
+    store
+        .acquire_apply_lock("test", std::process::id(), now(), 3600)
+        .await
+        .unwrap();
+    let before = d.metric("gwsync_reconciles_total", &[("outcome", "busy")]);
+    w.repo.edit(
+        PAYMENTS_ROUTES,
+        "value: /payments}",
+        "value: /payments/later}",
+    );
+    w.repo.commit("payments: /payments/later");
+    d.wait_until(
+        "the reconcile finds the lock busy",
+        Duration::from_secs(10),
+        || d.metric("gwsync_reconciles_total", &[("outcome", "busy")]) > before,
+    );
+    assert!(!w.has_path("/payments/later").await);
+    store.release_apply_lock(std::process::id()).await.unwrap();
+    let latency = w
+        .wait_for_path("/payments/later", Duration::from_secs(3))
+        .await;
+    eprintln!("lock released -> applied on moto: {latency:?}");
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}

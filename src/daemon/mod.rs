@@ -184,7 +184,7 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
             Wake::Drift => {
                 let drift = check_drift(&mut reconciler, &metrics);
                 let stop = keep_serving(drift, &mut signals, &mut beat, &health, watchdog).await;
-                schedule.after_drift(reconciler.config());
+                schedule.after_drift(reconciler.config(), reconciler.retry_delay());
                 if stop {
                     break;
                 }
@@ -271,8 +271,12 @@ impl Schedule {
         self.retry = retry.map(|d| Instant::now() + d);
     }
 
-    fn after_drift(&mut self, config: &Config) {
+    /// A drift check may find that another process applied: then `retry` says to reconcile.
+    fn after_drift(&mut self, config: &Config, retry: Option<Duration>) {
         self.drift = config.daemon.drift_interval.map(|d| Instant::now() + d);
+        if let Some(retry) = retry {
+            self.retry = Some(Instant::now() + retry);
+        }
     }
 }
 

@@ -25,6 +25,8 @@ use std::time::Duration;
 
 /// How often a revision held back by a freeze window is looked at again.
 const FROZEN_RECHECK: Duration = Duration::from_secs(60);
+/// How soon a reconcile that found the apply lock held (another gwsync applying) runs again.
+const LOCK_RECHECK: Duration = Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
@@ -112,6 +114,9 @@ pub struct Reconciler {
     frozen: bool,
     /// The operator's reason to apply during a freeze window (`gwsync sync --ignore-freeze`).
     ignore_freeze: Option<String>,
+    /// The last reconcile found the apply lock held, or found that another process applied
+    /// since this one converged: reconcile again soon, not at the next poll.
+    look_again: bool,
     /// What is kept between revisions: unchanged teams are not parsed again, and only new
     /// commits are walked for route ages.
     check_cache: CheckCache,
@@ -139,6 +144,7 @@ impl Reconciler {
             team_failures: None,
             frozen: false,
             ignore_freeze: None,
+            look_again: false,
             check_cache: CheckCache::default(),
         };
         reconciler.take_up_stall().await?;
@@ -231,6 +237,7 @@ impl Reconciler {
         );
         let result = self.sync_locked(&checked).await;
         let retried_at_once = self.team_failures.take() == Some(0);
+        self.look_again = result.as_ref().is_err_and(ReconcileError::is_busy);
         self.frozen = matches!(
             &result,
             Ok(SyncResult {
@@ -332,6 +339,9 @@ impl Reconciler {
     /// When to try the failing (or frozen) commit again; `None` when nothing failed or it is
     /// stalled.
     pub fn retry_delay(&self) -> Option<Duration> {
+        if self.look_again {
+            return Some(LOCK_RECHECK);
+        }
         if self.frozen {
             return Some(FROZEN_RECHECK);
         }
@@ -379,6 +389,9 @@ impl Reconciler {
     /// compare with yet, or a rollback's pin holds the live state (a pinned state is what the
     /// operator asked for, not drift).
     pub async fn check_drift(&mut self) -> Result<Option<Drift>, ReconcileError> {
+        if !self.converged_is_last_applied().await? {
+            return Ok(None);
+        }
         let Some(checked) = &self.converged else {
             return Ok(None);
         };
@@ -422,6 +435,11 @@ impl Reconciler {
             tracing::warn!(%window, "the drift is not healed during a freeze window");
         } else if self.config.daemon.self_heal {
             record::lock(&self.store, &self.actor).await?;
+            // Another process may have applied between the plan and the lock.
+            if !self.converged_is_last_applied().await? {
+                record::unlock(&self.store).await?;
+                return Ok(None);
+            }
             let mut ids = live.ids;
             let report = execute(
                 &self.config,
@@ -444,6 +462,31 @@ impl Reconciler {
             drift.healed = Some(healed);
         }
         Ok(Some(drift))
+    }
+}
+
+impl Reconciler {
+    /// Whether what this daemon converged to is still what was applied last, by anyone.
+    /// When another process (`gwsync apply`, `rollback`, another daemon) applied since, drift
+    /// is not measured against the older revision (healing would undo that apply): the
+    /// converged revision is forgotten and a reconcile is asked for at once.
+    async fn converged_is_last_applied(&mut self) -> Result<bool, StoreError> {
+        let Some(converged) = &self.converged else {
+            return Ok(false);
+        };
+        let last = self.store.last_applied().await?;
+        let same = last.is_some_and(|(commit, _, outcome)| {
+            commit == converged.revision.commit && outcome == "succeeded"
+        });
+        if !same {
+            tracing::info!(
+                converged = %converged.revision.commit,
+                "another process applied since the last reconcile; reconciling before any drift check"
+            );
+            self.converged = None;
+            self.look_again = true;
+        }
+        Ok(same)
     }
 }
 

@@ -329,7 +329,7 @@ async fn the_apply_lock_admits_one_holder() {
 }
 
 #[tokio::test]
-async fn a_lock_of_a_dead_process_or_too_old_is_taken_over() {
+async fn a_lock_is_taken_over_only_from_a_dead_or_silent_holder() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&db_path(&dir)).await.unwrap();
     let me = std::process::id();
@@ -349,13 +349,27 @@ async fn a_lock_of_a_dead_process_or_too_old_is_taken_over() {
         Err(StoreError::Locked { holder, .. }) if holder == "cli"
     ));
 
-    // Older than stale_after_secs: taken over even though the holder lives.
+    // A live holder that renews its heartbeat keeps the lock however long it applies.
+    for hour in 1..=5 {
+        let now = 1001 + hour * 3600;
+        assert!(store.renew_apply_lock(me, 1001, now).await.unwrap());
+        assert!(matches!(
+            store.acquire_apply_lock("other", me, now + 60, 3600).await,
+            Err(StoreError::Locked { holder, .. }) if holder == "cli"
+        ));
+    }
+    // One that stopped renewing (hung, or its pid reused) is gone: taken over.
+    let silent = 1001 + 5 * 3600 + 3601;
     store
-        .acquire_apply_lock("late", me, 1001 + 3601, 3600)
+        .acquire_apply_lock("late", me, silent, 3600)
         .await
         .unwrap();
+    assert!(
+        !store.renew_apply_lock(me, 1001, silent).await.unwrap(),
+        "the old holder's lock is gone"
+    );
     assert!(matches!(
-        store.acquire_apply_lock("other", me, 1001 + 3602, 3600).await,
+        store.acquire_apply_lock("other", me, silent + 1, 3600).await,
         Err(StoreError::Locked { holder, .. }) if holder == "late"
     ));
 }
@@ -466,4 +480,33 @@ async fn a_condition_keeps_its_start_for_the_same_commit_and_starts_over_for_ano
     assert!(store.clear_condition("stalled").await.unwrap());
     assert!(!store.clear_condition("stalled").await.unwrap());
     assert_eq!(store.conditions().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn taking_the_lock_closes_the_applies_a_dead_holder_left_unfinished() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&db_path(&dir)).await.unwrap();
+    let me = std::process::id();
+    store
+        .record_revision(&revision(C1, "one", 50), 100)
+        .await
+        .unwrap();
+    store
+        .acquire_apply_lock("ghost", 999_999, 100, 3600)
+        .await
+        .unwrap();
+    let killed = store
+        .begin_apply(C1, "sync", "ghost", "{}", 101)
+        .await
+        .unwrap();
+    // The ghost died mid-apply; the next holder closes its apply.
+    store
+        .acquire_apply_lock("cli", me, 200, 3600)
+        .await
+        .unwrap();
+    let history = store.history(None, 10).await.unwrap();
+    let apply = history[0].applies.iter().find(|a| a.id == killed).unwrap();
+    assert_eq!(apply.outcome.as_deref(), Some("interrupted"));
+    assert_eq!(apply.finished_at, Some(200));
+    assert!(store.release_apply_lock(me).await.unwrap());
 }

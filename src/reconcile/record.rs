@@ -8,8 +8,11 @@ use crate::store::{Store, StoreError};
 use crate::tenancy::PathOwner;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// How long an apply lock may be held before another process may take it over.
-const STALE_LOCK_SECONDS: i64 = 3600;
+/// How often the holder of the apply lock renews its heartbeat.
+const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(30);
+/// A holder whose heartbeat is older than this is gone (hung, or its pid reused): ten missed
+/// renewals.
+const HEARTBEAT_STALE_SECONDS: i64 = 300;
 
 /// Unix seconds now: the store's clock.
 pub fn now() -> i64 {
@@ -18,11 +21,25 @@ pub fn now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-/// Takes the apply lock for `actor` (this process), or says who holds it.
+/// Takes the apply lock for `actor` (this process), or says who holds it; while this
+/// process holds it, a task renews its heartbeat (it ends once the lock is released).
 pub async fn lock(store: &Store, actor: &str) -> Result<(), StoreError> {
+    let (pid, acquired_at) = (std::process::id(), now());
     store
-        .acquire_apply_lock(actor, std::process::id(), now(), STALE_LOCK_SECONDS)
-        .await
+        .acquire_apply_lock(actor, pid, acquired_at, HEARTBEAT_STALE_SECONDS)
+        .await?;
+    let store = store.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(HEARTBEAT).await;
+            match store.renew_apply_lock(pid, acquired_at, now()).await {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => tracing::warn!(error = %e, "cannot renew the apply lock's heartbeat"),
+            }
+        }
+    });
+    Ok(())
 }
 
 /// Releases the apply lock this process holds.

@@ -79,8 +79,8 @@ pub enum StoreError {
     NoSuchApply { id: i64 },
     #[error(
         "another gwsync ({holder}, pid {pid}) has been applying since {}; wait for it to \
-         finish, or remove the stale lock (a lock whose process has exited is taken over \
-         automatically)",
+         finish (a lock whose process has exited, or that has not renewed its heartbeat for \
+         five minutes, is taken over automatically)",
         format_time(*.since)
     )]
     Locked {
@@ -167,7 +167,8 @@ pub struct ApplySummary {
     pub actor: String,
     pub started_at: i64,
     pub finished_at: Option<i64>,
-    /// `succeeded`, `failed`, or `None` while running (or if gwsync died during it).
+    /// `succeeded`, `failed`, `interrupted` (its process died; closed by the next holder of
+    /// the apply lock), or `None` while running.
     pub outcome: Option<String>,
 }
 
@@ -806,27 +807,30 @@ impl Store {
         .await?)
     }
 
-    /// Takes the apply lock for `holder` (process `pid`), in one immediate transaction so that
-    /// two processes cannot both take it. A lock held by a process that no longer exists, or
-    /// taken more than `stale_after_secs` ago, is taken over; otherwise this fails with
-    /// [`StoreError::Locked`]. The lock is not re-entrant: a second acquire by the same live
-    /// pid fails too.
+    /// Takes the apply lock for `holder` (process `pid`) at `now`, or fails with
+    /// [`StoreError::Locked`] naming the live holder. A lock is taken over only when its
+    /// holder is gone: its process has exited, or it has not renewed its heartbeat
+    /// ([`Store::renew_apply_lock`]) for `heartbeat_stale_secs` (a hung process, or a pid
+    /// reused after the holder died). How long an apply has run never matters. Taking the lock
+    /// closes the applies a dead holder left unfinished as `interrupted`: only the holder
+    /// writes applies, so none is in flight.
     pub async fn acquire_apply_lock(
         &self,
         holder: &str,
         pid: u32,
         now: i64,
-        stale_after_secs: i64,
+        heartbeat_stale_secs: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let current: Option<(String, i64, i64)> =
-            sqlx::query_as("SELECT holder, pid, acquired_at FROM apply_lock WHERE id = 1")
-                .fetch_optional(&mut *tx)
-                .await?;
-        if let Some((held_by, held_pid, since)) = current {
+        let current: Option<(String, i64, i64, Option<i64>)> = sqlx::query_as(
+            "SELECT holder, pid, acquired_at, heartbeat_at FROM apply_lock WHERE id = 1",
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some((held_by, held_pid, since, heartbeat)) = current {
             let alive = u32::try_from(held_pid).is_ok_and(process_exists);
-            let stale = now.saturating_sub(since) > stale_after_secs;
-            if alive && !stale {
+            let silent = now.saturating_sub(heartbeat.unwrap_or(since)) > heartbeat_stale_secs;
+            if alive && !silent {
                 tx.rollback().await?;
                 return Err(StoreError::Locked {
                     holder: held_by,
@@ -839,21 +843,55 @@ impl Store {
                 pid = held_pid,
                 since,
                 alive,
-                "taking over a stale apply lock"
+                "taking over the apply lock of a holder that is gone"
             );
         }
         sqlx::query(
-            "INSERT INTO apply_lock (id, holder, pid, acquired_at) VALUES (1, ?, ?, ?) \
+            "INSERT INTO apply_lock (id, holder, pid, acquired_at, heartbeat_at) \
+             VALUES (1, ?1, ?2, ?3, ?3) \
              ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, pid = excluded.pid, \
-             acquired_at = excluded.acquired_at",
+             acquired_at = excluded.acquired_at, heartbeat_at = excluded.heartbeat_at",
         )
         .bind(holder)
         .bind(i64::from(pid))
         .bind(now)
         .execute(&mut *tx)
         .await?;
+        let interrupted = sqlx::query(
+            "UPDATE applies SET outcome = 'interrupted', finished_at = ? \
+             WHERE outcome IS NULL AND finished_at IS NULL",
+        )
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         tx.commit().await?;
+        if interrupted > 0 {
+            tracing::warn!(
+                applies = interrupted,
+                "closed applies left unfinished by a process that died as interrupted"
+            );
+        }
         Ok(())
+    }
+
+    /// Renews the heartbeat of the apply lock that `pid` took at `acquired_at`; false when
+    /// that lock is no longer held (released, or taken over).
+    pub async fn renew_apply_lock(
+        &self,
+        pid: u32,
+        acquired_at: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE apply_lock SET heartbeat_at = ? WHERE id = 1 AND pid = ? AND acquired_at = ?",
+        )
+        .bind(now)
+        .bind(i64::from(pid))
+        .bind(acquired_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     /// Releases the apply lock if `pid` holds it; returns whether it did.

@@ -5,11 +5,15 @@ patch below makes moto keep something real ALB keeps; nothing else changes. Patc
 
 - ModifyTargetGroup takes `Matcher.GrpcCode` (moto reads only `Matcher.HttpCode`), so a
   gRPC target group's health check can be changed and read back.
+- CreateListener on a port the load balancer already listens on fails with
+  `DuplicateListener`, as on ALB (moto looks the port up among listener ARNs, never finds it,
+  and makes a second listener on the same port).
 """
 
 import sys
 
-from moto.elbv2 import responses
+from moto.elbv2 import models, responses
+from moto.elbv2.exceptions import DuplicateListenerError
 from moto.server import main
 
 _modify_target_group = responses.ELBV2Response.modify_target_group
@@ -25,6 +29,20 @@ def modify_target_group(self):
 
 
 responses.ELBV2Response.modify_target_group = modify_target_group
+
+_create_listener = models.ELBv2Backend.create_listener
+
+
+def create_listener(self, load_balancer_arn, protocol, port, *args, **kwargs):
+    balancer = self.load_balancers.get(load_balancer_arn)
+    if balancer is not None and any(
+        str(listener.port) == str(port) for listener in balancer.listeners.values()
+    ):
+        raise DuplicateListenerError()
+    return _create_listener(self, load_balancer_arn, protocol, port, *args, **kwargs)
+
+
+models.ELBv2Backend.create_listener = create_listener
 
 if __name__ == "__main__":
     sys.exit(main())

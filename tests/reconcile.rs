@@ -948,7 +948,7 @@ async fn fail_then_converge(ks: &[usize], failure: Failure) {
             .count();
         let done = match failure {
             Failure::BeforeSending => succeeded,
-            Failure::AnswerLost => succeeded + 1,
+            Failure::AnswerLost | Failure::AnsweredWith503 => succeeded + 1,
         };
         let (plan, mut ids, _) = w.reconcile().await;
         assert_eq!(plan.changes.len(), n - done, "k={k}: what is left");
@@ -987,6 +987,42 @@ async fn a_write_whose_answer_is_lost_is_found_again_not_twinned() {
     // per kind of write, and the last one.
     let n = first_apply_writes().values().sum::<usize>();
     fail_then_converge(&[0, 1, 3, 4, 6, n - 1], Failure::AnswerLost).await;
+}
+
+/// The SDK retries a create whose first attempt took effect (its answer was a 503): the retry
+/// meets what that attempt made (`DuplicateTargetGroupName`, `DuplicateListener`,
+/// `PriorityInUse`), recognises it by its tags and adopts it. The apply succeeds in one run,
+/// with nothing twinned.
+#[tokio::test]
+async fn a_create_retried_after_it_took_effect_adopts_what_it_made() {
+    let n = first_apply_writes().values().sum::<usize>();
+    // A target group, a listener, the first rule and the last one (CreateLoadBalancer is
+    // idempotent by name on AWS itself; moto does not model that).
+    for k in [1, 4, 6, n - 1] {
+        let w = World::start().await;
+        let (plan, mut ids, _) = w.reconcile().await;
+        let operation = &plan.changes[k].operation;
+        w.log.inject(Some(k + 1), Failure::AnsweredWith503);
+        let (report, calls) = w.apply_plan(&plan, &mut ids).await;
+        w.log.inject(None, Failure::AnsweredWith503);
+        assert!(
+            report.succeeded(),
+            "k={k} ({operation:?}): {}",
+            report.render()
+        );
+        assert_eq!(
+            writes_of(&calls).values().sum::<usize>(),
+            n,
+            "k={k}: every write called once (the retry is the SDK's, inside the call)"
+        );
+        let (next, _, _) = w.reconcile().await;
+        assert!(
+            next.is_empty(),
+            "k={k}: converged:\n{}",
+            render::text(&next)
+        );
+        w.assert_exactly_once().await;
+    }
 }
 
 #[tokio::test]

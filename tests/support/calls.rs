@@ -7,15 +7,21 @@
 //! - [`CallLog::lose_answer_of_write`]: the call is sent and carried out, and its answer is
 //!   lost (as in a crash or a cut connection right after AWS acted).
 //!
-//! Either way the failure is final: interceptor errors are not retried by the SDK.
+//! - [`Failure::AnsweredWith503`]: the call is carried out, and its answer replaced by a 503,
+//!   which the SDK retries: the retry meets what the first attempt made (a create's
+//!   `PriorityInUse`, `DuplicateTargetGroupName`).
+//!
+//! The first two are final: interceptor errors are not retried by the SDK.
 
 use aws_config::SdkConfig;
 use aws_sdk_elasticloadbalancingv2::config::interceptors::{
-    BeforeDeserializationInterceptorContextRef, BeforeSerializationInterceptorContextRef,
+    BeforeDeserializationInterceptorContextMut, BeforeDeserializationInterceptorContextRef,
+    BeforeSerializationInterceptorContextRef,
 };
 use aws_sdk_elasticloadbalancingv2::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_elasticloadbalancingv2::error::BoxError;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_types::body::SdkBody;
 use gwsync::aws::client::{Clients, RateLimits};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -45,6 +51,8 @@ pub enum Failure {
     BeforeSending,
     /// After AWS answered: the call took effect, the caller sees an error.
     AnswerLost,
+    /// After AWS answered: the call took effect, and the SDK sees a 503 and retries it.
+    AnsweredWith503,
 }
 
 /// Every operation the recorded clients started, in order; optionally fails one write.
@@ -58,6 +66,8 @@ pub struct CallLog {
     /// The write whose answer is to be lost once it arrives. gwsync makes its calls one at a
     /// time, so the next answer is that call's.
     lose_answer: Mutex<Option<String>>,
+    /// The write whose (first) answer is to be replaced by a 503.
+    answer_503: Mutex<bool>,
 }
 
 impl CallLog {
@@ -138,6 +148,9 @@ impl Intercept for Recorder {
                 Some((n, Failure::BeforeSending)) if n == *writes => {
                     return Err(format!("injected failure of write #{writes} ({operation})").into());
                 }
+                Some((n, Failure::AnsweredWith503)) if n == *writes => {
+                    *self.0.answer_503.lock().unwrap() = true;
+                }
                 Some((n, Failure::AnswerLost)) if n == *writes => {
                     *self.0.lose_answer.lock().unwrap() = Some(format!(
                         "injected loss of the answer to write #{writes} ({operation})"
@@ -145,6 +158,25 @@ impl Intercept for Recorder {
                 }
                 _ => {}
             }
+        }
+        Ok(())
+    }
+
+    // Per attempt, after the response arrived: AWS has acted; the SDK reads a 503 instead.
+    fn modify_before_deserialization(
+        &self,
+        context: &mut BeforeDeserializationInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if std::mem::take(&mut *self.0.answer_503.lock().unwrap()) {
+            let response = context.response_mut();
+            *response.status_mut() = 503u16.try_into().expect("503 is a status");
+            *response.body_mut() = SdkBody::from(
+                "<ErrorResponse><Error><Type>Receiver</Type><Code>ServiceUnavailable</Code>\
+                 <Message>injected after the call took effect</Message></Error>\
+                 <RequestId>injected</RequestId></ErrorResponse>",
+            );
         }
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! Listeners: create and modify (the default certificate with the listener call, the others
 //! with the listener-certificate calls), delete.
 
+use super::adopt::in_the_way;
 use super::{Applier, ApplyError, Outcome};
 use crate::alb::{Listener, Protocol, identity};
 use crate::aws::requests::{self, RequestError};
@@ -22,18 +23,14 @@ impl Applier<'_> {
             gateway,
             self.ids,
         )?;
-        let tags = requests::create_tags(
-            self.instance_id,
-            &identity::listener_id(gateway, listener.port),
-            None,
-            &BTreeMap::new(),
-        )?;
+        let resource_id = identity::listener_id(gateway, listener.port);
+        let tags = requests::create_tags(self.instance_id, &resource_id, None, &BTreeMap::new())?;
         let certificates = listener_certificates(listener)?;
         let mut call = self
             .clients
             .elb
             .create_listener()
-            .load_balancer_arn(lb_arn)
+            .load_balancer_arn(&lb_arn)
             .protocol(requests::protocol(listener.protocol))
             .port(i32::from(listener.port))
             .set_default_actions(Some(default_action))
@@ -43,13 +40,19 @@ impl Applier<'_> {
                 .certificates(requests::certificate(default))
                 .set_ssl_policy(listener.ssl_policy.clone());
         }
-        let out = self.write("CreateListener", call.send()).await?;
-        let arn = out
-            .listeners()
-            .first()
-            .and_then(|l| l.listener_arn())
-            .ok_or_else(|| ApplyError::Other("CreateListener returned no ARN".into()))?
-            .to_owned();
+        let arn = match self.write("CreateListener", call.send()).await {
+            Ok(out) => out
+                .listeners()
+                .first()
+                .and_then(|l| l.listener_arn())
+                .ok_or_else(|| ApplyError::Other("CreateListener returned no ARN".into()))?
+                .to_owned(),
+            Err(e) if in_the_way(&e) => self
+                .own_listener_on(&lb_arn, listener.port, &resource_id)
+                .await?
+                .ok_or(e)?,
+            Err(e) => return Err(e),
+        };
         self.ids.listeners.insert(key, arn.clone());
         if certificates.len() > 1 {
             self.add_listener_certificates(&arn, &certificates[1..])

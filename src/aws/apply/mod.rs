@@ -41,6 +41,7 @@
 //! (`observe`), retries on throttling and 5xx (the SDK clients from `client`), refusing a
 //! plan whose observed state is stale, and recording the report (`store`).
 
+mod adopt;
 mod containment;
 mod listeners;
 mod load_balancers;

@@ -1,6 +1,7 @@
 //! Rules: create at their priority, modify (actions, transforms, and conditions put back),
 //! move (one `SetRulePriorities` per listener), delete.
 
+use super::adopt::in_the_way;
 use super::{Applier, ApplyError, Outcome, int};
 use crate::alb::Rule;
 use crate::aws::requests;
@@ -32,7 +33,7 @@ impl Applier<'_> {
             .clients
             .elb
             .create_rule()
-            .listener_arn(listener_arn)
+            .listener_arn(&listener_arn)
             .priority(int(rule.priority))
             .set_conditions(Some(requests::conditions(&rule.conditions)))
             .set_actions(Some(actions))
@@ -40,13 +41,19 @@ impl Applier<'_> {
                 (!rule.transforms.is_empty()).then(|| requests::transforms(&rule.transforms)),
             )
             .set_tags(Some(tags));
-        let out = self.write("CreateRule", call.send()).await?;
-        let arn = out
-            .rules()
-            .first()
-            .and_then(|r| r.rule_arn())
-            .ok_or_else(|| ApplyError::Other("CreateRule returned no ARN".into()))?
-            .to_owned();
+        let arn = match self.write("CreateRule", call.send()).await {
+            Ok(out) => out
+                .rules()
+                .first()
+                .and_then(|r| r.rule_arn())
+                .ok_or_else(|| ApplyError::Other("CreateRule returned no ARN".into()))?
+                .to_owned(),
+            Err(e) if in_the_way(&e) => self
+                .own_rule_at(&listener_arn, rule.priority, id)
+                .await?
+                .ok_or(e)?,
+            Err(e) => return Err(e),
+        };
         self.ids.rules.insert(id.to_owned(), arn);
         Ok(Outcome::Done)
     }

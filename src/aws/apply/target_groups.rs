@@ -1,6 +1,7 @@
 //! Target groups: create (with its attributes and targets when the model carries them), the
 //! health check, attributes, targets, delete (retried while AWS still counts it in use).
 
+use super::adopt::in_the_way;
 use super::{Applier, ApplyError, Outcome, int};
 use crate::alb::{HealthCheck, Target, TargetGroup, TargetType, identity};
 use crate::aws::requests;
@@ -52,13 +53,19 @@ impl Applier<'_> {
                 .port(i32::from(tg.port))
                 .vpc_id(vpc);
         }
-        let out = self.write("CreateTargetGroup", call.send()).await?;
-        let arn = out
-            .target_groups()
-            .first()
-            .and_then(|t| t.target_group_arn())
-            .ok_or_else(|| ApplyError::Other("CreateTargetGroup returned no ARN".into()))?
-            .to_owned();
+        let arn = match self.write("CreateTargetGroup", call.send()).await {
+            Ok(out) => out
+                .target_groups()
+                .first()
+                .and_then(|t| t.target_group_arn())
+                .ok_or_else(|| ApplyError::Other("CreateTargetGroup returned no ARN".into()))?
+                .to_owned(),
+            Err(e) if in_the_way(&e) => self
+                .own_target_group_named(&tg.name, &resource_id)
+                .await?
+                .ok_or(e)?,
+            Err(e) => return Err(e),
+        };
         self.ids.target_groups.insert(key, arn.clone());
         if !tg.attributes.is_empty() {
             self.set_target_group_attributes(&arn, &tg.attributes)

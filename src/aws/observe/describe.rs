@@ -235,7 +235,7 @@ pub(super) async fn describe_targets(
 
 /// Tags by ARN, [`TAGS_PER_CALL`] ARNs a call. Callers pass ARNs of one kind: AWS documents
 /// the 20-ARN limit, not whether kinds may be mixed.
-pub(super) async fn describe_tags<'a>(
+pub(crate) async fn describe_tags<'a>(
     clients: &Clients,
     arns: impl IntoIterator<Item = &'a str>,
 ) -> Result<BTreeMap<String, BTreeMap<String, String>>, AwsError> {

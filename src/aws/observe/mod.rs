@@ -46,6 +46,7 @@ mod describe;
 mod normalise;
 
 pub use certificates::{find_certificates, resolve_certificates};
+pub(crate) use describe::describe_tags;
 
 use crate::alb::{Observed, Stack, TargetGroup, identity};
 use crate::aws::AwsIds;
@@ -54,8 +55,8 @@ use crate::aws::error::AwsError;
 use aws_sdk_elasticloadbalancingv2::types as elb;
 use describe::{
     describe_lb_attributes, describe_listener_certificates, describe_listeners,
-    describe_load_balancers, describe_rules, describe_tags, describe_target_groups,
-    describe_targets, describe_tg_attributes,
+    describe_load_balancers, describe_rules, describe_target_groups, describe_targets,
+    describe_tg_attributes,
 };
 use normalise::{
     TargetGroupRefs, actions_model, listener_model, listener_port, load_balancer_model, owned_id,

@@ -25,15 +25,19 @@
 //! What is left to others: which calls to make (`observe`, `apply`), errors (callers turn SDK
 //! errors into their own typed errors), and what observations become (metrics, logs).
 
+use crate::aws::error::CallError;
 use crate::config::AwsConfig;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_elasticloadbalancingv2::config::interceptors::FinalizerInterceptorContextRef;
 use aws_sdk_elasticloadbalancingv2::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_elasticloadbalancingv2::error::BoxError;
+use aws_sdk_elasticloadbalancingv2::error::{BoxError, ProvideErrorMetadata};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::result::SdkError;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use std::future::Future;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -48,6 +52,12 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long one call may take, its retries and backoff included.
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Rounds of a read that keeps failing with throttling or transient errors, each after the
+/// SDK's own retries ([`Clients::read_call`]), and the pauses between them (doubling).
+pub const READ_ROUNDS: u32 = 6;
+const READ_PAUSE: Duration = Duration::from_secs(1);
+const READ_PAUSE_MAX: Duration = Duration::from_secs(16);
 
 /// Client-side limits on the rate of AWS calls: a steady rate per second and a burst that
 /// may be spent at once after a quiet period.
@@ -210,12 +220,66 @@ impl Clients {
         }
     }
 
+    /// One read call (`Describe*`): waits for the read limit and sends `call()`. When it
+    /// fails with throttling or a transient error even after the SDK's own retries (whose
+    /// quota a storm of faults drains), it waits and sends it again, up to [`READ_ROUNDS`]
+    /// times with doubling pauses: a read is safe to repeat, and an observe that slows down
+    /// is better than one that fails. Other errors are returned at once.
+    pub async fn read_call<T, E, F, Fut>(
+        &self,
+        operation: &'static str,
+        mut call: F,
+    ) -> Result<T, CallError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let mut pause = READ_PAUSE;
+        for round in 1.. {
+            self.read().await;
+            match call().await {
+                Ok(out) => return Ok(out),
+                Err(e) if round < READ_ROUNDS && worth_another_round(&e) => {
+                    tracing::warn!(
+                        operation,
+                        round,
+                        error = %CallError::new(operation, &e),
+                        "a read failed after the SDK's retries; trying again in {pause:?}"
+                    );
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(READ_PAUSE_MAX);
+                }
+                Err(e) => return Err(CallError::new(operation, &e)),
+            }
+        }
+        unreachable!("the loop returns")
+    }
+
     /// Waits until a write (Create*, Modify*, Delete*, Set*, tags, targets) may be sent.
     pub async fn write(&self) {
         self.counts.writes.fetch_add(1, Ordering::Relaxed);
         if let Some(l) = &self.writes {
             l.until_ready().await;
         }
+    }
+}
+
+/// Throttling and transient answers: a read that met one may succeed later. (A service
+/// error with another code, e.g. `LoadBalancerNotFound`, will not.)
+fn worth_another_round<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> bool {
+    match error {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(e) => {
+            e.raw().status().is_server_error()
+                || e.raw().status().as_u16() == 429
+                || e.err()
+                    .code()
+                    .is_some_and(|c| THROTTLING_CODES.contains(&c))
+        }
+        _ => false,
     }
 }
 

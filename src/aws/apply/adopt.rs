@@ -34,15 +34,14 @@ impl Applier<'_> {
         let mut marker = None;
         loop {
             let out = self
-                .read(
-                    "DescribeRules",
+                .read("DescribeRules", || {
                     self.clients
                         .elb
                         .describe_rules()
                         .listener_arn(listener_arn)
-                        .set_marker(marker.take())
-                        .send(),
-                )
+                        .set_marker(marker.clone())
+                        .send()
+                })
                 .await?;
             let at = out
                 .rules()
@@ -65,10 +64,9 @@ impl Applier<'_> {
         resource_id: &str,
     ) -> Result<Option<String>, ApplyError> {
         let out = self
-            .read(
-                "DescribeTargetGroups",
-                self.clients.elb.describe_target_groups().names(name).send(),
-            )
+            .read("DescribeTargetGroups", || {
+                self.clients.elb.describe_target_groups().names(name).send()
+            })
             .await?;
         let arns = out
             .target_groups()
@@ -86,14 +84,13 @@ impl Applier<'_> {
         resource_id: &str,
     ) -> Result<Option<String>, ApplyError> {
         let out = self
-            .read(
-                "DescribeListeners",
+            .read("DescribeListeners", || {
                 self.clients
                     .elb
                     .describe_listeners()
                     .load_balancer_arn(lb_arn)
-                    .send(),
-            )
+                    .send()
+            })
             .await?;
         let arns = out
             .listeners()

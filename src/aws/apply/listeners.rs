@@ -179,7 +179,7 @@ impl Applier<'_> {
                 .listener_arn(arn)
                 .set_marker(marker.take());
             let page = self
-                .read("DescribeListenerCertificates", call.send())
+                .read("DescribeListenerCertificates", || call.clone().send())
                 .await?;
             for c in page.certificates() {
                 if let Some(cert) = c.certificate_arn()

@@ -54,6 +54,8 @@ use super::error::CallError;
 use super::requests::RequestError;
 use crate::plan::{Change, ChangeAction, Operation, Plan, TaggedResource};
 use aws_sdk_elasticloadbalancingv2::error::ProvideErrorMetadata;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
 use containment::Failed;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -318,17 +320,18 @@ impl Applier<'_> {
         call.await.map_err(|e| CallError::new(operation, &e).into())
     }
 
-    /// A describe call, once the read rate limit lets it go.
-    pub(super) async fn read<T, E>(
+    /// A describe call, patiently ([`Clients::read_call`]).
+    pub(super) async fn read<T, E, F, Fut>(
         &self,
         operation: &'static str,
-        call: impl Future<Output = Result<T, E>>,
+        call: F,
     ) -> Result<T, ApplyError>
     where
-        E: std::error::Error + ProvideErrorMetadata + 'static,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+        E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
     {
-        self.clients.read().await;
-        call.await.map_err(|e| CallError::new(operation, &e).into())
+        Ok(self.clients.read_call(operation, call).await?)
     }
 
     /// One change, by the executor of its resource kind.
@@ -430,7 +433,9 @@ impl Applier<'_> {
             .elb
             .describe_load_balancers()
             .load_balancer_arns(&arn);
-        let out = self.read("DescribeLoadBalancers", call.send()).await?;
+        let out = self
+            .read("DescribeLoadBalancers", || call.clone().send())
+            .await?;
         let vpc = out
             .load_balancers()
             .first()

@@ -4,7 +4,7 @@
 
 use crate::alb::{Certificate, Stack};
 use crate::aws::client::Clients;
-use crate::aws::error::{AwsError, CallError};
+use crate::aws::error::AwsError;
 use crate::plan::HeldBack;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -50,21 +50,22 @@ pub async fn find_certificates(
     let mut certificates = Vec::new();
     let mut token = None;
     loop {
-        clients.read().await;
         let out = clients
-            .acm
-            .list_certificates()
-            .certificate_statuses(aws_sdk_acm::types::CertificateStatus::Issued)
-            .includes(
-                aws_sdk_acm::types::Filters::builder()
-                    .set_key_types(Some(KEY_TYPES.to_vec()))
-                    .build(),
-            )
-            .max_items(ACM_PAGE_SIZE)
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| CallError::new("ListCertificates", &e))?;
+            .read_call("ListCertificates", || {
+                clients
+                    .acm
+                    .list_certificates()
+                    .certificate_statuses(aws_sdk_acm::types::CertificateStatus::Issued)
+                    .includes(
+                        aws_sdk_acm::types::Filters::builder()
+                            .set_key_types(Some(KEY_TYPES.to_vec()))
+                            .build(),
+                    )
+                    .max_items(ACM_PAGE_SIZE)
+                    .set_next_token(token.clone())
+                    .send()
+            })
+            .await?;
         for s in out.certificate_summary_list() {
             let Some(arn) = s.certificate_arn() else {
                 continue;
@@ -75,14 +76,15 @@ pub async fn find_certificates(
             let (mut names, not_after) = if complete {
                 (listed.to_vec(), s.not_after().map_or(0, |t| t.secs()))
             } else {
-                clients.read().await;
                 let detail = clients
-                    .acm
-                    .describe_certificate()
-                    .certificate_arn(arn)
-                    .send()
-                    .await
-                    .map_err(|e| CallError::new("DescribeCertificate", &e))?;
+                    .read_call("DescribeCertificate", || {
+                        clients
+                            .acm
+                            .describe_certificate()
+                            .certificate_arn(arn)
+                            .send()
+                    })
+                    .await?;
                 let Some(c) = detail.certificate() else {
                     continue;
                 };

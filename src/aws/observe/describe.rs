@@ -4,7 +4,7 @@
 
 use crate::alb::{Certificate, Target};
 use crate::aws::client::Clients;
-use crate::aws::error::{AwsError, CallError};
+use crate::aws::error::AwsError;
 use aws_sdk_elasticloadbalancingv2::types as elb;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -20,15 +20,16 @@ pub(super) async fn describe_load_balancers(
     let mut all = Vec::new();
     let mut marker = None;
     loop {
-        clients.read().await;
         let out = clients
-            .elb
-            .describe_load_balancers()
-            .page_size(PAGE_SIZE)
-            .set_marker(marker)
-            .send()
-            .await
-            .map_err(|e| CallError::new("DescribeLoadBalancers", &e))?;
+            .read_call("DescribeLoadBalancers", || {
+                clients
+                    .elb
+                    .describe_load_balancers()
+                    .page_size(PAGE_SIZE)
+                    .set_marker(marker.clone())
+                    .send()
+            })
+            .await?;
         all.extend(out.load_balancers().iter().cloned());
         marker = out.next_marker().map(str::to_string);
         if marker.is_none() {
@@ -43,15 +44,16 @@ pub(super) async fn describe_target_groups(
     let mut all = Vec::new();
     let mut marker = None;
     loop {
-        clients.read().await;
         let out = clients
-            .elb
-            .describe_target_groups()
-            .page_size(PAGE_SIZE)
-            .set_marker(marker)
-            .send()
-            .await
-            .map_err(|e| CallError::new("DescribeTargetGroups", &e))?;
+            .read_call("DescribeTargetGroups", || {
+                clients
+                    .elb
+                    .describe_target_groups()
+                    .page_size(PAGE_SIZE)
+                    .set_marker(marker.clone())
+                    .send()
+            })
+            .await?;
         all.extend(out.target_groups().iter().cloned());
         marker = out.next_marker().map(str::to_string);
         if marker.is_none() {
@@ -67,16 +69,17 @@ pub(super) async fn describe_listeners(
     let mut all = Vec::new();
     let mut marker = None;
     loop {
-        clients.read().await;
         let out = clients
-            .elb
-            .describe_listeners()
-            .load_balancer_arn(lb_arn)
-            .page_size(PAGE_SIZE)
-            .set_marker(marker)
-            .send()
-            .await
-            .map_err(|e| CallError::new("DescribeListeners", &e))?;
+            .read_call("DescribeListeners", || {
+                clients
+                    .elb
+                    .describe_listeners()
+                    .load_balancer_arn(lb_arn)
+                    .page_size(PAGE_SIZE)
+                    .set_marker(marker.clone())
+                    .send()
+            })
+            .await?;
         all.extend(out.listeners().iter().cloned());
         marker = out.next_marker().map(str::to_string);
         if marker.is_none() {
@@ -92,16 +95,17 @@ pub(super) async fn describe_rules(
     let mut all = Vec::new();
     let mut marker = None;
     loop {
-        clients.read().await;
         let out = clients
-            .elb
-            .describe_rules()
-            .listener_arn(listener_arn)
-            .page_size(PAGE_SIZE)
-            .set_marker(marker)
-            .send()
-            .await
-            .map_err(|e| CallError::new("DescribeRules", &e))?;
+            .read_call("DescribeRules", || {
+                clients
+                    .elb
+                    .describe_rules()
+                    .listener_arn(listener_arn)
+                    .page_size(PAGE_SIZE)
+                    .set_marker(marker.clone())
+                    .send()
+            })
+            .await?;
         all.extend(out.rules().iter().cloned());
         marker = out.next_marker().map(str::to_string);
         if marker.is_none() {
@@ -121,16 +125,17 @@ pub(super) async fn describe_listener_certificates(
     let mut others = BTreeSet::new();
     let mut marker = None;
     loop {
-        clients.read().await;
         let out = clients
-            .elb
-            .describe_listener_certificates()
-            .listener_arn(listener_arn)
-            .page_size(PAGE_SIZE)
-            .set_marker(marker)
-            .send()
-            .await
-            .map_err(|e| CallError::new("DescribeListenerCertificates", &e))?;
+            .read_call("DescribeListenerCertificates", || {
+                clients
+                    .elb
+                    .describe_listener_certificates()
+                    .listener_arn(listener_arn)
+                    .page_size(PAGE_SIZE)
+                    .set_marker(marker.clone())
+                    .send()
+            })
+            .await?;
         for c in out.certificates() {
             let Some(arn) = c.certificate_arn() else {
                 continue;
@@ -169,14 +174,15 @@ pub(super) async fn describe_lb_attributes(
     clients: &Clients,
     lb_arn: &str,
 ) -> Result<BTreeMap<String, String>, AwsError> {
-    clients.read().await;
     let out = clients
-        .elb
-        .describe_load_balancer_attributes()
-        .load_balancer_arn(lb_arn)
-        .send()
-        .await
-        .map_err(|e| CallError::new("DescribeLoadBalancerAttributes", &e))?;
+        .read_call("DescribeLoadBalancerAttributes", || {
+            clients
+                .elb
+                .describe_load_balancer_attributes()
+                .load_balancer_arn(lb_arn)
+                .send()
+        })
+        .await?;
     Ok(attribute_map(
         out.attributes().iter().map(|a| (a.key(), a.value())),
     ))
@@ -186,14 +192,15 @@ pub(super) async fn describe_tg_attributes(
     clients: &Clients,
     tg_arn: &str,
 ) -> Result<BTreeMap<String, String>, AwsError> {
-    clients.read().await;
     let out = clients
-        .elb
-        .describe_target_group_attributes()
-        .target_group_arn(tg_arn)
-        .send()
-        .await
-        .map_err(|e| CallError::new("DescribeTargetGroupAttributes", &e))?;
+        .read_call("DescribeTargetGroupAttributes", || {
+            clients
+                .elb
+                .describe_target_group_attributes()
+                .target_group_arn(tg_arn)
+                .send()
+        })
+        .await?;
     Ok(attribute_map(
         out.attributes().iter().map(|a| (a.key(), a.value())),
     ))
@@ -205,14 +212,15 @@ pub(super) async fn describe_targets(
     clients: &Clients,
     tg_arn: &str,
 ) -> Result<Vec<Target>, AwsError> {
-    clients.read().await;
     let out = clients
-        .elb
-        .describe_target_health()
-        .target_group_arn(tg_arn)
-        .send()
-        .await
-        .map_err(|e| CallError::new("DescribeTargetHealth", &e))?;
+        .read_call("DescribeTargetHealth", || {
+            clients
+                .elb
+                .describe_target_health()
+                .target_group_arn(tg_arn)
+                .send()
+        })
+        .await?;
     let mut targets: Vec<Target> = out
         .target_health_descriptions()
         .iter()
@@ -242,14 +250,15 @@ pub(crate) async fn describe_tags<'a>(
     let arns: Vec<String> = arns.into_iter().map(str::to_string).collect();
     let mut all = BTreeMap::new();
     for chunk in arns.chunks(TAGS_PER_CALL) {
-        clients.read().await;
         let out = clients
-            .elb
-            .describe_tags()
-            .set_resource_arns(Some(chunk.to_vec()))
-            .send()
-            .await
-            .map_err(|e| CallError::new("DescribeTags", &e))?;
+            .read_call("DescribeTags", || {
+                clients
+                    .elb
+                    .describe_tags()
+                    .set_resource_arns(Some(chunk.to_vec()))
+                    .send()
+            })
+            .await?;
         for d in out.tag_descriptions() {
             let Some(arn) = d.resource_arn() else {
                 continue;

@@ -409,68 +409,7 @@ impl World {
     /// `gwsync.dev/resource` id -> how many load balancers, listeners, rules and target
     /// groups carry it with [`INSTANCE`]'s tag, read from everything in the account.
     async fn owned_inventory(&self) -> BTreeMap<String, usize> {
-        let mut arns = Vec::new();
-        let lbs = self.elb.describe_load_balancers().send().await.unwrap();
-        for lb in lbs.load_balancers() {
-            let lb_arn = lb.load_balancer_arn().unwrap();
-            arns.push(lb_arn.to_owned());
-            let listeners = self
-                .elb
-                .describe_listeners()
-                .load_balancer_arn(lb_arn)
-                .send()
-                .await
-                .unwrap();
-            for listener in listeners.listeners() {
-                let arn = listener.listener_arn().unwrap();
-                arns.push(arn.to_owned());
-                let rules = self
-                    .elb
-                    .describe_rules()
-                    .listener_arn(arn)
-                    .page_size(400)
-                    .send()
-                    .await
-                    .unwrap();
-                arns.extend(
-                    rules
-                        .rules()
-                        .iter()
-                        .filter(|r| r.is_default() != Some(true))
-                        .map(|r| r.rule_arn().unwrap().to_owned()),
-                );
-            }
-        }
-        let tgs = self.elb.describe_target_groups().send().await.unwrap();
-        arns.extend(
-            tgs.target_groups()
-                .iter()
-                .map(|tg| tg.target_group_arn().unwrap().to_owned()),
-        );
-        let mut inventory = BTreeMap::new();
-        // DescribeTags takes 20 ARNs at a time.
-        for chunk in arns.chunks(20) {
-            let out = self
-                .elb
-                .describe_tags()
-                .set_resource_arns(Some(chunk.to_vec()))
-                .send()
-                .await
-                .expect("DescribeTags");
-            assert_eq!(out.tag_descriptions().len(), chunk.len());
-            for description in out.tag_descriptions() {
-                let tags: BTreeMap<&str, &str> = description
-                    .tags()
-                    .iter()
-                    .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()))
-                    .collect();
-                if tags.get(identity::INSTANCE) == Some(&INSTANCE) {
-                    let id = tags.get(identity::RESOURCE).copied().unwrap_or_default();
-                    *inventory.entry(id.to_owned()).or_default() += 1;
-                }
-            }
-        }
-        inventory
+        support::aws_state::owned_inventory(&self.elb, INSTANCE).await
     }
 
     /// Deletes, by hand, every load balancer (with its listeners and rules) and target group

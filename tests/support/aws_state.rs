@@ -4,6 +4,7 @@
 
 use aws_sdk_elasticloadbalancingv2::Client;
 use aws_sdk_elasticloadbalancingv2::types as sdk;
+use gwsync::alb::identity;
 use std::collections::BTreeMap;
 
 /// The tags of one ELB resource.
@@ -138,4 +139,69 @@ pub async fn hand_made_load_balancer(
         load_balancer: lb_arn,
         target_group: tg_arn,
     }
+}
+
+/// `gwsync.dev/resource` id -> how many load balancers, listeners, rules and target groups
+/// carry it with `instance`'s tag, read from everything in the account: more than one is a
+/// twin.
+pub async fn owned_inventory(elb: &Client, instance: &str) -> BTreeMap<String, usize> {
+    let mut arns = Vec::new();
+    let lbs = elb.describe_load_balancers().send().await.unwrap();
+    for lb in lbs.load_balancers() {
+        let lb_arn = lb.load_balancer_arn().unwrap();
+        arns.push(lb_arn.to_owned());
+        let listeners = elb
+            .describe_listeners()
+            .load_balancer_arn(lb_arn)
+            .send()
+            .await
+            .unwrap();
+        for listener in listeners.listeners() {
+            let arn = listener.listener_arn().unwrap();
+            arns.push(arn.to_owned());
+            let rules = elb
+                .describe_rules()
+                .listener_arn(arn)
+                .page_size(400)
+                .send()
+                .await
+                .unwrap();
+            arns.extend(
+                rules
+                    .rules()
+                    .iter()
+                    .filter(|r| r.is_default() != Some(true))
+                    .map(|r| r.rule_arn().unwrap().to_owned()),
+            );
+        }
+    }
+    let tgs = elb.describe_target_groups().send().await.unwrap();
+    arns.extend(
+        tgs.target_groups()
+            .iter()
+            .map(|tg| tg.target_group_arn().unwrap().to_owned()),
+    );
+    let mut inventory = BTreeMap::new();
+    // DescribeTags takes 20 ARNs at a time.
+    for chunk in arns.chunks(20) {
+        let out = elb
+            .describe_tags()
+            .set_resource_arns(Some(chunk.to_vec()))
+            .send()
+            .await
+            .expect("DescribeTags");
+        assert_eq!(out.tag_descriptions().len(), chunk.len());
+        for description in out.tag_descriptions() {
+            let tags: BTreeMap<&str, &str> = description
+                .tags()
+                .iter()
+                .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()))
+                .collect();
+            if tags.get(identity::INSTANCE) == Some(&instance) {
+                let id = tags.get(identity::RESOURCE).copied().unwrap_or_default();
+                *inventory.entry(id.to_owned()).or_default() += 1;
+            }
+        }
+    }
+    inventory
 }

@@ -6,4 +6,5 @@
 pub mod aws_state;
 pub mod calls;
 pub mod example;
+pub mod fault_proxy;
 pub mod moto;

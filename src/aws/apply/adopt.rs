@@ -5,6 +5,9 @@
 //! the resource in the way is read back, and if its tags say it is this very create's
 //! (this instance, this identity), it is adopted as created. Anything else (a foreign
 //! resource in the way) stays the failure it is.
+//!
+//! Deletes likewise: a retried delete whose first attempt took effect meets `RuleNotFound`
+//! (`ListenerNotFound`, ...): the resource is gone, which is what was asked ([`gone`]).
 
 use super::{Applier, ApplyError};
 use crate::alb::identity;
@@ -21,6 +24,21 @@ const IN_THE_WAY: [&str; 3] = [
 /// Whether `error` says that something already holds what a create asked for.
 pub(super) fn in_the_way(error: &ApplyError) -> bool {
     matches!(error, ApplyError::Call(call) if call.code.as_deref().is_some_and(|c| IN_THE_WAY.contains(&c)))
+}
+
+/// Whether `error` says that the resource a delete named no longer exists.
+pub(super) fn gone(error: &ApplyError) -> bool {
+    const NOT_FOUND: [&str; 4] = [
+        "RuleNotFound",
+        "ListenerNotFound",
+        "LoadBalancerNotFound",
+        "TargetGroupNotFound",
+    ];
+    let gone = matches!(error, ApplyError::Call(call) if call.code.as_deref().is_some_and(|c| NOT_FOUND.contains(&c)));
+    if gone {
+        tracing::info!(%error, "already deleted (an earlier attempt of this delete, or someone else)");
+    }
+    gone
 }
 
 impl Applier<'_> {

@@ -1,7 +1,7 @@
 //! Listeners: create and modify (the default certificate with the listener call, the others
 //! with the listener-certificate calls), delete.
 
-use super::adopt::in_the_way;
+use super::adopt::{gone, in_the_way};
 use super::{Applier, ApplyError, Outcome};
 use crate::alb::{Listener, Protocol, identity};
 use crate::aws::requests::{self, RequestError};
@@ -136,7 +136,11 @@ impl Applier<'_> {
             .cloned()
             .ok_or_else(|| ApplyError::Unknown(format!("listener {gateway}:{port}")))?;
         let call = self.clients.elb.delete_listener().listener_arn(arn);
-        self.write("DeleteListener", call.send()).await?;
+        if let Err(e) = self.write("DeleteListener", call.send()).await
+            && !gone(&e)
+        {
+            return Err(e);
+        }
         self.ids.listeners.remove(&key);
         self.forget_rules(&super::rule_id_prefix(gateway, Some(port)));
         Ok(Outcome::Done)

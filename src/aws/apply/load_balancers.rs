@@ -1,6 +1,7 @@
 //! Load balancers: create (with its attributes when the model carries them), security
 //! groups, subnets, attributes, user tags (of target groups too), delete.
 
+use super::adopt::gone;
 use super::{Applier, ApplyError, Outcome};
 use crate::alb::{LoadBalancer, identity};
 use crate::aws::requests;
@@ -159,7 +160,11 @@ impl Applier<'_> {
             .elb
             .delete_load_balancer()
             .load_balancer_arn(arn);
-        self.write("DeleteLoadBalancer", call.send()).await?;
+        if let Err(e) = self.write("DeleteLoadBalancer", call.send()).await
+            && !gone(&e)
+        {
+            return Err(e);
+        }
         self.ids.load_balancers.remove(gateway);
         self.ids.vpcs.remove(gateway);
         self.ids.listeners.retain(|(g, _), _| g != gateway);

@@ -1,7 +1,7 @@
 //! Rules: create at their priority, modify (actions, transforms, and conditions put back),
 //! move (one `SetRulePriorities` per listener), delete.
 
-use super::adopt::in_the_way;
+use super::adopt::{gone, in_the_way};
 use super::{Applier, ApplyError, Outcome, int};
 use crate::alb::Rule;
 use crate::aws::requests;
@@ -111,7 +111,11 @@ impl Applier<'_> {
     pub(super) async fn delete_rule(&mut self, id: &str) -> Result<Outcome, ApplyError> {
         let arn = self.rule_arn(id)?;
         let call = self.clients.elb.delete_rule().rule_arn(arn);
-        self.write("DeleteRule", call.send()).await?;
+        if let Err(e) = self.write("DeleteRule", call.send()).await
+            && !gone(&e)
+        {
+            return Err(e);
+        }
         self.ids.rules.remove(id);
         Ok(Outcome::Done)
     }

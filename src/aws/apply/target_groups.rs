@@ -1,7 +1,7 @@
 //! Target groups: create (with its attributes and targets when the model carries them), the
 //! health check, attributes, targets, delete (retried while AWS still counts it in use).
 
-use super::adopt::in_the_way;
+use super::adopt::{gone, in_the_way};
 use super::{Applier, ApplyError, Outcome, int};
 use crate::alb::{HealthCheck, Target, TargetGroup, TargetType, identity};
 use crate::aws::requests;
@@ -174,6 +174,7 @@ impl Applier<'_> {
                     tokio::time::sleep(pause).await;
                     pause *= 2;
                 }
+                Err(e) if gone(&e) => return Ok(()),
                 other => return other.map(|_| ()),
             }
         }

@@ -1,0 +1,167 @@
+"""A fault-injecting HTTP proxy between gwsync's AWS SDK clients and moto, for tests.
+
+    fault_proxy.py --target http://127.0.0.1:PORT --rate 0.3 --seed 7 [--port 0]
+
+It listens on 127.0.0.1 (an ephemeral port unless --port is given), prints
+`listening on PORT` on its first line of stdout, and forwards every request to --target.
+A share --rate of the requests (drawn from a random generator seeded with --seed, so a run
+can be repeated) meets one fault, chosen evenly:
+
+- throttle:      answered 400 with AWS's throttling error (`Throttling` for ELB's query
+                 protocol, `ThrottlingException` for ACM's JSON protocol); not forwarded;
+- error500:      answered 500 (InternalFailure); not forwarded;
+- error503:      answered 503 (ServiceUnavailable); not forwarded;
+- delay:         forwarded after 2 seconds;
+- drop_before:   the connection is closed without an answer; not forwarded;
+- drop_after:    forwarded (AWS acts), then the connection is closed without an answer.
+
+Control, on the same port (never faulted, never forwarded):
+- `POST /__faults?rate=R` sets the rate (0 stops the faults);
+- `GET /__faults` answers JSON counts: requests, forwarded, and each fault.
+
+Standard library only: it runs with the Python that runs moto.
+"""
+
+import argparse
+import http.client
+import http.server
+import json
+import random
+import socketserver
+import sys
+import threading
+import time
+import urllib.parse
+
+FAULTS = ["throttle", "error500", "error503", "delay", "drop_before", "drop_after"]
+
+QUERY_ERROR = (
+    "<ErrorResponse><Error><Type>{kind}</Type><Code>{code}</Code>"
+    "<Message>{message}</Message></Error><RequestId>fault-proxy</RequestId></ErrorResponse>"
+)
+
+
+class State:
+    def __init__(self, target, rate, seed):
+        self.target = urllib.parse.urlsplit(target)
+        self.rate = rate
+        self.random = random.Random(seed)
+        self.lock = threading.Lock()
+        self.counts = {"requests": 0, "forwarded": 0, **{f: 0 for f in FAULTS}}
+
+    def draw(self):
+        """The fault for the next request, or None."""
+        with self.lock:
+            self.counts["requests"] += 1
+            if self.random.random() >= self.rate:
+                return None
+            fault = self.random.choice(FAULTS)
+            self.counts[fault] += 1
+            return fault
+
+    def count(self, key):
+        with self.lock:
+            self.counts[key] += 1
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    state: State = None
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        if self.path.startswith("/__faults"):
+            with self.state.lock:
+                body = json.dumps(self.state.counts).encode()
+            return self.answer(200, body, "application/json")
+        self.proxy()
+
+    def do_POST(self):
+        if self.path.startswith("/__faults"):
+            query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+            self.read_body()
+            with self.state.lock:
+                self.state.rate = float(query.get("rate", ["0"])[0])
+            return self.answer(200, b"{}", "application/json")
+        self.proxy()
+
+    def read_body(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def answer(self, status, body, content_type):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def aws_error(self, status, code, message):
+        if self.headers.get("X-Amz-Target"):  # JSON protocol (ACM)
+            body = json.dumps({"__type": code, "message": message}).encode()
+            return self.answer(status, body, "application/x-amz-json-1.1")
+        kind = "Sender" if status < 500 else "Receiver"
+        body = QUERY_ERROR.format(kind=kind, code=code, message=message).encode()
+        self.answer(status, body, "text/xml")
+
+    def drop(self):
+        self.close_connection = True
+        try:
+            self.connection.shutdown(2)
+        except OSError:
+            pass
+
+    def proxy(self):
+        body = self.read_body()
+        fault = self.state.draw()
+        if fault == "throttle":
+            return self.aws_error(400, "Throttling", "Rate exceeded")
+        if fault == "error500":
+            return self.aws_error(500, "InternalFailure", "injected by the fault proxy")
+        if fault == "error503":
+            return self.aws_error(503, "ServiceUnavailable", "injected by the fault proxy")
+        if fault == "drop_before":
+            return self.drop()
+        if fault == "delay":
+            time.sleep(2)
+        target = self.state.target
+        connection = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
+        headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
+        connection.request(self.command, self.path, body=body, headers=headers)
+        response = connection.getresponse()
+        data = response.read()
+        connection.close()
+        self.state.count("forwarded")
+        if fault == "drop_after":
+            return self.drop()
+        self.send_response(response.status)
+        for key, value in response.getheaders():
+            if key.lower() not in ("connection", "transfer-encoding", "content-length"):
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--target", required=True)
+    parser.add_argument("--rate", type=float, default=0.0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args()
+    Handler.state = State(args.target, args.rate, args.seed)
+    server = Server(("127.0.0.1", args.port), Handler)
+    print(f"listening on {server.server_address[1]}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

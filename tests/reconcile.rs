@@ -838,6 +838,73 @@ async fn hand_made_resources_are_never_touched_and_their_priorities_are_avoided(
     assert!(w.tags_of(&hand_made).await.is_empty());
 }
 
+/// Two rules with one identity (two writers at once, in the past): gwsync keeps the one AWS
+/// evaluates first and deletes the other itself; plan and apply do not stop at it.
+#[tokio::test]
+async fn a_twin_of_an_owned_rule_is_deleted_and_the_one_in_use_kept() {
+    let w = World::start().await;
+    let ids = w.converge().await;
+    let listener = ids.listeners[&(GATEWAY.to_string(), 443)].clone();
+    let rules = w
+        .elb
+        .describe_rules()
+        .listener_arn(&listener)
+        .send()
+        .await
+        .unwrap();
+    let original = rules
+        .rules()
+        .iter()
+        .find(|r| r.is_default() != Some(true))
+        .unwrap();
+    let tags = w.tags_of(original.rule_arn().unwrap()).await;
+    let twin = w
+        .elb
+        .create_rule()
+        .listener_arn(&listener)
+        .priority(900)
+        .set_conditions(Some(original.conditions().to_vec()))
+        .set_actions(Some(original.actions().to_vec()))
+        .set_tags(Some(
+            tags.iter()
+                .map(|(k, v)| sdk::Tag::builder().key(k).value(v).build())
+                .collect(),
+        ))
+        .send()
+        .await
+        .unwrap()
+        .rules()[0]
+        .rule_arn()
+        .unwrap()
+        .to_string();
+
+    let (plan, mut ids, _) = w.reconcile().await;
+    let operations: Vec<&Operation> = plan.changes.iter().map(|c| &c.operation).collect();
+    assert!(
+        matches!(operations.as_slice(), [Operation::DeleteRule { id, .. }] if id.ends_with("#twin-at-900")),
+        "{}",
+        render::text(&plan)
+    );
+    let (report, _) = w.apply_plan(&plan, &mut ids).await;
+    assert!(report.succeeded(), "{}", report.render());
+    let after = w
+        .elb
+        .describe_rules()
+        .listener_arn(&listener)
+        .send()
+        .await
+        .unwrap();
+    let arns: Vec<&str> = after.rules().iter().filter_map(|r| r.rule_arn()).collect();
+    assert!(!arns.contains(&twin.as_str()), "the twin is gone");
+    assert!(
+        arns.contains(&original.rule_arn().unwrap()),
+        "the one in use stays"
+    );
+    w.assert_exactly_once().await;
+    let (next, _, _) = w.reconcile().await;
+    assert!(next.is_empty(), "{}", render::text(&next));
+}
+
 /// For each `k`: the first apply of the example with its (k+1)-th write failing as `failure`
 /// says, then a fresh reconcile and apply without failures: they finish the job, nothing is
 /// twinned, the next plan is empty. One world for all `k` (starting moto and making its

@@ -387,18 +387,49 @@ impl Assembly<'_> {
                 .insert(priority);
             return Ok(None);
         };
-        if let Some(other) = self.ids.rules.insert(id.clone(), rule_arn.to_string()) {
-            return Err(AwsError::unexpected(
-                format!("rule {id}"),
-                format!("two rules carry its tags ({other} and {rule_arn}); delete one"),
-            ));
-        }
+        let id = self.twin_aware_id(key, id, priority, rule_arn);
+        self.ids.rules.insert(id.clone(), rule_arn.to_string());
         self.rule_ids
             .entry(key.clone())
             .or_default()
-            .insert(priority, id.clone());
+            .insert(priority, id);
         let owner = tags.and_then(|t| t.get(identity::OWNER));
         Ok(Some(rule_model(r, priority, owner, &self.refs)))
+    }
+
+    /// The identity to observe the rule at `priority` under. Two rules carrying one identity
+    /// (two writers at once, in the past) would make every call by id ambiguous: the one AWS
+    /// evaluates first (the lower priority: the one in use) keeps the identity, the other is
+    /// observed under a twin identity of its own, which no desired rule has, so the plan
+    /// deletes it like any stale rule.
+    fn twin_aware_id(
+        &mut self,
+        key: &(String, u16),
+        id: &str,
+        priority: u32,
+        rule_arn: &str,
+    ) -> String {
+        let twin = |priority: u32| format!("{id}#twin-at-{priority}");
+        let Some(first_arn) = self.ids.rules.get(id).cloned() else {
+            return id.to_string();
+        };
+        let first_priority = self
+            .rule_ids
+            .get(key)
+            .and_then(|ids| ids.iter().find(|(_, i)| i.as_str() == id))
+            .map(|(p, _)| *p);
+        tracing::warn!(rule = id, arn = rule_arn, other = %first_arn, "two rules carry one identity: the one evaluated first is kept, the other deleted");
+        match first_priority {
+            Some(first) if priority < first => {
+                // This one is in use: the one seen first becomes the twin.
+                self.ids.rules.insert(twin(first), first_arn);
+                if let Some(ids) = self.rule_ids.get_mut(key) {
+                    ids.insert(first, twin(first));
+                }
+                id.to_string()
+            }
+            _ => twin(priority),
+        }
     }
 
     /// Owned target groups, into their gateway's load balancer. One whose load balancer is

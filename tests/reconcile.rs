@@ -86,6 +86,7 @@ async fn plan_head(repo: &ExampleRepo, clients: &Clients) -> LivePlan {
         &checked.admission,
         &checked.translation,
         &BTreeMap::new(),
+        100,
     )
     .await
     .expect("live_plan")
@@ -784,6 +785,30 @@ async fn hand_made_resources_are_never_touched_and_their_priorities_are_avoided(
     // A foreign rule on gwsync's listener is not gwsync's to plan for.
     let (plan, _, _) = w.reconcile().await;
     assert!(plan.is_empty(), "{}", render::text(&plan));
+    // But it answers requests, and `explain --live` says so.
+    let (code, stdout, stderr) = w.gwsync(&[
+        "explain",
+        "--live",
+        "--gateway",
+        GATEWAY,
+        "--format",
+        "json",
+        "--url",
+        "https://hand.example.com/",
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let answer: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(answer["priority"], 25, "{answer}");
+    assert_eq!(answer["action"]["status"], 418, "{answer}");
+    let (_, text, _) = w.gwsync(&[
+        "explain",
+        "--live",
+        "--gateway",
+        GATEWAY,
+        "--url",
+        "https://hand.example.com/",
+    ]);
+    assert!(text.contains("a rule gwsync does not own"), "{text}");
 
     w.repo.write("teams/orders/v3.yaml", ORDERS_V3);
     w.repo.commit("orders: /orders/v3");

@@ -84,6 +84,7 @@ pub fn source_tag(source: &RuleSource) -> String {
     let mut value = match source {
         RuleSource::Route { route, rule, .. } => format!("HTTPRoute {route} rule {rule}"),
         RuleSource::ListenerIsolation { .. } => "listener isolation".to_string(),
+        RuleSource::Foreign => "foreign".to_string(),
     };
     value.truncate(TAG_VALUE_MAX);
     value

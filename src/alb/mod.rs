@@ -173,6 +173,9 @@ pub enum RuleSource {
     /// A 404 that keeps requests for a more specific listener hostname away from less
     /// specific listeners' routes (Gateway API listener isolation).
     ListenerIsolation { hostname: String },
+    /// A rule on one of gwsync's listeners that gwsync does not own (made by hand or by
+    /// another tool): read from AWS, never changed.
+    Foreign,
 }
 
 /// A rule condition.

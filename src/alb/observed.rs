@@ -2,7 +2,7 @@
 //! not hold but the diff must respect (rule identities by priority, foreign rules' priorities,
 //! foreign listeners). Filled by `aws::observe`, read by `plan`; pure data.
 
-use super::Stack;
+use super::{Rule, Stack};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
@@ -23,6 +23,12 @@ pub struct Observed {
     /// (gateway, port) of listeners on owned load balancers that gwsync does not own: the
     /// load balancer is never deleted while they are there.
     pub foreign_listeners: BTreeSet<ListenerKey>,
+    /// (gateway, port) -> the rules on gwsync's listeners that gwsync does not own, in the
+    /// model's shape (`source` is [`super::RuleSource::Foreign`]): never changed, but they answer
+    /// requests before gwsync's rules of higher priority numbers, so `explain --live`
+    /// evaluates them, and they count towards the load balancer's rule quota. Not part of the
+    /// fingerprint: the diff reads only their priorities.
+    pub foreign_rules: BTreeMap<ListenerKey, Vec<Rule>>,
     /// A digest of everything above ([`Observed::digest`]), recorded in plans.
     pub fingerprint: String,
 }
@@ -40,10 +46,36 @@ impl Observed {
             rule_ids,
             foreign_priorities,
             foreign_listeners,
+            foreign_rules: BTreeMap::new(),
             fingerprint: String::new(),
         };
         observed.fingerprint = observed.digest();
         observed
+    }
+
+    /// The listeners as AWS evaluates them: gwsync's rules and the foreign ones together, in
+    /// priority order.
+    pub fn as_evaluated(&self) -> Stack {
+        let mut stack = self.stack.clone();
+        for lb in &mut stack.load_balancers {
+            for listener in &mut lb.listeners {
+                let key = (lb.gateway.clone(), listener.port);
+                if let Some(foreign) = self.foreign_rules.get(&key) {
+                    listener.rules.extend(foreign.iter().cloned());
+                    listener.rules.sort_by_key(|r| r.priority);
+                }
+            }
+        }
+        stack
+    }
+
+    /// How many rules gwsync does not own sit on the listeners of `gateway`'s load balancer.
+    pub fn foreign_rule_count(&self, gateway: &str) -> usize {
+        self.foreign_priorities
+            .iter()
+            .filter(|((g, _), _)| g == gateway)
+            .map(|(_, priorities)| priorities.len())
+            .sum()
     }
 
     /// A stable digest of everything the diff reads: equal states give equal digests,

@@ -136,6 +136,7 @@ pub fn source(source: &RuleSource) -> String {
         RuleSource::ListenerIsolation { hostname } => {
             format!("listener isolation of hostname {hostname}")
         }
+        RuleSource::Foreign => "a rule gwsync does not own".to_string(),
     }
 }
 

@@ -255,12 +255,13 @@ pub(super) fn confirm(what: &str) -> Result<bool, CliError> {
     Ok(answer.trim() == "yes")
 }
 
-/// The configuration as AWS has it, for `explain --live`.
+/// The configuration as AWS evaluates it, for `explain --live`: gwsync's rules and the
+/// foreign rules on its listeners, by priority.
 pub(super) fn observed_stack(config: &Config) -> Result<Stack, CliError> {
     runtime()?.block_on(async {
         let clients = connect(config).await;
         let (observed, _) = observe(&clients, &config.instance_id).await?;
-        Ok(observed.stack)
+        Ok(observed.as_evaluated())
     })
 }
 

@@ -344,6 +344,13 @@ pub enum GatewayHold {
     Untranslatable,
     /// A listener has no certificate.
     MissingCertificate,
+    /// The plan adds rules, and gwsync's rules with the foreign ones on its listeners would
+    /// exceed the account's rule quota (`aws.rules_per_load_balancer`).
+    RuleQuota {
+        owned: usize,
+        foreign: usize,
+        quota: usize,
+    },
     /// A refused team without a last admitted state may have rules on it.
     RefusedTeam { team: String },
     /// A held team may have rules on it.

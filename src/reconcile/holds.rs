@@ -11,7 +11,7 @@
 //! whole Gateway held, as are Gateways that translation refused or whose certificate was not
 //! found.
 
-use crate::alb::{Action, Certificate, Observed, Rule, Stack, TargetGroupRef};
+use crate::alb::{Action, Certificate, LoadBalancer, Observed, Rule, Stack, TargetGroupRef};
 use crate::plan::{GatewayHold, HeldBack, TeamKept};
 use crate::source::Revision;
 use crate::tenancy::Admission;
@@ -94,6 +94,7 @@ pub(super) fn held_gateways(
     desired: &Stack,
     observed: &Observed,
     kept: &Kept,
+    rules_quota: usize,
 ) -> BTreeMap<String, BTreeSet<GatewayHold>> {
     let mut hold: BTreeMap<String, BTreeSet<GatewayHold>> = BTreeMap::new();
     let mut add = |gateway: &str, cause: GatewayHold| {
@@ -110,6 +111,9 @@ pub(super) fn held_gateways(
             .any(|c| matches!(c, Certificate::ForHostname(_)));
         if unresolved {
             add(&lb.gateway, GatewayHold::MissingCertificate);
+        }
+        if let Some(cause) = over_rule_quota(lb, observed, rules_quota) {
+            add(&lb.gateway, cause);
         }
     }
     for lb in &observed.stack.load_balancers {
@@ -130,6 +134,21 @@ pub(super) fn held_gateways(
         }
     }
     hold
+}
+
+/// When the plan would add rules to `lb` beyond the quota once the foreign rules on its
+/// listeners are counted (translate counts only gwsync's): AWS would refuse the creates past
+/// it, so the Gateway waits with the numbers and the fix.
+fn over_rule_quota(lb: &LoadBalancer, observed: &Observed, quota: usize) -> Option<GatewayHold> {
+    let count = |lb: &LoadBalancer| lb.listeners.iter().map(|l| l.rules.len()).sum::<usize>();
+    let owned = count(lb);
+    let foreign = observed.foreign_rule_count(&lb.gateway);
+    let now = observed.stack.load_balancer(&lb.gateway).map_or(0, count);
+    (owned > now && owned + foreign > quota).then_some(GatewayHold::RuleQuota {
+        owned,
+        foreign,
+        quota,
+    })
 }
 
 /// Replaces held Gateways in the desired state by what AWS has, so that the diff leaves them
@@ -276,6 +295,46 @@ mod tests {
     /// Team a is refused: only b's rules are desired. a's rule stays, with its target
     /// group and its priority; b's change is planned as usual.
     #[test]
+    fn foreign_rules_count_towards_the_quota_when_the_plan_adds_rules() {
+        let mut on_aws = observed(vec![owned(10, "a.example.com", Some("a"), "a/a1:80")]);
+        on_aws
+            .foreign_priorities
+            .insert(("p/gw".to_string(), 80), [1, 2].into());
+        let desired = |hosts: &[&str]| Stack {
+            load_balancers: vec![load_balancer(
+                "p/gw",
+                vec![listener(
+                    80,
+                    Protocol::Http,
+                    hosts
+                        .iter()
+                        .enumerate()
+                        .map(|(i, h)| owned(10 * (i as u32 + 1), h, Some("a"), "a/a1:80"))
+                        .collect(),
+                )],
+            )],
+        };
+        let nobody = Kept::new();
+        let more = desired(&["a.example.com", "b.example.com", "c.example.com"]);
+        // 3 owned + 2 foreign > 4.
+        assert_eq!(
+            held_gateways(&Translation::default(), &more, &on_aws, &nobody, 4),
+            BTreeMap::from([(
+                "p/gw".to_string(),
+                BTreeSet::from([GatewayHold::RuleQuota {
+                    owned: 3,
+                    foreign: 2,
+                    quota: 4
+                }])
+            )])
+        );
+        assert!(held_gateways(&Translation::default(), &more, &on_aws, &nobody, 5).is_empty());
+        // Not adding rules: never held, whatever the count.
+        let same = desired(&["a.example.com"]);
+        assert!(held_gateways(&Translation::default(), &same, &on_aws, &nobody, 1).is_empty());
+    }
+
+    #[test]
     fn a_refused_teams_tagged_rules_stay_and_the_others_move_on() {
         let on_aws = observed(vec![
             owned(10, "a.example.com", Some("a"), "a/a1:80"),
@@ -291,7 +350,7 @@ mod tests {
         };
         let refused = Kept::from([("a".to_string(), TeamKept::Refused)]);
         let translation = Translation::default();
-        assert!(held_gateways(&translation, &desired, &on_aws, &refused).is_empty());
+        assert!(held_gateways(&translation, &desired, &on_aws, &refused, 100).is_empty());
         let mut seen = on_aws.clone();
         let kept = keep_team_rules(
             &mut seen,
@@ -328,13 +387,13 @@ mod tests {
         let on_aws = observed(vec![owned(10, "a.example.com", None, "a/a1:80")]);
         let desired = Stack::default();
         let refused = Kept::from([("a".to_string(), TeamKept::Refused)]);
-        let held = held_gateways(&Translation::default(), &desired, &on_aws, &refused);
+        let held = held_gateways(&Translation::default(), &desired, &on_aws, &refused, 100);
         assert_eq!(
             held["p/gw"],
             BTreeSet::from([GatewayHold::RefusedTeam { team: "a".into() }])
         );
         let nobody = Kept::new();
-        assert!(held_gateways(&Translation::default(), &desired, &on_aws, &nobody).is_empty());
+        assert!(held_gateways(&Translation::default(), &desired, &on_aws, &nobody, 100).is_empty());
     }
 
     /// A held team's new rules are not created and its rules on AWS stay, with their

@@ -103,6 +103,7 @@ pub async fn live_plan(
     admission: &Admission,
     translation: &Translation,
     held: &BTreeMap<String, TeamKept>,
+    rules_quota: usize,
 ) -> Result<LivePlan, AwsError> {
     let (observed, mut ids) = observe(clients, instance_id).await?;
     let mut desired = translation.stack.clone();
@@ -126,7 +127,7 @@ pub async fn live_plan(
     held_back.extend(preflight::unusable_target_groups(&mut desired, &ids));
     let kept = holds::kept_teams(revision, admission, translation, held);
     holds::drop_held_rules(&mut desired, &kept);
-    let hold = holds::held_gateways(translation, &desired, &observed, &kept);
+    let hold = holds::held_gateways(translation, &desired, &observed, &kept, rules_quota);
     held_back.extend(hold.iter().map(|(gateway, causes)| HeldBack::Gateway {
         gateway: gateway.clone(),
         causes: causes.iter().cloned().collect(),

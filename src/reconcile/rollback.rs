@@ -86,6 +86,7 @@ pub async fn plan_rollback(
         &admission,
         &translation,
         &held,
+        config.aws.rules_per_load_balancer,
     )
     .await?;
     Ok(RollbackPlan {

@@ -103,6 +103,7 @@ pub async fn plan_effective(
         &effective.admission,
         &effective.translation,
         &effective.held,
+        config.aws.rules_per_load_balancer,
     )
     .await?;
     live.held_back.splice(0..0, effective.notes);

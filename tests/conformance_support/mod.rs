@@ -1451,6 +1451,7 @@ fn render_rule(rule: &Rule) -> String {
         Some(RuleSource::ListenerIsolation { hostname }) => {
             write!(line, "  (isolation of {hostname})")
         }
+        Some(RuleSource::Foreign) => write!(line, "  (foreign)"),
         None => Ok(()),
     };
     line

@@ -81,6 +81,7 @@ pub async fn observe(clients: &Clients, instance_id: &str) -> Result<(Observed, 
         rule_ids: BTreeMap::new(),
         foreign_priorities: BTreeMap::new(),
         foreign_listeners: BTreeSet::new(),
+        foreign_rules: BTreeMap::new(),
     };
     for (gateway, lb) in &lbs.owned {
         assembly
@@ -94,12 +95,12 @@ pub async fn observe(clients: &Clients, instance_id: &str) -> Result<(Observed, 
         rule_ids,
         foreign_priorities,
         foreign_listeners,
+        foreign_rules,
         ..
     } = assembly;
-    Ok((
-        Observed::new(stack, rule_ids, foreign_priorities, foreign_listeners),
-        ids,
-    ))
+    let mut observed = Observed::new(stack, rule_ids, foreign_priorities, foreign_listeners);
+    observed.foreign_rules = foreign_rules;
+    Ok((observed, ids))
 }
 
 /// Every ALB of the account with its tags, and the owned ones by Gateway.
@@ -285,6 +286,7 @@ struct Assembly<'a> {
     rule_ids: BTreeMap<(String, u16), BTreeMap<u32, String>>,
     foreign_priorities: BTreeMap<(String, u16), BTreeSet<u32>>,
     foreign_listeners: BTreeSet<(String, u16)>,
+    foreign_rules: BTreeMap<(String, u16), Vec<crate::alb::Rule>>,
 }
 
 impl Assembly<'_> {
@@ -385,6 +387,12 @@ impl Assembly<'_> {
                 .entry(key.clone())
                 .or_default()
                 .insert(priority);
+            let mut foreign = rule_model(r, priority, None, &self.refs);
+            foreign.source = Some(crate::alb::RuleSource::Foreign);
+            self.foreign_rules
+                .entry(key.clone())
+                .or_default()
+                .push(foreign);
             return Ok(None);
         };
         let id = self.twin_aware_id(key, id, priority, rule_arn);

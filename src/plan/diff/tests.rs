@@ -481,6 +481,7 @@ pub(crate) fn apply(plan: &Plan, observed: &Observed) -> Observed {
         rule_ids: ids,
         foreign_priorities: observed.foreign_priorities.clone(),
         foreign_listeners: observed.foreign_listeners.clone(),
+        foreign_rules: observed.foreign_rules.clone(),
         fingerprint: "applied".to_string(),
     }
 }

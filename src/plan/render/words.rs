@@ -419,6 +419,14 @@ impl Display for GatewayHold {
                 write!(f, "translation refused it (see the diagnostics)")
             }
             GatewayHold::MissingCertificate => write!(f, "a listener has no certificate"),
+            GatewayHold::RuleQuota {
+                owned,
+                foreign,
+                quota,
+            } => write!(
+                f,
+                "its {owned} rules and the {foreign} rules gwsync does not own on its listeners would exceed the quota of {quota} rules per load balancer (raise aws.rules_per_load_balancer to your account's quota, or remove rules)"
+            ),
             GatewayHold::RefusedTeam { team } => write!(
                 f,
                 "team {team} is refused with no admitted state on record, and rules without an owner tag (made by an older gwsync) cannot be told apart from its own"

@@ -15,8 +15,13 @@ can be repeated) meets one fault, chosen evenly:
 - drop_before:   the connection is closed without an answer; not forwarded;
 - drop_after:    forwarded (AWS acts), then the connection is closed without an answer.
 
+Besides, every call of an action named with --refuse (comma-separated, e.g.
+`CreateTargetGroup`) is answered 400 `ValidationError`, as AWS answers a request it rejects:
+what a gap in gwsync's checks would look like.
+
 Control, on the same port (never faulted, never forwarded):
-- `POST /__faults?rate=R` sets the rate (0 stops the faults);
+- `POST /__faults?rate=R&refuse=A,B` sets the rate (0 stops the faults) and the refused
+  actions (empty: none); either may be left out;
 - `GET /__faults` answers JSON counts: requests, forwarded, and each fault.
 
 Standard library only: it runs with the Python that runs moto.
@@ -42,9 +47,10 @@ QUERY_ERROR = (
 
 
 class State:
-    def __init__(self, target, rate, seed):
+    def __init__(self, target, rate, seed, refuse):
         self.target = urllib.parse.urlsplit(target)
         self.rate = rate
+        self.refuse = refuse
         self.random = random.Random(seed)
         self.lock = threading.Lock()
         self.counts = {"requests": 0, "forwarded": 0, **{f: 0 for f in FAULTS}}
@@ -80,10 +86,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self):
         if self.path.startswith("/__faults"):
-            query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+            query = urllib.parse.parse_qs(
+                urllib.parse.urlsplit(self.path).query, keep_blank_values=True
+            )
             self.read_body()
             with self.state.lock:
-                self.state.rate = float(query.get("rate", ["0"])[0])
+                if "rate" in query:
+                    self.state.rate = float(query["rate"][0])
+                if "refuse" in query:
+                    self.state.refuse = actions(query["refuse"][0])
             return self.answer(200, b"{}", "application/json")
         self.proxy()
 
@@ -113,8 +124,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except OSError:
             pass
 
+    def action(self, body):
+        target = self.headers.get("X-Amz-Target")
+        if target:
+            return target.rsplit(".", 1)[-1]
+        form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+        return form.get("Action", [""])[0]
+
     def proxy(self):
         body = self.read_body()
+        action = self.action(body)
+        with self.state.lock:
+            refused = action in self.state.refuse
+        if refused:
+            return self.aws_error(400, "ValidationError", f"refused by the fault proxy: {action}")
         fault = self.state.draw()
         if fault == "throttle":
             return self.aws_error(400, "Throttling", "Rate exceeded")
@@ -145,6 +168,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
+def actions(text):
+    return {a for a in text.split(",") if a}
+
+
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -156,8 +183,9 @@ def main():
     parser.add_argument("--rate", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--refuse", default="")
     args = parser.parse_args()
-    Handler.state = State(args.target, args.rate, args.seed)
+    Handler.state = State(args.target, args.rate, args.seed, actions(args.refuse))
     server = Server(("127.0.0.1", args.port), Handler)
     print(f"listening on {server.server_address[1]}", flush=True)
     server.serve_forever()

@@ -20,6 +20,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::example::{EXISTING_TARGET_GROUPS, ExampleRepo, LOAD_BALANCER_FILE};
+use support::fault_proxy::FaultProxy;
 use support::moto::{MotoServer, Network, REGION, fake_aws_env, free_port};
 
 const INSTANCE: &str = "daemon-test";
@@ -36,6 +37,8 @@ struct World {
     elb: elb::Client,
     /// The state directory and configuration file of the daemon.
     dir: tempfile::TempDir,
+    /// Where gwsync sends its AWS calls: moto, or a fault proxy in front of it.
+    aws_endpoint: String,
 }
 
 impl World {
@@ -45,6 +48,7 @@ impl World {
         let repo = ExampleRepo::in_network(&network);
         let elb = moto.elbv2_client().await;
         World {
+            aws_endpoint: moto.endpoint(),
             moto,
             network,
             repo,
@@ -82,7 +86,7 @@ drift_interval = "0s"
             state = self.dir.path().join("state").display(),
             repo = self.repo.path().display(),
             branch = self.repo.branch(),
-            endpoint = self.moto.endpoint(),
+            endpoint = self.aws_endpoint,
         );
         std::fs::write(self.config_path(), text).unwrap();
     }
@@ -847,29 +851,15 @@ const FAST_RETRIES: &str =
 /// `gwsync release --team` tries it again at once.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_team_is_retried_then_stalled_alone_while_the_others_apply() {
-    let w = World::start().await;
+    let mut w = World::start().await;
+    // AWS refuses payments' target groups (the proxy answers every CreateTargetGroup with a
+    // ValidationError): what a gap in gwsync's checks would look like. orders forwards only
+    // to existing target groups.
+    let proxy = FaultProxy::start(&w.moto.endpoint(), 0.0, 0);
+    proxy.refuse(&["CreateTargetGroup"]);
+    w.aws_endpoint = proxy.endpoint();
     w.write_config(free_port(), FAST_RETRIES, "");
-    // A target group made by hand holds the name gwsync derives for one of payments' target
-    // groups: its CreateTargetGroup fails (DuplicateTargetGroupName), which no check before
-    // the write catches yet.
     let create = planned(&w, "CreateTargetGroup", "payments");
-    let taken = create["operation"]["target_group"]["name"]
-        .as_str()
-        .unwrap();
-    let squatter = w
-        .elb
-        .create_target_group()
-        .name(taken)
-        .protocol(elb::types::ProtocolEnum::Http)
-        .port(80)
-        .vpc_id(&w.network.vpc)
-        .send()
-        .await
-        .unwrap()
-        .target_groups()[0]
-        .target_group_arn()
-        .unwrap()
-        .to_string();
 
     let (code, _, stderr) = w.gwsync(&["sync", "--once"]);
     assert_eq!(code, 1, "one failed attempt: {stderr}");
@@ -883,7 +873,7 @@ async fn a_failing_team_is_retried_then_stalled_alone_while_the_others_apply() {
     // The failure of `sync --once` counts: the second failure waits 200 ms, the third stalls.
     assert!(stderr.contains("retrying in 200ms"), "{stderr}");
     assert!(stderr.contains("team payments is stalled"), "{stderr}");
-    assert!(stderr.contains("DuplicateTargetGroupName"), "{stderr}");
+    assert!(stderr.contains("ValidationError"), "{stderr}");
     let (_, stdout, _) = w.gwsync(&["status", "--format", "json"]);
     let status: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let payments = team(&status, "payments");
@@ -937,14 +927,9 @@ async fn a_failing_team_is_retried_then_stalled_alone_while_the_others_apply() {
         3.0
     );
 
-    // The hand-made target group is gone; on-call releases the team. The daemon applies it
-    // within two seconds.
-    w.elb
-        .delete_target_group()
-        .target_group_arn(&squatter)
-        .send()
-        .await
-        .unwrap();
+    // The cause is fixed; on-call releases the team. The daemon applies it within two
+    // seconds.
+    proxy.refuse(&[]);
     let (code, stdout, _) = w.gwsync(&["release", "--team", "payments"]);
     assert_eq!(code, 0, "{stdout}");
     assert!(stdout.contains("no longer stalled"), "{stdout}");
@@ -1207,4 +1192,39 @@ fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64
+}
+
+/// A target group made by hand under the name gwsync derives for one of payments' target
+/// groups: found at plan time (not as a `DuplicateTargetGroupName` at apply, forever), the
+/// rules forwarding to it answer 500 and say why, and everything else is applied.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_target_group_name_taken_by_hand_is_found_at_plan_time() {
+    let w = World::start().await;
+    w.write_config(free_port(), "", "");
+    let create = planned(&w, "CreateTargetGroup", "payments");
+    let taken = create["operation"]["target_group"]["name"]
+        .as_str()
+        .unwrap();
+    w.elb
+        .create_target_group()
+        .name(taken)
+        .protocol(elb::types::ProtocolEnum::Http)
+        .port(80)
+        .vpc_id(&w.network.vpc)
+        .send()
+        .await
+        .unwrap();
+    let (code, _, stderr) = w.gwsync(&["plan"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "a target group gwsync does not own is named `{taken}`"
+        )) && stderr.contains("answers 500"),
+        "{stderr}"
+    );
+    let (code, stdout, stderr) = w.gwsync(&["sync", "--once"]);
+    assert_eq!(code, 0, "nothing fails: {stdout}{stderr}");
+    assert!(w.has_path("/orders").await);
+    let (code, _, _) = w.gwsync(&["plan"]);
+    assert_eq!(code, 0, "converged around the taken name");
 }

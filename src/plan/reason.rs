@@ -315,6 +315,9 @@ pub enum HeldBack {
 pub enum UnusableTargetGroup {
     /// No target group of this name exists.
     Missing { name: String },
+    /// The target group gwsync would create for `backend` cannot be: a target group it does
+    /// not own already has the name.
+    NameTaken { name: String, backend: String },
     /// It exists in another VPC than the load balancer.
     OtherVpc {
         name: String,

@@ -2,22 +2,31 @@
 //! before any write. A `TargetGroupName` backend that does not exist, or lives in another
 //! VPC than its load balancer, would make `CreateRule`/`ModifyRule` fail and stop that
 //! Gateway at apply; instead the rule answers 500 (as a rule with an unresolved backend
-//! does, docs/SEMANTICS.md) and the plan says which route, listener and target group. The
+//! does, docs/SEMANTICS.md) and the plan says which route, listener and target group. So does
+//! a target group gwsync would create under a name that a target group it does not own
+//! already has (`CreateTargetGroup` would fail with `DuplicateTargetGroupName`, forever). The
 //! static value checks are translation's (`alb::values`), so `validate` has them too.
 
-use crate::alb::{Action, Rule, Stack, TargetGroupRef};
+use crate::alb::{Action, Rule, Stack, TargetGroup, TargetGroupRef};
 use crate::aws::AwsIds;
 use crate::plan::{HeldBack, UnusableTargetGroup};
+use std::collections::BTreeMap;
 
 /// Rewrites every desired rule that forwards to an unusable target group into a 500, and
-/// says why for each.
+/// says why for each; a target group that cannot be created leaves the desired state.
 pub fn unusable_target_groups(desired: &mut Stack, ids: &AwsIds) -> Vec<HeldBack> {
     let mut found = Vec::new();
     for lb in &mut desired.load_balancers {
         let lb_vpc = ids.vpcs.get(&lb.gateway);
+        let taken = taken_names(&lb.gateway, &lb.target_groups, ids);
+        lb.target_groups
+            .retain(|tg| !taken.contains_key(&tg.backend));
         for listener in &mut lb.listeners {
             for rule in &mut listener.rules {
-                let Some(cause) = first_unusable(rule, ids, lb_vpc) else {
+                let cause = first_unusable(rule, ids, lb_vpc).or_else(|| {
+                    owned_backends(rule).find_map(|backend| taken.get(backend).cloned())
+                });
+                let Some(cause) = cause else {
                     continue;
                 };
                 rule.actions = vec![Action::fixed(500)];
@@ -32,6 +41,45 @@ pub fn unusable_target_groups(desired: &mut Stack, ids: &AwsIds) -> Vec<HeldBack
         }
     }
     found
+}
+
+/// The owned target groups of `gateway` to be created whose name a target group gwsync does
+/// not own already has, by backend.
+fn taken_names(
+    gateway: &str,
+    target_groups: &[TargetGroup],
+    ids: &AwsIds,
+) -> BTreeMap<String, UnusableTargetGroup> {
+    target_groups
+        .iter()
+        .filter(|tg| {
+            !ids.target_groups
+                .contains_key(&(gateway.to_string(), tg.backend.clone()))
+                && ids.existing_target_groups.contains_key(&tg.name)
+        })
+        .map(|tg| {
+            (
+                tg.backend.clone(),
+                UnusableTargetGroup::NameTaken {
+                    name: tg.name.clone(),
+                    backend: tg.backend.clone(),
+                },
+            )
+        })
+        .collect()
+}
+
+fn owned_backends(rule: &Rule) -> impl Iterator<Item = &String> {
+    rule.actions
+        .iter()
+        .flat_map(|a| match a {
+            Action::Forward { target_groups, .. } => target_groups.as_slice(),
+            _ => &[],
+        })
+        .filter_map(|w| match &w.target_group {
+            TargetGroupRef::Owned(backend) => Some(backend),
+            TargetGroupRef::Existing(_) => None,
+        })
 }
 
 fn first_unusable(
@@ -131,5 +179,45 @@ mod tests {
                 stack(name).load_balancers[0].listeners[0].rules[0].conditions
             );
         }
+    }
+
+    #[test]
+    fn a_target_group_whose_name_is_taken_is_not_created_and_its_rules_answer_500() {
+        let owned = |backend: &str| {
+            let mut r = rule(
+                1,
+                vec![host(&["a.example.com"])],
+                vec![forward_to(&[(TargetGroupRef::Owned(backend.into()), 1)])],
+            );
+            r.owner = Some("a".into());
+            let mut lb = load_balancer("platform/gw", vec![listener(80, Protocol::Http, vec![r])]);
+            let mut tg = crate::alb::fixtures::target_group(backend);
+            tg.name = "here".into();
+            lb.target_groups = vec![tg];
+            Stack {
+                load_balancers: vec![lb],
+            }
+        };
+        // Not created yet, and `here` is someone else's: no create, a 500, and why.
+        let mut desired = owned("a/api:80");
+        let found = unusable_target_groups(&mut desired, &ids());
+        assert_eq!(found.len(), 1);
+        let text = found[0].to_string();
+        assert!(
+            text.contains("a target group gwsync does not own is named `here`"),
+            "{text}"
+        );
+        assert!(desired.load_balancers[0].target_groups.is_empty());
+        assert_eq!(
+            desired.load_balancers[0].listeners[0].rules[0].actions,
+            vec![Action::fixed(500)]
+        );
+        // Already gwsync's (created before the other appeared): nothing to say.
+        let mut made = ids();
+        made.target_groups
+            .insert(("platform/gw".into(), "a/api:80".into()), "arn:mine".into());
+        let mut desired = owned("a/api:80");
+        assert!(unusable_target_groups(&mut desired, &made).is_empty());
+        assert_eq!(desired, owned("a/api:80"));
     }
 }

@@ -1,7 +1,8 @@
 //! The fault-injecting proxy (`scripts/fault_proxy.py`) between gwsync's SDK clients and moto:
 //! a seeded share of calls is throttled, answered 500 or 503, delayed 2 s, or has its
-//! connection dropped before or after it reached moto. Started on a free loopback port; its
-//! rate can be changed while it runs (0 stops the faults), and it counts what it did.
+//! connection dropped before or after it reached moto; and calls of chosen actions can be
+//! refused outright (a 400, as AWS rejects a request). Started on a free loopback port; its
+//! rate and refusals can be changed while it runs, and it counts what it did.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -48,6 +49,12 @@ impl FaultProxy {
     /// Faults `rate` of the calls from now on.
     pub fn set_rate(&self, rate: f64) {
         self.control("POST", &format!("/__faults?rate={rate}"));
+    }
+
+    /// Answers every call of `actions` (e.g. `CreateTargetGroup`) with a 400
+    /// `ValidationError` from now on, as AWS does a request it rejects; none: forward them.
+    pub fn refuse(&self, actions: &[&str]) {
+        self.control("POST", &format!("/__faults?refuse={}", actions.join(",")));
     }
 
     /// What the proxy did: `requests`, `forwarded`, and one count per fault.

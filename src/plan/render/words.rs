@@ -400,6 +400,10 @@ impl Display for UnusableTargetGroup {
                 f,
                 "no target group named `{name}` exists on AWS (create it, or fix the backend's name)"
             ),
+            UnusableTargetGroup::NameTaken { name, backend } => write!(
+                f,
+                "the target group for {backend} cannot be created: a target group gwsync does not own is named `{name}` (delete or rename that one, or set targetGroupName in the TargetGroupConfiguration)"
+            ),
             UnusableTargetGroup::OtherVpc {
                 name,
                 vpc,

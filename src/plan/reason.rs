@@ -240,6 +240,14 @@ pub enum Note {
         address: String,
         conditions: Vec<Condition>,
     },
+    /// A rule gwsync does not own, evaluated before one of gwsync's, matches every request
+    /// that rule matches: gwsync's rule never answers.
+    ShadowedByForeign {
+        address: String,
+        priority: u32,
+        foreign_priority: u32,
+        foreign_conditions: Vec<Condition>,
+    },
     /// The listener has fewer free priorities than rules: its rules are left as they are.
     NoRoom {
         listener: String,

@@ -7,7 +7,7 @@
 
 use super::matcher::{Pair, pairs};
 use super::{Phase, Planner, change, json, listener_address, priorities, rule_address};
-use crate::alb::{Rule, identity};
+use crate::alb::{Condition, Rule, identity};
 use crate::plan::{
     ChangeAction, Difference, Note, Operation, PriorityMove, Reason, Removed, Staleness,
 };
@@ -58,6 +58,7 @@ impl Planner<'_> {
             .copied()
             .zip(assignment.priorities.iter().copied())
             .collect();
+        self.foreign_shadows(gateway, port, &keyed.desired, &priority_of);
         let paired = pairs(
             keyed.desired.iter().map(|(id, r)| (id.clone(), *r)),
             keyed.observed.iter().map(|(id, r)| (id.clone(), *r)),
@@ -85,6 +86,36 @@ impl Planner<'_> {
             })
             .collect();
         self.move_rules(gateway, port, moves, assignment.renumbered);
+    }
+
+    /// A note for each desired rule that a foreign rule before it shadows (see
+    /// [`covers`]): AWS evaluates by priority, whoever made the rule.
+    fn foreign_shadows(
+        &mut self,
+        gateway: &str,
+        port: u16,
+        desired: &[(String, &Rule)],
+        priority_of: &BTreeMap<&String, u32>,
+    ) {
+        let key = (gateway.to_string(), port);
+        let Some(foreign) = self.observed.foreign_rules.get(&key) else {
+            return;
+        };
+        for (id, rule) in desired {
+            let priority = priority_of[id];
+            let shadow = foreign
+                .iter()
+                .filter(|f| f.priority < priority)
+                .find(|f| covers(&f.conditions, &rule.conditions));
+            if let Some(f) = shadow {
+                self.notes.push(Note::ShadowedByForeign {
+                    address: rule_address(gateway, port, id),
+                    priority,
+                    foreign_priority: f.priority,
+                    foreign_conditions: f.conditions.clone(),
+                });
+            }
+        }
     }
 
     /// Each rule with its identity. A twin on AWS (a crash between create and tag?) is
@@ -282,4 +313,63 @@ fn rule_differences(desired: &Rule, current: &Rule) -> Vec<Difference> {
         });
     }
     differences
+}
+
+/// Whether a rule with `conditions` matches every request that a rule with `inner` matches:
+/// each of its conditions is one of `inner`'s with fewer or no values missing, or a path
+/// pattern that matches every path. Conservative: false whenever it cannot tell.
+fn covers(conditions: &[Condition], inner: &[Condition]) -> bool {
+    conditions.iter().all(|c| implied(c, inner))
+}
+
+fn implied(condition: &Condition, inner: &[Condition]) -> bool {
+    use crate::alb::Patterns;
+    let subset = |outer: &[String], values: &[String], fold: bool| {
+        values.iter().all(|v| {
+            outer
+                .iter()
+                .any(|o| o == v || (fold && o.eq_ignore_ascii_case(v)))
+        })
+    };
+    match condition {
+        Condition::PathPattern {
+            values: Patterns::Wildcard(all),
+        } if all.iter().any(|p| p == "*" || p == "/*") => true,
+        _ => inner.iter().any(|c| match (condition, c) {
+            (
+                Condition::HostHeader {
+                    values: Patterns::Wildcard(outer),
+                },
+                Condition::HostHeader {
+                    values: Patterns::Wildcard(values),
+                },
+            ) => subset(outer, values, true),
+            (
+                Condition::PathPattern {
+                    values: Patterns::Wildcard(outer),
+                },
+                Condition::PathPattern {
+                    values: Patterns::Wildcard(values),
+                },
+            ) => subset(outer, values, false),
+            (
+                Condition::HttpHeader {
+                    name: outer_name,
+                    values: Patterns::Wildcard(outer),
+                },
+                Condition::HttpHeader {
+                    name,
+                    values: Patterns::Wildcard(values),
+                },
+            ) => outer_name.eq_ignore_ascii_case(name) && subset(outer, values, true),
+            (
+                Condition::HttpRequestMethod { values: outer },
+                Condition::HttpRequestMethod { values },
+            )
+            | (Condition::SourceIp { values: outer }, Condition::SourceIp { values }) => {
+                subset(outer, values, false)
+            }
+            _ => condition == c,
+        }),
+    }
 }

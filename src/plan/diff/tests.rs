@@ -715,6 +715,51 @@ fn a_rule_added_among_foreign_rules_never_takes_their_priority() {
 }
 
 #[test]
+fn a_foreign_rule_that_answers_first_for_all_of_a_rule_is_noted() {
+    let mut observed = deployed(&web(abc()));
+    let k = (GW.to_string(), 443);
+    let foreign = |priority: u32, conditions: Vec<Condition>| Rule {
+        source: Some(RuleSource::Foreign),
+        ..fixtures::rule(priority, conditions, vec![crate::alb::Action::fixed(503)])
+    };
+    observed.foreign_priorities.insert(k.clone(), [1, 2].into());
+    observed.foreign_rules.insert(
+        k.clone(),
+        vec![
+            // Every path of b.example.com (host names fold case): shadows b.
+            foreign(1, vec![host("B.example.com"), fixtures::path(&["/*"])]),
+            // Only /a/x: narrower than a, shadows nothing.
+            foreign(2, vec![host("a.example.com"), fixtures::path(&["/a/x"])]),
+        ],
+    );
+    let plan = diff(&web(abc()), &observed, None);
+    let shadowed: Vec<String> = plan
+        .notes
+        .iter()
+        .filter_map(|n| match n {
+            Note::ShadowedByForeign {
+                address,
+                foreign_priority,
+                ..
+            } => Some(format!("{address}@{foreign_priority}")),
+            _ => None,
+        })
+        .collect();
+    let b = identity::rule_id(GW, 443, &abc()[1].conditions);
+    assert_eq!(
+        shadowed,
+        [format!("{}@1", rule_address(GW, 443, &b))],
+        "{:?}",
+        plan.notes
+    );
+    let text = crate::plan::render::text(&plan);
+    assert!(
+        text.contains("never answers: a rule gwsync does not own at priority 1"),
+        "{text}"
+    );
+}
+
+#[test]
 fn a_deleted_rule_costs_one_delete() {
     let observed = deployed(&web(abc()));
     let mut rules = abc();

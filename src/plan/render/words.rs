@@ -314,6 +314,16 @@ impl Display for Note {
                 "{address}: two desired rules have the same conditions ({}); the later one can never match and is left out",
                 conditions_list(conditions)
             ),
+            Note::ShadowedByForeign {
+                address,
+                priority,
+                foreign_priority,
+                foreign_conditions,
+            } => write!(
+                f,
+                "{address} (priority {priority}) never answers: a rule gwsync does not own at priority {foreign_priority} ({}) matches every request it matches first; remove or narrow that rule",
+                conditions_list(foreign_conditions)
+            ),
             Note::NoRoom {
                 listener,
                 rules,

@@ -389,15 +389,12 @@ impl Reconciler {
     /// compare with yet, or a rollback's pin holds the live state (a pinned state is what the
     /// operator asked for, not drift).
     pub async fn check_drift(&mut self) -> Result<Option<Drift>, ReconcileError> {
-        if !self.converged_is_last_applied().await? {
+        if self.store.pin().await?.is_some() || !self.converged_is_last_applied().await? {
             return Ok(None);
         }
         let Some(checked) = &self.converged else {
             return Ok(None);
         };
-        if self.store.pin().await?.is_some() {
-            return Ok(None);
-        }
         let live = plan_live(&self.config, &self.store, &self.clients, checked).await?;
         let commit = checked.revision.commit.clone();
         let mut drift = Drift {

@@ -198,7 +198,7 @@ pub struct SyncResult {
     /// A rollback's pin lifted by this newer commit.
     pub pin_lifted: Option<Pin>,
     /// Every team's record after this sync (empty when nothing was decided: the revision is
-    /// invalid, or the deletion guard holds it).
+    /// invalid, the deletion guard holds it, or a freeze window is open).
     pub teams: Vec<TeamRecord>,
 }
 

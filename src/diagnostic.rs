@@ -142,6 +142,7 @@ pub mod codes {
     // Source and file-level problems.
     pub const SYMLINK: Code = Code("symlink");
     pub const SUBMODULE: Code = Code("submodule");
+    pub const EMPTY_TEAM_FOLDER: Code = Code("empty-team-folder");
     pub const FILE_TOO_LARGE: Code = Code("file-too-large");
     pub const NON_UTF8_PATH: Code = Code("non-utf8-path");
     pub const OUTSIDE_FOLDERS: Code = Code("outside-folders");

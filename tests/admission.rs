@@ -1765,6 +1765,53 @@ fn force_rewritten_branch_gives_the_new_content() {
     assert_eq!(as_text(&before), as_text(&admit(&baseline())));
 }
 
+/// A team folder that is gone, emptied, or replaced by a submodule is refused (the team keeps
+/// its last admitted state) instead of admitted with nothing, which would delete every rule
+/// of the team; an empty manifest keeps a team on purpose with no routes.
+#[test]
+fn an_emptied_team_folder_or_a_submodule_in_its_place_is_refused() {
+    for case in ["emptied", "submodule"] {
+        let mut repo = baseline();
+        let some_commit = repo.head();
+        repo.remove("teams/orders/routes.yaml");
+        repo.remove("teams/orders/target-groups.yaml");
+        if case == "submodule" {
+            repo.submodule("teams/orders", some_commit);
+        }
+        repo.commit(case);
+        let adm = admit(&repo);
+        let d = assert_refused(
+            &adm,
+            "orders",
+            codes::EMPTY_TEAM_FOLDER,
+            "teams/orders",
+            None,
+        );
+        assert!(
+            d.message.contains("remove it from the tenants file")
+                && d.message.contains("commit an empty manifest"),
+            "{case}: {}",
+            d.message
+        );
+        assert_others_untouched(&adm, "orders");
+    }
+
+    // An empty manifest: admitted, with nothing.
+    let mut repo = baseline();
+    repo.remove("teams/orders/routes.yaml");
+    repo.remove("teams/orders/target-groups.yaml");
+    repo.write("teams/orders/routes.yaml", "# no routes for now\n");
+    repo.commit("orders: no routes on purpose");
+    let adm = admit(&repo);
+    assert_eq!(
+        team(&adm, "orders").verdict,
+        Verdict::Admitted,
+        "{}",
+        dump(&adm)
+    );
+    assert!(team(&adm, "orders").documents.is_empty());
+}
+
 #[test]
 fn submodule_is_a_warning_not_a_refusal() {
     let mut repo = baseline();

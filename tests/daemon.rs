@@ -1132,7 +1132,10 @@ async fn an_apply_made_with_the_cli_is_not_healed_away_by_the_daemon() {
         d.metric("gwsync_config_reloads_total", &[("result", "ok")]) >= 1.0
     });
 
-    w.repo.remove(ORDERS_ROUTES);
+    // An empty manifest: every route of orders goes, on purpose (a folder emptied outright
+    // is refused as a mistake).
+    w.repo
+        .write(ORDERS_ROUTES, "# orders has no routes for now\n");
     w.repo.commit("orders: every route goes");
     d.wait_until("the deletion guard holds", Duration::from_secs(10), || {
         conditions(&d.status()).contains_key("guarded")
@@ -1227,4 +1230,31 @@ async fn a_target_group_name_taken_by_hand_is_found_at_plan_time() {
     assert!(w.has_path("/orders").await);
     let (code, _, _) = w.gwsync(&["plan"]);
     assert_eq!(code, 0, "converged around the taken name");
+}
+
+/// A commit that empties a team's folder (by mistake) does not delete its rules: the team is
+/// refused and keeps its last admitted state, and another team's change in the same commit
+/// is applied.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_emptied_team_folder_deletes_nothing() {
+    let mut w = World::start().await;
+    let mut d = Daemon::start(&w, "", "", &[]);
+    d.wait_ready(Duration::from_secs(60));
+    w.repo.remove(ORDERS_ROUTES);
+    w.repo
+        .edit(PAYMENTS_ROUTES, "value: /payments}", "value: /payments/v4}");
+    w.repo
+        .commit("orders' folder is gone by mistake; payments moves on");
+    w.wait_for_path("/payments/v4", Duration::from_secs(10))
+        .await;
+    assert!(w.has_path("/orders").await, "orders' routes stay");
+    d.wait_until("orders is refused", Duration::from_secs(5), || {
+        team_state(&d.status(), "orders") == "refused"
+    });
+    let status = d.status();
+    let reason = team(&status, "orders")["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(reason.contains("no manifest in teams/orders/"), "{reason}");
 }

@@ -138,11 +138,14 @@ pub fn admit_incremental(
             "submodules are not read; their manifests are skipped",
         )
         .at(path, None);
-        match bucket_of(path) {
+        // A submodule in place of a folder (`teams/orders` itself) belongs to that folder,
+        // whose team then has no manifest at all (see `refuse_empty_team_folders`).
+        match bucket_of(&format!("{path}/")) {
             Some(Some(b)) => buckets[b].diagnostics.push(d),
             _ => unowned.push(d),
         }
     }
+    refuse_empty_team_folders(&mut buckets, &tenancy, snapshot);
     for file in &snapshot.files {
         if file.path != options.tenants_file && bucket_of(&file.path) == Some(None) {
             unowned.push(
@@ -256,6 +259,35 @@ fn finish(
 
 /// The same kind/namespace/name twice anywhere in the revision refuses the owner of every
 /// later copy (in path order), naming the first.
+/// A team folder without a single manifest (deleted or emptied by mistake, or a submodule
+/// in its place) is refused rather than admitted with nothing, which would delete every rule
+/// and target group of the team: the team keeps its last admitted state. A team is retired by
+/// removing it from the tenants file; one that means to have no routes commits an empty
+/// manifest file.
+fn refuse_empty_team_folders(buckets: &mut [Bucket], tenancy: &Tenancy, snapshot: &Snapshot) {
+    let mut has_manifest = vec![false; tenancy.teams.len()];
+    for file in &snapshot.files {
+        if let PathOwner::Team(i) = tenancy.owner_of(&file.path) {
+            has_manifest[i] = true;
+        }
+    }
+    for (i, team) in tenancy.teams.iter().enumerate() {
+        if has_manifest[i] {
+            continue;
+        }
+        buckets[i + 1].diagnostics.push(
+            Diagnostic::refusal(
+                codes::EMPTY_TEAM_FOLDER,
+                format!(
+                    "no manifest in {}: a team folder that is gone or empty is taken as a mistake, and the team keeps its last admitted state; to retire the team, remove it from the tenants file; to keep it with no routes, commit an empty manifest (e.g. {}routes.yaml)",
+                    team.path, team.path
+                ),
+            )
+            .at(team.path.trim_end_matches('/'), None),
+        );
+    }
+}
+
 fn check_duplicates(buckets: &mut [Bucket]) {
     let mut all: Vec<(usize, usize)> = Vec::new();
     for (b, bucket) in buckets.iter().enumerate() {

@@ -798,3 +798,50 @@ fn snapshot_survives_a_very_deeply_nested_tree() {
         format!("{}deep.yaml", "d/".repeat(DEPTH))
     );
 }
+
+/// Credentials in `repo.url` never reach the clone's config on disk: the remote is stored
+/// without them, and they are offered through the credential callback.
+#[test]
+fn credentials_in_the_url_are_not_written_to_the_clone() {
+    let (address, seen) = refusing_http_server();
+    let state = TempDir::new().unwrap();
+    let clone = state.path().join("repo.git");
+    let url = format!("http://deploy:s3cr3t-pw@{address}/gitops.git");
+    let error = Source::open_remote(&url, &clone, GitAuth::None)
+        .err()
+        .expect("the server refuses everything");
+    assert!(matches!(error, SourceError::Fetch { .. }), "{error:?}");
+    let config = std::fs::read_to_string(clone.join("config")).unwrap();
+    assert!(!config.contains("s3cr3t"), "{config}");
+    assert!(!config.contains("deploy"), "{config}");
+    assert!(
+        config.contains(&format!("http://{address}/gitops.git")),
+        "{config}"
+    );
+    // base64("deploy:s3cr3t-pw"), through the callback.
+    let requests = seen.lock().unwrap().clone();
+    assert_eq!(
+        requests.last(),
+        Some(&Some("Basic ZGVwbG95OnMzY3IzdC1wdw==".to_string()))
+    );
+}
+
+/// A token never goes over plain HTTP to another host.
+#[test]
+fn a_token_over_plain_http_is_refused_before_anything_is_sent() {
+    let state = TempDir::new().unwrap();
+    let error = Source::open_remote(
+        "http://git.example.com/gitops.git",
+        &state.path().join("repo.git"),
+        GitAuth::Token {
+            token: "tok-123".to_string(),
+        },
+    )
+    .err()
+    .expect("refused");
+    assert!(
+        matches!(error, SourceError::InsecureCredentials { .. }),
+        "{error:?}"
+    );
+    assert!(!state.path().join("repo.git").exists(), "nothing made");
+}

@@ -21,6 +21,11 @@ pub enum SourceError {
         "repo.token_env names the environment variable `{var}`, which is not set (the HTTPS token is read from it)"
     )]
     MissingToken { var: String },
+    /// A credential would go over plain HTTP.
+    #[error(
+        "{url}: a token or password would be sent over plain http://; use https:// (or SSH with repo.ssh_key)"
+    )]
+    InsecureCredentials { url: String },
     /// The path is not a Git repository (working tree or bare), or cannot be read.
     #[error("cannot open the Git repository at {}", path.display())]
     OpenRepo {

@@ -91,7 +91,7 @@ impl Source {
     /// here again only if it has no branches yet (an earlier fetch failed) or if it was
     /// following another URL (its `origin` is then pointed at `url`).
     pub fn open_remote(url: &str, clone_dir: &Path, auth: GitAuth) -> Result<Source, SourceError> {
-        let origin = Origin::new(url, auth);
+        let origin = Origin::new(url, auth)?;
         let (repo, needs_fetch) = origin.open_clone(clone_dir)?;
         let source = Source {
             repo,

@@ -7,11 +7,16 @@
 //!
 //! Credentials never reach a message: URLs are shown redacted ([`redact_url`]) and the errors
 //! libgit2 returns while talking to the remote are scrubbed ([`scrub`]) before they are stored.
+//! They never reach the disk either: the clone's `origin` is the URL without its credentials
+//! (a password, or a token standing in the username, in `https://token@host/...`), and they
+//! are handed to libgit2 through the credential callback only. No credential goes over plain
+//! `http://` but to the loopback address (refused, [`SourceError::InsecureCredentials`]), and
+//! off-site redirects are not followed, so a redirect never carries them to another host.
 
 use super::SourceError;
 use git2::{
     AutotagOption, Cred, CredentialType, ErrorCode, FetchOptions, FetchPrune, Remote,
-    RemoteCallbacks, Repository,
+    RemoteCallbacks, RemoteRedirect, Repository,
 };
 use std::fmt;
 use std::ops::Range;
@@ -46,6 +51,9 @@ pub enum GitAuth {
     SshKey { path: PathBuf },
     /// A token sent as the HTTPS password.
     Token { token: String },
+    /// The user name and password written in the URL (`https://user:password@host/...`, or
+    /// a token as the user name): taken out of the URL, offered like a token.
+    UrlCredentials { user: String, password: String },
 }
 
 impl GitAuth {
@@ -70,22 +78,51 @@ impl fmt::Debug for GitAuth {
             GitAuth::None => f.write_str("None"),
             GitAuth::SshKey { path } => f.debug_struct("SshKey").field("path", path).finish(),
             GitAuth::Token { .. } => f.debug_struct("Token").field("token", &REDACTED).finish(),
+            GitAuth::UrlCredentials { .. } => f
+                .debug_struct("UrlCredentials")
+                .field("user", &REDACTED)
+                .field("password", &REDACTED)
+                .finish(),
         }
     }
 }
 
 /// The remote a [`super::Source`] was opened from, and how to authenticate to it.
 pub(super) struct Origin {
+    /// As configured, credentials included: only to scrub them from messages.
     url: String,
+    /// Without its credentials: what the clone's config holds and libgit2 connects to.
+    bare_url: String,
     auth: GitAuth,
 }
 
 impl Origin {
-    pub(super) fn new(url: &str, auth: GitAuth) -> Origin {
-        Origin {
-            url: url.to_string(),
-            auth,
+    /// The remote at `url`. Credentials in the URL are taken out of it (the configured `auth`
+    /// wins over them); any credential over plain `http://` is refused.
+    pub(super) fn new(url: &str, auth: GitAuth) -> Result<Origin, SourceError> {
+        let (bare_url, from_url) = split_credentials(url);
+        let auth = match (auth, from_url) {
+            (GitAuth::None, Some((user, password))) => GitAuth::UrlCredentials { user, password },
+            // A user name in the URL goes with the configured token.
+            (GitAuth::Token { token }, Some((user, password))) if password.is_empty() => {
+                GitAuth::UrlCredentials {
+                    user,
+                    password: token,
+                }
+            }
+            (auth, _) => auth,
+        };
+        let sends_secret = matches!(auth, GitAuth::Token { .. } | GitAuth::UrlCredentials { .. });
+        if sends_secret && !transport_is_private(&bare_url) {
+            return Err(SourceError::InsecureCredentials {
+                url: redact_url(url),
+            });
         }
+        Ok(Origin {
+            url: url.to_string(),
+            bare_url,
+            auth,
+        })
     }
 
     /// Opens the bare clone in `clone_dir`, creating it if the directory is missing or empty,
@@ -113,6 +150,7 @@ impl Origin {
         let mut options = FetchOptions::new();
         options
             .remote_callbacks(credential_callbacks(&self.auth))
+            .follow_redirects(RemoteRedirect::None)
             .prune(FetchPrune::On)
             // The tags refspec already brings every tag; auto-following would add nothing.
             .download_tags(AutotagOption::None);
@@ -130,15 +168,18 @@ impl Origin {
             source: self.scrub(error),
         };
         match repo.find_remote(ORIGIN) {
-            Ok(remote) if remote.url_bytes() == self.url.as_bytes() => Ok(false),
-            Ok(_) => {
-                repo.remote_set_url(ORIGIN, &self.url).map_err(fail)?;
-                Ok(true)
+            Ok(remote) if remote.url_bytes() == self.bare_url.as_bytes() => Ok(false),
+            // Another URL, or this one with credentials written by an older gwsync: the
+            // config is rewritten without them.
+            Ok(remote) => {
+                let same_repository = remote.url_bytes() == self.url.as_bytes();
+                repo.remote_set_url(ORIGIN, &self.bare_url).map_err(fail)?;
+                Ok(!same_repository)
             }
             Err(error) if error.code() == ErrorCode::NotFound => {
                 // The refspecs are also written to the clone's config, so that an operator
                 // running `git fetch` in it by hand gets what gwsync gets.
-                repo.remote_with_fetch(ORIGIN, &self.url, FETCH_REFSPECS[0])
+                repo.remote_with_fetch(ORIGIN, &self.bare_url, FETCH_REFSPECS[0])
                     .and_then(|_| repo.remote_add_fetch(ORIGIN, FETCH_REFSPECS[1]))
                     .map_err(fail)?;
                 Ok(true)
@@ -150,8 +191,13 @@ impl Origin {
     /// `error` with every credential of this origin removed from its message.
     fn scrub(&self, error: git2::Error) -> git2::Error {
         let mut secrets = url_secrets(&self.url);
-        if let GitAuth::Token { token } = &self.auth {
-            secrets.push(token);
+        match &self.auth {
+            GitAuth::Token { token } => secrets.push(token),
+            GitAuth::UrlCredentials { user, password } => {
+                secrets.push(user);
+                secrets.push(password);
+            }
+            GitAuth::None | GitAuth::SshKey { .. } => {}
         }
         scrub(error, &secrets)
     }
@@ -274,6 +320,11 @@ fn offer_credential(
                 );
             }
         }
+        GitAuth::UrlCredentials { user, password } => {
+            if first_time(CredentialType::USER_PASS_PLAINTEXT) {
+                return Cred::userpass_plaintext(user, password);
+            }
+        }
     }
     Err(git2::Error::from_str(&credentials_exhausted(auth)))
 }
@@ -288,7 +339,7 @@ fn credentials_exhausted(auth: &GitAuth) -> String {
             "the remote refused the SSH key {}, or does not accept SSH keys",
             path.display()
         ),
-        GitAuth::Token { .. } => {
+        GitAuth::Token { .. } | GitAuth::UrlCredentials { .. } => {
             "the remote refused the token, or does not accept username/password authentication"
                 .to_string()
         }
@@ -339,6 +390,42 @@ fn userinfo_range(url: &str) -> Option<Range<usize>> {
     Some(start..start + at)
 }
 
+/// `url` without the credentials in its user information, and those credentials (user name
+/// and password; a lone user name is a token standing in it, with an empty password). SSH
+/// URLs keep their user name, which is not a secret; scp-like addresses have none to take.
+fn split_credentials(url: &str) -> (String, Option<(String, String)>) {
+    let Some(range) = userinfo_range(url) else {
+        return (url.to_string(), None);
+    };
+    let userinfo = &url[range.clone()];
+    let (user, password) = match userinfo.split_once(':') {
+        Some((user, password)) => (user, password),
+        None => (userinfo, ""),
+    };
+    if is_ssh_url(url) {
+        let kept = format!("{}{user}{}", &url[..range.start], &url[range.end..]);
+        return (kept, None);
+    }
+    // Without the `@` that ended the user information.
+    let bare = format!("{}{}", &url[..range.start], &url[range.end + 1..]);
+    (bare, Some((user.to_string(), password.to_string())))
+}
+
+/// Whether a credential may go to `url` (without user information): anything but plain
+/// `http://`, which is allowed only to the loopback address, where nothing leaves the host.
+fn transport_is_private(url: &str) -> bool {
+    let lower = url.to_ascii_lowercase();
+    let Some(rest) = lower.strip_prefix("http://") else {
+        return true;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    matches!(host, "127.0.0.1" | "localhost" | "::1")
+}
+
 fn is_ssh_url(url: &str) -> bool {
     ["ssh://", "git+ssh://", "ssh+git://"]
         .iter()
@@ -352,9 +439,31 @@ pub(super) fn scrub(error: git2::Error, secrets: &[&str]) -> git2::Error {
         .iter()
         .filter(|secret| !secret.is_empty())
         .fold(error.message().to_string(), |message, secret| {
-            message.replace(secret, REDACTED)
+            replace_whole(&message, secret)
         });
     git2::Error::new(error.code(), error.class(), message)
+}
+
+/// `text` with every occurrence of `secret` that does not sit inside a longer word replaced
+/// by `***`: a user name `u` must not turn "refused" into "ref***sed", while a token is
+/// always delimited (by `:`, `@`, `/`, quotes or spaces) where it appears.
+fn replace_whole(text: &str, secret: &str) -> String {
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '-');
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(secret) {
+        out.push_str(&rest[..at]);
+        let before = out.chars().last();
+        let after = rest[at + secret.len()..].chars().next();
+        out.push_str(if word(before) || word(after) {
+            secret
+        } else {
+            REDACTED
+        });
+        rest = &rest[at + secret.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -407,6 +516,65 @@ mod tests {
             "request to https://***@h/x failed for ***"
         );
         assert_eq!(scrubbed.code(), ErrorCode::Auth);
+    }
+
+    #[test]
+    fn scrub_leaves_a_short_user_name_inside_words_alone() {
+        let error = git2::Error::new(
+            ErrorCode::GenericError,
+            git2::ErrorClass::Net,
+            "failed to connect to h for u: Connection refused",
+        );
+        let scrubbed = scrub(error, &url_secrets("https://u:pw@h/x"));
+        assert_eq!(
+            scrubbed.message(),
+            "failed to connect to h for ***: Connection refused"
+        );
+    }
+
+    #[test]
+    fn credentials_are_taken_out_of_the_url_and_never_sent_over_plain_http() {
+        assert_eq!(
+            split_credentials("https://user:secret@example.com/a.git"),
+            (
+                "https://example.com/a.git".to_string(),
+                Some(("user".to_string(), "secret".to_string()))
+            )
+        );
+        assert_eq!(
+            split_credentials("https://ghp_token@example.com/a.git"),
+            (
+                "https://example.com/a.git".to_string(),
+                Some(("ghp_token".to_string(), String::new()))
+            )
+        );
+        assert_eq!(
+            split_credentials("ssh://git:pw@example.com/a.git"),
+            ("ssh://git@example.com/a.git".to_string(), None)
+        );
+        assert_eq!(
+            split_credentials("git@example.com:a/b.git"),
+            ("git@example.com:a/b.git".to_string(), None)
+        );
+        let origin = Origin::new("https://t0ken@example.com/a.git", GitAuth::None).unwrap();
+        assert_eq!(origin.bare_url, "https://example.com/a.git");
+        assert!(matches!(origin.auth, GitAuth::UrlCredentials { .. }));
+        for (url, auth) in [
+            ("http://t0ken@example.com/a.git", GitAuth::None),
+            (
+                "HTTP://example.com/a.git",
+                GitAuth::Token { token: "t".into() },
+            ),
+        ] {
+            let Err(error) = Origin::new(url, auth) else {
+                panic!("{url}: a credential over plain http is refused");
+            };
+            assert!(error.to_string().contains("plain http://"), "{error}");
+            assert!(!error.to_string().contains("t0ken"), "{error}");
+        }
+        assert!(Origin::new("http://example.com/public.git", GitAuth::None).is_ok());
+        // On the loopback address nothing leaves the host.
+        assert!(Origin::new("http://t0ken@127.0.0.1:8080/a.git", GitAuth::None).is_ok());
     }
 
     #[test]

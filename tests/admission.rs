@@ -8,9 +8,10 @@
 mod gitrepo;
 
 use gitrepo::{
-    BASELINE_FILES, GATEWAY, ORDERS_ROUTES, TENANTS, TestRepo, admit, admit_baseline_with,
-    admit_rev, admit_with, assert_others_untouched, assert_refused, assert_revision_refused,
-    assert_route_error, assert_warning, baseline, baseline_counts, baseline_staged, dump, team,
+    BASELINE_FILES, GATEWAY, ORDERS_ROUTES, PAYMENTS_TARGET_GROUPS, TENANTS, TestRepo, admit,
+    admit_baseline_with, admit_rev, admit_with, assert_others_untouched, assert_refused,
+    assert_revision_refused, assert_route_error, assert_warning, baseline, baseline_counts,
+    baseline_staged, dump, team,
 };
 use gwsync::config::Limits;
 use gwsync::diagnostic::{Severity, codes};
@@ -1810,6 +1811,54 @@ fn an_emptied_team_folder_or_a_submodule_in_its_place_is_refused() {
         dump(&adm)
     );
     assert!(team(&adm, "orders").documents.is_empty());
+}
+
+/// A team cannot name the target group gwsync creates for it after another team's (on AWS,
+/// `CreateTargetGroup` with identical settings returns the existing group: a takeover), nor
+/// slip past its `targetGroups: ["payments-*"]` grant with a path or a glob.
+#[test]
+fn a_target_group_name_outside_the_grants_or_not_an_elb_name_is_refused() {
+    for (name, code) in [
+        ("orders-asg", codes::TARGET_GROUP_NOT_GRANTED),
+        ("payments-x/../../orders-asg", codes::INVALID_NAME_FOR_AWS),
+        ("payments-*", codes::INVALID_NAME_FOR_AWS),
+    ] {
+        let mut repo = baseline();
+        repo.write(
+            "teams/payments/target-groups.yaml",
+            &PAYMENTS_TARGET_GROUPS.replace(
+                "    targetType: instance",
+                &format!("    targetGroupName: \"{name}\"\n    targetType: instance"),
+            ),
+        );
+        repo.commit(&format!("payments names its target group {name}"));
+        let adm = admit(&repo);
+        assert_refused(
+            &adm,
+            "payments",
+            code,
+            "teams/payments/target-groups.yaml",
+            Some("spec.defaultConfiguration.targetGroupName"),
+        );
+        assert_others_untouched(&adm, "payments");
+    }
+    // Inside the grant: admitted.
+    let mut repo = baseline();
+    repo.write(
+        "teams/payments/target-groups.yaml",
+        &PAYMENTS_TARGET_GROUPS.replace(
+            "    targetType: instance",
+            "    targetGroupName: payments-api-blue\n    targetType: instance",
+        ),
+    );
+    repo.commit("payments names its target group within its grant");
+    let adm = admit(&repo);
+    assert_eq!(
+        team(&adm, "payments").verdict,
+        Verdict::Admitted,
+        "{}",
+        dump(&adm)
+    );
 }
 
 #[test]

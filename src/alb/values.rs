@@ -20,6 +20,8 @@ pub const MAX_VALUE: usize = 128;
 pub const MAX_NAME: usize = 40;
 /// Longest fixed-response body.
 pub const MAX_BODY: usize = 1024;
+/// Longest load balancer or target group name.
+pub const MAX_RESOURCE_NAME: usize = 32;
 
 /// Why ALB would refuse this condition, naming the value; None when it takes it.
 pub fn condition_problem(condition: &Condition) -> Option<String> {
@@ -148,6 +150,26 @@ fn header_value(value: &str) -> Option<String> {
 fn method(value: &str) -> Option<String> {
     too_long(value, MAX_NAME)
         .or_else(|| not_allowed(value, |c| c.is_ascii_uppercase() || "-_".contains(c)))
+}
+
+/// Checks a load balancer or target group name (ELB's rules: 1 to 32 letters, digits and
+/// `-`, not at either end, not starting with `internal-`); the error says why it is not.
+pub fn resource_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > MAX_RESOURCE_NAME {
+        return Err(format!(
+            "`{name}` must be 1 to {MAX_RESOURCE_NAME} characters"
+        ));
+    }
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Err(format!("`{name}` may hold only letters, digits and '-'"));
+    }
+    if name.starts_with('-') || name.ends_with('-') {
+        return Err(format!("`{name}` must not start or end with '-'"));
+    }
+    if name.starts_with("internal-") {
+        return Err(format!("`{name}` must not start with `internal-`"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

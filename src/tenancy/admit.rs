@@ -195,6 +195,13 @@ pub fn admit_incremental(
                 let route = format!("{}/{}", ns_of(doc), doc.key.name);
                 team_attachments[b].insert(route, attachments);
             }
+            if let Body::TargetGroupConfiguration(spec) = &doc.body
+                && let Some(name) = &spec.default_configuration.target_group_name
+                && let Some(d) = target_group_name_problem(name, team)
+            {
+                route_diagnostics[b]
+                    .push(doc.diagnostic(d.field("spec.defaultConfiguration.targetGroupName")));
+            }
         }
     }
     drop(refs);
@@ -745,6 +752,34 @@ fn path_within(value: &str, prefix: &str) -> bool {
             .is_some_and(|rest| rest.starts_with('/'))
 }
 
+/// A target group name a team uses (a `TargetGroupName` backend, or the `targetGroupName` it
+/// gives the group gwsync creates for it): a valid ELB name
+/// (no `/`, `..` or glob that a pattern grant would let through) inside the team's
+/// `targetGroups` grants, so that a team cannot name its group after another team's (on AWS,
+/// `CreateTargetGroup` with identical settings returns the existing group). A name a target
+/// group gwsync does not own already has is found at plan time (`reconcile::preflight`).
+fn target_group_name_problem(name: &str, team: &Owner) -> Option<Diagnostic> {
+    if let Err(why) = crate::alb::values::resource_name(name) {
+        return Some(Diagnostic::refusal(
+            codes::INVALID_NAME_FOR_AWS,
+            format!("target group name {why}"),
+        ));
+    }
+    (!team.grants.covers_target_group(name)).then(|| {
+        let granted = match team.grants.target_group_patterns.as_slice() {
+            [] => "none".to_string(),
+            patterns => patterns.join(", "),
+        };
+        Diagnostic::refusal(
+            codes::TARGET_GROUP_NOT_GRANTED,
+            format!(
+                "target group `{name}` is not granted to team {} (targetGroups: {granted})",
+                team.name
+            ),
+        )
+    })
+}
+
 /// Backends: `TargetGroupName` must be inside the team's target-group grants (refusal);
 /// Services must be declared and, across namespaces, granted (errors: the rule answers 500).
 fn check_backends(
@@ -759,18 +794,8 @@ fn check_backends(
             let field = format!("spec.rules[{r}].backendRefs[{i}]");
             match refs.resolve_backend(ns, b) {
                 Resolution::Resolved(TargetGroupRef::Existing(name)) => {
-                    if !team.grants.covers_target_group(&name) {
-                        let granted = match team.grants.target_group_patterns.as_slice() {
-                            [] => "none".to_string(),
-                            patterns => patterns.join(", "),
-                        };
-                        out.push(
-                            Diagnostic::refusal(
-                                codes::TARGET_GROUP_NOT_GRANTED,
-                                format!("target group `{name}` is not granted to team {} (targetGroups: {granted})", team.name),
-                            )
-                            .field(format!("{field}.name")),
-                        );
+                    if let Some(d) = target_group_name_problem(&name, team) {
+                        out.push(d.field(format!("{field}.name")));
                     }
                 }
                 Resolution::Resolved(TargetGroupRef::Owned(_)) => {}

@@ -357,7 +357,7 @@ impl<'a> GatewayContext<'a> {
     fn build(&mut self) -> Result<LoadBalancer, Diagnostic> {
         let name = match self.config.and_then(|c| c.load_balancer_name.clone()) {
             Some(name) => {
-                names::check_name(&name).map_err(|m| {
+                crate::alb::values::resource_name(&name).map_err(|m| {
                     Diagnostic::refusal(
                         codes::INVALID_NAME_FOR_AWS,
                         format!("loadBalancerName {m}"),

@@ -6,7 +6,7 @@
 use sha2::{Digest, Sha256};
 
 /// The longest name ELB accepts for load balancers and target groups.
-pub const MAX_NAME: usize = 32;
+pub use crate::alb::values::MAX_RESOURCE_NAME as MAX_NAME;
 
 /// `gw-<slug>-<hash>` for a Gateway's load balancer.
 pub fn load_balancer_name(instance_id: &str, gateway: &str) -> String {
@@ -50,23 +50,6 @@ fn derived(prefix: &str, identity: &[&str], readable: &str) -> String {
     }
 }
 
-/// Checks a name the user gave; the error says why it is not valid.
-pub fn check_name(name: &str) -> Result<(), String> {
-    if name.is_empty() || name.len() > MAX_NAME {
-        return Err(format!("`{name}` must be 1 to {MAX_NAME} characters"));
-    }
-    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-        return Err(format!("`{name}` may hold only letters, digits and '-'"));
-    }
-    if name.starts_with('-') || name.ends_with('-') {
-        return Err(format!("`{name}` must not start or end with '-'"));
-    }
-    if name.starts_with("internal-") {
-        return Err(format!("`{name}` must not start with `internal-`"));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,16 +67,19 @@ mod tests {
         );
         assert!(long.len() <= MAX_NAME, "{long}");
         for name in [a, long] {
-            check_name(&name).unwrap();
+            crate::alb::values::resource_name(&name).unwrap();
         }
     }
 
     #[test]
     fn user_names_are_checked() {
-        assert!(check_name("acme-public").is_ok());
-        assert!(check_name("internal-lb").is_err());
-        assert!(check_name("a_b").is_err());
-        assert!(check_name("-a").is_err());
-        assert!(check_name(&"a".repeat(33)).is_err());
+        use crate::alb::values::resource_name;
+        assert!(resource_name("acme-public").is_ok());
+        assert!(resource_name("internal-lb").is_err());
+        assert!(resource_name("a_b").is_err());
+        assert!(resource_name("-a").is_err());
+        assert!(resource_name("payments-x/../../orders-asg").is_err());
+        assert!(resource_name("payments-*").is_err());
+        assert!(resource_name(&"a".repeat(33)).is_err());
     }
 }

@@ -1826,7 +1826,7 @@ fn a_target_group_name_outside_the_grants_or_not_an_elb_name_is_refused() {
         let mut repo = baseline();
         repo.write(
             "teams/payments/target-groups.yaml",
-            &PAYMENTS_TARGET_GROUPS.replace(
+            PAYMENTS_TARGET_GROUPS.replace(
                 "    targetType: instance",
                 &format!("    targetGroupName: \"{name}\"\n    targetType: instance"),
             ),
@@ -1846,7 +1846,7 @@ fn a_target_group_name_outside_the_grants_or_not_an_elb_name_is_refused() {
     let mut repo = baseline();
     repo.write(
         "teams/payments/target-groups.yaml",
-        &PAYMENTS_TARGET_GROUPS.replace(
+        PAYMENTS_TARGET_GROUPS.replace(
             "    targetType: instance",
             "    targetGroupName: payments-api-blue\n    targetType: instance",
         ),

@@ -151,6 +151,25 @@ impl Rule {
     pub fn final_action(&self) -> Option<&Action> {
         self.actions.last()
     }
+
+    /// The target groups the rule forwards to.
+    pub fn forwards_to(&self) -> impl Iterator<Item = &TargetGroupRef> {
+        self.actions
+            .iter()
+            .flat_map(|a| match a {
+                Action::Forward { target_groups, .. } => target_groups.as_slice(),
+                _ => &[],
+            })
+            .map(|w| &w.target_group)
+    }
+
+    /// The backends of the target groups gwsync owns that the rule forwards to.
+    pub fn owned_backends(&self) -> impl Iterator<Item = &String> {
+        self.forwards_to().filter_map(|t| match t {
+            TargetGroupRef::Owned(backend) => Some(backend),
+            TargetGroupRef::Existing(_) => None,
+        })
+    }
 }
 
 /// Where a rule came from, for plans and `explain`.

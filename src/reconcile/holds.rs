@@ -11,7 +11,7 @@
 //! whole Gateway held, as are Gateways that translation refused or whose certificate was not
 //! found.
 
-use crate::alb::{Action, Certificate, LoadBalancer, Observed, Rule, Stack, TargetGroupRef};
+use crate::alb::{Certificate, LoadBalancer, Observed, Rule, Stack};
 use crate::plan::{GatewayHold, HeldBack, TeamKept};
 use crate::source::Revision;
 use crate::tenancy::Admission;
@@ -52,7 +52,7 @@ pub(super) fn drop_held_rules(desired: &mut Stack, kept: &Kept) {
         let mut remaining = BTreeSet::new();
         for listener in &mut lb.listeners {
             for rule in &listener.rules {
-                let backends = owned_backends(rule);
+                let backends = rule.owned_backends().cloned();
                 if held(rule) {
                     dropped.extend(backends);
                 } else {
@@ -202,7 +202,7 @@ pub(super) fn keep_team_rules<V>(
                     .entry(key.clone())
                     .or_default()
                     .insert(rule.priority);
-                backends.extend(owned_backends(&rule));
+                backends.extend(rule.owned_backends().cloned());
                 let owner = rule.owner.clone().unwrap_or_default();
                 *kept.entry((owner, lb.gateway.clone())).or_default() += 1;
             }
@@ -215,20 +215,6 @@ pub(super) fn keep_team_rules<V>(
             team,
             gateway,
             rules,
-        })
-        .collect()
-}
-
-fn owned_backends(rule: &Rule) -> Vec<String> {
-    rule.actions
-        .iter()
-        .flat_map(|a| match a {
-            Action::Forward { target_groups, .. } => target_groups.as_slice(),
-            _ => &[],
-        })
-        .filter_map(|w| match &w.target_group {
-            TargetGroupRef::Owned(backend) => Some(backend.clone()),
-            TargetGroupRef::Existing(_) => None,
         })
         .collect()
 }
@@ -259,6 +245,7 @@ fn keep_target_groups(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alb::Action;
     use crate::alb::Protocol;
     use crate::alb::fixtures::{forward, host, listener, load_balancer, rule, target_group};
     use crate::plan::diff;

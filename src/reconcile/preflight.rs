@@ -24,7 +24,8 @@ pub fn unusable_target_groups(desired: &mut Stack, ids: &AwsIds) -> Vec<HeldBack
         for listener in &mut lb.listeners {
             for rule in &mut listener.rules {
                 let cause = first_unusable(rule, ids, lb_vpc).or_else(|| {
-                    owned_backends(rule).find_map(|backend| taken.get(backend).cloned())
+                    rule.owned_backends()
+                        .find_map(|backend| taken.get(backend).cloned())
                 });
                 let Some(cause) = cause else {
                     continue;
@@ -69,30 +70,13 @@ fn taken_names(
         .collect()
 }
 
-fn owned_backends(rule: &Rule) -> impl Iterator<Item = &String> {
-    rule.actions
-        .iter()
-        .flat_map(|a| match a {
-            Action::Forward { target_groups, .. } => target_groups.as_slice(),
-            _ => &[],
-        })
-        .filter_map(|w| match &w.target_group {
-            TargetGroupRef::Owned(backend) => Some(backend),
-            TargetGroupRef::Existing(_) => None,
-        })
-}
-
 fn first_unusable(
     rule: &Rule,
     ids: &AwsIds,
     lb_vpc: Option<&String>,
 ) -> Option<UnusableTargetGroup> {
-    let names = rule.actions.iter().flat_map(|a| match a {
-        Action::Forward { target_groups, .. } => target_groups.as_slice(),
-        _ => &[],
-    });
-    names
-        .filter_map(|w| match &w.target_group {
+    rule.forwards_to()
+        .filter_map(|t| match t {
             TargetGroupRef::Existing(name) => Some(name),
             TargetGroupRef::Owned(_) => None,
         })

@@ -6,10 +6,11 @@
 //! | `GET /readyz` | 200 once a reconcile has succeeded, else 503 |
 //! | `GET /metrics` | the Prometheus text exposition of [`Metrics`] |
 //! | `GET /status` | the JSON of `gwsync status --format json`, from the [`StatusSource`]; 500 with `{"error": ...}` if it fails |
-//! | `POST /webhook` | 404 without a secret; 429 over the rate; 413 over the body cap; 401 without valid proof; else 202 and one fetch asked of the loop |
+//! | `POST /webhook` | 404 without a secret; 413 over the body cap; 401 without valid proof; 429 when authenticated deliveries come over the rate; else 202 and one fetch asked of the loop |
 //!
-//! What it owns: routing, status codes, the webhook's order of checks (the rate limit comes
-//! before the body is read and the HMAC computed, so a flood costs neither memory nor CPU),
+//! What it owns: routing, status codes, the webhook's order of checks (the body cap first;
+//! then the signature, a cheap HMAC over a capped body; the rate limit counts authenticated
+//! deliveries only, so that a flood of unsigned requests never makes a genuine push wait),
 //! and coalescing webhook triggers into one pending fetch.
 //!
 //! What it must not do: reconcile, fetch, or read the state database. It reads the
@@ -268,18 +269,6 @@ async fn webhook(State(shared): State<Arc<Shared>>, request: Request) -> Respons
             "no webhook secret configured",
         );
     };
-    if hook.limiter.check().is_err() {
-        tracing::debug!("webhook rate-limited");
-        let mut response = answer(
-            "rate_limited",
-            StatusCode::TOO_MANY_REQUESTS,
-            "too many webhook requests",
-        );
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return response;
-    }
     let headers = request.headers().clone();
     let body = match Bytes::from_request(request, &()).await {
         Ok(body) => body,
@@ -311,6 +300,20 @@ async fn webhook(State(shared): State<Arc<Shared>>, request: Request) -> Respons
             );
         }
     };
+    // The rate limit counts authenticated deliveries only (the HMAC is cheap, the body
+    // capped): a flood of unsigned requests never makes a genuine push wait.
+    if hook.limiter.check().is_err() {
+        tracing::debug!("webhook rate-limited");
+        let mut response = answer(
+            "rate_limited",
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many webhook requests",
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return response;
+    }
     match shared.trigger.try_send(()) {
         // Full: a fetch is already pending, and it will see this push too.
         Ok(()) | Err(mpsc::error::TrySendError::Full(())) => {

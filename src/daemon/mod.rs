@@ -67,8 +67,13 @@ pub enum DaemonError {
     },
     #[error("cannot install the signal handlers: {0}")]
     Signals(std::io::Error),
-    #[error("daemon.webhook_secret_env names `{0}`, which is not set or empty")]
+    #[error("daemon.webhook_secret_env names `{0}`, which is not set")]
     MissingWebhookSecret(String),
+    #[error("the webhook secret in `{var}` is refused")]
+    WeakWebhookSecret {
+        var: String,
+        source: webhook::WeakSecret,
+    },
 }
 
 /// What `gwsync run` needs from the command line.
@@ -562,7 +567,12 @@ fn webhook_settings(config: &Config) -> Result<Option<WebhookSettings>, DaemonEr
     let missing = || DaemonError::MissingWebhookSecret(var.clone());
     let secret = std::env::var(var).map_err(|_| missing())?;
     Ok(Some(WebhookSettings {
-        auth: webhook::WebhookAuth::new(secret.into_bytes()).map_err(|_| missing())?,
+        auth: webhook::WebhookAuth::new(secret.into_bytes()).map_err(|source| {
+            DaemonError::WeakWebhookSecret {
+                var: var.clone(),
+                source,
+            }
+        })?,
         max_body_bytes: config.daemon.webhook_max_body_bytes,
         per_second: config.daemon.webhook_per_second,
         burst: config.daemon.webhook_burst,

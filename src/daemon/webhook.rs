@@ -75,18 +75,22 @@ pub enum WebhookRejection {
     BadToken,
 }
 
-/// The secret is empty: every check would be made with a key anyone knows.
+/// The shortest secret accepted: shorter ones can be guessed (GitHub's documentation asks
+/// for a random string with high entropy).
+pub const MIN_SECRET_BYTES: usize = 16;
+
+/// The secret is too short: every check would be made with a key that can be guessed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the webhook secret is empty")]
-pub struct EmptySecret;
+#[error("the webhook secret is shorter than {MIN_SECRET_BYTES} bytes; use a long random string")]
+pub struct WeakSecret;
 
 impl WebhookAuth {
     /// Checks made with `secret`, used byte for byte (strip a secret file's trailing newline
     /// before).
-    pub fn new(secret: impl Into<Vec<u8>>) -> Result<WebhookAuth, EmptySecret> {
+    pub fn new(secret: impl Into<Vec<u8>>) -> Result<WebhookAuth, WeakSecret> {
         let secret = secret.into();
-        if secret.is_empty() {
-            return Err(EmptySecret);
+        if secret.len() < MIN_SECRET_BYTES {
+            return Err(WeakSecret);
         }
         Ok(WebhookAuth { secret })
     }
@@ -307,8 +311,10 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_secret_is_refused() {
-        assert_eq!(WebhookAuth::new(Vec::new()).unwrap_err(), EmptySecret);
+    fn an_empty_or_short_secret_is_refused() {
+        assert_eq!(WebhookAuth::new(Vec::new()).unwrap_err(), WeakSecret);
+        assert_eq!(WebhookAuth::new("x").unwrap_err(), WeakSecret);
+        assert!(WebhookAuth::new("0123456789abcdef").is_ok());
     }
 
     #[test]

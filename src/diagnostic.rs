@@ -119,20 +119,47 @@ impl Diagnostic {
 /// `file:line: team: Kind/namespace/name: field: message`, leaving out the parts that are
 /// not known.
 impl fmt::Display for Diagnostic {
+    /// One line, whatever the input held: file names, objects, fields and messages (which
+    /// quote values from the input) go through [`printable`].
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (&self.file, self.line) {
-            (Some(file), Some(line)) => write!(f, "{file}:{line}: ")?,
-            (Some(file), None) => write!(f, "{file}: ")?,
+            (Some(file), Some(line)) => write!(f, "{}:{line}: ", printable(file))?,
+            (Some(file), None) => write!(f, "{}: ", printable(file))?,
             _ => {}
         }
         for part in [&self.team, &self.object, &self.field]
             .into_iter()
             .flatten()
         {
-            write!(f, "{part}: ")?;
+            write!(f, "{}: ", printable(part))?;
         }
-        write!(f, "{}", self.message)
+        write!(f, "{}", printable(&self.message))
     }
+}
+
+/// `text` safe to print on a terminal or in a log line: control characters (a newline that
+/// would forge a line of output, ANSI escape sequences, carriage returns) and the Unicode
+/// controls that reorder text (bidirectional overrides and isolates) are written as escapes
+/// (`\n`, `\u{1b}`). Everything else is kept as it is.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if unsafe_char(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// The codes gwsync emits. Keep them stable: CI pipelines and tests match on them.
@@ -201,6 +228,27 @@ pub mod codes {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_diagnostic_prints_on_one_line_whatever_the_input_held() {
+        let d = Diagnostic::refusal(
+            codes::NOT_UTF8,
+            "value `\u{1b}[31mred\u{1b}[0m` is \u{202e}reversed",
+        )
+        .at("teams/orders/evil\nteam payments: admitted.yaml", Some(3));
+        let text = d.to_string();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{202e}'),
+            "{text}"
+        );
+        assert!(
+            text.starts_with("teams/orders/evil\\nteam payments: admitted.yaml:3: "),
+            "{text}"
+        );
+        assert!(text.contains("\\u{1b}[31mred"), "{text}");
+        assert_eq!(printable("plain é text"), "plain é text");
+    }
+
     use super::*;
 
     #[test]

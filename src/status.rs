@@ -6,6 +6,7 @@
 //! `reconcile::teams` wrote after the last reconcile, with what operators did since (a hold,
 //! a release, a resume) laid over it, so that it never waits for the next reconcile to say so.
 
+use crate::diagnostic::printable;
 use crate::source::{Revision, short};
 use crate::store::{Condition, Hold, Pin, Store, StoreError, TeamRecord, TeamState};
 use serde::Serialize;
@@ -345,12 +346,12 @@ impl TeamStatus {
         if self.live.as_ref().map(|l| l.commit.as_str()) != Some(self.wanted.commit.as_str()) {
             out.push_str(&format!(", wanted {}", short(&self.wanted.commit)));
             if let Some(author) = &self.wanted.author {
-                out.push_str(&format!(" by {author}"));
+                out.push_str(&format!(" by {}", printable(author)));
             }
         }
         out.push('\n');
         if let Some(reason) = &self.reason {
-            out.push_str(&format!("      why: {reason}\n"));
+            out.push_str(&format!("      why: {}\n", printable(reason)));
         }
         if let Some(next) = &self.next_step {
             out.push_str(&format!("      next: {next}\n"));

@@ -179,7 +179,12 @@ impl<'a> Report<'a> {
         let mut out = String::new();
         let r = self.revision;
         let short = crate::source::short(&r.commit);
-        let _ = writeln!(out, "revision {short} {:?} by {}", r.summary, r.author);
+        let _ = writeln!(
+            out,
+            "revision {short} {:?} by {}",
+            r.summary,
+            crate::diagnostic::printable(&r.author)
+        );
         for d in self.revision_diagnostics() {
             let _ = writeln!(out, "  {}: {d}", d.severity.as_str());
         }

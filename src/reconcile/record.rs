@@ -105,7 +105,7 @@ pub fn owner_diagnostics(checked: &Checked, owner: &str) -> Vec<Diagnostic> {
 
 /// The files of `owner` (`platform` or a team) at `checked`, as (path, text), in path order;
 /// the platform's include the tenants file.
-pub fn owner_files(checked: &Checked, tenants_file: &str, owner: &str) -> Vec<(String, String)> {
+fn owner_files(checked: &Checked, tenants_file: &str, owner: &str) -> Vec<(String, String)> {
     let Some(tenancy) = &checked.admission.tenancy else {
         return Vec::new();
     };

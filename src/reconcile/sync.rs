@@ -262,20 +262,6 @@ pub async fn sync(
         .last_applied()
         .await?
         .is_some_and(|(c, _, outcome)| &c == commit && outcome == "succeeded");
-    if plan.is_empty() && already_recorded {
-        let nothing = ApplyReport::default();
-        result.teams = teams::record(
-            config,
-            store,
-            checked,
-            &result.held_back,
-            Applied::Report(&nothing),
-        )
-        .await?;
-        result.outcome = SyncOutcome::Unchanged;
-        result.plan = Some(plan);
-        return Ok(result);
-    }
     if !plan.is_empty()
         && let Some(window) = frozen(config, store, commit, actor, ignore_freeze).await?
     {
@@ -284,20 +270,17 @@ pub async fn sync(
         return Ok(result);
     }
     // A new commit that needs no change is still recorded as applied: it is what runs.
-    let mut ids = live.ids;
-    let report = execute(
-        config,
-        store,
-        clients,
-        &plan,
-        &mut ids,
-        ApplyRecord {
+    let report = if plan.is_empty() && already_recorded {
+        ApplyReport::default()
+    } else {
+        let mut ids = live.ids;
+        let record = ApplyRecord {
             commit,
             kind: "sync",
             actor,
-        },
-    )
-    .await?;
+        };
+        execute(config, store, clients, &plan, &mut ids, record).await?
+    };
     result.teams = teams::record(
         config,
         store,

@@ -9,12 +9,13 @@
 //! leave as it is on AWS because of them (held and stalled teams). It never talks to AWS.
 
 use super::Checked;
-use super::record::{now, owner_files};
+use super::admit_options;
+use super::record::now;
 use crate::aws::apply::{ApplyReport, ChangeResult, Outcome};
 use crate::config::Config;
 use crate::plan::{HeldBack, TeamKept};
 use crate::store::{Hold, Pin, Store, StoreError, TeamRecord, TeamState};
-use sha2::{Digest, Sha256};
+use crate::tenancy::team_digests;
 use std::collections::BTreeMap;
 
 /// What a reconcile did to AWS, as far as the teams are concerned.
@@ -31,7 +32,7 @@ pub struct Facts {
     pub team: String,
     /// The tracked revision reconciled.
     pub wanted: String,
-    /// [`files_digest`] of the team's files at `wanted`.
+    /// The digest of the team's files at `wanted` (`tenancy::team_digests`).
     pub digest: String,
     /// `gwsync hold`, in one line.
     pub hold: Option<String>,
@@ -113,16 +114,13 @@ pub fn decide(previous: Option<&TeamRecord>, facts: Facts, retries: u32, now: i6
     }
 }
 
-/// SHA-256 over a team's files at `checked` (paths and contents): what tells a commit that
-/// changes the team from one that does not.
-pub fn files_digest(checked: &Checked, tenants_file: &str, team: &str) -> String {
-    let mut hash = Sha256::new();
-    for (path, text) in owner_files(checked, tenants_file, team) {
-        for part in [path.as_bytes(), &[0], text.as_bytes(), &[0]] {
-            hash.update(part);
-        }
+/// Each team's files digest at `checked` (`tenancy::team_digests`), by team: what tells a
+/// commit that changes a team from one that does not.
+fn digests(config: &Config, checked: &Checked) -> BTreeMap<String, String> {
+    match &checked.admission.tenancy {
+        Some(tenancy) => team_digests(&checked.snapshot, tenancy, &admit_options(config)),
+        None => BTreeMap::new(),
     }
-    hex::encode(hash.finalize())
 }
 
 /// The teams a plan of `checked` leaves as they are on AWS: held by an operator, and stalled
@@ -134,12 +132,18 @@ pub async fn kept(
     checked: &Checked,
 ) -> Result<BTreeMap<String, TeamKept>, StoreError> {
     let mut kept: BTreeMap<String, TeamKept> = BTreeMap::new();
-    for record in store.team_records().await? {
-        let still = record.state == TeamState::Stalled
-            && record.files_digest
-                == files_digest(checked, &config.repo.tenants_file, &record.team);
-        if still {
-            kept.insert(record.team, TeamKept::Stalled);
+    let stalled: Vec<TeamRecord> = store
+        .team_records()
+        .await?
+        .into_iter()
+        .filter(|r| r.state == TeamState::Stalled)
+        .collect();
+    if !stalled.is_empty() {
+        let digests = digests(config, checked);
+        for record in stalled {
+            if digests.get(&record.team) == Some(&record.files_digest) {
+                kept.insert(record.team, TeamKept::Stalled);
+            }
         }
     }
     for hold in store.holds().await? {
@@ -180,6 +184,7 @@ pub async fn record(
         })
         .collect();
     let report = checked.report();
+    let digests = digests(config, checked);
     let now = now();
     let records: Vec<TeamRecord> = tenancy
         .teams
@@ -189,7 +194,7 @@ pub async fn record(
             let facts = Facts {
                 team: name.to_string(),
                 wanted: checked.revision.commit.clone(),
-                digest: files_digest(checked, &config.repo.tenants_file, name),
+                digest: digests.get(name).cloned().unwrap_or_default(),
                 hold: holds.get(name).map(hold_line),
                 pinned: match &applied {
                     Applied::Pinned(pin) if pin.team.as_deref().is_none_or(|t| t == name) => {

@@ -19,6 +19,7 @@ use super::{PathOwner, Tenancy};
 use crate::diagnostic::Diagnostic;
 use crate::source::{Snapshot, SourceFile};
 use sha2::{Digest as _, Sha256};
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// SHA-256 of a list of files, paths and bytes.
@@ -120,6 +121,28 @@ impl<'a> FilesByOwner<'a> {
     fn shared_digest(&self) -> Digest {
         digest(self.platform.iter().chain(&self.outside).copied())
     }
+}
+
+/// SHA-256 (hex) of each team's files at `snapshot`, by team name, as the cache keys them:
+/// what tells a revision that changes a team from one that does not (one pass over the
+/// files).
+pub fn team_digests(
+    snapshot: &Snapshot,
+    tenancy: &Tenancy,
+    options: &AdmitOptions,
+) -> BTreeMap<String, String> {
+    let files = FilesByOwner::of(snapshot, tenancy, options);
+    tenancy
+        .teams
+        .iter()
+        .zip(&files.teams)
+        .map(|(team, team_files)| {
+            (
+                team.name.clone(),
+                hex::encode(digest(team_files.iter().copied())),
+            )
+        })
+        .collect()
 }
 
 fn digest<'a>(files: impl IntoIterator<Item = &'a SourceFile>) -> Digest {

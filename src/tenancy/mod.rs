@@ -26,7 +26,7 @@ pub mod refs;
 
 pub use admit::{Admission, Outcome, Verdict, admit, admit_incremental};
 pub use attach::{Attachment, ListenerRef, ParentKind};
-pub use cache::{AdmissionCache, CacheStats, FullReason};
+pub use cache::{AdmissionCache, CacheStats, FullReason, team_digests};
 pub use load::AdmitOptions;
 
 use crate::diagnostic::{Diagnostic, codes};

@@ -172,6 +172,7 @@ pub mod codes {
     pub const EMPTY_TEAM_FOLDER: Code = Code("empty-team-folder");
     pub const FILE_TOO_LARGE: Code = Code("file-too-large");
     pub const NON_UTF8_PATH: Code = Code("non-utf8-path");
+    pub const UNPRINTABLE_PATH: Code = Code("unprintable-path");
     pub const OUTSIDE_FOLDERS: Code = Code("outside-folders");
     pub const NOT_UTF8: Code = Code("not-utf8");
     pub const NUL_BYTE: Code = Code("nul-byte");

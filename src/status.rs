@@ -240,14 +240,14 @@ impl Status {
             .iter()
             .filter(|t| t.state != TeamState::InSync)
             .map(|t| match &t.reason {
-                Some(reason) => format!("team {} is {}: {reason}", t.name, t.state),
+                Some(reason) => format!("team {} is {}: {}", t.name, t.state, printable(reason)),
                 None => format!("team {} is {}", t.name, t.state),
             })
             .collect();
         out.extend(
             self.conditions
                 .iter()
-                .map(|c| format!("{}: {}", c.kind, c.detail)),
+                .map(|c| format!("{}: {}", c.kind, printable(&c.detail))),
         );
         if let Some(a) = self.applied.as_ref().filter(|a| a.outcome != "succeeded") {
             out.push(format!(
@@ -311,7 +311,7 @@ impl Status {
                 c.kind,
                 short(&c.commit),
                 c.since,
-                c.detail
+                printable(&c.detail)
             ));
         }
         if !self.teams.is_empty() {

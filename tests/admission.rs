@@ -688,6 +688,25 @@ fn non_utf8_file_name_is_refused() {
     );
 }
 
+/// A newline in a file name would forge a line of output (`team payments: admitted`) wherever
+/// the name is printed: refused at the source, like a non-UTF-8 name.
+#[test]
+fn a_file_name_with_a_control_character_is_refused() {
+    let mut repo = baseline();
+    repo.write("teams/orders/evil\nteam payments: admitted.yaml", TGC);
+    repo.commit("A newline in a file name");
+    let adm = admit(&repo);
+    let d = assert_refused(
+        &adm,
+        "orders",
+        codes::UNPRINTABLE_PATH,
+        "teams/orders/evil\nteam payments: admitted.yaml",
+        None,
+    );
+    assert_eq!(d.to_string().lines().count(), 1, "{d}");
+    assert_others_untouched(&adm, "orders");
+}
+
 #[test]
 fn file_over_the_size_limit_is_refused() {
     let limits = Limits {

@@ -109,7 +109,7 @@ fn teams_report(result: &SyncResult, code: Exit) -> Exit {
             "team {} is {}: {}",
             team.team,
             team.state,
-            team.reason.as_deref().unwrap_or("no reason recorded")
+            crate::diagnostic::printable(team.reason.as_deref().unwrap_or("no reason recorded"))
         );
     }
     FAILED

@@ -48,6 +48,9 @@ pub enum RefusedReason {
     TooLarge { size: u64, limit: u64 },
     /// A manifest, or a folder, whose path is not UTF-8 and so cannot be named or owned.
     NonUtf8Path,
+    /// A manifest, or a folder, whose name holds a control character (a newline, an escape):
+    /// it would forge or garble every line of output that names it.
+    UnprintablePath,
 }
 
 /// Git's normalised file modes (`TreeEntry::filemode`).
@@ -185,6 +188,9 @@ impl<'r> TreeWalk<'r> {
             EntryKind::Submodule => self.note_submodule(entry, lossy_path()),
             EntryKind::Folder | EntryKind::Manifest if std::str::from_utf8(name).is_err() => {
                 self.refuse(lossy_path(), RefusedReason::NonUtf8Path);
+            }
+            EntryKind::Folder | EntryKind::Manifest if name.iter().any(u8::is_ascii_control) => {
+                self.refuse(lossy_path(), RefusedReason::UnprintablePath);
             }
             EntryKind::Folder => {
                 let folder = self.repo.find_tree(entry.id())?;

@@ -50,6 +50,10 @@ pub(super) fn refused_entry(reason: &RefusedReason) -> Diagnostic {
         RefusedReason::NonUtf8Path => {
             Diagnostic::refusal(codes::NON_UTF8_PATH, "the file name is not valid UTF-8")
         }
+        RefusedReason::UnprintablePath => Diagnostic::refusal(
+            codes::UNPRINTABLE_PATH,
+            "the file or folder name holds a control character (a newline, an escape)",
+        ),
     }
 }
 

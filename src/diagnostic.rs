@@ -180,6 +180,13 @@ pub mod codes {
     pub const YAML_SYNTAX: Code = Code("yaml-syntax");
     pub const YAML_TOO_DEEP: Code = Code("yaml-too-deep");
     pub const YAML_TOO_MANY_NODES: Code = Code("yaml-too-many-nodes");
+    /// A YAML merge key (`<<`): Kubernetes does not apply them, so the merged fields would
+    /// silently be missing.
+    pub const YAML_MERGE_KEY: Code = Code("yaml-merge-key");
+    /// A control character (CR, LF, ESC, ...) in a value of a spec.
+    pub const CONTROL_CHARACTER: Code = Code("control-character");
+    /// One owner's files exceed `limits.max_files_per_owner` or `limits.max_bytes_per_owner`.
+    pub const OWNER_TOO_LARGE: Code = Code("owner-too-large");
 
     // Document-level problems.
     pub const NOT_A_MAPPING: Code = Code("not-a-mapping");
@@ -203,6 +210,13 @@ pub mod codes {
     pub const TARGET_GROUP_NOT_GRANTED: Code = Code("target-group-not-granted");
     pub const UNSUPPORTED: Code = Code("unsupported");
     pub const OTHER_GATEWAY_CLASS: Code = Code("other-gateway-class");
+    /// A tag gwsync keeps for itself (`gwsync.dev/`) or AWS does (`aws:`).
+    pub const RESERVED_TAG: Code = Code("reserved-tag");
+    /// A target address a team may not register (link-local, loopback, metadata service).
+    pub const UNSAFE_TARGET: Code = Code("unsafe-target");
+    /// The commit changes the tenants file (or the platform folder) together with team
+    /// folders: a team's pull request that also widens its own grants.
+    pub const TENANTS_CHANGED_WITH_TEAMS: Code = Code("tenants-changed-with-teams");
 
     // References (errors on the object; the team stays admitted).
     pub const PARENT_NOT_FOUND: Code = Code("parent-not-found");

@@ -12,6 +12,7 @@
 
 pub mod lbc;
 mod locate;
+mod schema;
 pub mod tenants;
 mod yaml;
 

@@ -74,9 +74,16 @@ pub(super) fn load_document(
     limits: &Limits,
 ) -> Result<(Document, Vec<Diagnostic>), Vec<Diagnostic>> {
     let at = |d: Diagnostic, line: usize| d.at(&origin.file, Some(line));
-    let shape = Shape::measure(text, limits).map_err(|(code, message, line)| {
-        let line = origin.line + chunk_line_offset(text, line);
-        vec![at(Diagnostic::refusal(code, message), line)]
+    let shape = Shape::measure(text, limits).map_err(|stopped| {
+        let line = origin.line + chunk_line_offset(text, stopped.line);
+        let mut d = Diagnostic::refusal(stopped.code, stopped.message);
+        if let Some(field) = stopped.field {
+            d = d.field(field);
+        }
+        if let Some(object) = stopped.object {
+            d = d.object(object);
+        }
+        vec![at(d, line)]
     })?;
     let (Some(api_version), Some(kind_name)) = (shape.api_version.clone(), shape.kind.clone())
     else {
@@ -187,6 +194,9 @@ pub(super) fn load_document(
     {
         diagnostics
             .push(Diagnostic::refusal(codes::INVALID_NAME, message).field("metadata.namespace"));
+    }
+    if let Body::HTTPRoute(spec) = &body {
+        diagnostics.extend(super::schema::http_route_problems(spec));
     }
     let unknown_severity = match kind.strictness() {
         Strictness::Strict => Severity::Refusal,
@@ -421,22 +431,86 @@ struct Shape {
     kind: Option<String>,
 }
 
-/// Counts nodes and depth while walking the event stream; `exceeded` records which limit
-/// stopped the walk, so its error is told apart from a syntax error.
+/// Why the streaming pass stopped: a limit, a merge key, or a value the schema forbids
+/// wherever it appears; `field` is where, when it is a field.
+struct Stopped {
+    code: Code,
+    message: String,
+    line: usize,
+    field: Option<String>,
+    /// `Kind/namespace/name` as far as the walk had read it.
+    object: Option<String>,
+}
+
+/// One step of the path to the node being walked.
+enum Segment {
+    Key(String),
+    Index(usize),
+}
+
+/// Counts nodes and depth while walking the event stream, and keeps the path to the current
+/// node; `exceeded` records which check stopped the walk, so its error is told apart from a
+/// syntax error.
 struct Budget {
     nodes: usize,
     max_nodes: usize,
     max_depth: usize,
-    exceeded: Option<(Code, String)>,
+    exceeded: Option<(Code, String, Option<String>)>,
+    path: Vec<Segment>,
+    /// The text of the map key just walked (None when it was not a string).
+    last_key: Option<String>,
+    /// `metadata.name` and `metadata.namespace` as walked, to name the object of an error.
+    name: Option<String>,
+    namespace: Option<String>,
+}
+
+impl Budget {
+    /// The path to the current node, in the notation of every other diagnostic.
+    fn field(&self) -> String {
+        let mut out = String::new();
+        for segment in &self.path {
+            match segment {
+                Segment::Key(k) if out.is_empty() => out.push_str(k),
+                Segment::Key(k) => {
+                    out.push('.');
+                    out.push_str(k);
+                }
+                Segment::Index(i) => out.push_str(&format!("[{i}]")),
+            }
+        }
+        out
+    }
+
+    /// The key the current value sits under, if it sits under a key.
+    fn key(&self) -> Option<&str> {
+        match self.path.last() {
+            Some(Segment::Key(k)) => Some(k),
+            _ => None,
+        }
+    }
+
+    fn in_spec(&self) -> bool {
+        matches!(self.path.first(), Some(Segment::Key(k)) if k == "spec")
+    }
+
+    fn stop<E: de::Error>(&mut self, code: Code, message: String, at_field: bool) -> E {
+        let field = at_field.then(|| self.field());
+        self.exceeded = Some((code, message.clone(), field));
+        E::custom(message)
+    }
 }
 
 impl Shape {
-    fn measure(text: &str, limits: &Limits) -> Result<Shape, (Code, String, usize)> {
+    fn measure(text: &str, limits: &Limits) -> Result<Shape, Stopped> {
         let mut budget = Budget {
             nodes: 0,
             max_nodes: limits.max_yaml_nodes,
             max_depth: limits.max_yaml_depth,
             exceeded: None,
+            path: Vec::new(),
+            last_key: None,
+            name: None,
+            namespace: None,
         };
         let mut shape = Shape::default();
         let de = serde_yaml::Deserializer::from_str(text);
@@ -444,13 +518,27 @@ impl Shape {
             budget: &mut budget,
             depth: 0,
             top: Some(&mut shape),
+            role: Role::Value,
         };
         match seed.deserialize(de) {
             Ok(()) => Ok(shape),
             Err(e) => {
                 let line = e.location().map_or(1, |l| l.line());
                 Err(match budget.exceeded {
-                    Some((code, message)) => (code, message, line),
+                    Some((code, message, field)) => Stopped {
+                        code,
+                        message,
+                        line,
+                        field,
+                        object: shape.kind.as_deref().and_then(Kind::from_name).map(|kind| {
+                            ObjectKey {
+                                kind,
+                                namespace: budget.namespace.take(),
+                                name: budget.name.take().unwrap_or_else(|| "?".to_string()),
+                            }
+                            .to_string()
+                        }),
+                    },
                     None => {
                         let mut message = e.to_string();
                         if let Some(cut) = message.find(" at line ") {
@@ -463,7 +551,13 @@ impl Shape {
                         } else {
                             codes::YAML_SYNTAX
                         };
-                        (code, format!("YAML: {message}"), line)
+                        Stopped {
+                            code,
+                            message: format!("YAML: {message}"),
+                            line,
+                            field: None,
+                            object: None,
+                        }
                     }
                 })
             }
@@ -471,13 +565,30 @@ impl Shape {
     }
 }
 
-/// A seed that walks any value, charging each node to the budget. At the top level it also
-/// records `apiVersion` and `kind`.
+/// Whether a node is a map key or a value.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Key,
+    Value,
+}
+
+/// A seed that walks any value, charging each node to the budget and checking what the
+/// schema forbids wherever it appears (see [`Walk::check_number`], [`Walk::check_text`]). At
+/// the top level it also records `apiVersion` and `kind`.
 struct Walk<'a> {
     budget: &'a mut Budget,
     depth: usize,
     top: Option<&'a mut Shape>,
+    role: Role,
 }
+
+/// Integer fields whose range every kind gwsync reads shares: Gateway API ports (listeners,
+/// parent and backend references, redirects) and the `targets` extension are 1–65535;
+/// backend weights 0–1,000,000 (the Gateway API schema's bounds).
+const RANGES: [(&str, i128, i128); 2] = [("port", 1, 65_535), ("weight", 0, 1_000_000)];
+
+/// String fields that may hold line breaks and tabs: a fixed response's body.
+const MULTILINE_FIELDS: [&str; 1] = ["messageBody"];
 
 impl Walk<'_> {
     fn charge<E: de::Error>(&mut self) -> Result<(), E> {
@@ -487,8 +598,7 @@ impl Walk<'_> {
                 "the document expands to more than {} YAML nodes (limits.max_yaml_nodes); aliases that multiply content are refused",
                 self.budget.max_nodes
             );
-            self.budget.exceeded = Some((codes::YAML_TOO_MANY_NODES, message.clone()));
-            return Err(E::custom(message));
+            return Err(self.budget.stop(codes::YAML_TOO_MANY_NODES, message, false));
         }
         Ok(())
     }
@@ -499,17 +609,72 @@ impl Walk<'_> {
                 "the document nests deeper than {} levels (limits.max_yaml_depth)",
                 self.budget.max_depth
             );
-            self.budget.exceeded = Some((codes::YAML_TOO_DEEP, message.clone()));
-            return Err(E::custom(message));
+            return Err(self.budget.stop(codes::YAML_TOO_DEEP, message, false));
         }
         Ok(())
     }
 
-    fn child(&mut self) -> Walk<'_> {
+    fn child(&mut self, role: Role) -> Walk<'_> {
         Walk {
             budget: self.budget,
             depth: self.depth + 1,
             top: None,
+            role,
+        }
+    }
+
+    /// A port or weight outside its range; negative numbers are never clamped.
+    fn check_number<E: de::Error>(&mut self, value: i128) -> Result<(), E> {
+        let Some(key) = self.budget.key().filter(|_| self.role == Role::Value) else {
+            return Ok(());
+        };
+        match RANGES.iter().find(|(name, _, _)| *name == key) {
+            Some((name, min, max)) if !(*min..=*max).contains(&value) => {
+                let message = format!("{name} {value} is outside {min}-{max}");
+                Err(self.budget.stop(codes::INVALID_FIELD, message, true))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// A merge key, or a control character in a value of the spec: a CR or LF would split a
+    /// header or a log line, an escape would rewrite a terminal.
+    fn check_text<E: de::Error>(&mut self, value: &str) -> Result<(), E> {
+        if self.role == Role::Key {
+            if value == "<<" {
+                let message = "YAML merge keys (`<<`) are not applied by Kubernetes or gwsync: the merged fields would be missing; write the fields out".to_string();
+                return Err(self.budget.stop(codes::YAML_MERGE_KEY, message, true));
+            }
+            self.budget.last_key = Some(value.to_string());
+            return Ok(());
+        }
+        if let [Segment::Key(m), Segment::Key(k)] = self.budget.path.as_slice()
+            && m == "metadata"
+        {
+            match k.as_str() {
+                "name" => self.budget.name = Some(value.to_string()),
+                "namespace" => self.budget.namespace = Some(value.to_string()),
+                _ => {}
+            }
+        }
+        if !self.budget.in_spec() {
+            return Ok(());
+        }
+        let multiline = self
+            .budget
+            .key()
+            .is_some_and(|k| MULTILINE_FIELDS.contains(&k));
+        let forbidden =
+            |c: &char| c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t'));
+        match value.chars().find(forbidden) {
+            Some(c) => {
+                let message = format!(
+                    "the value holds the control character {:?}; values must be printable",
+                    c
+                );
+                Err(self.budget.stop(codes::CONTROL_CHARACTER, message, true))
+            }
+            None => Ok(()),
         }
     }
 }
@@ -573,17 +738,20 @@ impl<'de> de::Visitor<'de> for Walk<'_> {
     fn visit_bool<E: de::Error>(mut self, _: bool) -> Result<(), E> {
         self.charge()
     }
-    fn visit_i64<E: de::Error>(mut self, _: i64) -> Result<(), E> {
-        self.charge()
+    fn visit_i64<E: de::Error>(mut self, v: i64) -> Result<(), E> {
+        self.charge()?;
+        self.check_number(v.into())
     }
-    fn visit_u64<E: de::Error>(mut self, _: u64) -> Result<(), E> {
-        self.charge()
+    fn visit_u64<E: de::Error>(mut self, v: u64) -> Result<(), E> {
+        self.charge()?;
+        self.check_number(v.into())
     }
     fn visit_f64<E: de::Error>(mut self, _: f64) -> Result<(), E> {
         self.charge()
     }
-    fn visit_str<E: de::Error>(mut self, _: &str) -> Result<(), E> {
-        self.charge()
+    fn visit_str<E: de::Error>(mut self, v: &str) -> Result<(), E> {
+        self.charge()?;
+        self.check_text(v)
     }
     fn visit_unit<E: de::Error>(mut self) -> Result<(), E> {
         self.charge()
@@ -593,24 +761,34 @@ impl<'de> de::Visitor<'de> for Walk<'_> {
     }
     fn visit_some<D: Deserializer<'de>>(mut self, d: D) -> Result<(), D::Error> {
         self.charge()?;
-        self.child().deserialize(d)
+        let role = self.role;
+        self.child(role).deserialize(d)
     }
     fn visit_newtype_struct<D: Deserializer<'de>>(mut self, d: D) -> Result<(), D::Error> {
         self.charge()?;
-        self.child().deserialize(d)
+        let role = self.role;
+        self.child(role).deserialize(d)
     }
     fn visit_enum<A: de::EnumAccess<'de>>(mut self, data: A) -> Result<(), A::Error> {
         // A tagged value (`!Tag value`): walk the tag and its content.
         self.charge()?;
         let (_, variant): (IgnoredAny, _) = data.variant()?;
-        de::VariantAccess::newtype_variant_seed(variant, self.child())
+        de::VariantAccess::newtype_variant_seed(variant, self.child(Role::Value))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
         self.charge()?;
         self.enter()?;
-        while seq.next_element_seed(self.child())?.is_some() {}
-        Ok(())
+        let mut index = 0;
+        loop {
+            self.budget.path.push(Segment::Index(index));
+            let more = seq.next_element_seed(self.child(Role::Value))?.is_some();
+            self.budget.path.pop();
+            if !more {
+                return Ok(());
+            }
+            index += 1;
+        }
     }
 
     fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
@@ -624,16 +802,39 @@ impl<'de> de::Visitor<'de> for Walk<'_> {
                     match key.0.as_deref() {
                         Some("apiVersion") => shape.api_version = map.next_value::<Captured>()?.0,
                         Some("kind") => shape.kind = map.next_value::<Captured>()?.0,
-                        _ => map.next_value_seed(self.child())?,
+                        Some(other) => {
+                            self.child(Role::Key).check_text::<A::Error>(other)?;
+                            self.walk_value(&mut map, Some(other.to_string()))?;
+                        }
+                        None => self.walk_value(&mut map, None)?,
                     }
                 }
             }
-            None => {
-                while map.next_key_seed(self.child())?.is_some() {
-                    map.next_value_seed(self.child())?;
+            None => loop {
+                self.budget.last_key = None;
+                if map.next_key_seed(self.child(Role::Key))?.is_none() {
+                    break;
                 }
-            }
+                let key = self.budget.last_key.take();
+                self.walk_value(&mut map, key)?;
+            },
         }
+        Ok(())
+    }
+}
+
+impl Walk<'_> {
+    /// Walks the value of a map entry whose key is `key`, with the key on the path.
+    fn walk_value<'de, A: MapAccess<'de>>(
+        &mut self,
+        map: &mut A,
+        key: Option<String>,
+    ) -> Result<(), A::Error> {
+        self.budget
+            .path
+            .push(Segment::Key(key.unwrap_or_else(|| "?".to_string())));
+        map.next_value_seed(self.child(Role::Value))?;
+        self.budget.path.pop();
         Ok(())
     }
 }

@@ -731,16 +731,8 @@ fn match_template(
     let path = match &m.path {
         None => PathMatch::Prefix("/".to_string()),
         Some(p) => {
+            // The manifest stage has checked the value against the Gateway API schema.
             let value = p.value.clone().unwrap_or_else(|| "/".to_string());
-            if !value.starts_with('/') {
-                diags.push(
-                    Diagnostic::refusal(
-                        codes::INVALID_FIELD,
-                        format!("path `{value}` must start with `/`"),
-                    )
-                    .field(format!("{field}.path.value")),
-                );
-            }
             match p
                 .r#type
                 .clone()

@@ -159,16 +159,16 @@ fn exact_paths_with_wildcard_characters_stay_exact() {
             "a",
             "r",
             "[x.com]",
-            "    - matches: [{path: {type: Exact, value: '/a*b?'}}]\n      backendRefs: [{name: a1, port: 80}]\n",
+            "    - matches: [{path: {type: Exact, value: '/a*b'}}]\n      backendRefs: [{name: a1, port: 80}]\n",
         ),
     )]);
-    assert_eq!(send(&t, "http://x.com/a*b%3F", &[]), "status 404");
-    assert_eq!(send(&t, "http://x.com/aXXbY", &[]), "status 404");
+    // `?` cannot be in a Gateway API path (it starts the query); `*` can, and stays literal.
+    assert_eq!(send(&t, "http://x.com/aXXb", &[]), "status 404");
     let lb = t.stack.load_balancer("platform/gw").unwrap();
     let rule = &lb.listeners[0].rules[0];
     assert!(matches!(
         &rule.conditions[1],
-        Condition::PathPattern { values: Patterns::Regex(v) } if v == &["^/a\\*b\\?$".to_string()]
+        Condition::PathPattern { values: Patterns::Regex(v) } if v == &["^/a\\*b$".to_string()]
     ));
 }
 

@@ -504,6 +504,7 @@ fn snapshot(shape: &Shape) -> Snapshot {
             .collect(),
         entries_refused: Vec::new(),
         submodules: Vec::new(),
+        over_limits: None,
     }
 }
 

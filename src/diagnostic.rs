@@ -185,6 +185,8 @@ pub mod codes {
     pub const YAML_MERGE_KEY: Code = Code("yaml-merge-key");
     /// A control character (CR, LF, ESC, ...) in a value of a spec.
     pub const CONTROL_CHARACTER: Code = Code("control-character");
+    /// The revision exceeds `limits.max_files` or `limits.max_total_bytes`: nothing was read.
+    pub const REVISION_TOO_LARGE: Code = Code("revision-too-large");
     /// One owner's files exceed `limits.max_files_per_owner` or `limits.max_bytes_per_owner`.
     pub const OWNER_TOO_LARGE: Code = Code("owner-too-large");
 

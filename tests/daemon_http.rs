@@ -3,14 +3,14 @@
 //! webhook's answers, metrics and triggers.
 
 use gwsync::daemon::http::{
-    Health, HttpState, StatusSource, WebhookSettings, serve, trigger_channel,
+    ConnectionLimits, Health, HttpState, StatusSource, WebhookSettings, serve, trigger_channel,
 };
 use gwsync::daemon::metrics::Metrics;
 use gwsync::daemon::webhook::WebhookAuth;
 use hmac::{Hmac, KeyInit, Mac};
 use prometheus_parse::{Scrape, Value};
 use sha2::Sha256;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -47,7 +47,22 @@ fn status_of(result: Result<serde_json::Value, String>) -> StatusSource {
     })
 }
 
+/// Generous limits, for the tests that are not about them.
+const ROOMY: ConnectionLimits = ConnectionLimits {
+    max_connections: 64,
+    header_timeout: Duration::from_secs(10),
+    connection_timeout: Duration::from_secs(30),
+};
+
 async fn start(webhook: Option<WebhookSettings>, status: StatusSource) -> Server {
+    start_limited(webhook, status, ROOMY).await
+}
+
+async fn start_limited(
+    webhook: Option<WebhookSettings>,
+    status: StatusSource,
+    limits: ConnectionLimits,
+) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let metrics = Arc::new(Metrics::new());
@@ -62,7 +77,7 @@ async fn start(webhook: Option<WebhookSettings>, status: StatusSource) -> Server
         trigger,
     };
     let (shutdown, stop) = oneshot::channel::<()>();
-    let served = tokio::spawn(serve(listener, state, async move {
+    let served = tokio::spawn(serve(listener, state, limits, async move {
         let _ = stop.await;
     }));
     Server {
@@ -113,7 +128,28 @@ async fn send(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Reply {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
+    send_from(LOCALHOST, addr, method, path, headers, body).await
+}
+
+const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+/// A connection from `local` (any 127.0.0.0/8 address is this host's loopback).
+async fn connect_from(local: IpAddr, addr: SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(SocketAddr::new(local, 0)).unwrap();
+    socket.connect(addr).await.unwrap()
+}
+
+/// [`send`] from the address `local`.
+async fn send_from(
+    local: IpAddr,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Reply {
+    let mut stream = connect_from(local, addr).await;
     let mut head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
@@ -206,13 +242,17 @@ fn github_signature(secret: &str, body: &[u8]) -> String {
 }
 
 async fn post_github(addr: SocketAddr, secret: &str, body: &[u8]) -> Reply {
+    post_github_from(LOCALHOST, addr, secret, body).await
+}
+
+async fn post_github_from(local: IpAddr, addr: SocketAddr, secret: &str, body: &[u8]) -> Reply {
     let signature = github_signature(secret, body);
     let headers = [
         ("X-GitHub-Event", "push"),
         ("Content-Type", "application/json"),
         ("X-Hub-Signature-256", signature.as_str()),
     ];
-    send(addr, "POST", "/webhook", &headers, body).await
+    send_from(local, addr, "POST", "/webhook", &headers, body).await
 }
 
 async fn post_gitlab(addr: SocketAddr, token: &str) -> Reply {
@@ -413,6 +453,110 @@ async fn unsigned_requests_never_rate_limit_a_genuine_push() {
     assert_eq!(limited.header("retry-after"), Some("1"));
     assert_eq!(webhook_count(&server, "rate_limited"), "1");
     assert_eq!(webhook_count(&server, "unauthorized"), "50");
+}
+
+/// Each source address has its own budget: one sender over the rate does not make another
+/// wait.
+#[tokio::test]
+async fn the_rate_limit_is_per_source() {
+    let mut server = start(Some(webhook(1, 1)), status_of(Ok(serde_json::json!({})))).await;
+    let noisy = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
+    let other = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3));
+    assert_eq!(
+        post_github_from(noisy, server.addr, SECRET, PUSH)
+            .await
+            .status,
+        202
+    );
+    assert_eq!(
+        post_github_from(noisy, server.addr, SECRET, PUSH)
+            .await
+            .status,
+        429
+    );
+    assert_eq!(
+        post_github_from(other, server.addr, SECRET, PUSH)
+            .await
+            .status,
+        202
+    );
+    assert_eq!(triggers(&mut server), 1, "the two accepted pushes coalesce");
+}
+
+/// Reads from `stream` until the server closes it; how long that took.
+async fn closed_within(stream: &mut TcpStream, limit: Duration) -> Option<Duration> {
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 1024];
+    let read = async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    };
+    tokio::time::timeout(limit, read)
+        .await
+        .ok()
+        .map(|()| started.elapsed())
+}
+
+/// Idle and slow clients hold a connection for the header timeout at most; connections over
+/// the cap are closed as they arrive; once the idle ones are gone, health answers again.
+#[tokio::test]
+async fn slow_and_idle_clients_are_bounded() {
+    let limits = ConnectionLimits {
+        max_connections: 4,
+        header_timeout: Duration::from_millis(300),
+        connection_timeout: Duration::from_secs(5),
+    };
+    let server = start_limited(None, status_of(Ok(serde_json::json!({}))), limits).await;
+    let mut idle = Vec::new();
+    for _ in 0..4 {
+        idle.push(connect_from(LOCALHOST, server.addr).await);
+    }
+    // A slowloris: half a request line, then nothing.
+    idle[0].write_all(b"GET /heal").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut over_cap = connect_from(LOCALHOST, server.addr).await;
+    let closed = closed_within(&mut over_cap, Duration::from_millis(250)).await;
+    assert!(
+        closed.is_some(),
+        "a connection over the cap is closed at once"
+    );
+    for stream in &mut idle {
+        let closed = closed_within(stream, Duration::from_secs(3)).await;
+        assert!(
+            closed.is_some(),
+            "an idle connection outlived the header timeout"
+        );
+    }
+    assert_eq!(get(server.addr, "/healthz").await.status, 200);
+}
+
+/// A client that sends its headers but never its whole body is cut off when its connection
+/// outlives its limit.
+#[tokio::test]
+async fn a_body_that_never_ends_is_cut_off() {
+    let limits = ConnectionLimits {
+        max_connections: 4,
+        header_timeout: Duration::from_secs(5),
+        connection_timeout: Duration::from_millis(400),
+    };
+    let mut server = start_limited(
+        Some(webhook(10, 10)),
+        status_of(Ok(serde_json::json!({}))),
+        limits,
+    )
+    .await;
+    let mut stream = connect_from(LOCALHOST, server.addr).await;
+    stream
+        .write_all(b"POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        .await
+        .unwrap();
+    let closed = closed_within(&mut stream, Duration::from_secs(3)).await;
+    assert!(closed.is_some(), "the connection is closed");
+    assert_eq!(triggers(&mut server), 0);
 }
 
 #[tokio::test]

@@ -380,7 +380,7 @@ fn snapshot_refuses_a_file_over_the_size_limit_and_reads_the_others() {
 }
 
 #[test]
-fn snapshot_with_too_many_files_is_an_error() {
+fn snapshot_with_too_many_files_loads_nothing() {
     let (_dir, source) = source_with(&[
         ("a.yaml", Node::File(b"1")),
         ("b/c.yaml", Node::File(b"2")),
@@ -392,16 +392,22 @@ fn snapshot_with_too_many_files_is_an_error() {
         snapshot_of(&source, "main", &at_limit).unwrap().files.len(),
         3
     );
-    let error = snapshot_of(&source, "main", &limits_with(|l| l.max_files = 2)).unwrap_err();
+    let over = snapshot_of(&source, "main", &limits_with(|l| l.max_files = 2)).unwrap();
+    assert!(over.files.is_empty());
+    let why = over.over_limits.unwrap();
     assert!(
-        matches!(error, SourceError::TooManyFiles { count: 3, limit: 2 }),
-        "{error:?}"
+        why.exceeded
+            .contains("3 YAML files, more than limits.max_files = 2"),
+        "{why:?}"
     );
-    assert!(error.to_string().contains("limits.max_files"), "{error}");
+    assert_eq!(
+        why.largest_folders,
+        [(".".to_string(), 2, 2), ("b".to_string(), 1, 1)]
+    );
 }
 
 #[test]
-fn snapshot_over_the_total_size_is_an_error() {
+fn snapshot_over_the_total_size_loads_nothing() {
     let (_dir, source) = source_with(&[
         ("a.yaml", Node::File(&[b'a'; 6])),
         ("b.yaml", Node::File(&[b'b'; 6])),
@@ -412,20 +418,13 @@ fn snapshot_over_the_total_size_is_an_error() {
         snapshot_of(&source, "main", &at_limit).unwrap().files.len(),
         2
     );
-    let error = snapshot_of(&source, "main", &limits_with(|l| l.max_total_bytes = 11)).unwrap_err();
+    let over = snapshot_of(&source, "main", &limits_with(|l| l.max_total_bytes = 11)).unwrap();
+    assert!(over.files.is_empty());
+    let why = over.over_limits.unwrap();
     assert!(
-        matches!(
-            error,
-            SourceError::TotalTooLarge {
-                total: 12,
-                limit: 11
-            }
-        ),
-        "{error:?}"
-    );
-    assert!(
-        error.to_string().contains("limits.max_total_bytes"),
-        "{error}"
+        why.exceeded
+            .contains("add up to 12 bytes, more than limits.max_total_bytes = 11"),
+        "{why:?}"
     );
 }
 

@@ -35,6 +35,13 @@ pub const OWNER: &str = "gwsync.dev/owner";
 /// On rules: the route rule they come from ([`source_tag`]).
 pub const SOURCE: &str = "gwsync.dev/source";
 
+/// Every tag key under this prefix is gwsync's; documents may not set one.
+pub const OWN_PREFIX: &str = "gwsync.dev/";
+/// How many of gwsync's own tags a load balancer carries (instance, resource).
+pub const OWN_TAGS_ON_LOAD_BALANCER: usize = 2;
+/// How many of gwsync's own tags a target group carries (instance, resource, backend, owner).
+pub const OWN_TAGS_ON_TARGET_GROUP: usize = 4;
+
 /// The longest tag value ELB takes.
 const TAG_VALUE_MAX: usize = 256;
 

@@ -22,6 +22,11 @@ pub const MAX_NAME: usize = 40;
 pub const MAX_BODY: usize = 1024;
 /// Longest load balancer or target group name.
 pub const MAX_RESOURCE_NAME: usize = 32;
+/// Most tags on one ELB resource, gwsync's own included.
+pub const MAX_TAGS: usize = 50;
+/// Longest tag key and tag value.
+pub const MAX_TAG_KEY: usize = 128;
+pub const MAX_TAG_VALUE: usize = 256;
 
 /// Why ALB would refuse this condition, naming the value; None when it takes it.
 pub fn condition_problem(condition: &Condition) -> Option<String> {
@@ -152,6 +157,88 @@ fn method(value: &str) -> Option<String> {
         .or_else(|| not_allowed(value, |c| c.is_ascii_uppercase() || "-_".contains(c)))
 }
 
+/// Why ELB would refuse these user tags on a resource that also carries `own_tags` of
+/// gwsync's, as `(key, why)`; the key is empty when the problem is the count. Keys under
+/// `gwsync.dev/` are gwsync's and under `aws:` AWS's (ELB API reference, `Tag`: key 1-128,
+/// value 0-256 characters of letters, digits, spaces and `_ . : / = + - @`; at most 50
+/// tags per resource).
+pub fn tags_problem(
+    tags: &std::collections::BTreeMap<String, String>,
+    own_tags: usize,
+) -> Option<(String, String)> {
+    // `\p{Z}` (separators) is whitespace that is not a control character.
+    let allowed = |c: char| {
+        c.is_alphanumeric() || (c.is_whitespace() && !c.is_control()) || "_.:/=+-@".contains(c)
+    };
+    let room = MAX_TAGS - own_tags;
+    if tags.len() > room {
+        return Some((
+            String::new(),
+            format!(
+                "{} tags; ELB allows {MAX_TAGS} per resource and gwsync sets {own_tags} of its own, leaving {room}",
+                tags.len()
+            ),
+        ));
+    }
+    tags.iter().find_map(|(key, value)| {
+        let why = if key.starts_with(super::identity::OWN_PREFIX) {
+            Some(format!(
+                "tags under `{}` are gwsync's own and cannot be set by a document",
+                super::identity::OWN_PREFIX
+            ))
+        } else if is_aws_tag_key(key) {
+            Some("tags under `aws:` are reserved by AWS".to_string())
+        } else if key.is_empty() || key.chars().count() > MAX_TAG_KEY {
+            Some(format!("a tag key must be 1 to {MAX_TAG_KEY} characters"))
+        } else if value.chars().count() > MAX_TAG_VALUE {
+            Some(format!(
+                "a tag value must be at most {MAX_TAG_VALUE} characters"
+            ))
+        } else {
+            not_allowed(key, allowed)
+                .map(|why| format!("key: {why}"))
+                .or_else(|| not_allowed(value, allowed).map(|why| format!("value: {why}")))
+        };
+        why.map(|why| (key.clone(), why))
+    })
+}
+
+/// A key that only AWS may set (`aws:` in any case).
+pub fn is_aws_tag_key(key: &str) -> bool {
+    key.get(..4)
+        .is_some_and(|head| head.eq_ignore_ascii_case("aws:"))
+}
+
+/// Why a team may not register this target address, if it may not: loopback, link-local
+/// (which holds the instance metadata service, 169.254.169.254), unspecified, multicast and
+/// broadcast addresses, and AWS's IPv6 service range `fd00:ec2::/32` (metadata at
+/// `fd00:ec2::254`, DNS, NTP). ELB refuses most of these too; none is a real backend, and a
+/// metadata address as a target would hand the load balancer's clients the host's
+/// credentials wherever ELB would take it. Instance IDs and other non-addresses pass.
+pub fn target_address_problem(id: &str) -> Option<&'static str> {
+    use std::net::IpAddr;
+    let address: IpAddr = id.parse().ok()?;
+    match address {
+        IpAddr::V4(v4) if v4.is_loopback() => Some("a loopback address"),
+        IpAddr::V4(v4) if v4.is_link_local() => {
+            Some("a link-local address (the instance metadata service lives there)")
+        }
+        IpAddr::V4(v4) if v4.is_unspecified() || v4.is_broadcast() || v4.is_multicast() => {
+            Some("not a host address")
+        }
+        IpAddr::V6(v6) if v6.is_loopback() => Some("a loopback address"),
+        IpAddr::V6(v6) if v6.is_unicast_link_local() => Some("a link-local address"),
+        IpAddr::V6(v6) if v6.is_unspecified() || v6.is_multicast() => Some("not a host address"),
+        IpAddr::V6(v6) if v6.segments()[..2] == [0xfd00, 0x0ec2] => {
+            Some("in AWS's service range fd00:ec2::/32 (instance metadata, DNS, NTP)")
+        }
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some() => v6
+            .to_ipv4_mapped()
+            .and_then(|v4| target_address_problem(&v4.to_string())),
+        _ => None,
+    }
+}
+
 /// Checks a load balancer or target group name (ELB's rules: 1 to 32 letters, digits and
 /// `-`, not at either end, not starting with `internal-`); the error says why it is not.
 pub fn resource_name(name: &str) -> Result<(), String> {
@@ -230,6 +317,63 @@ mod tests {
                 problem.contains(subject) && problem.contains(why),
                 "{problem}"
             );
+        }
+    }
+
+    #[test]
+    fn tags_within_elb_rules() {
+        let tags = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<std::collections::BTreeMap<_, _>>()
+        };
+        assert_eq!(
+            tags_problem(&tags(&[("team", "a b"), ("c:d", "x@y")]), 4),
+            None
+        );
+        for bad in [
+            ("gwsync.dev/owner", "orders"),
+            ("gwsync.dev/anything", "x"),
+            ("AWS:cloudformation", "x"),
+            ("", "x"),
+            ("a\nb", "x"),
+            ("k", "v;rm"),
+        ] {
+            let problem = tags_problem(&tags(&[bad]), 4);
+            assert_eq!(problem.map(|p| p.0), Some(bad.0.to_string()), "{bad:?}");
+        }
+        let many: Vec<(String, String)> = (0..47).map(|i| (format!("k{i}"), "v".into())).collect();
+        let many = many.into_iter().collect();
+        assert!(tags_problem(&many, 4).is_some_and(|(key, _)| key.is_empty()));
+        assert_eq!(tags_problem(&many, 2), None);
+    }
+
+    #[test]
+    fn unsafe_target_addresses() {
+        for ok in [
+            "10.0.1.5",
+            "192.168.0.1",
+            "100.64.0.1",
+            "2600:1f18::1",
+            "i-0abc",
+            "fd12::1",
+        ] {
+            assert_eq!(target_address_problem(ok), None, "{ok}");
+        }
+        for bad in [
+            "169.254.169.254",
+            "169.254.0.1",
+            "127.0.0.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "224.0.0.1",
+            "::1",
+            "fe80::1",
+            "fd00:ec2::254",
+            "::ffff:169.254.169.254",
+        ] {
+            assert!(target_address_problem(bad).is_some(), "{bad}");
         }
     }
 

@@ -857,4 +857,15 @@ mod tests {
             RequestError::ReservedTag(identity::INSTANCE.into())
         );
     }
+
+    /// The counts preflight leaves room for (`alb::values::tags_problem`) are the tags
+    /// gwsync really writes: a group's own tags plus its owner tag, a load balancer's own.
+    #[test]
+    fn own_tag_counts_match_what_is_written() {
+        let none = BTreeMap::new();
+        let group = create_tags("prod", "tg/x/y/b", Some("ns/b:80"), &none).unwrap();
+        assert_eq!(group.len() + 1, identity::OWN_TAGS_ON_TARGET_GROUP);
+        let lb = create_tags("prod", "lb/x/y", None, &none).unwrap();
+        assert_eq!(lb.len(), identity::OWN_TAGS_ON_LOAD_BALANCER);
+    }
 }

@@ -31,7 +31,16 @@ pub(super) fn run(cli: &Cli) -> Result<Exit, CliError> {
     let source = ConfigSource::of(cli);
     let config_file = source.file.clone();
     // Fail fast on a bad configuration, before anything starts.
-    source.load()?;
+    let (config, _) = source.load()?;
+    let exposed =
+        crate::config::permissions::world_writable(config_file.as_deref(), &config.state_dir);
+    if !exposed.is_empty() {
+        let lines: Vec<String> = exposed.iter().map(ToString::to_string).collect();
+        return Err(CliError::Usage(format!(
+            "refusing to start: {}",
+            lines.join("; ")
+        )));
+    }
     let options = RunOptions {
         load_config: Box::new(move || source.load().map(|(c, _)| c).map_err(|e| e.to_string())),
         config_file,

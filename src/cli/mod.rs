@@ -382,8 +382,17 @@ pub enum CliError {
 
 /// The configuration for a command: `--config`, else the default file when it exists, else
 /// the defaults. Returns whether a file was read.
+/// A world-writable configuration file or state directory is warned about (the daemon
+/// refuses to start on one).
 fn load_config(cli: &Cli) -> Result<(Config, bool), CliError> {
-    ConfigSource::of(cli).load()
+    let source = ConfigSource::of(cli);
+    let loaded = source.load()?;
+    for exposed in
+        crate::config::permissions::world_writable(source.file.as_deref(), &loaded.0.state_dir)
+    {
+        eprintln!("warning: {exposed}");
+    }
+    Ok(loaded)
 }
 
 /// Where a command's configuration comes from: the file and the command line's overrides.

@@ -9,6 +9,7 @@
 //! `repo.token_env` names, and the SSH key from the file that `repo.ssh_key` names.
 
 pub mod freeze;
+pub mod permissions;
 
 pub use freeze::FreezeWindow;
 
@@ -60,6 +61,13 @@ pub struct DaemonConfig {
     pub webhook_max_body_bytes: usize,
     pub webhook_per_second: u32,
     pub webhook_burst: u32,
+    /// Connections the HTTP endpoint holds at once; more are closed as they arrive, so that
+    /// a flood of idle connections never exhausts the file descriptors Git and AWS need.
+    pub max_connections: usize,
+    /// How long a client may take to send a request's headers.
+    pub header_timeout: Duration,
+    /// How long one connection may live, body and keep-alive included.
+    pub connection_timeout: Duration,
 }
 
 impl Default for DaemonConfig {
@@ -76,6 +84,9 @@ impl Default for DaemonConfig {
             webhook_max_body_bytes: 1024 * 1024,
             webhook_per_second: 1,
             webhook_burst: 10,
+            max_connections: 64,
+            header_timeout: Duration::from_secs(10),
+            connection_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -180,10 +191,16 @@ pub struct StoreConfig {
 pub struct Limits {
     /// Largest manifest file read from the repository, in bytes.
     pub max_file_bytes: u64,
-    /// Largest sum of manifest bytes in one revision.
+    /// Largest sum of manifest bytes in one revision: the cap on what one read loads, far
+    /// above honest use; the per-owner limits refuse one team long before it.
     pub max_total_bytes: u64,
-    /// Most manifest files in one revision.
+    /// Most manifest files in one revision (the cap beside `max_total_bytes`).
     pub max_files: usize,
+    /// Largest sum of manifest bytes in one owner's folder: beyond it that owner alone is
+    /// refused (`owner-too-large`) and its files are not parsed.
+    pub max_bytes_per_owner: u64,
+    /// Most manifest files in one owner's folder, likewise.
+    pub max_files_per_owner: usize,
     /// Most YAML documents in one file.
     pub max_documents_per_file: usize,
     /// Most YAML nodes in one document once aliases are expanded (the billion-laughs guard).
@@ -198,6 +215,8 @@ impl Default for Limits {
             max_file_bytes: 1024 * 1024,
             max_total_bytes: 64 * 1024 * 1024,
             max_files: 10_000,
+            max_bytes_per_owner: 4 * 1024 * 1024,
+            max_files_per_owner: 500,
             max_documents_per_file: 500,
             max_yaml_nodes: 200_000,
             max_yaml_depth: 64,
@@ -302,6 +321,9 @@ struct RawDaemon {
     webhook_max_body_bytes: Option<usize>,
     webhook_per_second: Option<u32>,
     webhook_burst: Option<u32>,
+    max_connections: Option<usize>,
+    header_timeout: Option<String>,
+    connection_timeout: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -343,6 +365,8 @@ struct RawLimits {
     max_file_bytes: Option<u64>,
     max_total_bytes: Option<u64>,
     max_files: Option<usize>,
+    max_bytes_per_owner: Option<u64>,
+    max_files_per_owner: Option<usize>,
     max_documents_per_file: Option<usize>,
     max_yaml_nodes: Option<usize>,
     max_yaml_depth: Option<usize>,
@@ -539,6 +563,16 @@ impl Config {
                 l.max_files.map(|v| v as u64),
                 d.max_files as u64,
             ) as usize,
+            max_bytes_per_owner: limit(
+                "limits.max_bytes_per_owner",
+                l.max_bytes_per_owner,
+                d.max_bytes_per_owner,
+            ),
+            max_files_per_owner: limit(
+                "limits.max_files_per_owner",
+                l.max_files_per_owner.map(|v| v as u64),
+                d.max_files_per_owner as u64,
+            ) as usize,
             max_documents_per_file: limit(
                 "limits.max_documents_per_file",
                 l.max_documents_per_file.map(|v| v as u64),
@@ -555,11 +589,29 @@ impl Config {
                 d.max_yaml_depth as u64,
             ) as usize,
         };
-        if limits.max_file_bytes > limits.max_total_bytes {
-            bad(
+        for (key, smaller, larger, than) in [
+            (
                 "limits.max_file_bytes",
-                "must not exceed limits.max_total_bytes".to_string(),
-            );
+                limits.max_file_bytes,
+                limits.max_bytes_per_owner,
+                "limits.max_bytes_per_owner",
+            ),
+            (
+                "limits.max_bytes_per_owner",
+                limits.max_bytes_per_owner,
+                limits.max_total_bytes,
+                "limits.max_total_bytes",
+            ),
+            (
+                "limits.max_files_per_owner",
+                limits.max_files_per_owner as u64,
+                limits.max_files as u64,
+                "limits.max_files",
+            ),
+        ] {
+            if smaller > larger {
+                bad(key, format!("must not exceed {than}"));
+            }
         }
         Config {
             instance_id,
@@ -695,6 +747,20 @@ fn daemon_config(raw: RawDaemon, bad: &mut impl FnMut(&str, String)) -> DaemonCo
             "must not exceed daemon.retry_backoff_max".to_string(),
         );
     }
+    let header_timeout = duration(
+        bad,
+        "daemon.header_timeout",
+        raw.header_timeout,
+        d.header_timeout,
+        Duration::from_millis(100),
+    );
+    let connection_timeout = duration(
+        bad,
+        "daemon.connection_timeout",
+        raw.connection_timeout,
+        d.connection_timeout,
+        Duration::from_millis(100),
+    );
     let mut positive = |key: &str, value: Option<u64>, default: u64| match value {
         Some(0) => {
             bad(key, "must be greater than 0".to_string());
@@ -727,6 +793,13 @@ fn daemon_config(raw: RawDaemon, bad: &mut impl FnMut(&str, String)) -> DaemonCo
             raw.webhook_burst.map(u64::from),
             u64::from(d.webhook_burst),
         ) as u32,
+        max_connections: positive(
+            "daemon.max_connections",
+            raw.max_connections.map(|v| v as u64),
+            d.max_connections as u64,
+        ) as usize,
+        header_timeout,
+        connection_timeout,
     }
 }
 
@@ -873,6 +946,9 @@ webhook_secret_env = "GWSYNC_WEBHOOK_SECRET"
 webhook_max_body_bytes = 4096
 webhook_per_second = 5
 webhook_burst = 5
+max_connections = 8
+header_timeout = "2s"
+connection_timeout = "20s"
 "#,
             "t",
         )
@@ -891,6 +967,9 @@ webhook_burst = 5
                 webhook_max_body_bytes: 4096,
                 webhook_per_second: 5,
                 webhook_burst: 5,
+                max_connections: 8,
+                header_timeout: Duration::from_secs(2),
+                connection_timeout: Duration::from_secs(20),
             }
         );
     }

@@ -6,12 +6,13 @@
 //! | `GET /readyz` | 200 once a reconcile has succeeded, else 503 |
 //! | `GET /metrics` | the Prometheus text exposition of [`Metrics`] |
 //! | `GET /status` | the JSON of `gwsync status --format json`, from the [`StatusSource`]; 500 with `{"error": ...}` if it fails |
-//! | `POST /webhook` | 404 without a secret; 413 over the body cap; 401 without valid proof; 429 when authenticated deliveries come over the rate; else 202 and one fetch asked of the loop |
+//! | `POST /webhook` | 404 without a secret; 413 over the body cap; 401 without valid proof; 429 when one source's authenticated deliveries come over the rate; else 202 and one fetch asked of the loop |
 //!
-//! What it owns: routing, status codes, the webhook's order of checks (the body cap first;
+//! What it owns: routing, status codes, connection limits ([`serve`]: a cap on connections,
+//! header and connection timeouts), the webhook's order of checks (the body cap first;
 //! then the signature, a cheap HMAC over a capped body; the rate limit counts authenticated
-//! deliveries only, so that a flood of unsigned requests never makes a genuine push wait),
-//! and coalescing webhook triggers into one pending fetch.
+//! deliveries only, per source address, so that a flood of unsigned requests never makes a
+//! genuine push wait), and coalescing webhook triggers into one pending fetch.
 //!
 //! What it must not do: reconcile, fetch, or read the state database. It reads the
 //! [`Health`] the loop keeps and hands the loop a trigger; status comes from a function the
@@ -25,8 +26,9 @@ use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::num::NonZeroU32;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -158,7 +160,8 @@ struct Shared {
 
 struct Webhook {
     auth: WebhookAuth,
-    limiter: DefaultDirectRateLimiter,
+    /// One budget per source address: a noisy sender never uses up another's.
+    limiter: DefaultKeyedRateLimiter<IpAddr>,
 }
 
 impl Webhook {
@@ -167,7 +170,7 @@ impl Webhook {
         let burst = NonZeroU32::new(settings.burst).unwrap_or(rate);
         Webhook {
             auth: settings.auth,
-            limiter: RateLimiter::direct(Quota::per_second(rate).allow_burst(burst)),
+            limiter: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
         }
     }
 }
@@ -196,16 +199,64 @@ pub fn router(state: HttpState) -> Router {
         .with_state(shared)
 }
 
-/// Serves [`router`] on `listener` until `shutdown` completes, then lets requests in flight
-/// finish.
+/// What one connection may take of the endpoint: the cap on connections held at once, the
+/// time to send headers, the lifetime of a connection (body and keep-alive included).
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    pub max_connections: usize,
+    pub header_timeout: Duration,
+    pub connection_timeout: Duration,
+}
+
+/// Serves [`router`] on `listener` (HTTP/1.1) until `shutdown` completes. Connections over
+/// `limits.max_connections` are closed as they arrive, a client that does not finish its
+/// headers in `limits.header_timeout` is dropped, and no connection outlives
+/// `limits.connection_timeout`: slow or idle clients can hold a slot for a bounded time and
+/// never exhaust the process's file descriptors.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: HttpState,
+    limits: ConnectionLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let app = router(state);
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = &mut shutdown => return Ok(()),
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors, most likely: wait rather than spin.
+                    tracing::warn!(%error, "HTTP endpoint: accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::debug!(%peer, "HTTP endpoint: connection cap reached, connection closed");
+            continue;
+        };
+        let service = hyper_util::service::TowerToHyperService::new(
+            app.clone()
+                .layer(axum::Extension(axum::extract::ConnectInfo(peer))),
+        );
+        tokio::spawn(async move {
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(limits.header_timeout)
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            if tokio::time::timeout(limits.connection_timeout, connection)
+                .await
+                .is_err()
+            {
+                tracing::debug!(%peer, "HTTP endpoint: connection outlived its limit, closed");
+            }
+            drop(slot);
+        });
+    }
 }
 
 async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
@@ -257,7 +308,14 @@ async fn status(State(shared): State<Arc<Shared>>) -> Response {
     }
 }
 
-async fn webhook(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+async fn webhook(
+    State(shared): State<Arc<Shared>>,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<SocketAddr>>>,
+    request: Request,
+) -> Response {
+    // Served by [`serve`], every request knows its peer; a router driven directly (tests)
+    // counts all its requests as one source.
+    let source = peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.0.0.ip());
     let answer = |result: &str, status: StatusCode, text: &'static str| {
         shared.metrics.webhook(result);
         (status, text).into_response()
@@ -301,8 +359,8 @@ async fn webhook(State(shared): State<Arc<Shared>>, request: Request) -> Respons
         }
     };
     // The rate limit counts authenticated deliveries only (the HMAC is cheap, the body
-    // capped): a flood of unsigned requests never makes a genuine push wait.
-    if hook.limiter.check().is_err() {
+    // capped), per source: a flood of unsigned requests never makes a genuine push wait.
+    if hook.limiter.check_key(&source).is_err() {
         tracing::debug!("webhook rate-limited");
         let mut response = answer(
             "rate_limited",

@@ -145,7 +145,12 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
         trigger: webhook_tx,
     };
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(http::serve(listener, http_state, async {
+    let limits = http::ConnectionLimits {
+        max_connections: config.daemon.max_connections,
+        header_timeout: config.daemon.header_timeout,
+        connection_timeout: config.daemon.connection_timeout,
+    };
+    let server = tokio::spawn(http::serve(listener, http_state, limits, async {
         let _ = http_stopped.await;
     }));
     tracing::info!(listen = %config.daemon.listen, "HTTP endpoint up");

@@ -81,6 +81,7 @@ pub fn compose_snapshot(
             .cloned()
             .collect(),
         submodules: current.submodules.clone(),
+        over_limits: current.over_limits.clone(),
     }
 }
 
@@ -216,6 +217,7 @@ mod tests {
                 },
             ],
             submodules: vec![],
+            over_limits: None,
         };
         let replacements = BTreeMap::from([(
             "a".to_string(),

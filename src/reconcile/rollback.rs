@@ -122,6 +122,7 @@ async fn recorded_snapshot(
         files,
         entries_refused: Vec::new(),
         submodules: Vec::new(),
+        over_limits: None,
     })
 }
 

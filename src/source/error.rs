@@ -75,12 +75,4 @@ pub enum SourceError {
         #[source]
         source: git2::Error,
     },
-    /// The revision holds more manifest files than `limits.max_files`.
-    #[error("the revision holds {count} YAML files, more than limits.max_files = {limit}")]
-    TooManyFiles { count: usize, limit: usize },
-    /// The manifest files of the revision add up to more than `limits.max_total_bytes`.
-    #[error(
-        "the YAML files of the revision add up to {total} bytes, more than limits.max_total_bytes = {limit}"
-    )]
-    TotalTooLarge { total: u64, limit: u64 },
 }

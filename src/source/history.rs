@@ -47,6 +47,7 @@ impl Source {
             next = commit.parent(0).ok();
             chain.push(commit);
         }
+        let odb = self.repo.odb().map_err(read)?;
         for commit in chain.iter().rev() {
             let tree = commit.tree().map_err(read)?;
             let parent_tree = match commit.parent(0) {
@@ -75,10 +76,12 @@ impl Source {
                 if !is_manifest_name(name.as_bytes()) || !wanted(path) {
                     continue;
                 }
-                let blob = self.repo.find_blob(file.id()).map_err(read)?;
-                if blob.size() as u64 > limits.max_file_bytes {
+                // The size from the object's header: an oversized blob is never loaded.
+                let (size, _) = odb.read_header(file.id()).map_err(read)?;
+                if size as u64 > limits.max_file_bytes {
                     continue;
                 }
+                let blob = self.repo.find_blob(file.id()).map_err(read)?;
                 visit(commit.time().seconds(), path, blob.content());
             }
         }

@@ -19,7 +19,7 @@ mod snapshot;
 
 pub use error::SourceError;
 pub use remote::GitAuth;
-pub use snapshot::{RefusedEntry, RefusedReason, Snapshot, SourceFile};
+pub use snapshot::{OverLimits, RefusedEntry, RefusedReason, Snapshot, SourceFile};
 
 use crate::config::{Limits, RepoLocation};
 use git2::{Commit, ErrorCode, Object, ObjectType, Repository};
@@ -159,8 +159,9 @@ impl Source {
     /// Regular files named `*.yaml` / `*.yml` (any case) are read byte for byte; other files
     /// are ignored. Symlinks, manifests larger than `limits.max_file_bytes` and manifests or
     /// folders with non-UTF-8 paths are refused and reported; submodules are listed and not
-    /// read. Exceeding `limits.max_files` or `limits.max_total_bytes` is an error, detected
-    /// before any content is loaded. Everything is sorted by path.
+    /// read. A revision over `limits.max_files` or `limits.max_total_bytes` loads nothing
+    /// ([`Snapshot::over_limits`]), detected before any content is loaded. Everything is
+    /// sorted by path.
     ///
     /// Only `revision.commit` is used: the snapshot's revision is read again from the commit,
     /// so a snapshot depends on the commit id alone.

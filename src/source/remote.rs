@@ -213,9 +213,11 @@ fn open_or_init_bare(dir: &Path) -> Result<Repository, SourceError> {
     match Repository::open_bare(dir) {
         Ok(repo) => Ok(repo),
         Err(_) if is_missing_or_empty(dir) => {
-            std::fs::create_dir_all(dir).map_err(|source| SourceError::CreateCloneDir {
-                path: dir.to_path_buf(),
-                source,
+            crate::config::permissions::create_private_dir(dir).map_err(|source| {
+                SourceError::CreateCloneDir {
+                    path: dir.to_path_buf(),
+                    source,
+                }
             })?;
             Repository::init_bare(dir).map_err(fail)
         }

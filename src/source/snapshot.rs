@@ -3,7 +3,9 @@
 //!
 //! Sizes come from the object database's headers, and every limit is checked before any
 //! manifest's content is loaded, so an oversized file or revision is refused without reading
-//! it. Nothing here looks inside a file: whether its bytes are UTF-8 YAML is the manifest
+//! it: a revision over the revision-wide limits is a snapshot with no files and
+//! [`Snapshot::over_limits`] saying why (admission refuses it as a whole, naming the largest
+//! folders). Nothing here looks inside a file: whether its bytes are UTF-8 YAML is the manifest
 //! stage's business.
 
 use super::{Revision, SourceError};
@@ -20,7 +22,23 @@ pub struct Snapshot {
     pub entries_refused: Vec<RefusedEntry>,
     /// Paths of submodules, sorted; their contents are never read.
     pub submodules: Vec<String>,
+    /// Set when the revision exceeds `limits.max_files` or `limits.max_total_bytes`; then no
+    /// file was loaded and `files` is empty.
+    pub over_limits: Option<OverLimits>,
 }
+
+/// Why a revision was not loaded at all, and where its bulk is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverLimits {
+    /// Which limit, with the revision's count or size and the limit, in words.
+    pub exceeded: String,
+    /// The folders (the first two levels of a file's folder; `.` for the root) holding the
+    /// most bytes, largest first: `(folder, files, bytes)`, at most [`LARGEST_FOLDERS`].
+    pub largest_folders: Vec<(String, usize, u64)>,
+}
+
+/// How many of the largest folders [`OverLimits`] names.
+pub const LARGEST_FOLDERS: usize = 3;
 
 /// One manifest file, byte for byte as committed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,7 +101,10 @@ pub(super) fn read_snapshot(
         submodules: Vec::new(),
     };
     walk.walk(tree).map_err(unreadable)?;
-    check_revision_limits(&walk.manifests, limits)?;
+    let over_limits = over_limits(&walk.manifests, limits);
+    if over_limits.is_some() {
+        walk.manifests.clear();
+    }
     let mut files = walk
         .manifests
         .into_iter()
@@ -100,6 +121,7 @@ pub(super) fn read_snapshot(
         files,
         entries_refused: walk.refused,
         submodules: walk.submodules,
+        over_limits,
     })
 }
 
@@ -251,24 +273,43 @@ impl<'r> TreeWalk<'r> {
 }
 
 /// The revision-wide limits, checked on sizes from headers before any content is loaded.
-fn check_revision_limits(
-    manifests: &[PendingManifest],
-    limits: &Limits,
-) -> Result<(), SourceError> {
-    if manifests.len() > limits.max_files {
-        return Err(SourceError::TooManyFiles {
-            count: manifests.len(),
-            limit: limits.max_files,
-        });
-    }
+fn over_limits(manifests: &[PendingManifest], limits: &Limits) -> Option<OverLimits> {
     let total: u64 = manifests.iter().map(|manifest| manifest.size).sum();
-    if total > limits.max_total_bytes {
-        return Err(SourceError::TotalTooLarge {
-            total,
-            limit: limits.max_total_bytes,
-        });
+    let exceeded = if manifests.len() > limits.max_files {
+        format!(
+            "the revision holds {} YAML files, more than limits.max_files = {}",
+            manifests.len(),
+            limits.max_files
+        )
+    } else if total > limits.max_total_bytes {
+        format!(
+            "the YAML files of the revision add up to {total} bytes, more than limits.max_total_bytes = {}",
+            limits.max_total_bytes
+        )
+    } else {
+        return None;
+    };
+    let mut folders: std::collections::BTreeMap<String, (usize, u64)> = Default::default();
+    for manifest in manifests {
+        let folders_of_path: Vec<&str> = manifest.path.split('/').collect();
+        let folder = match &folders_of_path[..folders_of_path.len() - 1] {
+            [] => ".".to_string(),
+            parents => parents[..parents.len().min(2)].join("/"),
+        };
+        let entry = folders.entry(folder).or_default();
+        entry.0 += 1;
+        entry.1 += manifest.size;
     }
-    Ok(())
+    let mut largest: Vec<(String, usize, u64)> = folders
+        .into_iter()
+        .map(|(folder, (files, bytes))| (folder, files, bytes))
+        .collect();
+    largest.sort_by(|a, b| (b.2, b.1).cmp(&(a.2, a.1)).then_with(|| a.0.cmp(&b.0)));
+    largest.truncate(LARGEST_FOLDERS);
+    Some(OverLimits {
+        exceeded,
+        largest_folders: largest,
+    })
 }
 
 #[cfg(test)]

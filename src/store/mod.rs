@@ -908,7 +908,7 @@ impl Store {
 /// file's permissions to 0600 if they are wider.
 fn prepare_file(path: &Path) -> std::io::Result<()> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)?;
+        crate::config::permissions::create_private_dir(parent)?;
     }
     let file = OpenOptions::new()
         .read(true)

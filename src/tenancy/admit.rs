@@ -18,7 +18,7 @@ use crate::alb::TargetGroupRef;
 use crate::diagnostic::{Diagnostic, Severity, codes};
 use crate::hostname;
 use crate::manifest::{self, Body, Document, Kind, ObjectKey, lbc};
-use crate::source::Snapshot;
+use crate::source::{OverLimits, Snapshot};
 use gateway_api::apis::standard::httproutes::{HttpRouteRulesMatchesPathType, HttpRouteSpec};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -104,6 +104,10 @@ pub fn admit_incremental(
         teams: Vec::new(),
         accepted_listener_sets: BTreeMap::new(),
     };
+    if let Some(over) = &snapshot.over_limits {
+        admission.revision_diagnostics = vec![revision_too_large(over)];
+        return admission;
+    }
     let (tenancy, loads) = match cache.load(snapshot, options) {
         Ok(loaded) => loaded,
         Err(diags) => {
@@ -220,6 +224,24 @@ pub fn admit_incremental(
     }
     admission.tenancy = Some(tenancy);
     admission
+}
+
+/// The refusal of a revision too large to read, naming where its bulk is (the per-owner
+/// limits refuse a single team long before this; reaching it takes many).
+fn revision_too_large(over: &OverLimits) -> Diagnostic {
+    let largest: Vec<String> = over
+        .largest_folders
+        .iter()
+        .map(|(folder, files, bytes)| format!("{folder} ({files} files, {bytes} bytes)"))
+        .collect();
+    Diagnostic::refusal(
+        codes::REVISION_TOO_LARGE,
+        format!(
+            "{}; no file was read and the last admitted state stays; largest folders: {}",
+            over.exceeded,
+            largest.join(", ")
+        ),
+    )
 }
 
 fn stamp(bucket: &mut Bucket, name: &str) {

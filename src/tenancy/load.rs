@@ -67,13 +67,53 @@ pub(super) fn load_owner(
     limits: &Limits,
 ) -> Bucket {
     let mut bucket = Bucket::default();
+    if let Some(refusal) = too_large(files, owner, limits) {
+        bucket.diagnostics.push(refusal);
+        return bucket;
+    }
     for file in files {
         let load = manifest::load_file(&file.path, &file.bytes, limits);
         bucket.documents.extend(load.documents);
         bucket.diagnostics.extend(load.diagnostics);
     }
     check_placement(&mut bucket, owner, is_platform);
+    let problems: Vec<Diagnostic> = bucket
+        .documents
+        .iter()
+        .flat_map(super::resources::problems)
+        .collect();
+    bucket.diagnostics.extend(problems);
     bucket
+}
+
+/// Refuses an owner whose folder holds more files or bytes than its limits allow, before
+/// any of them is parsed: one team's flood of files refuses that team, not the revision.
+fn too_large(files: &[&SourceFile], owner: &Owner, limits: &Limits) -> Option<Diagnostic> {
+    let bytes: u64 = files.iter().map(|f| f.bytes.len() as u64).sum();
+    let what = if files.len() > limits.max_files_per_owner {
+        format!(
+            "{} manifest files; the limit (limits.max_files_per_owner) is {}",
+            files.len(),
+            limits.max_files_per_owner
+        )
+    } else if bytes > limits.max_bytes_per_owner {
+        format!(
+            "{bytes} bytes of manifests; the limit (limits.max_bytes_per_owner) is {}",
+            limits.max_bytes_per_owner
+        )
+    } else {
+        return None;
+    };
+    Some(
+        Diagnostic::refusal(
+            codes::OWNER_TOO_LARGE,
+            format!(
+                "folder {} holds {what}; none of its files was read",
+                owner.path
+            ),
+        )
+        .at(owner.path.trim_end_matches('/'), None),
+    )
 }
 
 /// Reads and checks the tenants file; every problem refuses the revision.

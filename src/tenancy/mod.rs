@@ -23,6 +23,7 @@ mod attach;
 mod cache;
 mod load;
 pub mod refs;
+mod resources;
 
 pub use admit::{Admission, Outcome, Verdict, admit, admit_incremental};
 pub use attach::{Attachment, ListenerRef, ParentKind};

@@ -203,6 +203,7 @@ spec:
                 files,
                 entries_refused: Vec::new(),
                 submodules: Vec::new(),
+                over_limits: None,
             }
         }
     }

@@ -76,6 +76,7 @@ fn snapshot(files: &[(&str, String)]) -> Snapshot {
             .collect(),
         entries_refused: vec![],
         submodules: vec![],
+        over_limits: None,
     }
 }
 

@@ -55,7 +55,8 @@ pub fn translate_options(config: &Config) -> TranslateOptions {
 /// Reads `revision` from `source`, admits and translates it.
 pub fn check(source: &Source, revision: Revision, config: &Config) -> Result<Checked, SourceError> {
     let snapshot = source.snapshot(&revision, &config.limits)?;
-    let admission = admit(&snapshot, &admit_options(config));
+    let mut admission = admit(&snapshot, &admit_options(config));
+    flag_platform_changes(source, &revision, &mut admission, config)?;
     let (ages, _) = route_ages(source, &revision, &snapshot, &admission, config, None)?;
     Ok(finish(revision, snapshot, ages, admission, config))
 }
@@ -98,7 +99,8 @@ pub fn check_incremental(
     cache: &mut CheckCache,
 ) -> Result<Checked, SourceError> {
     let snapshot = source.snapshot(&revision, &config.limits)?;
-    let admission = admit_incremental(&snapshot, &admit_options(config), &mut cache.admission);
+    let mut admission = admit_incremental(&snapshot, &admit_options(config), &mut cache.admission);
+    flag_platform_changes(source, &revision, &mut admission, config)?;
     let previous = cache.ages.take();
     let (ages, incremental) =
         route_ages(source, &revision, &snapshot, &admission, config, previous)?;
@@ -110,6 +112,25 @@ pub fn check_incremental(
         ages: ages.clone(),
     });
     Ok(finish(revision, snapshot, ages, admission, config))
+}
+
+/// Warns, on the revision, when its commit changes the platform's files together with team
+/// folders ([`crate::tenancy::Tenancy::platform_changed_with_teams`]).
+fn flag_platform_changes(
+    source: &Source,
+    revision: &Revision,
+    admission: &mut Admission,
+    config: &Config,
+) -> Result<(), SourceError> {
+    let Some(tenancy) = &admission.tenancy else {
+        return Ok(());
+    };
+    let changed = source.changed_paths(revision)?;
+    if let Some(warning) = tenancy.platform_changed_with_teams(&changed, &config.repo.tenants_file)
+    {
+        admission.revision_diagnostics.push(warning);
+    }
+    Ok(())
 }
 
 fn finish(

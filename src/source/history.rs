@@ -9,6 +9,41 @@ use crate::config::Limits;
 use git2::{Delta, DiffOptions, FileMode, Oid};
 
 impl Source {
+    /// The paths `revision` changes against its first parent (added, modified, deleted,
+    /// renamed: both sides), sorted. Empty for a root commit, which sets everything up.
+    pub fn changed_paths(&self, revision: &Revision) -> Result<Vec<String>, SourceError> {
+        let read = |source: git2::Error| SourceError::ReadTree {
+            commit: revision.commit.clone(),
+            source,
+        };
+        let commit = self
+            .repo
+            .find_commit(Oid::from_str(&revision.commit).map_err(read)?)
+            .map_err(read)?;
+        let Ok(parent) = commit.parent(0) else {
+            return Ok(Vec::new());
+        };
+        let mut options = DiffOptions::new();
+        options.skip_binary_check(true);
+        let diff = self
+            .repo
+            .diff_tree_to_tree(
+                Some(&parent.tree().map_err(read)?),
+                Some(&commit.tree().map_err(read)?),
+                Some(&mut options),
+            )
+            .map_err(read)?;
+        let mut paths: Vec<String> = diff
+            .deltas()
+            .flat_map(|delta| [delta.old_file().path(), delta.new_file().path()])
+            .flatten()
+            .map(|path| path.to_string_lossy().into_owned())
+            .collect();
+        paths.sort();
+        paths.dedup();
+        Ok(paths)
+    }
+
     /// Calls `visit(committed_at, path, bytes)` for every manifest version that enters the
     /// first-parent history of `tip`, oldest commit first: each file added or changed by a
     /// commit, compared with its first parent. Files larger than `limits.max_file_bytes` and

@@ -256,6 +256,44 @@ impl Tenancy {
         }
     }
 
+    /// A warning when `changed` (the paths one commit changes) touches what the platform
+    /// owns (the tenants file, the platform folder, hidden repository files such as
+    /// `.github/CODEOWNERS`) together with team folders: a team's pull request that also
+    /// widens its own grants, or the review rules, needs the platform's eyes.
+    pub fn platform_changed_with_teams(
+        &self,
+        changed: &[String],
+        tenants_file: &str,
+    ) -> Option<Diagnostic> {
+        let mut platform_paths = Vec::new();
+        let mut teams = std::collections::BTreeSet::new();
+        for path in changed {
+            match self.owner_of(path) {
+                PathOwner::Team(i) => {
+                    teams.insert(self.teams[i].name.as_str());
+                }
+                PathOwner::Platform | PathOwner::Ignored => platform_paths.push(path.as_str()),
+                PathOwner::Unowned if path == tenants_file => platform_paths.push(path.as_str()),
+                PathOwner::Unowned => {}
+            }
+        }
+        if teams.is_empty() || platform_paths.is_empty() {
+            return None;
+        }
+        let teams: Vec<&str> = teams.into_iter().collect();
+        Some(
+            Diagnostic::warning(
+                codes::TENANTS_CHANGED_WITH_TEAMS,
+                format!(
+                    "this commit changes {} together with the folders of team(s) {}: a team's change that also changes ownership, grants or review rules needs the platform's review",
+                    platform_paths.join(", "),
+                    teams.join(", ")
+                ),
+            )
+            .at(platform_paths[0], None),
+        )
+    }
+
     /// The owner (a team, or `platform`) whose folder holds namespace `namespace`.
     pub fn owner_of_namespace(&self, namespace: &str) -> Option<&str> {
         std::iter::once(&self.platform)

@@ -115,7 +115,7 @@ pub fn markdown(plan: &Plan) -> String {
     if !plan.notes.is_empty() {
         out.push_str("> [!WARNING]\n> Not applied, needs an operator:\n");
         for note in &plan.notes {
-            let _ = writeln!(out, "> - {}", one_line(&note.to_string()));
+            let _ = writeln!(out, "> - {}", inline(&note.to_string()));
         }
         out.push('\n');
     }
@@ -132,7 +132,7 @@ pub fn markdown(plan: &Plan) -> String {
             symbol(c.action),
             code(&c.address),
             call(&c.operation),
-            cell(&c.reason.to_string())
+            inline(&c.reason.to_string())
         );
     }
 
@@ -223,14 +223,32 @@ fn one_line(s: &str) -> String {
     s.replace(['\r', '\n'], " ")
 }
 
-/// Text for a table cell: no line breaks, pipes escaped.
-fn cell(s: &str) -> String {
-    one_line(s).replace('|', "\\|")
+/// Text from the plan (values from team input among it) as inline Markdown that renders as
+/// exactly that text: one line; HTML escaped, so that no `<details>` or `<img>` from a path
+/// value reaches a pull-request comment; Markdown punctuation escaped, so that no link,
+/// image or emphasis can be made from a value.
+fn inline(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in one_line(s).chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '!' | '~' | '|' | '#' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
-/// An inline code span for a table cell.
+/// An inline code span for a table cell: HTML and Markdown are not read inside one, so only
+/// pipes (which end the cell) and backticks (which end the span) are replaced.
 fn code(s: &str) -> String {
-    format!("`{}`", cell(s).replace('`', "'"))
+    format!("`{}`", one_line(s).replace('|', "\\|").replace('`', "'"))
 }
 
 fn html(s: &str) -> String {
@@ -351,6 +369,46 @@ mod tests {
         assert!(md.contains("+           \"weight\": 90\n"));
         assert!(md.contains("> [!WARNING]"));
         assert!(md.contains("> - platform/public: the load balancer is named"));
+    }
+
+    /// A value from team input cannot open HTML, a link or an image in a PR comment.
+    #[test]
+    fn markdown_escapes_html_and_markup_from_values() {
+        let mut plan = empty();
+        let hostile = "<details><img src=x> [click](http://e.example) **bold** `tick`";
+        plan.changes.push(Change {
+            address: hostile.to_string(),
+            action: ChangeAction::Delete,
+            operation: Operation::DeleteLoadBalancer {
+                gateway: hostile.to_string(),
+            },
+            before: Some(json!({"name": hostile})),
+            after: None,
+            reason: Reason::Stale {
+                cause: Staleness::GatewayRemoved {
+                    gateway: hostile.to_string(),
+                },
+                removed: Removed::LoadBalancer {
+                    name: "x".to_string(),
+                },
+            },
+            owner: None,
+        });
+        let md = markdown(&plan);
+        let outside_code: String = md
+            .split("```")
+            .step_by(2)
+            .flat_map(|part| part.split('`').step_by(2))
+            .collect();
+        assert!(!outside_code.contains("<details><img"), "{md}");
+        assert!(!outside_code.contains("<img"), "{md}");
+        assert!(
+            md.contains(
+                "&lt;details&gt;&lt;img src=x&gt; \\[click\\]\\(http://e.example\\) \\*\\*bold"
+            ),
+            "{md}"
+        );
+        assert!(md.contains("<summary>- &lt;details&gt;"), "{md}");
     }
 
     #[test]

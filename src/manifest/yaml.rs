@@ -494,7 +494,7 @@ impl Budget {
     }
 
     fn stop<E: de::Error>(&mut self, code: Code, message: String, at_field: bool) -> E {
-        let field = at_field.then(|| self.field());
+        let field = Some(self.field()).filter(|f| at_field && !f.is_empty());
         self.exceeded = Some((code, message.clone(), field));
         E::custom(message)
     }

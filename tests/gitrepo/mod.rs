@@ -64,6 +64,14 @@ impl TestRepo {
         self
     }
 
+    /// Stages a regular file whose content is the blob `id`, already in the repository.
+    pub fn blob_at(&mut self, path: &str, id: Oid) -> &mut TestRepo {
+        self.index
+            .add(&entry(path.as_bytes(), MODE_BLOB, id))
+            .unwrap();
+        self
+    }
+
     /// Stages a symbolic link (mode 120000) to `target`.
     pub fn symlink(&mut self, path: &str, target: &str) -> &mut TestRepo {
         self.index

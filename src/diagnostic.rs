@@ -212,6 +212,8 @@ pub mod codes {
     pub const TARGET_GROUP_NOT_GRANTED: Code = Code("target-group-not-granted");
     pub const UNSUPPORTED: Code = Code("unsupported");
     pub const OTHER_GATEWAY_CLASS: Code = Code("other-gateway-class");
+    /// Two target groups of the desired state share a name (AWS names are per account).
+    pub const TARGET_GROUP_NAME_TAKEN: Code = Code("target-group-name-taken");
     /// A tag gwsync keeps for itself (`gwsync.dev/`) or AWS does (`aws:`).
     pub const RESERVED_TAG: Code = Code("reserved-tag");
     /// A target address a team may not register (link-local, loopback, metadata service).

@@ -543,6 +543,13 @@ corpus! {
     a_new_group_name_with_a_path => Case::file(&target_group("    targetGroupName: payments-x/../orders\n"), codes::INVALID_NAME_FOR_AWS, Some("defaultConfiguration.targetGroupName"));
     a_new_group_name_too_long => Case::file(&target_group(&format!("    targetGroupName: payments-{}\n", "x".repeat(40))), codes::INVALID_NAME_FOR_AWS, Some("defaultConfiguration.targetGroupName"));
 
+    two_groups_under_one_name => Case::file(&format!(
+        "{}---\n{}---\n{}",
+        route("    - matches: [{path: {value: /shared}}]\n      backendRefs: [{name: hostile, port: 8080}, {name: hostile-b, port: 8080}]\n"),
+        target_group("    targetGroupName: payments-shared\n"),
+        target_group("    targetGroupName: payments-shared\n").replace("name: hostile\n", "name: hostile-b\n")
+    ), codes::TARGET_GROUP_NAME_TAKEN, Some("defaultConfiguration.targetGroupName"));
+
     // Tags and targets.
     setting_gwsyncs_owner_tag => Case::file(&target_group("    tags: {gwsync.dev/owner: orders}\n"), codes::RESERVED_TAG, Some("defaultConfiguration.tags"));
     setting_gwsyncs_instance_tag => Case::file(&target_group("    tags: {gwsync.dev/instance: other}\n"), codes::RESERVED_TAG, Some("defaultConfiguration.tags"));

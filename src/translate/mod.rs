@@ -20,6 +20,7 @@ pub mod ages;
 pub mod names;
 mod order;
 mod routes;
+mod unique_names;
 
 use crate::alb::{
     Action, Certificate, Condition, HealthCheck, IpAddressType, Listener, LoadBalancer, Matcher,
@@ -202,7 +203,11 @@ pub fn translate(
             }
         }
     }
-    // A team refused by a later Gateway must not stay on an earlier one: build again.
+    let (clashing, clash_diagnostics) = unique_names::clashes(&translation.stack, &teams);
+    translation.diagnostics.extend(clash_diagnostics);
+    translation.refused_teams.extend(clashing);
+    // A team refused by a later Gateway (or for a clashing name) must not stay on any
+    // Gateway: build again.
     if translation
         .stack
         .load_balancers
@@ -292,15 +297,22 @@ fn uses_refused_team(
     templates: &BTreeMap<String, (String, Vec<RuleTemplate>)>,
     refused: &BTreeSet<String>,
 ) -> bool {
-    lb.listeners
-        .iter()
-        .flat_map(|l| &l.rules)
-        .any(|r| match &r.source {
-            Some(RuleSource::Route { route, .. }) => templates
-                .get(route)
-                .is_some_and(|(team, _)| refused.contains(team)),
-            _ => false,
-        })
+    let refused_group = lb.target_groups.iter().any(|tg| {
+        tg.owner
+            .as_ref()
+            .is_some_and(|owner| refused.contains(owner))
+    });
+    refused_group
+        || lb
+            .listeners
+            .iter()
+            .flat_map(|l| &l.rules)
+            .any(|r| match &r.source {
+                Some(RuleSource::Route { route, .. }) => templates
+                    .get(route)
+                    .is_some_and(|(team, _)| refused.contains(team)),
+                _ => false,
+            })
 }
 
 fn dedup(diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {

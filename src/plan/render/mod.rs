@@ -2,6 +2,9 @@
 //! save and apply later. All three come from the same structure; none computes anything the
 //! plan does not hold.
 //!
+//! Values in text are escaped (`diagnostic::printable`), in Markdown HTML- and
+//! Markdown-escaped: a value read from input or from AWS can never forge a line or markup.
+//!
 //! Text reads like Terraform's: one line per change (`+` create, `~` update, `→` move,
 //! `-` delete) with its address, AWS call and reason, then a summary and the notes. Markdown
 //! has the summary as heading, a table of changes, each change's before/after JSON as a
@@ -10,6 +13,7 @@
 pub mod words;
 
 use super::{ChangeAction, Operation, Plan};
+use crate::diagnostic::printable;
 use serde_json::Value;
 use std::fmt::Write;
 
@@ -73,9 +77,9 @@ pub fn text(plan: &Plan) -> String {
                 out,
                 "{} {} ({}): {}",
                 symbol(c.action),
-                c.address,
+                printable(&c.address),
                 call(&c.operation),
-                c.reason
+                printable(&c.reason.to_string())
             );
         }
         let _ = writeln!(out, "\nPlan: {}.", summary(plan));
@@ -83,7 +87,7 @@ pub fn text(plan: &Plan) -> String {
     if !plan.notes.is_empty() {
         out.push_str("\nNot applied, needs an operator:\n");
         for note in &plan.notes {
-            let _ = writeln!(out, "  ! {note}");
+            let _ = writeln!(out, "  ! {}", printable(&note.to_string()));
         }
     }
     out
@@ -369,6 +373,38 @@ mod tests {
         assert!(md.contains("+           \"weight\": 90\n"));
         assert!(md.contains("> [!WARNING]"));
         assert!(md.contains("> - platform/public: the load balancer is named"));
+    }
+
+    /// A value read from AWS (a foreign rule, a name) cannot forge a line of text output.
+    #[test]
+    fn text_escapes_control_characters_in_values() {
+        let mut plan = empty();
+        plan.changes.push(Change {
+            address: "lb\nteam orders: admitted".to_string(),
+            action: ChangeAction::Delete,
+            operation: Operation::DeleteLoadBalancer {
+                gateway: "x".to_string(),
+            },
+            before: None,
+            after: None,
+            reason: Reason::Stale {
+                cause: Staleness::GatewayRemoved {
+                    gateway: "g\u{1b}[2J".to_string(),
+                },
+                removed: Removed::LoadBalancer {
+                    name: "x".to_string(),
+                },
+            },
+            owner: None,
+        });
+        let out = text(&plan);
+        assert_eq!(
+            out.lines().filter(|l| l.starts_with("- ")).count(),
+            1,
+            "{out}"
+        );
+        assert!(out.contains("lb\\nteam orders: admitted"), "{out}");
+        assert!(!out.contains('\u{1b}'), "{out}");
     }
 
     /// A value from team input cannot open HTML, a link or an image in a PR comment.

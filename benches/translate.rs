@@ -526,7 +526,7 @@ fn admit_options() -> AdmitOptions {
     AdmitOptions {
         tenants_file: "tenants.yaml".to_string(),
         limits: Limits::default(),
-        gateway_class: "gwsync".to_string(),
+        gateway_classes: vec!["gwsync".to_string()],
     }
 }
 

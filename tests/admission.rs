@@ -1917,3 +1917,133 @@ fn admission_serialises_to_json() {
     let adm = admit(&baseline());
     serde_json::to_string(&adm).expect("an Admission serialises to JSON");
 }
+
+// ---------------------------------------------------------------------------------------
+// GatewayClass documents and the configured classes.
+
+/// The AWS Load Balancer Controller's GatewayClass, as its guides publish it.
+const LBC_CLASS: &str = "apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata:
+  name: aws-alb
+spec:
+  controllerName: gateway.k8s.aws/alb
+";
+
+/// Admits HEAD with `classes` configured.
+fn admit_with_classes(repo: &TestRepo, classes: &[&str]) -> Admission {
+    let snapshot = gitrepo::snapshot_at(repo, "HEAD", &Limits::default());
+    let mut options = gitrepo::options(Limits::default());
+    options.gateway_classes = classes.iter().map(|c| c.to_string()).collect();
+    gwsync::tenancy::admit(&snapshot, &options)
+}
+
+fn repo_with_class(class: &str, gateway_class_name: &str) -> TestRepo {
+    let mut repo = baseline_staged();
+    repo.write("platform/class.yaml", class);
+    repo.write(
+        "platform/gateway.yaml",
+        GATEWAY.replace(
+            "gatewayClassName: gwsync",
+            &format!("gatewayClassName: {gateway_class_name}"),
+        ),
+    );
+    repo.commit("A GatewayClass");
+    repo
+}
+
+#[test]
+fn a_published_gateway_class_is_accepted_and_its_gateways_managed_when_configured() {
+    let repo = repo_with_class(LBC_CLASS, "aws-alb");
+    let adm = admit_with_classes(&repo, &["gwsync", "aws-alb"]);
+    assert!(adm.revision_valid(), "{}", dump(&adm));
+    let platform = adm.platform.as_ref().unwrap();
+    assert!(
+        platform
+            .documents
+            .iter()
+            .any(|d| d.key.kind == gwsync::manifest::Kind::GatewayClass),
+        "{}",
+        dump(&adm)
+    );
+    assert!(
+        platform
+            .documents
+            .iter()
+            .any(|d| d.key.kind == gwsync::manifest::Kind::Gateway),
+        "the Gateway of the class is managed:\n{}",
+        dump(&adm)
+    );
+    assert!(!team(&adm, "payments").attachments.is_empty());
+    assert_others_untouched(&adm, "nobody");
+}
+
+#[test]
+fn a_class_of_another_controller_leaves_its_gateways_alone() {
+    let foreign = LBC_CLASS.replace("gateway.k8s.aws/alb", "example.net/gateway-controller");
+    let repo = repo_with_class(&foreign, "aws-alb");
+    let adm = admit_with_classes(&repo, &["aws-alb"]);
+    let platform = adm.platform.as_ref().unwrap();
+    let warning = platform
+        .diagnostics
+        .iter()
+        .find(|d| {
+            d.code == codes::OTHER_GATEWAY_CLASS && d.file.as_deref() == Some("platform/class.yaml")
+        })
+        .unwrap_or_else(|| panic!("{}", dump(&adm)));
+    assert_eq!(warning.severity, Severity::Warning);
+    assert_eq!(warning.field.as_deref(), Some("spec.controllerName"));
+    assert!(
+        warning.message.contains("example.net/gateway-controller"),
+        "{warning}"
+    );
+    assert!(
+        !platform
+            .documents
+            .iter()
+            .any(|d| d.key.kind == gwsync::manifest::Kind::Gateway),
+        "the Gateway is left alone:\n{}",
+        dump(&adm)
+    );
+}
+
+#[test]
+fn a_gwsync_class_not_configured_here_is_named_with_the_fix() {
+    let repo = repo_with_class(LBC_CLASS, "aws-alb");
+    let adm = admit_with_classes(&repo, &["gwsync"]);
+    let platform = adm.platform.as_ref().unwrap();
+    let warning = platform
+        .diagnostics
+        .iter()
+        .find(|d| {
+            d.code == codes::OTHER_GATEWAY_CLASS && d.file.as_deref() == Some("platform/class.yaml")
+        })
+        .unwrap_or_else(|| panic!("{}", dump(&adm)));
+    assert!(
+        warning.message.contains("add `aws-alb` to gateway_class"),
+        "{warning}"
+    );
+    assert!(adm.revision_valid());
+}
+
+#[test]
+fn a_gateway_class_in_a_team_folder_is_refused() {
+    let adm = admit_baseline_with(&[("teams/payments/class.yaml", LBC_CLASS)]);
+    assert_refused(
+        &adm,
+        "payments",
+        codes::KIND_NOT_ALLOWED_HERE,
+        "teams/payments/class.yaml",
+        None,
+    );
+}
+
+#[test]
+fn a_class_parameters_ref_must_name_a_load_balancer_configuration() {
+    let class = format!(
+        "{LBC_CLASS}  parametersRef: {{group: gateway.k8s.aws, kind: LoadBalancerConfiguration, name: missing, namespace: platform}}\n"
+    );
+    let repo = repo_with_class(&class, "aws-alb");
+    let adm = admit_with_classes(&repo, &["aws-alb"]);
+    assert_revision_refused(&adm, codes::PARAMETERS_NOT_FOUND, "platform/class.yaml");
+}

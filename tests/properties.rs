@@ -30,7 +30,7 @@ fn options() -> AdmitOptions {
     AdmitOptions {
         tenants_file: "tenants.yaml".into(),
         limits: Limits::default(),
-        gateway_class: "gwsync".into(),
+        gateway_classes: vec!["gwsync".into()],
     }
 }
 

@@ -28,8 +28,9 @@ pub struct Config {
     pub instance_id: String,
     /// Where the clone of a remote repository and the state database live.
     pub state_dir: PathBuf,
-    /// The `gatewayClassName` this instance manages; Gateways of other classes are left alone.
-    pub gateway_class: String,
+    /// The `gatewayClassName`s this instance manages (`gateway_class`, a name or a list);
+    /// Gateways of other classes are left alone.
+    pub gateway_classes: Vec<String>,
     pub repo: RepoConfig,
     pub aws: AwsConfig,
     pub store: StoreConfig,
@@ -229,7 +230,7 @@ impl Default for Config {
         let state_dir = PathBuf::from("/var/lib/gwsync");
         Config {
             instance_id: "default".to_string(),
-            gateway_class: "gwsync".to_string(),
+            gateway_classes: vec!["gwsync".to_string()],
             store: StoreConfig {
                 path: state_dir.join("gwsync.db"),
             },
@@ -283,7 +284,7 @@ impl std::error::Error for ConfigError {}
 struct RawConfig {
     instance_id: Option<String>,
     state_dir: Option<PathBuf>,
-    gateway_class: Option<String>,
+    gateway_class: Option<OneOrMany>,
     #[serde(default)]
     repo: RawRepo,
     #[serde(default)]
@@ -353,6 +354,14 @@ struct RawAws {
     read_burst: Option<u32>,
     writes_per_second: Option<u32>,
     write_burst: Option<u32>,
+}
+
+/// A key that takes one string or a list of them.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
 }
 
 #[derive(Deserialize, Default)]
@@ -438,9 +447,16 @@ impl Config {
             bad("instance_id", message);
         }
         let state_dir = raw.state_dir.unwrap_or(defaults.state_dir);
-        let gateway_class = raw.gateway_class.unwrap_or(defaults.gateway_class);
-        if gateway_class.is_empty() {
-            bad("gateway_class", "must not be empty".to_string());
+        let gateway_classes = match raw.gateway_class {
+            None => defaults.gateway_classes,
+            Some(OneOrMany::One(name)) => vec![name],
+            Some(OneOrMany::Many(names)) => names,
+        };
+        if gateway_classes.is_empty() || gateway_classes.iter().any(String::is_empty) {
+            bad(
+                "gateway_class",
+                "must name at least one class, and no empty name".to_string(),
+            );
         }
         let location = match (raw.repo.url, raw.repo.path) {
             (Some(_), Some(_)) => {
@@ -615,7 +631,7 @@ impl Config {
         }
         Config {
             instance_id,
-            gateway_class,
+            gateway_classes,
             store: StoreConfig {
                 path: raw
                     .store
@@ -890,6 +906,17 @@ max_file_bytes = 0
         let text = err.to_string();
         assert!(text.contains("gwsync.toml"), "{text}");
         assert!(text.contains("repo.branchh: unknown key"), "{text}");
+    }
+
+    #[test]
+    fn gateway_class_takes_a_name_or_a_list() {
+        let one = Config::parse("gateway_class = \"aws-alb\"\n", "t").unwrap();
+        assert_eq!(one.gateway_classes, ["aws-alb"]);
+        let many = Config::parse("gateway_class = [\"aws-alb\", \"gwsync\"]\n", "t").unwrap();
+        assert_eq!(many.gateway_classes, ["aws-alb", "gwsync"]);
+        assert_eq!(Config::default().gateway_classes, ["gwsync"]);
+        let none = Config::parse("gateway_class = []\n", "t").unwrap_err();
+        assert_eq!(none.problems[0].key, "gateway_class");
     }
 
     #[test]

@@ -19,8 +19,8 @@ mod yaml;
 use crate::config::Limits;
 use crate::diagnostic::{Diagnostic, codes};
 use gateway_api::apis::standard::{
-    gateways::GatewaySpec, httproutes::HttpRouteSpec, listenersets::ListenerSetSpec,
-    referencegrants::ReferenceGrantSpec,
+    gatewayclasses::GatewayClassSpec, gateways::GatewaySpec, httproutes::HttpRouteSpec,
+    listenersets::ListenerSetSpec, referencegrants::ReferenceGrantSpec,
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -37,6 +37,7 @@ pub const GWSYNC_GROUP: &str = "gwsync.dev";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum Kind {
     Tenants,
+    GatewayClass,
     Gateway,
     HTTPRoute,
     ListenerSet,
@@ -56,8 +57,9 @@ pub enum Strictness {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Tenants,
+        Kind::GatewayClass,
         Kind::Gateway,
         Kind::HTTPRoute,
         Kind::ListenerSet,
@@ -70,6 +72,7 @@ impl Kind {
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Tenants => "Tenants",
+            Kind::GatewayClass => "GatewayClass",
             Kind::Gateway => "Gateway",
             Kind::HTTPRoute => "HTTPRoute",
             Kind::ListenerSet => "ListenerSet",
@@ -88,7 +91,7 @@ impl Kind {
     pub fn api_versions(self) -> &'static [&'static str] {
         match self {
             Kind::Tenants => &["gwsync.dev/v1alpha1"],
-            Kind::Gateway | Kind::HTTPRoute | Kind::ReferenceGrant => &[
+            Kind::GatewayClass | Kind::Gateway | Kind::HTTPRoute | Kind::ReferenceGrant => &[
                 "gateway.networking.k8s.io/v1",
                 "gateway.networking.k8s.io/v1beta1",
             ],
@@ -101,9 +104,11 @@ impl Kind {
 
     pub fn strictness(self) -> Strictness {
         match self {
-            Kind::Gateway | Kind::HTTPRoute | Kind::ListenerSet | Kind::ReferenceGrant => {
-                Strictness::Lenient
-            }
+            Kind::GatewayClass
+            | Kind::Gateway
+            | Kind::HTTPRoute
+            | Kind::ListenerSet
+            | Kind::ReferenceGrant => Strictness::Lenient,
             _ => Strictness::Strict,
         }
     }
@@ -160,6 +165,7 @@ pub struct Metadata {
 #[serde(untagged)]
 pub enum Body {
     Tenants(Box<TenantsSpec>),
+    GatewayClass(Box<GatewayClassSpec>),
     Gateway(Box<GatewaySpec>),
     HTTPRoute(Box<HttpRouteSpec>),
     ListenerSet(Box<ListenerSetSpec>),

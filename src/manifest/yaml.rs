@@ -130,6 +130,7 @@ pub(super) fn load_document(
             let metadata = p.value.metadata.clone().unwrap_or_default();
             p.map(|spec| (metadata, Body::Tenants(Box::new(spec))))
         }),
+        Kind::GatewayClass => parse_envelope(text, kind, |s| Body::GatewayClass(Box::new(s))),
         Kind::Gateway => parse_envelope(text, kind, |s| Body::Gateway(Box::new(s))),
         Kind::HTTPRoute => parse_envelope(text, kind, |s| Body::HTTPRoute(Box::new(s))),
         Kind::ListenerSet => parse_envelope(text, kind, |s| Body::ListenerSet(Box::new(s))),

@@ -40,7 +40,7 @@ pub fn admit_options(config: &Config) -> AdmitOptions {
     AdmitOptions {
         tenants_file: config.repo.tenants_file.clone(),
         limits: config.limits,
-        gateway_class: config.gateway_class.clone(),
+        gateway_classes: config.gateway_classes.clone(),
     }
 }
 

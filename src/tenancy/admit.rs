@@ -364,17 +364,19 @@ fn check_platform(bucket: &mut Bucket, tenancy: &Tenancy, options: &AdmitOptions
         .filter(|d| d.key.kind == Kind::LoadBalancerConfiguration)
         .map(|d| d.key.name.clone())
         .collect();
+    let managed = super::classes::managed_classes(bucket, &options.gateway_classes);
     let mut found = Vec::new();
     bucket.documents.retain(|doc| {
         let Body::Gateway(spec) = &doc.body else {
             return true;
         };
-        if spec.gateway_class_name != options.gateway_class {
+        if !managed.contains(&spec.gateway_class_name) {
             found.push(doc.diagnostic(Diagnostic::warning(
                 codes::OTHER_GATEWAY_CLASS,
                 format!(
-                    "gatewayClassName `{}` is not `{}`; this Gateway is left to its own controller",
-                    spec.gateway_class_name, options.gateway_class
+                    "gatewayClassName `{}` is not one this instance manages ({}); this Gateway is left to its own controller",
+                    spec.gateway_class_name,
+                    managed.iter().cloned().collect::<Vec<_>>().join(", ")
                 ),
             ).field("spec.gatewayClassName")));
             return false;

@@ -17,9 +17,9 @@ pub struct AdmitOptions {
     /// Path of `tenants.yaml` in the repository.
     pub tenants_file: String,
     pub limits: Limits,
-    /// Gateways of another class are left alone (another controller's, or another gwsync
-    /// instance's).
-    pub gateway_class: String,
+    /// The classes whose Gateways gwsync manages; Gateways of another class are left alone
+    /// (another controller's, or another gwsync instance's).
+    pub gateway_classes: Vec<String>,
 }
 
 /// One owner's documents and diagnostics while admission runs.
@@ -169,7 +169,7 @@ fn check_placement(bucket: &mut Bucket, owner: &Owner, is_platform: bool) {
     for mut doc in std::mem::take(&mut bucket.documents) {
         let platform_kind = matches!(
             doc.key.kind,
-            Kind::Gateway | Kind::LoadBalancerConfiguration
+            Kind::GatewayClass | Kind::Gateway | Kind::LoadBalancerConfiguration
         );
         let problem = if doc.key.kind == Kind::Tenants {
             Some(Diagnostic::refusal(
@@ -180,7 +180,7 @@ fn check_placement(bucket: &mut Bucket, owner: &Owner, is_platform: bool) {
             Some(Diagnostic::refusal(
                 codes::KIND_NOT_ALLOWED_HERE,
                 format!(
-                    "{} is a team kind; the platform folder holds Gateway and LoadBalancerConfiguration",
+                    "{} is a team kind; the platform folder holds GatewayClass, Gateway and LoadBalancerConfiguration",
                     doc.key.kind
                 ),
             ))

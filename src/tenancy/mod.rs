@@ -21,6 +21,7 @@
 mod admit;
 mod attach;
 mod cache;
+mod classes;
 mod load;
 pub mod refs;
 mod resources;
@@ -28,6 +29,7 @@ mod resources;
 pub use admit::{Admission, Outcome, Verdict, admit, admit_incremental};
 pub use attach::{Attachment, ListenerRef, ParentKind};
 pub use cache::{AdmissionCache, CacheStats, FullReason, team_digests};
+pub use classes::CONTROLLER_NAMES;
 pub use load::AdmitOptions;
 
 use crate::diagnostic::{Diagnostic, codes};

@@ -212,7 +212,7 @@ spec:
         AdmitOptions {
             tenants_file: "tenants.yaml".into(),
             limits: Limits::default(),
-            gateway_class: "gwsync".into(),
+            gateway_classes: vec!["gwsync".into()],
         }
     }
 
@@ -357,7 +357,7 @@ spec:
         let mut limits = options();
         limits.limits.max_yaml_depth = 8;
         let mut class = options();
-        class.gateway_class = "other".into();
+        class.gateway_classes = vec!["other".into()];
         let mut path = options();
         path.tenants_file = "platform/tenants.yaml".into();
         let moved = Files::baseline().with("platform/tenants.yaml", TENANTS);

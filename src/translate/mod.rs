@@ -143,16 +143,30 @@ pub fn translate(
             _ => None,
         })
         .collect();
+    let class_configs: BTreeMap<&str, &str> = platform
+        .documents
+        .iter()
+        .filter_map(|d| match &d.body {
+            Body::GatewayClass(spec) => spec
+                .parameters_ref
+                .as_ref()
+                .map(|p| (d.key.name.as_str(), p.name.as_str())),
+            _ => None,
+        })
+        .collect();
     for doc in &platform.documents {
         let Body::Gateway(spec) = &doc.body else {
             continue;
         };
         let gateway = object_id(doc);
+        // The Gateway's own LoadBalancerConfiguration, else its GatewayClass's.
         let config = spec
             .infrastructure
             .as_ref()
             .and_then(|i| i.parameters_ref.as_ref())
-            .and_then(|p| lb_configs.get(p.name.as_str()).copied());
+            .map(|p| p.name.as_str())
+            .or_else(|| class_configs.get(spec.gateway_class_name.as_str()).copied())
+            .and_then(|name| lb_configs.get(name).copied());
         // Limits over the whole load balancer refuse a team and translate again without it.
         loop {
             let mut context = GatewayContext {

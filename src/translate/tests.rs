@@ -86,7 +86,7 @@ fn run_with(files: &[(&str, String)], ages: &RouteAges, options: &TranslateOptio
         &AdmitOptions {
             tenants_file: "tenants.yaml".into(),
             limits: Limits::default(),
-            gateway_class: "gwsync".into(),
+            gateway_classes: vec!["gwsync".into()],
         },
     );
     for t in &admission.teams {
@@ -686,4 +686,78 @@ fn values_alb_refuses_are_diagnostics_not_apply_errors() {
     );
     assert_eq!(send(&t, "http://a.example.com/down", &[]), "status 500");
     assert_eq!(send(&t, "http://a.example.com/up", &[]), "a/a1");
+}
+
+/// A Gateway without its own LoadBalancerConfiguration takes its GatewayClass's, as in the
+/// AWS Load Balancer Controller.
+#[test]
+fn a_gateway_class_parameters_ref_configures_its_gateways() {
+    let class = "apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: gwsync}
+spec:
+  controllerName: gateway.k8s.aws/alb
+  parametersRef: {group: gateway.k8s.aws, kind: LoadBalancerConfiguration, name: class-defaults, namespace: platform}
+---
+apiVersion: gateway.k8s.aws/v1beta1
+kind: LoadBalancerConfiguration
+metadata: {name: class-defaults, namespace: platform}
+spec: {loadBalancerName: from-the-class, scheme: internet-facing}
+";
+    let t = run(&[("platform/class.yaml", class.to_string())]);
+    let lb = t.stack.load_balancer("platform/gw").unwrap();
+    assert_eq!(lb.name, "from-the-class");
+    assert_eq!(lb.scheme, Scheme::InternetFacing);
+}
+
+/// Two teams whose grants overlap name their groups alike: on AWS they would be one group,
+/// so both teams are refused and neither forwards to the other's targets.
+#[test]
+fn a_target_group_name_two_teams_give_refuses_both() {
+    let named = |ns: &str, svc: &str| {
+        format!(
+            "apiVersion: gateway.k8s.aws/v1beta1\nkind: TargetGroupConfiguration\nmetadata: {{name: {svc}, namespace: {ns}}}\nspec: {{targetReference: {{name: {svc}}}, defaultConfiguration: {{targetGroupName: shared-name}}}}\n"
+        )
+    };
+    let t = run(&[
+        ("teams/a/svc.yaml", named("a", "a1")),
+        ("teams/b/svc.yaml", named("b", "b1")),
+        (
+            "teams/a/r.yaml",
+            route(
+                "a",
+                "r",
+                "[a.example.com]",
+                "    - backendRefs: [{name: a1, port: 80}]\n",
+            ),
+        ),
+        (
+            "teams/b/r.yaml",
+            route(
+                "b",
+                "r",
+                "[b.example.com]",
+                "    - backendRefs: [{name: b1, port: 80}]\n",
+            ),
+        ),
+    ]);
+    assert!(
+        t.refused_teams.contains("a") && t.refused_teams.contains("b"),
+        "{:?}",
+        t.diagnostics
+    );
+    let clashes: Vec<_> = t
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == codes::TARGET_GROUP_NAME_TAKEN)
+        .collect();
+    assert_eq!(clashes.len(), 2, "{clashes:?}");
+    assert_eq!(clashes[0].file.as_deref(), Some("teams/a/svc.yaml"));
+    assert_eq!(clashes[1].file.as_deref(), Some("teams/b/svc.yaml"));
+    assert!(
+        t.stack
+            .load_balancers
+            .iter()
+            .all(|lb| lb.target_groups.is_empty())
+    );
 }

@@ -662,7 +662,7 @@ impl Pipeline {
             &AdmitOptions {
                 tenants_file: "tenants.yaml".to_string(),
                 limits: Limits::default(),
-                gateway_class: GATEWAY_CLASS.to_string(),
+                gateway_classes: vec![GATEWAY_CLASS.to_string()],
             },
         );
         let translation = translate(&admission, &RouteAges::new(), &TranslateOptions::default());

@@ -450,7 +450,7 @@ pub fn options(limits: Limits) -> AdmitOptions {
     AdmitOptions {
         tenants_file: "tenants.yaml".into(),
         limits,
-        gateway_class: "gwsync".into(),
+        gateway_classes: vec!["gwsync".into()],
     }
 }
 

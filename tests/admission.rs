@@ -8,10 +8,10 @@
 mod gitrepo;
 
 use gitrepo::{
-    BASELINE_FILES, GATEWAY, ORDERS_ROUTES, PAYMENTS_TARGET_GROUPS, TENANTS, TestRepo, admit,
-    admit_baseline_with, admit_rev, admit_with, assert_others_untouched, assert_refused,
-    assert_revision_refused, assert_route_error, assert_warning, baseline, baseline_counts,
-    baseline_staged, dump, team,
+    BASELINE_FILES, GATEWAY, ORDERS_ROUTES, PAYMENTS_ROUTES, PAYMENTS_TARGET_GROUPS, TENANTS,
+    TestRepo, admit, admit_baseline_with, admit_rev, admit_with, assert_others_untouched,
+    assert_refused, assert_revision_refused, assert_route_error, assert_warning, baseline,
+    baseline_counts, baseline_staged, dump, team,
 };
 use gwsync::config::Limits;
 use gwsync::diagnostic::{Severity, codes};
@@ -2046,4 +2046,30 @@ fn a_class_parameters_ref_must_name_a_load_balancer_configuration() {
     let repo = repo_with_class(&class, "aws-alb");
     let adm = admit_with_classes(&repo, &["aws-alb"]);
     assert_revision_refused(&adm, codes::PARAMETERS_NOT_FOUND, "platform/class.yaml");
+}
+
+/// `kind: TargetGroupName` without a group, as the AWS Load Balancer Controller's docs and
+/// migration tool write it, is the same backend as with `group: gateway.k8s.aws`, grants and
+/// all.
+#[test]
+fn a_target_group_name_backend_without_a_group_is_accepted() {
+    let written = PAYMENTS_ROUTES.replace(
+        "        - group: gateway.k8s.aws\n          kind: TargetGroupName\n          name: payments-web-asg",
+        "        - kind: TargetGroupName\n          name: payments-web-asg",
+    );
+    assert_ne!(written, PAYMENTS_ROUTES);
+    let adm = admit_baseline_with(&[("teams/payments/routes.yaml", &written)]);
+    let payments = team(&adm, "payments");
+    assert_eq!(payments.verdict, Verdict::Admitted, "{}", dump(&adm));
+    assert!(!payments.has_errors(), "{}", dump(&adm));
+
+    let outside = written.replace("name: payments-web-asg", "name: orders-asg");
+    let adm = admit_baseline_with(&[("teams/payments/routes.yaml", &outside)]);
+    assert_refused(
+        &adm,
+        "payments",
+        codes::TARGET_GROUP_NOT_GRANTED,
+        "teams/payments/routes.yaml",
+        Some("backendRefs[0].name"),
+    );
 }

@@ -74,7 +74,9 @@ impl<'a> References<'a> {
         let group = b.group.as_deref().unwrap_or("");
         let kind = b.kind.as_deref().unwrap_or("Service");
         match (group, kind) {
-            (lbc::GROUP, "TargetGroupName") => {
+            // The AWS Load Balancer Controller checks only the kind, and its docs and
+            // migration tool write `kind: TargetGroupName` without a group.
+            (lbc::GROUP | "", "TargetGroupName") => {
                 Resolution::Resolved(TargetGroupRef::Existing(b.name.clone()))
             }
             ("", "Service") => {

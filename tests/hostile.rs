@@ -578,7 +578,8 @@ corpus! {
     a_parent_that_does_not_exist => Case::file(&route(&path_rule("PathPrefix", "/a")).replace("name: public,", "name: private,"), codes::PARENT_NOT_FOUND, Some("parentRefs[0]")).error();
     a_listener_that_does_not_exist => Case::file(&route(&path_rule("PathPrefix", "/a")).replace("sectionName: https", "sectionName: admin"), codes::NO_MATCHING_PARENT, Some("parentRefs[0]")).error();
     a_status_written_by_hand => Case::file(&format!("{}status: {{parents: []}}\n", route(&path_rule("PathPrefix", "/a"))), codes::IGNORED_STATUS, Some("status")).warning();
-    an_unknown_route_field => Case::file(&route(&path_rule("PathPrefix", "/a")).replace("spec:\n", "spec:\n  priority: 1\n"), codes::UNKNOWN_FIELD, Some("spec.priority")).warning();
+    an_unknown_route_field => Case::file(&route(&path_rule("PathPrefix", "/a")).replace("spec:\n", "spec:\n  priority: 1\n"), codes::UNKNOWN_FIELD, Some("spec.priority"));
+    a_misspelt_weight_is_not_weight_one => Case::file(&route("    - backendRefs: [{name: payments-api, port: 8080, wieght: 10}]\n"), codes::UNKNOWN_FIELD, Some("backendRefs[0].wieght"));
 }
 
 /// Ten levels of nine aliases each: 9^10 nodes once expanded.

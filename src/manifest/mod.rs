@@ -10,6 +10,7 @@
 //! It knows nothing about teams or folders: who may declare what is `tenancy`'s job, and
 //! duplicates across files are found there too, once every file is loaded.
 
+mod fields;
 pub mod lbc;
 mod locate;
 mod schema;
@@ -48,8 +49,9 @@ pub enum Kind {
 }
 
 /// How strictly unknown fields are treated: gwsync's own kinds and the `gateway.k8s.aws`
-/// kinds are ours to define, so a misspelling is an error; Gateway API kinds evolve
-/// upstream, so an unknown field is a warning that names it.
+/// kinds are ours to define, so any unknown field is an error; in Gateway API kinds an
+/// unknown field in the spec is an error too (gwsync pins one Gateway API version and cannot
+/// honour a field it does not know), one elsewhere (metadata) a warning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Strictness {
     Strict,

@@ -45,16 +45,29 @@ fn multi_document_file_keeps_index_and_line() {
 }
 
 #[test]
-fn unknown_field_in_gateway_api_kind_is_a_warning_naming_it() {
+fn unknown_spec_field_in_gateway_api_kind_is_a_refusal_with_the_closest_known_one() {
     let l = load(&ROUTE.replace("  rules:", "  hostname: [a.com]\n  rules:"));
-    assert_eq!(l.documents.len(), 1);
+    assert!(l.documents.is_empty());
+    let d = &l.diagnostics[0];
+    assert_eq!(
+        (d.code, d.severity),
+        (codes::UNKNOWN_FIELD, Severity::Refusal)
+    );
+    assert_eq!(d.field.as_deref(), Some("spec.hostname"));
+    assert_eq!(d.object.as_deref(), Some("HTTPRoute/web"));
+    assert!(d.message.ends_with("did you mean `hostnames`?"), "{d}");
+}
+
+#[test]
+fn unknown_metadata_in_gateway_api_kind_is_a_warning() {
+    let l = load(&ROUTE.replace("metadata:\n", "metadata:\n  uid: 0b5e\n"));
+    assert_eq!(l.documents.len(), 1, "{:?}", l.diagnostics);
     let d = &l.diagnostics[0];
     assert_eq!(
         (d.code, d.severity),
         (codes::UNKNOWN_FIELD, Severity::Warning)
     );
-    assert_eq!(d.field.as_deref(), Some("spec.hostname"));
-    assert_eq!(d.object.as_deref(), Some("HTTPRoute/web"));
+    assert_eq!(d.field.as_deref(), Some("metadata.uid"));
 }
 
 #[test]

@@ -199,10 +199,6 @@ pub(super) fn load_document(
     if let Body::HTTPRoute(spec) = &body {
         diagnostics.extend(super::schema::http_route_problems(spec));
     }
-    let unknown_severity = match kind.strictness() {
-        Strictness::Strict => Severity::Refusal,
-        Strictness::Lenient => Severity::Warning,
-    };
     for path in parsed.ignored {
         diagnostics.push(if path == "status" {
             Diagnostic::warning(
@@ -211,12 +207,7 @@ pub(super) fn load_document(
             )
             .field(path)
         } else {
-            Diagnostic::new(
-                unknown_severity,
-                codes::UNKNOWN_FIELD,
-                format!("unknown field `{}` for {kind}", last_segment(&path)),
-            )
-            .field(path)
+            unknown_field(kind, path)
         });
     }
     let text_line = origin.line - leading_lines(text);
@@ -254,6 +245,24 @@ fn leading_lines(text: &str) -> usize {
             t.is_empty() || t.starts_with('#') || t.starts_with('%')
         })
         .count()
+}
+
+/// An unknown field: a refusal in gwsync's and the `gateway.k8s.aws` kinds, and in the spec
+/// of a Gateway API kind (gwsync pins one Gateway API version: a field it does not know is a
+/// field it cannot honour, and a misspelt `wieght` would silently be weight 1); a warning
+/// elsewhere (metadata a `kubectl get -o yaml` leaves behind). Named with the closest known
+/// field where there is one.
+fn unknown_field(kind: Kind, path: String) -> Diagnostic {
+    let severity = match kind.strictness() {
+        Strictness::Strict => Severity::Refusal,
+        Strictness::Lenient if path.starts_with("spec.") => Severity::Refusal,
+        Strictness::Lenient => Severity::Warning,
+    };
+    let mut message = format!("unknown field `{}` for {kind}", last_segment(&path));
+    if let Some(known) = super::fields::closest_known(kind, &path) {
+        message.push_str(&format!("; did you mean `{known}`?"));
+    }
+    Diagnostic::new(severity, codes::UNKNOWN_FIELD, message).field(path)
 }
 
 fn last_segment(path: &str) -> &str {

@@ -187,6 +187,9 @@ pub mod codes {
     pub const CONTROL_CHARACTER: Code = Code("control-character");
     /// The revision exceeds `limits.max_files` or `limits.max_total_bytes`: nothing was read.
     pub const REVISION_TOO_LARGE: Code = Code("revision-too-large");
+    /// A value that is a template placeholder left unfilled (`<my cert arn>`, `${VAR}`,
+    /// `{{ .Values.x }}`): gwsync substitutes nothing.
+    pub const PLACEHOLDER: Code = Code("placeholder");
     /// One owner's files exceed `limits.max_files_per_owner` or `limits.max_bytes_per_owner`.
     pub const OWNER_TOO_LARGE: Code = Code("owner-too-large");
 

@@ -514,6 +514,13 @@ corpus! {
     non_ascii_path => Case::file(&route(&path_rule("PathPrefix", "/zahlung\u{e9}")), codes::INVALID_FIELD, Some("path.value"));
     question_mark_in_a_path => Case::file(&route(&path_rule("Exact", "'/a?b=1'")), codes::INVALID_FIELD, Some("path.value"));
 
+    // Rule names and placeholders.
+    two_rules_with_one_name => Case::file(&route("    - name: web\n      matches: [{path: {value: /a}}]\n      backendRefs: [{name: payments-api, port: 8080}]\n    - name: web\n      matches: [{path: {value: /b}}]\n      backendRefs: [{name: payments-api, port: 8080}]\n"), codes::INVALID_FIELD, Some("spec.rules[1].name"));
+    a_rule_name_that_is_not_a_section_name => Case::file(&route("    - name: Web_Rule\n      backendRefs: [{name: payments-api, port: 8080}]\n"), codes::INVALID_FIELD, Some("spec.rules[0].name"));
+    a_placeholder_left_unfilled => Case::file(&target_group("    targetGroupName: \"<my target group>\"\n"), codes::PLACEHOLDER, Some("targetGroupName"));
+    a_shell_variable_left_unexpanded => Case::file(&route_with("  hostnames: [\"${PAY_HOST}\"]\n", &path_rule("PathPrefix", "/a")), codes::PLACEHOLDER, Some("spec.hostnames[0]"));
+    a_helm_template_left_unrendered => Case::file(&route("    - backendRefs: [{name: \"{{ .Values.service }}\", port: 8080}]\n"), codes::PLACEHOLDER, Some("backendRefs[0].name"));
+
     // Control characters: they split headers and forge log lines.
     crlf_in_a_path => Case::file(&route(&path_rule("PathPrefix", "\"/a\\r\\nX-Injected: 1\"")), codes::CONTROL_CHARACTER, Some("spec.rules[0].matches[0].path.value"));
     crlf_in_a_header_name => Case::file(&route("    - matches: [{headers: [{name: \"x-a\\r\\nx-b\", value: v}]}]\n      backendRefs: [{name: payments-api, port: 8080}]\n"), codes::CONTROL_CHARACTER, Some("headers[0].name"));

@@ -7,7 +7,8 @@
 //! PathPrefix value starts with `/`, has no `//`, `/./`, `/../`, `%2f`, `%2F` or `#`, does
 //! not end in `/.` or `/..`, and holds only
 //! `^(?:[-A-Za-z0-9/._~!$&'()*+,;=:@]|[%][0-9a-fA-F]{2})+$`) and `HTTPHeaderName` (header and
-//! query parameter names: `^[A-Za-z0-9!#$%&'*+\-.^_\x60|~]+$`).
+//! query parameter names: `^[A-Za-z0-9!#$%&'*+\-.^_\x60|~]+$`), and `HTTPRouteRule.name` (a
+//! `SectionName`, unique within the route).
 //!
 //! A path such as `/payments/../orders` would pass a team's path grant (`/payments`) while
 //! answering for another team's prefix on a backend that normalises paths: refusing it here
@@ -22,7 +23,22 @@ pub(super) fn http_route_problems(spec: &HttpRouteSpec) -> Vec<Diagnostic> {
     let mut bad = |field: String, message: String| {
         out.push(Diagnostic::refusal(codes::INVALID_FIELD, message).field(field));
     };
+    let mut rule_names = std::collections::BTreeMap::new();
     for (r, rule) in spec.rules.iter().flatten().enumerate() {
+        if let Some(name) = &rule.name {
+            let field = format!("spec.rules[{r}].name");
+            if let Some(why) = section_name_problem(name) {
+                bad(field.clone(), format!("rule name `{name}` {why}"));
+            }
+            if let Some(first) = rule_names.insert(name.clone(), r) {
+                bad(
+                    field,
+                    format!(
+                        "rule name `{name}` is already the name of rules[{first}]; rule names are unique within a route"
+                    ),
+                );
+            }
+        }
         for (m, matched) in rule.matches.iter().flatten().enumerate() {
             let field = format!("spec.rules[{r}].matches[{m}]");
             if let Some(path) = &matched.path
@@ -111,6 +127,21 @@ fn valid_path_characters(value: &str) -> bool {
         i += 1;
     }
     true
+}
+
+/// Why a rule name is not a `SectionName` (a DNS label: lowercase letters, digits and `-`,
+/// at most 253 characters), if it is not.
+fn section_name_problem(name: &str) -> Option<&'static str> {
+    let valid = !name.is_empty()
+        && name.len() <= 253
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    (!valid).then_some(
+        "must be lowercase letters, digits and `-`, starting and ending with a letter or digit",
+    )
 }
 
 /// Why a header or query parameter name is not an `HTTPHeaderName`, if it is not.

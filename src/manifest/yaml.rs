@@ -676,17 +676,30 @@ impl Walk<'_> {
             .is_some_and(|k| MULTILINE_FIELDS.contains(&k));
         let forbidden =
             |c: &char| c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t'));
-        match value.chars().find(forbidden) {
-            Some(c) => {
-                let message = format!(
-                    "the value holds the control character {:?}; values must be printable",
-                    c
-                );
-                Err(self.budget.stop(codes::CONTROL_CHARACTER, message, true))
-            }
-            None => Ok(()),
+        if let Some(c) = value.chars().find(forbidden) {
+            let message =
+                format!("the value holds the control character {c:?}; values must be printable");
+            return Err(self.budget.stop(codes::CONTROL_CHARACTER, message, true));
         }
+        if !multiline && is_placeholder(value) {
+            let message = format!(
+                "`{value}` looks like a placeholder left unfilled; gwsync substitutes nothing: write the real value"
+            );
+            return Err(self.budget.stop(codes::PLACEHOLDER, message, true));
+        }
+        Ok(())
     }
+}
+
+/// A template placeholder copied from a guide or chart and never filled in: a whole value in
+/// angle brackets (`<my cert arn>`), a shell or Terraform `${VAR}`, a Helm `{{ .Values.x }}`.
+fn is_placeholder(value: &str) -> bool {
+    let v = value.trim();
+    let angle = v.len() > 2
+        && v.starts_with('<')
+        && v.ends_with('>')
+        && !v[1..v.len() - 1].contains(['<', '>']);
+    angle || v.contains("${") || (v.contains("{{") && v.contains("}}"))
 }
 
 impl<'de> DeserializeSeed<'de> for Walk<'_> {

@@ -92,13 +92,11 @@ impl<'a> JsonOutcome<'a> {
 impl<'a> Report<'a> {
     fn view(&self, o: &'a Outcome) -> View<'a> {
         let translation = self.translation;
-        // Translation may refuse a team whole (limits), or refuse some of its rules, which
-        // then answer 500: either way the team's revision is not what it asked for.
+        // Translation may refuse a team whole (limits, inexpressible conditions); a rule
+        // whose action cannot be expressed answers 500 with an error, and its team stays
+        // admitted with its other rules (what apply does too).
         let refused = translation.refused_teams.contains(&o.name)
-            || (o.name == "platform" && !translation.refused_gateways.is_empty())
-            || translation.diagnostics.iter().any(|d| {
-                d.severity == Severity::Refusal && d.team.as_deref() == Some(o.name.as_str())
-            });
+            || (o.name == "platform" && !translation.refused_gateways.is_empty());
         View {
             name: &o.name,
             verdict: if refused { Verdict::Refused } else { o.verdict },

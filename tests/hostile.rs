@@ -94,7 +94,9 @@ impl Case {
         }
     }
 
+    /// The route rule's action cannot be expressed: an error on the rule, which answers 500.
     fn answers_500(mut self) -> Case {
+        self.severity = Severity::Error;
         self.verdict = Expected::RuleAnswers500;
         self
     }

@@ -1486,6 +1486,61 @@ async fn a_team_refused_at_its_first_revision_blocks_no_other_team() {
     assert_eq!(w.gwsync(&["plan"]).0, 0, "converged");
 }
 
+/// A route with one rule whose action ALB cannot perform is partially invalid (Gateway API
+/// PartiallyInvalid, "drop rules"): that rule answers 500 and the route's valid rule is
+/// applied, the same in `plan --offline` and in `apply` (which once kept the whole team at
+/// its last admitted state instead).
+#[tokio::test]
+async fn a_partially_invalid_route_applies_its_valid_rules_and_answers_500_for_the_rest() {
+    let mut w = World::start().await;
+    let (code, stdout, _) = w.gwsync(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{stdout}");
+    w.repo.edit(
+        "teams/orders/routes.yaml",
+        "  rules:\n    - backendRefs:",
+        "  rules:\n    - matches: [{path: {value: /legacy}}]\n      filters: [{type: RequestMirror, requestMirror: {backendRef: {name: orders-api, port: 8080}}}]\n      backendRefs: [{group: gateway.k8s.aws, kind: TargetGroupName, name: orders-asg}]\n    - matches: [{path: {value: /new}}]\n      backendRefs: [{group: gateway.k8s.aws, kind: TargetGroupName, name: orders-asg}]\n    - backendRefs:",
+    );
+    w.repo
+        .commit("orders: a new path, and a legacy path with a mirror ALB cannot do");
+
+    let (code, offline, stderr) = w.gwsync(&["plan", "--offline", "--format", "json"]);
+    assert_eq!(code, 1, "an error on the route: {offline}{stderr}");
+    let (code, stdout, stderr) = w.gwsync(&["plan", "--format", "json"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    let plan: Plan = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        operations(&plan)["CreateRule"],
+        2,
+        "both new rules, the 500 and the forward: {}",
+        render::text(&plan)
+    );
+    assert!(!stderr.contains("team orders is refused"), "{stderr}");
+    let (code, stdout, stderr) = w.gwsync(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let answer = |url: &str| {
+        let (code, stdout, _) = w.gwsync(&[
+            "explain",
+            "--live",
+            "--gateway",
+            GATEWAY,
+            "--format",
+            "json",
+            "--url",
+            url,
+        ]);
+        assert_eq!(code, 0, "{stdout}");
+        serde_json::from_str::<serde_json::Value>(&stdout).unwrap()
+    };
+    let new = answer("https://orders.example.com/new");
+    assert_eq!(
+        new["action"]["backends"][0]["backend"], "orders-asg",
+        "{new}"
+    );
+    let legacy = answer("https://orders.example.com/legacy");
+    assert_eq!(legacy["action"]["status"], 500, "{legacy}");
+    assert_eq!(w.gwsync(&["plan"]).0, 0, "converged");
+}
+
 /// `gwsync hold --team orders` keeps orders at what is live while payments commits again and
 /// again: each apply brings payments' change and leaves orders' rules exactly as they are,
 /// though orders has a new route in the tracked revision. `release` brings it.

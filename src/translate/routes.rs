@@ -370,7 +370,14 @@ pub(super) fn rule_template(
     if diags.iter().any(|d| d.severity != Severity::Warning) {
         // What the rule does cannot be expressed, or a reference is unresolved: its own
         // requests (its conditions are exact) answer 500 and never fall through to another
-        // rule. The diagnostics say why.
+        // rule, while the route's other rules and the team's other routes are applied (the
+        // Gateway API's PartiallyInvalid "drop rules": the same in validate, plan and
+        // apply). So these are errors on the rule, not refusals of the team.
+        for d in &mut diags {
+            if d.severity == Severity::Refusal {
+                d.severity = Severity::Error;
+            }
+        }
         behaviour = fixed(500);
         pre_actions.clear();
         host_rewrite = None;

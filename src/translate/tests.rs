@@ -319,7 +319,7 @@ fn unresolved_backends_answer_500_and_never_fall_through() {
 }
 
 #[test]
-fn inexpressible_filters_are_refused_and_their_rule_answers_500() {
+fn inexpressible_filters_are_errors_and_their_rule_answers_500() {
     let a = route(
         "a",
         "r",
@@ -340,7 +340,9 @@ fn inexpressible_filters_are_refused_and_their_rule_answers_500() {
         .iter()
         .find(|d| d.team.as_deref() == Some("a"))
         .unwrap();
-    assert_eq!(d.severity, Severity::Refusal);
+    // An error on the rule, not a refusal of the team: its other rules are translated.
+    assert_eq!(d.severity, Severity::Error);
+    assert!(!t.refused_teams.contains("a"));
     assert!(d.message.contains("not expressible on ALB"), "{d}");
     assert_eq!(d.field.as_deref(), Some("spec.rules[0].filters[0]"));
     // The refused rule's own requests fail closed; they never fall through to rule 1.
@@ -370,7 +372,7 @@ fn inexpressible_conditions_refuse_the_team() {
 }
 
 #[test]
-fn redirects_map_to_alb_with_port_defaults_and_refuse_what_alb_cannot_do() {
+fn redirects_map_to_alb_with_port_defaults_and_name_what_alb_cannot_do() {
     let t = run(&[(
         "teams/a/r.yaml",
         route(
@@ -408,7 +410,7 @@ fn redirects_map_to_alb_with_port_defaults_and_refuse_what_alb_cannot_do() {
         assert!(
             t.diagnostics
                 .iter()
-                .any(|d| d.severity == Severity::Refusal && d.field.as_deref() == Some(field)),
+                .any(|d| d.severity == Severity::Error && d.field.as_deref() == Some(field)),
             "{:?}",
             t.diagnostics
         );

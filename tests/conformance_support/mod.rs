@@ -871,7 +871,9 @@ fn judge(case: &Case, pipeline: &Pipeline, routes: &RouteIndex) -> (Verdict, Opt
     (verdict, answer)
 }
 
-/// A refusal of a route that reaches the case's Gateway, on that route's team.
+/// A refusal of a route that reaches the case's Gateway, on that route's team, or an error
+/// that makes one of its rules answer 500 (an action ALB cannot perform: the rule is dropped
+/// to a 500 and the route's other rules stay, the Gateway API's PartiallyInvalid).
 fn refusal_for<'a>(
     case: &Case,
     pipeline: &'a Pipeline,
@@ -879,7 +881,7 @@ fn refusal_for<'a>(
 ) -> Option<&'a Diagnostic> {
     let responsible = routes.on_gateway(&case.gateway);
     pipeline.diagnostics().into_iter().find(|d| {
-        d.severity == Severity::Refusal
+        d.severity != Severity::Warning
             && !d.code.0.is_empty()
             && responsible.iter().any(|route| {
                 let (ns, _) = route.split_once('/').unwrap_or_default();

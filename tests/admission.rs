@@ -2069,3 +2069,47 @@ fn a_target_group_name_backend_without_a_group_is_accepted() {
         Some("backendRefs[0].name"),
     );
 }
+
+/// A TargetGroupConfiguration without targetReference is a load balancer's default: the
+/// platform's to declare, named by a LoadBalancerConfiguration, never a group of its own.
+#[test]
+fn default_target_group_configurations_are_the_platforms() {
+    const DEFAULT: &str = "apiVersion: gateway.k8s.aws/v1
+kind: TargetGroupConfiguration
+metadata:
+  name: ip-targets
+spec:
+  defaultConfiguration:
+    targetType: ip
+";
+    // In a team folder: refused, naming the field to add.
+    let adm = admit_baseline_with(&[("teams/payments/default.yaml", DEFAULT)]);
+    assert_refused(
+        &adm,
+        "payments",
+        codes::KIND_NOT_ALLOWED_HERE,
+        "teams/payments/default.yaml",
+        Some("spec.targetReference"),
+    );
+    // In the platform folder and named: admitted.
+    let lb = gitrepo::LOAD_BALANCER.replace(
+        "  tags:\n",
+        "  defaultTargetGroupConfiguration: {name: ip-targets}\n  tags:\n",
+    );
+    let adm = admit_baseline_with(&[
+        ("platform/default.yaml", DEFAULT),
+        ("platform/lb.yaml", &lb),
+    ]);
+    assert!(adm.revision_valid(), "{}", dump(&adm));
+    assert_others_untouched(&adm, "nobody");
+    // Named but missing: the platform is refused.
+    let adm = admit_baseline_with(&[("platform/lb.yaml", &lb)]);
+    assert_revision_refused(&adm, codes::PARAMETERS_NOT_FOUND, "platform/lb.yaml");
+    // A default with targets would register them for every Service.
+    let with_targets = format!("{DEFAULT}    targets: [{{id: 10.0.1.5}}]\n");
+    let adm = admit_baseline_with(&[
+        ("platform/default.yaml", &with_targets),
+        ("platform/lb.yaml", &lb),
+    ]);
+    assert_revision_refused(&adm, codes::INVALID_FIELD, "platform/default.yaml");
+}

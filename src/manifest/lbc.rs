@@ -126,6 +126,19 @@ pub struct LoadBalancerConfigurationSpec {
         skip_serializing_if = "BTreeMap::is_empty"
     )]
     pub tags: Tags,
+
+    /// A TargetGroupConfiguration without `targetReference`, in the platform folder, whose
+    /// properties every target group of the load balancer takes where its own
+    /// configuration leaves them out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_target_group_configuration: Option<DefaultTargetGroupConfigurationRef>,
+}
+
+/// `defaultTargetGroupConfiguration`: a default TargetGroupConfiguration, by name.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DefaultTargetGroupConfigurationRef {
+    pub name: String,
 }
 
 /// One subnet of the load balancer.
@@ -221,9 +234,11 @@ impl<'de> Deserialize<'de> for ProtocolPort {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct TargetGroupConfigurationSpec {
-    /// The backend these settings are for. Optional in the controller's v1, where a
-    /// configuration without it serves as a Gateway-wide default; gwsync requires it.
-    pub target_reference: TargetReference,
+    /// The backend these settings are for. Without it (the controller's v1) the
+    /// configuration is a default that a LoadBalancerConfiguration names
+    /// (`defaultTargetGroupConfiguration`): only the platform declares those.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_reference: Option<TargetReference>,
 
     /// Properties for every route that uses the backend, unless a route configuration
     /// overrides them.
@@ -349,6 +364,67 @@ impl TargetGroupProps {
     /// Whether no property is set.
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
+    }
+
+    /// These properties, with `defaults` filling what they leave out: field by field (the
+    /// health check's too), attributes and tags by key (these win). The name and the targets
+    /// are never taken from defaults: a name is one group's, targets one Service's.
+    pub fn over(&self, defaults: &TargetGroupProps) -> TargetGroupProps {
+        let by_key = |own: &[Attribute], fallback: &[Attribute]| {
+            let mut merged: Vec<Attribute> = fallback
+                .iter()
+                .filter(|d| !own.iter().any(|o| o.key == d.key))
+                .cloned()
+                .collect();
+            merged.extend(own.iter().cloned());
+            merged
+        };
+        let mut tags = defaults.tags.clone();
+        tags.extend(self.tags.clone());
+        TargetGroupProps {
+            target_group_name: self.target_group_name.clone(),
+            ip_address_type: self.ip_address_type.or(defaults.ip_address_type),
+            health_check_config: match (&self.health_check_config, &defaults.health_check_config) {
+                (Some(own), Some(fallback)) => Some(own.over(fallback)),
+                (own, fallback) => own.clone().or_else(|| fallback.clone()),
+            },
+            target_group_attributes: by_key(
+                &self.target_group_attributes,
+                &defaults.target_group_attributes,
+            ),
+            target_type: self.target_type.or(defaults.target_type),
+            protocol: self.protocol.or(defaults.protocol),
+            protocol_version: self.protocol_version.or(defaults.protocol_version),
+            tags,
+            targets: self.targets.clone(),
+        }
+    }
+}
+
+impl HealthCheckConfiguration {
+    /// This health check, with `defaults` filling the fields it leaves out.
+    fn over(&self, defaults: &HealthCheckConfiguration) -> HealthCheckConfiguration {
+        HealthCheckConfiguration {
+            healthy_threshold_count: self
+                .healthy_threshold_count
+                .or(defaults.healthy_threshold_count),
+            health_check_interval: self
+                .health_check_interval
+                .or(defaults.health_check_interval),
+            health_check_path: self
+                .health_check_path
+                .clone()
+                .or_else(|| defaults.health_check_path.clone()),
+            health_check_port: self.health_check_port.or(defaults.health_check_port),
+            health_check_protocol: self
+                .health_check_protocol
+                .or(defaults.health_check_protocol),
+            health_check_timeout: self.health_check_timeout.or(defaults.health_check_timeout),
+            unhealthy_threshold_count: self
+                .unhealthy_threshold_count
+                .or(defaults.unhealthy_threshold_count),
+            matcher: self.matcher.clone().or_else(|| defaults.matcher.clone()),
+        }
     }
 }
 
@@ -1243,8 +1319,8 @@ routeConfigurations:
 "#,
         )
         .unwrap();
-        assert_eq!(spec.target_reference.kind(), "Service");
-        assert_eq!(spec.target_reference.group(), "");
+        assert_eq!(spec.target_reference.as_ref().unwrap().kind(), "Service");
+        assert_eq!(spec.target_reference.as_ref().unwrap().group(), "");
         let props = &spec.default_configuration;
         assert_eq!(props.target_type, Some(TargetType::Ip));
         assert_eq!(props.protocol_version, Some(ProtocolVersion::Http2));
@@ -1272,9 +1348,11 @@ routeConfigurations:
             serde_json::to_string(&spec).unwrap(),
             r#"{"targetReference":{"name":"web"}}"#
         );
-        let e = parse::<TargetGroupConfigurationSpec>("defaultConfiguration: {targetType: ip}")
-            .unwrap_err();
-        assert!(e.contains("missing field `targetReference`"), "{e}");
+        // Without targetReference: a default (admission decides where it may be).
+        let default =
+            parse::<TargetGroupConfigurationSpec>("defaultConfiguration: {targetType: ip}")
+                .unwrap();
+        assert!(default.target_reference.is_none());
     }
 
     #[test]

@@ -429,7 +429,38 @@ fn check_platform(bucket: &mut Bucket, tenancy: &Tenancy, options: &AdmitOptions
         }
         true
     });
+    found.extend(check_default_target_groups(&bucket.documents));
     bucket.diagnostics.extend(found);
+}
+
+/// A LoadBalancerConfiguration's `defaultTargetGroupConfiguration` must name a default
+/// TargetGroupConfiguration (one without targetReference) of the platform.
+fn check_default_target_groups(platform_docs: &[Document]) -> Vec<Diagnostic> {
+    let defaults: BTreeSet<&str> = platform_docs
+        .iter()
+        .filter(|d| matches!(d.body, Body::TargetGroupConfiguration(_)))
+        .map(|d| d.key.name.as_str())
+        .collect();
+    platform_docs
+        .iter()
+        .filter_map(|doc| {
+            let Body::LoadBalancerConfiguration(spec) = &doc.body else {
+                return None;
+            };
+            let name = &spec.default_target_group_configuration.as_ref()?.name;
+            (!defaults.contains(name.as_str())).then(|| {
+                doc.diagnostic(
+                    Diagnostic::refusal(
+                        codes::PARAMETERS_NOT_FOUND,
+                        format!(
+                            "defaultTargetGroupConfiguration `{name}` is not a TargetGroupConfiguration without targetReference in the platform folder"
+                        ),
+                    )
+                    .field("spec.defaultTargetGroupConfiguration.name"),
+                )
+            })
+        })
+        .collect()
 }
 
 /// Checks one listener's protocol, port and hostname against what ALB can serve.

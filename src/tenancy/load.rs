@@ -167,10 +167,15 @@ pub(super) fn load_tenancy(
 fn check_placement(bucket: &mut Bucket, owner: &Owner, is_platform: bool) {
     let mut kept = Vec::new();
     for mut doc in std::mem::take(&mut bucket.documents) {
-        let platform_kind = matches!(
-            doc.key.kind,
-            Kind::GatewayClass | Kind::Gateway | Kind::LoadBalancerConfiguration
-        );
+        // A TargetGroupConfiguration without targetReference is a load balancer's default
+        // (`defaultTargetGroupConfiguration`): the platform's, like the load balancer.
+        let default_target_group = matches!(&doc.body,
+            Body::TargetGroupConfiguration(spec) if spec.target_reference.is_none());
+        let platform_kind = default_target_group
+            || matches!(
+                doc.key.kind,
+                Kind::GatewayClass | Kind::Gateway | Kind::LoadBalancerConfiguration
+            );
         let problem = if doc.key.kind == Kind::Tenants {
             Some(Diagnostic::refusal(
                 codes::KIND_NOT_ALLOWED_HERE,
@@ -180,10 +185,18 @@ fn check_placement(bucket: &mut Bucket, owner: &Owner, is_platform: bool) {
             Some(Diagnostic::refusal(
                 codes::KIND_NOT_ALLOWED_HERE,
                 format!(
-                    "{} is a team kind; the platform folder holds GatewayClass, Gateway and LoadBalancerConfiguration",
+                    "{} is a team kind; the platform folder holds GatewayClass, Gateway, LoadBalancerConfiguration and default TargetGroupConfigurations (without targetReference)",
                     doc.key.kind
                 ),
             ))
+        } else if !is_platform && default_target_group {
+            Some(
+                Diagnostic::refusal(
+                    codes::KIND_NOT_ALLOWED_HERE,
+                    "a TargetGroupConfiguration without targetReference is a load balancer's default, which only the platform declares; name the Service it configures in spec.targetReference",
+                )
+                .field("spec.targetReference"),
+            )
         } else if !is_platform && platform_kind {
             Some(Diagnostic::refusal(
                 codes::KIND_NOT_ALLOWED_HERE,

@@ -36,11 +36,15 @@ impl<'a> References<'a> {
         for doc in docs {
             let ns = doc.key.namespace.clone().unwrap_or_default();
             match &doc.body {
-                Body::TargetGroupConfiguration(spec)
-                    if spec.target_reference.kind() == "Service" =>
-                {
-                    refs.services
-                        .insert((ns, spec.target_reference.name.clone()), spec);
+                // A configuration without targetReference is a default, declaring no Service.
+                Body::TargetGroupConfiguration(spec) => {
+                    if let Some(target) = spec
+                        .target_reference
+                        .as_ref()
+                        .filter(|t| t.kind() == "Service")
+                    {
+                        refs.services.insert((ns, target.name.clone()), spec);
+                    }
                 }
                 Body::ReferenceGrant(spec) => refs.grants.entry(ns).or_default().push(spec),
                 Body::ListenerRuleConfiguration(spec) => {

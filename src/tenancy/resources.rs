@@ -27,6 +27,18 @@ pub(super) fn problems(doc: &Document) -> Vec<Diagnostic> {
                 &spec.default_configuration,
                 "spec.defaultConfiguration",
             ));
+            let props = &spec.default_configuration;
+            if spec.target_reference.is_none()
+                && (props.target_group_name.is_some() || !props.targets.is_empty())
+            {
+                out.push(
+                    Diagnostic::refusal(
+                        codes::INVALID_FIELD,
+                        "a default TargetGroupConfiguration (without targetReference) applies to many target groups: it cannot name a group or list targets",
+                    )
+                    .field("spec.defaultConfiguration"),
+                );
+            }
             if !spec.route_configurations.is_empty() {
                 out.push(
                     Diagnostic::refusal(

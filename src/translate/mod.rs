@@ -781,6 +781,23 @@ impl<'a> GatewayContext<'a> {
     }
 
     /// The target groups that the rules forward to and gwsync owns, sorted by backend.
+    /// The properties of the load balancer's default TargetGroupConfiguration
+    /// (`defaultTargetGroupConfiguration`, checked by admission), if it names one.
+    fn default_target_group_props(&self) -> Option<&'a lbc::TargetGroupProps> {
+        let name = &self
+            .config?
+            .default_target_group_configuration
+            .as_ref()?
+            .name;
+        let platform = self.admission.platform.as_ref()?;
+        platform.documents.iter().find_map(|doc| match &doc.body {
+            Body::TargetGroupConfiguration(spec) if &doc.key.name == name => {
+                Some(&spec.default_configuration)
+            }
+            _ => None,
+        })
+    }
+
     fn target_groups(&self, listeners: &[Listener]) -> Vec<TargetGroup> {
         let mut backends = BTreeSet::new();
         for rule in listeners.iter().flat_map(|l| &l.rules) {
@@ -794,18 +811,23 @@ impl<'a> GatewayContext<'a> {
                 }
             }
         }
+        let defaults = self.default_target_group_props();
         backends
             .into_iter()
             .filter_map(|backend| {
                 let (service, port) = backend.rsplit_once(':')?;
                 let (ns, name) = service.split_once('/')?;
                 let config = self.refs.target_group_config(ns, name)?;
+                let props = match defaults {
+                    Some(defaults) => config.default_configuration.over(defaults),
+                    None => config.default_configuration.clone(),
+                };
                 let mut tg = target_group(
                     &self.options.instance_id,
                     self.gateway,
                     &backend,
                     port.parse().ok()?,
-                    &config.default_configuration,
+                    &props,
                 );
                 tg.owner = self
                     .admission

@@ -763,3 +763,64 @@ fn a_target_group_name_two_teams_give_refuses_both() {
             .all(|lb| lb.target_groups.is_empty())
     );
 }
+
+/// The load balancer's default TargetGroupConfiguration fills what a Service's own leaves
+/// out, field by field; the Service's own settings win.
+#[test]
+fn a_default_target_group_configuration_fills_what_a_service_leaves_out() {
+    let platform = "apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: platform}
+spec:
+  gatewayClassName: gwsync
+  infrastructure: {parametersRef: {group: gateway.k8s.aws, kind: LoadBalancerConfiguration, name: lb}}
+  listeners:
+    - {name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}
+---
+apiVersion: gateway.k8s.aws/v1
+kind: LoadBalancerConfiguration
+metadata: {name: lb, namespace: platform}
+spec: {defaultTargetGroupConfiguration: {name: ip-targets}}
+---
+apiVersion: gateway.k8s.aws/v1
+kind: TargetGroupConfiguration
+metadata: {name: ip-targets, namespace: platform}
+spec:
+  defaultConfiguration:
+    targetType: ip
+    healthCheckConfig: {healthCheckPath: /healthz, healthCheckInterval: 10}
+    tags: {cost-center: platform, tier: web}
+";
+    let own = "apiVersion: gateway.k8s.aws/v1
+kind: TargetGroupConfiguration
+metadata: {name: a1, namespace: a}
+spec:
+  targetReference: {name: a1}
+  defaultConfiguration:
+    healthCheckConfig: {healthCheckPath: /ready}
+    tags: {tier: api}
+";
+    let t = run(&[
+        ("platform/gw.yaml", platform.to_string()),
+        ("teams/a/svc.yaml", own.to_string()),
+        (
+            "teams/a/r.yaml",
+            route(
+                "a",
+                "r",
+                "[x.com]",
+                "    - backendRefs: [{name: a1, port: 80}]\n",
+            ),
+        ),
+    ]);
+    let lb = t.stack.load_balancer("platform/gw").unwrap();
+    let tg = &lb.target_groups[0];
+    assert_eq!(tg.target_type, TargetType::Ip, "from the default");
+    assert_eq!(tg.health_check.path, "/ready", "the Service's own wins");
+    assert_eq!(
+        tg.health_check.interval_seconds, 10,
+        "from the default's health check"
+    );
+    assert_eq!(tg.tags["tier"], "api");
+    assert_eq!(tg.tags["cost-center"], "platform");
+}

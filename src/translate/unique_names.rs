@@ -75,6 +75,7 @@ fn configuration_of<'a>(team: &'a Outcome, backend: &str) -> Option<&'a crate::m
     let (namespace, name) = service.split_once('/')?;
     team.documents.iter().find(|doc| {
         doc.key.namespace.as_deref() == Some(namespace)
-            && matches!(&doc.body, Body::TargetGroupConfiguration(spec) if spec.target_reference.name == name)
+            && matches!(&doc.body, Body::TargetGroupConfiguration(spec)
+                if spec.target_reference.as_ref().is_some_and(|t| t.name == name))
     })
 }

@@ -127,6 +127,7 @@ mod tests {
             rule: 3,
             matches: vec![0, 1],
             file: None,
+            name: None,
         };
         let isolation = RuleSource::ListenerIsolation {
             hostname: "*.example.com".into(),
@@ -142,6 +143,7 @@ mod tests {
                 rule: 1,
                 matches: vec![],
                 file: None,
+                name: None,
             }),
             "HTTPRoute payments/web rule 1"
         );

@@ -188,6 +188,9 @@ pub enum RuleSource {
         /// that a plan or an apply failure points at what to edit.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         file: Option<String>,
+        /// The rule's `name` (Gateway API `HTTPRouteRule.name`), when it has one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
     },
     /// A 404 that keeps requests for a more specific listener hostname away from less
     /// specific listeners' routes (Gateway API listener isolation).

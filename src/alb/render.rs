@@ -115,6 +115,7 @@ pub fn source(source: &RuleSource) -> String {
             rule,
             matches,
             file,
+            name,
         } => {
             let matches = match matches.as_slice() {
                 [] => String::new(),
@@ -131,7 +132,11 @@ pub fn source(source: &RuleSource) -> String {
                 .as_deref()
                 .map(|f| format!(" ({f})"))
                 .unwrap_or_default();
-            format!("HTTPRoute {route} rules[{rule}]{matches}{file}")
+            let name = name
+                .as_deref()
+                .map(|n| format!(" \"{n}\""))
+                .unwrap_or_default();
+            format!("HTTPRoute {route} rules[{rule}]{name}{matches}{file}")
         }
         RuleSource::ListenerIsolation { hostname } => {
             format!("listener isolation of hostname {hostname}")

@@ -115,6 +115,7 @@ mod tests {
             rule: 0,
             matches: vec![],
             file: None,
+            name: None,
         });
         Stack {
             load_balancers: vec![load_balancer(

@@ -702,6 +702,7 @@ impl<'a> GatewayContext<'a> {
                                     rule: template.rule,
                                     matches: m.index.into_iter().collect(),
                                     file: Some(format!("{}:{}", doc.origin.file, doc.origin.line)),
+                                    name: template.name.clone(),
                                 },
                                 field: match m.index {
                                     Some(i) => {

@@ -107,6 +107,8 @@ pub(super) struct RedirectTemplate {
 #[derive(Debug, Clone)]
 pub(super) struct RuleTemplate {
     pub rule: usize,
+    /// The rule's `name`, shown wherever the rule is (plans, `explain`).
+    pub name: Option<String>,
     pub matches: Vec<MatchTemplate>,
     pub behaviour: Behaviour,
     /// Authentication actions, evaluated before the final action.
@@ -388,6 +390,7 @@ pub(super) fn rule_template(
     (
         Some(RuleTemplate {
             rule: index,
+            name: rule.name.clone(),
             matches,
             behaviour,
             pre_actions,

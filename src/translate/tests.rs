@@ -824,3 +824,24 @@ spec:
     assert_eq!(tg.tags["tier"], "api");
     assert_eq!(tg.tags["cost-center"], "platform");
 }
+
+/// A named rule (`rules[].name`) is named wherever its ALB rules are shown.
+#[test]
+fn named_rules_are_named_in_what_plans_and_explain_show() {
+    let t = run(&[(
+        "teams/a/r.yaml",
+        route(
+            "a",
+            "r",
+            "[x.com]",
+            "    - name: checkout\n      matches: [{path: {value: /checkout}}]\n      backendRefs: [{name: a1, port: 80}]\n",
+        ),
+    )]);
+    let lb = t.stack.load_balancer("platform/gw").unwrap();
+    let source = lb.listeners[0].rules[0].source.as_ref().unwrap();
+    let shown = crate::alb::render::source(source);
+    assert!(
+        shown.starts_with("HTTPRoute a/r rules[0] \"checkout\".matches[0] (teams/a/r.yaml:"),
+        "{shown}"
+    );
+}

@@ -36,6 +36,7 @@ pub(crate) fn rule(name: &str, h: &str, p: &str, backends: &[(&str, u32)]) -> Ru
             rule: 0,
             matches: vec![0],
             file: None,
+            name: None,
         }),
         ..fixtures::rule(0, conditions, vec![forward(backends)])
     }
@@ -117,6 +118,7 @@ pub(crate) fn web(rules: Vec<Rule>) -> Stack {
             rule: 0,
             matches: Vec::new(),
             file: None,
+            name: None,
         }),
     };
     stack(vec![load_balancer(

@@ -125,10 +125,13 @@ impl<'a> Report<'a> {
         self.admission.platform.as_ref().map(|p| self.view(p))
     }
 
+    /// Every team's outcome; when the platform is refused, the undecided teams with their
+    /// own problems.
     fn teams(&self) -> impl Iterator<Item = View<'a>> + '_ {
         self.admission
             .teams
             .iter()
+            .chain(&self.admission.undecided)
             .filter(|t| self.team.is_none_or(|name| t.name == name))
             .map(|t| self.view(t))
     }
@@ -227,13 +230,14 @@ fn write_outcome(out: &mut String, label: &str, o: &View<'_>) {
     let verdict = match o.verdict {
         Verdict::Admitted => "admitted",
         Verdict::Refused => "REFUSED",
+        Verdict::Undecided => "not decided (the platform is refused)",
     };
     let _ = write!(out, "{label}: {verdict}");
     match o.verdict {
         Verdict::Admitted => {
             let _ = write!(out, " ({} documents", o.documents);
         }
-        Verdict::Refused => {
+        Verdict::Refused | Verdict::Undecided => {
             let _ = write!(out, " ({} refusals", count(Severity::Refusal));
         }
     }

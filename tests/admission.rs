@@ -2113,3 +2113,62 @@ spec:
     ]);
     assert_revision_refused(&adm, codes::INVALID_FIELD, "platform/default.yaml");
 }
+
+/// A refused platform folder decides no team, yet each team still hears about the problems
+/// in its own files, and no team is called admitted.
+#[test]
+fn a_refused_platform_still_tells_each_team_its_own_problems() {
+    let broken = GATEWAY.replace("protocol: HTTP\n", "protocol: TCP\n");
+    assert_ne!(broken, GATEWAY);
+    let foreign_ns = PAYMENTS_TARGET_GROUPS.replace(
+        "name: payments-api\nspec:",
+        "name: payments-api\n  namespace: orders\nspec:",
+    );
+    assert_ne!(foreign_ns, PAYMENTS_TARGET_GROUPS);
+    let adm = admit_baseline_with(&[
+        ("platform/gateway.yaml", &broken),
+        ("teams/payments/target-groups.yaml", &foreign_ns),
+    ]);
+    assert!(!adm.revision_valid());
+    assert!(adm.teams.is_empty(), "no team is decided");
+    let payments = adm
+        .undecided
+        .iter()
+        .find(|t| t.name == "payments")
+        .unwrap_or_else(|| panic!("{}", dump(&adm)));
+    assert_eq!(payments.verdict, Verdict::Undecided);
+    let own = payments
+        .diagnostics
+        .iter()
+        .find(|d| d.code == codes::NAMESPACE_MISMATCH)
+        .unwrap_or_else(|| panic!("{:?}", payments.diagnostics));
+    assert_eq!(own.team.as_deref(), Some("payments"));
+
+    let revision = gwsync::source::Revision {
+        commit: "0".repeat(40),
+        author: "t".into(),
+        committed_at: 0,
+        summary: "t".into(),
+    };
+    let translation = gwsync::translate::translate(
+        &adm,
+        &Default::default(),
+        &gwsync::translate::TranslateOptions::default(),
+    );
+    let report = gwsync::validate::Report {
+        revision: &revision,
+        admission: &adm,
+        translation: &translation,
+        team: Some("payments"),
+    };
+    let text = report.to_text();
+    assert!(
+        text.contains("team payments: not decided (the platform is refused)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("namespace-mismatch") || text.contains("namespace `orders`"),
+        "{text}"
+    );
+    assert!(!text.contains("admitted ("), "{text}");
+}

@@ -28,6 +28,9 @@ use std::collections::{BTreeMap, BTreeSet};
 pub enum Verdict {
     Admitted,
     Refused,
+    /// Not decided: the revision is refused for the platform's sake, so no team's documents
+    /// can be checked against its Gateways. The team's own problems are still reported.
+    Undecided,
 }
 
 /// The platform's or one team's result.
@@ -61,6 +64,11 @@ pub struct Admission {
     pub platform: Option<Outcome>,
     /// Empty when the revision is refused as a whole.
     pub teams: Vec<Outcome>,
+    /// When the platform folder is refused: every team with the problems found in its own
+    /// files (loading, placement, duplicates), verdict `Undecided`, so that a team still
+    /// learns about its own mistakes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub undecided: Vec<Outcome>,
     /// ListenerSets (`namespace/name`) whose Gateway accepts them, with that Gateway.
     pub accepted_listener_sets: BTreeMap<String, String>,
 }
@@ -102,6 +110,7 @@ pub fn admit_incremental(
         revision_diagnostics: Vec::new(),
         platform: None,
         teams: Vec::new(),
+        undecided: Vec::new(),
         accepted_listener_sets: BTreeMap::new(),
     };
     if let Some(over) = &snapshot.over_limits {
@@ -174,6 +183,21 @@ pub fn admit_incremental(
     stamp(&mut platform_bucket, "platform");
     if platform_bucket.refused() {
         admission.platform = Some(finish("platform", platform_bucket, BTreeMap::new()));
+        admission.undecided = tenancy
+            .teams
+            .iter()
+            .zip(buckets.into_iter().skip(1))
+            .map(|(team, mut bucket)| {
+                stamp(&mut bucket, &team.name);
+                Outcome {
+                    name: team.name.clone(),
+                    verdict: Verdict::Undecided,
+                    documents: Vec::new(),
+                    attachments: BTreeMap::new(),
+                    diagnostics: bucket.diagnostics,
+                }
+            })
+            .collect();
         admission.tenancy = Some(tenancy);
         return admission;
     }

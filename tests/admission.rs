@@ -334,8 +334,9 @@ fn unknown_kind_is_refused() {
         "orders",
         codes::UNKNOWN_KIND,
         "teams/orders/ingress.yaml",
-        None,
+        Some("kind"),
     );
+    assert_eq!(d.object.as_deref(), Some("Ingress/legacy"));
     assert_eq!(d.line, Some(2), "the document starts after the comment");
     assert!(d.message.contains("Ingress"), "{d}");
 }
@@ -352,7 +353,7 @@ fn unknown_api_version_is_refused() {
         "orders",
         codes::UNKNOWN_API_VERSION,
         "teams/orders/next.yaml",
-        None,
+        Some("apiVersion"),
     );
     assert!(d.message.contains("gateway.networking.k8s.io/v2"), "{d}");
 }

@@ -482,8 +482,8 @@ corpus! {
     a_document_that_is_a_list => Case::file("- apiVersion: v1\n- kind: HTTPRoute\n", codes::NOT_A_MAPPING, None);
     missing_kind => Case::file("apiVersion: gateway.networking.k8s.io/v1\nmetadata: {name: x}\n", codes::MISSING_KIND, None);
     missing_api_version => Case::file("kind: HTTPRoute\nmetadata: {name: x}\n", codes::MISSING_API_VERSION, None);
-    a_kind_gwsync_does_not_read => Case::file("apiVersion: v1\nkind: Secret\nmetadata: {name: aws-keys}\ndata: {key: eA==}\n", codes::UNKNOWN_KIND, None);
-    an_unknown_api_version => Case::file("apiVersion: gateway.networking.k8s.io/v9\nkind: HTTPRoute\nmetadata: {name: x}\nspec: {}\n", codes::UNKNOWN_API_VERSION, None);
+    a_kind_gwsync_does_not_read => Case::file("apiVersion: v1\nkind: Secret\nmetadata: {name: aws-keys}\ndata: {key: eA==}\n", codes::UNKNOWN_KIND, Some("kind"));
+    an_unknown_api_version => Case::file("apiVersion: gateway.networking.k8s.io/v9\nkind: HTTPRoute\nmetadata: {name: x}\nspec: {}\n", codes::UNKNOWN_API_VERSION, Some("apiVersion"));
     missing_name => Case::file("apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nspec: {}\n", codes::MISSING_NAME, Some("metadata.name"));
     invalid_name => Case::file(&route(&path_rule("PathPrefix", "/a")).replace("name: hostile", "name: Hostile_Route"), codes::INVALID_NAME, Some("metadata.name"));
     misspelled_field_in_a_strict_kind => Case::file(&target_group("    targetTyp: ip\n"), codes::UNKNOWN_FIELD, Some("targetTyp"));

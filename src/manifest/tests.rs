@@ -251,3 +251,19 @@ fn split_handles_markers_with_content_and_end_markers() {
     let lines: Vec<usize> = chunks.iter().map(|c| c.line).collect();
     assert_eq!(lines, [1, 4]);
 }
+
+#[test]
+fn an_unknown_kind_or_api_version_names_its_object_and_field() {
+    let l = load("apiVersion: v1\nkind: Secret\nmetadata: {name: aws-keys, namespace: payments}\n");
+    let d = &l.diagnostics[0];
+    assert_eq!(d.code, codes::UNKNOWN_KIND);
+    assert_eq!(d.object.as_deref(), Some("Secret/payments/aws-keys"));
+    assert_eq!(d.field.as_deref(), Some("kind"));
+    let l = load(
+        "apiVersion: gateway.networking.k8s.io/v9\nkind: HTTPRoute\nmetadata: {name: web}\nspec: {}\n",
+    );
+    let d = &l.diagnostics[0];
+    assert_eq!(d.code, codes::UNKNOWN_API_VERSION);
+    assert_eq!(d.object.as_deref(), Some("HTTPRoute/web"));
+    assert_eq!(d.field.as_deref(), Some("apiVersion"));
+}

@@ -101,6 +101,12 @@ pub(super) fn load_document(
         };
         return Err(vec![at(Diagnostic::refusal(code, message), origin.line)]);
     };
+    // The object as far as the walk read it, for the kinds gwsync does not read.
+    let object = |kind: &str| match (&shape.namespace, &shape.name) {
+        (Some(ns), Some(name)) => format!("{kind}/{ns}/{name}"),
+        (None, Some(name)) => format!("{kind}/{name}"),
+        (_, None) => format!("{kind}/?"),
+    };
     let Some(kind) = Kind::from_name(&kind_name) else {
         return Err(vec![at(
             Diagnostic::refusal(
@@ -109,7 +115,9 @@ pub(super) fn load_document(
                     "kind `{kind_name}` ({api_version}) is not one gwsync reads; known kinds: {}",
                     Kind::ALL.map(Kind::as_str).join(", ")
                 ),
-            ),
+            )
+            .object(object(&kind_name))
+            .field("kind"),
             origin.line,
         )]);
     };
@@ -121,7 +129,9 @@ pub(super) fn load_document(
                     "apiVersion `{api_version}` is not supported for {kind}; use {}",
                     kind.api_versions().join(" or ")
                 ),
-            ),
+            )
+            .object(object(kind.as_str()))
+            .field("apiVersion"),
             origin.line,
         )]);
     }
@@ -439,6 +449,9 @@ struct Shape {
     is_mapping: bool,
     api_version: Option<String>,
     kind: Option<String>,
+    /// `metadata.name` and `metadata.namespace` as walked.
+    name: Option<String>,
+    namespace: Option<String>,
 }
 
 /// Why the streaming pass stopped: a limit, a merge key, or a value the schema forbids
@@ -531,7 +544,11 @@ impl Shape {
             role: Role::Value,
         };
         match seed.deserialize(de) {
-            Ok(()) => Ok(shape),
+            Ok(()) => {
+                shape.name = budget.name.take();
+                shape.namespace = budget.namespace.take();
+                Ok(shape)
+            }
             Err(e) => {
                 let line = e.location().map_or(1, |l| l.line());
                 Err(match budget.exceeded {

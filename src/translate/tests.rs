@@ -845,3 +845,37 @@ fn named_rules_are_named_in_what_plans_and_explain_show() {
         "{shown}"
     );
 }
+
+/// Matches of one rule that differ only by method fold into one ALB rule with several
+/// methods, up to ALB's five condition values per rule (host 1 + path 2 + methods 2 here).
+#[test]
+fn matches_differing_only_by_method_fold_within_alb_limits() {
+    let t = run(&[(
+        "teams/a/r.yaml",
+        route(
+            "a",
+            "r",
+            "[x.com]",
+            "    - matches: [{path: {value: /p}, method: GET}, {path: {value: /p}, method: POST}, {path: {value: /p}, method: PUT}]\n      backendRefs: [{name: a1, port: 80}]\n",
+        ),
+    )]);
+    let lb = t.stack.load_balancer("platform/gw").unwrap();
+    let methods: Vec<Vec<String>> = lb.listeners[0]
+        .rules
+        .iter()
+        .filter_map(|r| {
+            r.conditions.iter().find_map(|c| match c {
+                Condition::HttpRequestMethod { values } => Some(values.clone()),
+                _ => None,
+            })
+        })
+        .collect();
+    assert_eq!(methods, [vec!["GET", "POST"], vec!["PUT"]]);
+    for method in ["GET", "POST", "PUT"] {
+        assert_eq!(send_method(&t, "http://x.com/p", method, &[]), "a/a1");
+    }
+    assert_eq!(
+        send_method(&t, "http://x.com/p", "DELETE", &[]),
+        "status 404"
+    );
+}

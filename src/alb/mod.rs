@@ -122,6 +122,20 @@ pub enum Certificate {
     Arn(String),
     /// An issued ACM certificate covering this hostname, looked up when planning against AWS.
     ForHostname(String),
+    /// An issued ACM certificate covering a hostname of a route attached to a listener that
+    /// has no hostname and no certificate of its own (as the AWS Load Balancer Controller
+    /// discovers them): used when ACM has one; the listener needs at least one.
+    ForRouteHostname(String),
+}
+
+impl Certificate {
+    /// The hostname to find a certificate for in ACM, if this one is not known by ARN.
+    pub fn hostname(&self) -> Option<&str> {
+        match self {
+            Certificate::Arn(_) => None,
+            Certificate::ForHostname(h) | Certificate::ForRouteHostname(h) => Some(h),
+        }
+    }
 }
 
 /// A listener rule.

@@ -46,6 +46,12 @@ fn load_balancer(out: &mut String, lb: &LoadBalancer) {
             let _ = match c {
                 Certificate::Arn(arn) => writeln!(out, "    certificate {arn}"),
                 Certificate::ForHostname(h) => writeln!(out, "    certificate for {h} (from ACM)"),
+                Certificate::ForRouteHostname(h) => {
+                    writeln!(
+                        out,
+                        "    certificate for route hostname {h} (found in ACM at apply)"
+                    )
+                }
             };
         }
         for r in &l.rules {

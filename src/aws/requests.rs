@@ -357,7 +357,7 @@ pub fn certificate_arns(certificates: &[Certificate]) -> Result<Vec<String>, Req
         .iter()
         .map(|c| match c {
             Certificate::Arn(arn) => Ok(arn.clone()),
-            Certificate::ForHostname(host) => {
+            Certificate::ForHostname(host) | Certificate::ForRouteHostname(host) => {
                 Err(RequestError::UnresolvedCertificate(host.clone()))
             }
         })

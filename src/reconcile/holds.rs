@@ -11,7 +11,7 @@
 //! whole Gateway held, as are Gateways that translation refused or whose certificate was not
 //! found.
 
-use crate::alb::{Certificate, LoadBalancer, Observed, Rule, Stack};
+use crate::alb::{LoadBalancer, Observed, Rule, Stack};
 use crate::plan::{GatewayHold, HeldBack, TeamKept};
 use crate::source::Revision;
 use crate::tenancy::Admission;
@@ -108,7 +108,7 @@ pub(super) fn held_gateways(
             .listeners
             .iter()
             .flat_map(|l| &l.certificates)
-            .any(|c| matches!(c, Certificate::ForHostname(_)));
+            .any(|c| c.hostname().is_some());
         if unresolved {
             add(&lb.gateway, GatewayHold::MissingCertificate);
         }

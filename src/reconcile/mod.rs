@@ -32,7 +32,6 @@ pub use checked::{
     translate_options,
 };
 
-use crate::alb::Certificate;
 use crate::aws::AwsIds;
 use crate::aws::client::Clients;
 use crate::aws::error::AwsError;
@@ -115,10 +114,7 @@ pub async fn live_plan(
         .iter()
         .flat_map(|lb| &lb.listeners)
         .flat_map(|l| &l.certificates)
-        .filter_map(|c| match c {
-            Certificate::ForHostname(h) => Some(h.clone()),
-            Certificate::Arn(_) => None,
-        })
+        .filter_map(|c| c.hostname().map(str::to_string))
         .collect();
     if !hostnames.is_empty() {
         let found = find_certificates(clients, &hostnames).await?;

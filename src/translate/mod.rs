@@ -396,7 +396,9 @@ impl<'a> GatewayContext<'a> {
         let ports = self.port_listeners();
         let mut listeners = Vec::new();
         for (port, (protocol, port_listeners)) in &ports {
-            listeners.push(self.listener(*port, *protocol, port_listeners)?);
+            if let Some(listener) = self.listener(*port, *protocol, port_listeners) {
+                listeners.push(listener);
+            }
         }
         self.check_load_balancer_limits(&listeners);
         let target_groups = self.target_groups(&listeners);
@@ -557,19 +559,22 @@ impl<'a> GatewayContext<'a> {
             .map_or_else(|| "platform".to_string(), |o| o.name.clone())
     }
 
-    /// One ALB listener: certificates, the ordered rules of every attached route.
+    /// One ALB listener: certificates, the ordered rules of every attached route. None when
+    /// it cannot be made (an HTTPS listener with no certificate to find): an error on that
+    /// listener, while the Gateway's other listeners are made.
     fn listener(
         &mut self,
         port: u16,
         protocol: Protocol,
         port_listeners: &[PortListener],
-    ) -> Result<Listener, Diagnostic> {
+    ) -> Option<Listener> {
         let configured = self.config.and_then(|c| {
             c.listener_configurations.iter().find(|l| {
                 l.protocol_port.port == port
                     && l.protocol_port.protocol.as_str() == protocol.as_str()
             })
         });
+        let entries = self.entries(port, protocol, port_listeners);
         let mut certificates = Vec::new();
         if protocol == Protocol::Https {
             if let Some(c) = configured {
@@ -577,28 +582,37 @@ impl<'a> GatewayContext<'a> {
                 certificates.extend(c.certificates.iter().cloned().map(Certificate::Arn));
             }
             if certificates.is_empty() {
-                for l in port_listeners {
-                    match &l.hostname {
-                        Some(h) => {
-                            let c = Certificate::ForHostname(h.clone());
-                            if !certificates.contains(&c) {
-                                certificates.push(c);
-                            }
-                        }
-                        None => {
-                            return Err(Diagnostic::refusal(
+                for (group, l) in port_listeners.iter().enumerate() {
+                    let found = match &l.hostname {
+                        Some(h) => vec![Certificate::ForHostname(h.clone())],
+                        None => route_hostnames(&entries, group)
+                            .into_iter()
+                            .map(Certificate::ForRouteHostname)
+                            .collect(),
+                    };
+                    if found.is_empty() {
+                        self.diagnostics.push(
+                            Diagnostic::error(
                                 codes::NO_CERTIFICATE,
                                 format!(
-                                    "HTTPS port {port}: listener `{}` has no hostname to find a certificate for; give one in the LoadBalancerConfiguration's listenerConfigurations (protocolPort HTTPS:{port})",
-                                    l.name
+                                    "HTTPS port {port}: listener `{}` of {} has no hostname, no certificate and no route with a hostname to find one for in ACM; the listener is not made (the Gateway's other listeners are). Give a certificate in the LoadBalancerConfiguration's listenerConfigurations (protocolPort HTTPS:{port}), a hostname on the listener, or hostnames on its routes",
+                                    l.name, l.parent
                                 ),
-                            ));
+                            )
+                            .object(format!("Gateway/{}", self.gateway))
+                            .field("spec.listeners")
+                            .team("platform"),
+                        );
+                        return None;
+                    }
+                    for c in found {
+                        if !certificates.contains(&c) {
+                            certificates.push(c);
                         }
                     }
                 }
             }
         }
-        let entries = self.entries(port, protocol, port_listeners);
         let groups: Vec<Option<String>> =
             port_listeners.iter().map(|l| l.hostname.clone()).collect();
         let (rules, limit_errors) = order::rules(entries, &groups);
@@ -606,7 +620,7 @@ impl<'a> GatewayContext<'a> {
             self.refused.insert(team.clone());
             self.diagnostics.push(d.team(team));
         }
-        Ok(Listener {
+        Some(Listener {
             port,
             protocol,
             ssl_policy: configured.and_then(|c| c.ssl_policy.clone()),
@@ -840,6 +854,24 @@ impl<'a> GatewayContext<'a> {
             })
             .collect()
     }
+}
+
+/// The exact hostnames of the routes attached to the `group`th Gateway API listener of a
+/// port, sorted: where certificates are found for a listener without hostname (wildcard
+/// route hostnames are looked up as written: ACM's wildcard certificates cover them).
+fn route_hostnames(entries: &[Entry<'_>], group: usize) -> Vec<String> {
+    let mut hosts = BTreeSet::new();
+    for entry in entries.iter().filter(|e| e.group == group) {
+        for condition in &entry.conditions {
+            if let Condition::HostHeader {
+                values: Patterns::Wildcard(values),
+            } = condition
+            {
+                hosts.extend(values.iter().filter(|h| !h.contains('?')).cloned());
+            }
+        }
+    }
+    hosts.into_iter().collect()
 }
 
 /// A target group from a TargetGroupConfiguration's properties; absent settings take ELB's

@@ -879,3 +879,56 @@ fn matches_differing_only_by_method_fold_within_alb_limits() {
         "status 404"
     );
 }
+
+/// An HTTPS listener without hostname and without certificate gets the ACM certificates of
+/// its routes' hostnames (found at apply), as the AWS Load Balancer Controller does; with no
+/// route hostname either, that listener alone is not made, with an error on it.
+#[test]
+fn https_certificates_are_found_from_route_hostnames_or_the_listener_alone_is_left_out() {
+    let gateway = "apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: platform}
+spec:
+  gatewayClassName: gwsync
+  listeners:
+    - {name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}
+    - {name: https, port: 443, protocol: HTTPS, allowedRoutes: {namespaces: {from: All}}}
+";
+    let routes = |hostnames: &str| {
+        route(
+            "a",
+            "r",
+            hostnames,
+            "    - backendRefs: [{name: a1, port: 80}]\n",
+        )
+    };
+    let t = run(&[
+        ("platform/gw.yaml", gateway.to_string()),
+        ("teams/a/r.yaml", routes("[b.example.com, a.example.com]")),
+    ]);
+    let lb = t.stack.load_balancer("platform/gw").unwrap();
+    let https = lb.listeners.iter().find(|l| l.port == 443).unwrap();
+    assert_eq!(
+        https.certificates,
+        [
+            Certificate::ForRouteHostname("a.example.com".into()),
+            Certificate::ForRouteHostname("b.example.com".into())
+        ]
+    );
+
+    let t = run(&[
+        ("platform/gw.yaml", gateway.to_string()),
+        ("teams/a/r.yaml", routes("[]")),
+    ]);
+    assert!(t.refused_gateways.is_empty(), "the Gateway stays");
+    let lb = t.stack.load_balancer("platform/gw").unwrap();
+    let ports: Vec<u16> = lb.listeners.iter().map(|l| l.port).collect();
+    assert_eq!(ports, [80], "the HTTPS listener alone is left out");
+    let d = t
+        .diagnostics
+        .iter()
+        .find(|d| d.code == codes::NO_CERTIFICATE)
+        .unwrap();
+    assert_eq!(d.severity, Severity::Error);
+    assert_eq!(d.team.as_deref(), Some("platform"));
+}

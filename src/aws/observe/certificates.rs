@@ -1,4 +1,5 @@
-//! Certificate discovery: the issued ACM certificates that cover listener hostnames, and
+//! Certificate discovery: the issued ACM certificates that cover listener (or, for a listener
+//! without hostname or certificate, its routes') hostnames, and
 //! writing them into the desired state. A hostname no certificate covers is held back (the
 //! Gateway stays as it is on AWS).
 
@@ -156,8 +157,9 @@ pub fn resolve_certificates(stack: &mut Stack, found: &BTreeMap<String, String>)
     let mut missing = Vec::new();
     for lb in &mut stack.load_balancers {
         for l in &mut lb.listeners {
+            resolve_route_hostnames(&mut l.certificates, found);
             for c in &mut l.certificates {
-                let Certificate::ForHostname(host) = c else {
+                let Some(host) = c.hostname().map(str::to_string) else {
                     continue;
                 };
                 match found.get(host.as_str()) {
@@ -165,7 +167,7 @@ pub fn resolve_certificates(stack: &mut Stack, found: &BTreeMap<String, String>)
                     None => missing.push(HeldBack::MissingCertificate {
                         gateway: lb.gateway.clone(),
                         port: l.port,
-                        hostname: host.clone(),
+                        hostname: host,
                     }),
                 }
             }
@@ -183,10 +185,43 @@ pub fn resolve_certificates(stack: &mut Stack, found: &BTreeMap<String, String>)
     missing
 }
 
+/// Certificates discovered from route hostnames are optional one by one: those ACM has are
+/// used and the others left out, so long as one is found. When none is, they all stay
+/// unresolved, and the listener's Gateway is held (its load balancer stays as it is).
+fn resolve_route_hostnames(certificates: &mut Vec<Certificate>, found: &BTreeMap<String, String>) {
+    let discovered = |c: &Certificate| matches!(c, Certificate::ForRouteHostname(_));
+    let any_found = certificates
+        .iter()
+        .any(|c| discovered(c) && c.hostname().is_some_and(|h| found.contains_key(h)));
+    if any_found {
+        certificates
+            .retain(|c| !discovered(c) || c.hostname().is_some_and(|h| found.contains_key(h)));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::alb::{Action, IpAddressType, Listener, LoadBalancer, Protocol, Scheme};
+
+    /// Route-hostname certificates: those found are used, the others left out; with none
+    /// found they all stay unresolved and are reported, so the Gateway is held.
+    #[test]
+    fn route_hostname_certificates_are_used_when_found() {
+        let route = |h: &str| Certificate::ForRouteHostname(h.into());
+        let found = BTreeMap::from([("b.example.com".to_string(), "arn:b".to_string())]);
+
+        let mut some = https_stack(vec![route("a.example.com"), route("b.example.com")]);
+        assert!(resolve_certificates(&mut some, &found).is_empty());
+        let certificates = &some.load_balancers[0].listeners[0].certificates;
+        assert_eq!(certificates, &[Certificate::Arn("arn:b".into())]);
+
+        let mut none = https_stack(vec![route("c.example.com")]);
+        let missing = resolve_certificates(&mut none, &found);
+        assert_eq!(missing.len(), 1, "{missing:?}");
+        let certificates = &none.load_balancers[0].listeners[0].certificates;
+        assert_eq!(certificates, &[route("c.example.com")]);
+    }
 
     #[test]
     fn wildcards_cover_exactly_one_label() {

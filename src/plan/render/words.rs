@@ -519,6 +519,9 @@ fn certificates_list(certificates: &[Certificate]) -> String {
         .map(|c| match c {
             Certificate::Arn(arn) => arn.clone(),
             Certificate::ForHostname(h) => format!("(for {h})"),
+            Certificate::ForRouteHostname(h) => {
+                format!("(for route hostname {h}, found in ACM at apply)")
+            }
         })
         .collect();
     list(&names)

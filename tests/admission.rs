@@ -1935,6 +1935,17 @@ fn admit_with_classes(repo: &TestRepo, classes: &[&str]) -> Admission {
     gwsync::tenancy::admit(&snapshot, &options)
 }
 
+/// The warning on the GatewayClass document.
+fn class_warning(adm: &Admission) -> &gwsync::diagnostic::Diagnostic {
+    adm.platform
+        .iter()
+        .flat_map(|p| &p.diagnostics)
+        .find(|d| {
+            d.code == codes::OTHER_GATEWAY_CLASS && d.file.as_deref() == Some("platform/class.yaml")
+        })
+        .unwrap_or_else(|| panic!("{}", dump(adm)))
+}
+
 fn repo_with_class(class: &str, gateway_class_name: &str) -> TestRepo {
     let mut repo = baseline_staged();
     repo.write("platform/class.yaml", class);
@@ -1981,13 +1992,7 @@ fn a_class_of_another_controller_leaves_its_gateways_alone() {
     let repo = repo_with_class(&foreign, "aws-alb");
     let adm = admit_with_classes(&repo, &["aws-alb"]);
     let platform = adm.platform.as_ref().unwrap();
-    let warning = platform
-        .diagnostics
-        .iter()
-        .find(|d| {
-            d.code == codes::OTHER_GATEWAY_CLASS && d.file.as_deref() == Some("platform/class.yaml")
-        })
-        .unwrap_or_else(|| panic!("{}", dump(&adm)));
+    let warning = class_warning(&adm);
     assert_eq!(warning.severity, Severity::Warning);
     assert_eq!(warning.field.as_deref(), Some("spec.controllerName"));
     assert!(
@@ -2008,14 +2013,7 @@ fn a_class_of_another_controller_leaves_its_gateways_alone() {
 fn a_gwsync_class_not_configured_here_is_named_with_the_fix() {
     let repo = repo_with_class(LBC_CLASS, "aws-alb");
     let adm = admit_with_classes(&repo, &["gwsync"]);
-    let platform = adm.platform.as_ref().unwrap();
-    let warning = platform
-        .diagnostics
-        .iter()
-        .find(|d| {
-            d.code == codes::OTHER_GATEWAY_CLASS && d.file.as_deref() == Some("platform/class.yaml")
-        })
-        .unwrap_or_else(|| panic!("{}", dump(&adm)));
+    let warning = class_warning(&adm);
     assert!(
         warning.message.contains("add `aws-alb` to gateway_class"),
         "{warning}"

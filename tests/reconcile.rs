@@ -506,6 +506,22 @@ impl World {
 
     // --- The binary ----------------------------------------------------------------------
 
+    /// `gwsync explain --live` on the Gateway for `url`, as JSON; it must succeed.
+    fn explain_live(&self, url: &str) -> serde_json::Value {
+        let (code, stdout, stderr) = self.gwsync(&[
+            "explain",
+            "--live",
+            "--gateway",
+            GATEWAY,
+            "--format",
+            "json",
+            "--url",
+            url,
+        ]);
+        assert_eq!(code, 0, "{stdout}{stderr}");
+        serde_json::from_str(&stdout).unwrap()
+    }
+
     /// Runs the real `gwsync` against this moto server and repository, with `--instance-id`
     /// and nothing from the environment but the AWS settings.
     fn gwsync(&self, args: &[&str]) -> (i32, String, String) {
@@ -786,18 +802,7 @@ async fn hand_made_resources_are_never_touched_and_their_priorities_are_avoided(
     let (plan, _, _) = w.reconcile().await;
     assert!(plan.is_empty(), "{}", render::text(&plan));
     // But it answers requests, and `explain --live` says so.
-    let (code, stdout, stderr) = w.gwsync(&[
-        "explain",
-        "--live",
-        "--gateway",
-        GATEWAY,
-        "--format",
-        "json",
-        "--url",
-        "https://hand.example.com/",
-    ]);
-    assert_eq!(code, 0, "{stdout}{stderr}");
-    let answer: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let answer = w.explain_live("https://hand.example.com/");
     assert_eq!(answer["priority"], 25, "{answer}");
     assert_eq!(answer["action"]["status"], 418, "{answer}");
     let (_, text, _) = w.gwsync(&[
@@ -1424,18 +1429,7 @@ async fn a_refused_team_keeps_its_last_good_state_while_another_team_moves_on() 
     assert_eq!(w.gwsync(&["plan"]).0, 0, "converged");
 
     // orders' routes are still served as they were.
-    let (code, stdout, _) = w.gwsync(&[
-        "explain",
-        "--live",
-        "--gateway",
-        GATEWAY,
-        "--format",
-        "json",
-        "--url",
-        "https://orders.example.com/",
-    ]);
-    assert_eq!(code, 0, "{stdout}");
-    let answer: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let answer = w.explain_live("https://orders.example.com/");
     assert_eq!(answer["action"]["backends"][0]["backend"], "orders-asg");
 }
 
@@ -1517,26 +1511,12 @@ async fn a_partially_invalid_route_applies_its_valid_rules_and_answers_500_for_t
     assert!(!stderr.contains("team orders is refused"), "{stderr}");
     let (code, stdout, stderr) = w.gwsync(&["apply", "--auto-approve"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
-    let answer = |url: &str| {
-        let (code, stdout, _) = w.gwsync(&[
-            "explain",
-            "--live",
-            "--gateway",
-            GATEWAY,
-            "--format",
-            "json",
-            "--url",
-            url,
-        ]);
-        assert_eq!(code, 0, "{stdout}");
-        serde_json::from_str::<serde_json::Value>(&stdout).unwrap()
-    };
-    let new = answer("https://orders.example.com/new");
+    let new = w.explain_live("https://orders.example.com/new");
     assert_eq!(
         new["action"]["backends"][0]["backend"], "orders-asg",
         "{new}"
     );
-    let legacy = answer("https://orders.example.com/legacy");
+    let legacy = w.explain_live("https://orders.example.com/legacy");
     assert_eq!(legacy["action"]["status"], 500, "{legacy}");
     assert_eq!(w.gwsync(&["plan"]).0, 0, "converged");
 }
@@ -1720,22 +1700,9 @@ async fn a_team_rollback_leaves_the_other_teams_alone() {
     ]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     // payments is back at 90/10; orders keeps its change (no shared-hostname route).
-    fn explain(w: &World, url: &str) -> serde_json::Value {
-        let (_, out, _) = w.gwsync(&[
-            "explain",
-            "--live",
-            "--gateway",
-            GATEWAY,
-            "--format",
-            "json",
-            "--url",
-            url,
-        ]);
-        serde_json::from_str::<serde_json::Value>(&out).unwrap()
-    }
-    let web = explain(&w, "https://pay.example.com/api/x");
+    let web = w.explain_live("https://pay.example.com/api/x");
     assert_eq!(web["action"]["backends"][0]["weight"], 90);
-    let orders = explain(&w, "https://api.example.com/orders");
+    let orders = w.explain_live("https://api.example.com/orders");
     assert_eq!(orders["action"]["status"], 404, "orders' removal stays");
     assert!(
         stdout.contains("held: its rules stay as they are"),
@@ -1748,9 +1715,9 @@ async fn a_team_rollback_leaves_the_other_teams_alone() {
     w.repo.commit("orders: /orders/v3");
     let (code, stdout, stderr) = w.gwsync(&["apply", "--auto-approve"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
-    let v3 = explain(&w, "https://api.example.com/orders/v3");
+    let v3 = w.explain_live("https://api.example.com/orders/v3");
     assert_eq!(v3["action"]["backends"][0]["backend"], "orders-asg");
-    let web = explain(&w, "https://pay.example.com/api/x");
+    let web = w.explain_live("https://pay.example.com/api/x");
     assert_eq!(
         web["action"]["backends"][0]["weight"], 90,
         "payments stays held"

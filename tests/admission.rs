@@ -2171,3 +2171,27 @@ fn a_refused_platform_still_tells_each_team_its_own_problems() {
     );
     assert!(!text.contains("admitted ("), "{text}");
 }
+
+/// A reference to a document that exists but was refused says so and why, never that it
+/// does not exist.
+#[test]
+fn a_reference_to_a_refused_document_says_it_was_refused() {
+    let broken =
+        PAYMENTS_TARGET_GROUPS.replace("    targetType: instance\n", "    targetTyp: instance\n");
+    assert_ne!(broken, PAYMENTS_TARGET_GROUPS);
+    let adm = admit_baseline_with(&[("teams/payments/target-groups.yaml", &broken)]);
+    let payments = team(&adm, "payments");
+    assert_eq!(payments.verdict, Verdict::Refused);
+    let reference = payments
+        .diagnostics
+        .iter()
+        .find(|d| d.code == codes::BACKEND_NOT_FOUND)
+        .unwrap_or_else(|| panic!("{}", dump(&adm)));
+    assert!(
+        reference
+            .message
+            .contains("TargetGroupConfiguration/payments/payments-api exists but was refused: unknown field `targetTyp`"),
+        "{reference}"
+    );
+    assert_others_untouched(&adm, "payments");
+}

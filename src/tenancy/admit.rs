@@ -210,7 +210,14 @@ pub fn admit_incremental(
         .filter(|((kind, _, _), p)| *kind == ParentKind::ListenerSet && p.accepted)
         .map(|((_, ns, name), p)| (format!("{ns}/{name}"), p.gateway.clone()))
         .collect();
-    let refs = References::collect(buckets.iter().flat_map(|b| &b.documents));
+    let mut refs = References::collect(buckets.iter().flat_map(|b| &b.documents));
+    for (b, bucket) in buckets.iter().enumerate() {
+        let owner = match b {
+            0 => &tenancy.platform,
+            team => &tenancy.teams[team - 1],
+        };
+        refs.add_refused(&owner.namespace, &bucket.diagnostics);
+    }
     let mut team_attachments: Vec<BTreeMap<String, Vec<Attachment>>> =
         vec![BTreeMap::new(); buckets.len()];
     let mut route_diagnostics: Vec<Vec<Diagnostic>> = vec![Vec::new(); buckets.len()];

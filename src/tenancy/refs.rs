@@ -18,6 +18,9 @@ pub struct References<'a> {
     grants: BTreeMap<String, Vec<&'a ReferenceGrantSpec>>,
     /// (namespace, name) -> ListenerRuleConfiguration.
     rule_configs: BTreeMap<(String, String), &'a lbc::ListenerRuleConfigurationSpec>,
+    /// Documents that exist but were refused (`Kind/namespace/name` -> the first reason),
+    /// so that a reference to one says so instead of "does not exist".
+    refused: BTreeMap<String, String>,
 }
 
 /// What a backendRef resolves to.
@@ -54,6 +57,38 @@ impl<'a> References<'a> {
             }
         }
         refs
+    }
+
+    /// Records the documents of one owner (whose namespace is `namespace`) that were
+    /// refused, from their refusals' objects (`Kind/name` as written, or `Kind/ns/name`).
+    pub fn add_refused<'d>(
+        &mut self,
+        namespace: &str,
+        diagnostics: impl IntoIterator<Item = &'d Diagnostic>,
+    ) {
+        for d in diagnostics {
+            if d.severity != crate::diagnostic::Severity::Refusal {
+                continue;
+            }
+            let Some(object) = &d.object else {
+                continue;
+            };
+            let object = match object.split('/').collect::<Vec<_>>().as_slice() {
+                [kind, name] => format!("{kind}/{namespace}/{name}"),
+                _ => object.clone(),
+            };
+            self.refused
+                .entry(object)
+                .or_insert_with(|| d.message.clone());
+        }
+    }
+
+    /// ", which exists but was refused: <why>" when `object` was refused, else "".
+    fn refused_because(&self, object: &str) -> String {
+        self.refused
+            .get(object)
+            .map(|why| format!("; {object} exists but was refused: {why}"))
+            .unwrap_or_default()
     }
 
     /// Does a ReferenceGrant in `to_ns` let HTTPRoutes in `from_ns` reference Service `name`?
@@ -106,10 +141,12 @@ impl<'a> References<'a> {
                     .services
                     .contains_key(&(ns.to_string(), b.name.clone()))
                 {
+                    let refused =
+                        self.refused_because(&format!("TargetGroupConfiguration/{ns}/{}", b.name));
                     Resolution::Unresolved(Diagnostic::error(
                         codes::BACKEND_NOT_FOUND,
                         format!(
-                            "{service} is not declared by any TargetGroupConfiguration in `{ns}`; this rule answers 500"
+                            "{service} is not declared by any admitted TargetGroupConfiguration in `{ns}`{refused}; this rule answers 500"
                         ),
                     ))
                 } else {
@@ -159,10 +196,12 @@ impl<'a> References<'a> {
             .get(&(namespace.to_string(), name.to_string()))
             .copied()
             .ok_or_else(|| {
-                Diagnostic::error(
-                    codes::PARAMETERS_NOT_FOUND,
-                    format!("ListenerRuleConfiguration {namespace}/{name} does not exist; this rule answers 500"),
-                )
+                let object = format!("ListenerRuleConfiguration/{namespace}/{name}");
+                let message = match self.refused.get(&object) {
+                    Some(why) => format!("{object} exists but was refused: {why}; this rule answers 500"),
+                    None => format!("ListenerRuleConfiguration {namespace}/{name} does not exist; this rule answers 500"),
+                };
+                Diagnostic::error(codes::PARAMETERS_NOT_FOUND, message)
             })
     }
 }

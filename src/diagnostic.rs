@@ -245,6 +245,8 @@ pub mod codes {
     /// Expressible, but ALB answers some requests differently from Gateway API.
     pub const ALB_DIFFERS: Code = Code("alb-differs");
     pub const NO_CERTIFICATE: Code = Code("no-certificate");
+    /// A match an earlier rule of the listener already has exactly: it never matches.
+    pub const UNREACHABLE_MATCH: Code = Code("unreachable-match");
     pub const INVALID_NAME_FOR_AWS: Code = Code("invalid-aws-name");
 }
 

@@ -615,11 +615,15 @@ impl<'a> GatewayContext<'a> {
         }
         let groups: Vec<Option<String>> =
             port_listeners.iter().map(|l| l.hostname.clone()).collect();
-        let (rules, limit_errors) = order::rules(entries, &groups);
-        for (team, d) in limit_errors {
+        let ordered = order::rules(entries, &groups);
+        for (team, d) in ordered.refusals {
             self.refused.insert(team.clone());
             self.diagnostics.push(d.team(team));
         }
+        for (team, d) in ordered.unreachable {
+            self.diagnostics.push(d.team(team));
+        }
+        let rules = ordered.rules;
         Some(Listener {
             port,
             protocol,

@@ -25,7 +25,7 @@ use crate::diagnostic::{Diagnostic, codes};
 use crate::hostname;
 use crate::manifest::Document;
 use std::cmp::Reverse;
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 /// ALB: match values per condition.
 pub const MAX_VALUES_PER_CONDITION: usize = 3;
@@ -96,42 +96,58 @@ pub(super) struct Entry<'a> {
     pub doc: &'a Document,
 }
 
+/// What ordering one ALB listener's rules found besides the rules.
+pub(super) struct Ordered {
+    pub rules: Vec<Rule>,
+    /// Limit refusals, each with its team; refused entries are left out.
+    pub refusals: Vec<(String, Diagnostic)>,
+    /// Matches that can never be reached (an earlier rule has exactly their conditions),
+    /// each with its team: warnings that name both routes.
+    pub unreachable: Vec<(String, Diagnostic)>,
+}
+
 /// Orders, compacts, isolates, checks and numbers the rules of one ALB listener. `groups`
-/// are the listener hostnames on the port, indexed like `Entry::group`. Returns the rules and
-/// the limit refusals (team, diagnostic); refused entries are left out.
-pub(super) fn rules(
-    mut entries: Vec<Entry<'_>>,
-    groups: &[Option<String>],
-) -> (Vec<Rule>, Vec<(String, Diagnostic)>) {
+/// are the listener hostnames on the port, indexed like `Entry::group`.
+pub(super) fn rules(mut entries: Vec<Entry<'_>>, groups: &[Option<String>]) -> Ordered {
     let mut order: Vec<usize> = (0..groups.len()).collect();
     order.sort_by_key(|&g| specificity(groups[g].as_deref()));
     entries.sort_by(|a, b| a.precedence.cmp(&b.precedence));
 
     let mut rules: Vec<Rule> = Vec::new();
-    // The conditions already on the listener: a later rule with the same ones is unreachable.
-    let mut seen: HashSet<Vec<Condition>> = HashSet::new();
+    // The conditions already on the listener, with the rule that has them: a later rule
+    // with the same ones is unreachable.
+    let mut seen: HashMap<Vec<Condition>, usize> = HashMap::new();
     let mut refusals = Vec::new();
+    let mut unreachable = Vec::new();
     for (position, &g) in order.iter().enumerate() {
         let group: Vec<&Entry> = entries.iter().filter(|e| e.group == g).collect();
         for entry in compact(&group) {
             match fit_limits(entry.conditions) {
                 // A rule with the same conditions as an earlier one can never match: it is
                 // left out (and so two rules of a listener never share their conditions,
-                // which is how they are told apart on AWS).
-                Ok(split) => rules.extend(
-                    split
-                        .into_iter()
-                        .filter(|conditions| seen.insert(conditions.clone()))
-                        .map(|conditions| Rule {
+                // which is how they are told apart on AWS), with a warning naming both.
+                Ok(split) => {
+                    for conditions in split {
+                        if let Some(&earlier) = seen.get(&conditions) {
+                            unreachable.push((
+                                entry.team.clone(),
+                                entry
+                                    .doc
+                                    .diagnostic(unreachable_match(&rules[earlier], &entry.field)),
+                            ));
+                            continue;
+                        }
+                        seen.insert(conditions.clone(), rules.len());
+                        rules.push(Rule {
                             priority: 0,
                             conditions,
                             actions: entry.actions.clone(),
                             transforms: entry.transforms.clone(),
                             source: Some(entry.source.clone()),
                             owner: Some(entry.team.clone()),
-                        })
-                        .collect::<Vec<_>>(),
-                ),
+                        });
+                    }
+                }
                 Err((code, message)) => refusals.push((
                     entry.team.clone(),
                     entry
@@ -150,7 +166,8 @@ pub(super) fn rules(
                 values: Patterns::Wildcard(vec![h.clone()]),
             }];
             // Not needed when a catch-all route of this hostname already answers it all.
-            if shadowed && seen.insert(conditions.clone()) {
+            if shadowed && !seen.contains_key(&conditions) {
+                seen.insert(conditions.clone(), rules.len());
                 rules.push(Rule {
                     priority: 0,
                     conditions,
@@ -167,7 +184,24 @@ pub(super) fn rules(
     for (i, rule) in rules.iter_mut().enumerate() {
         rule.priority = i as u32 + 1;
     }
-    (rules, refusals)
+    Ordered {
+        rules,
+        refusals,
+        unreachable,
+    }
+}
+
+/// The warning on a match that `earlier` (of higher precedence) already has exactly.
+fn unreachable_match(earlier: &Rule, field: &str) -> Diagnostic {
+    let by = earlier
+        .source
+        .as_ref()
+        .map_or_else(|| "an earlier rule".to_string(), crate::alb::render::source);
+    Diagnostic::warning(
+        codes::UNREACHABLE_MATCH,
+        format!("this match never matches: {by} has exactly its conditions and comes first"),
+    )
+    .field(field.to_string())
 }
 
 /// Most specific first: exact hostnames (longest first), wildcards (longest first), none.

@@ -932,3 +932,39 @@ spec:
     assert_eq!(d.severity, Severity::Error);
     assert_eq!(d.team.as_deref(), Some("platform"));
 }
+
+/// A match with exactly the conditions of an earlier rule never matches: it is left out with
+/// a warning on it that names the rule that wins.
+#[test]
+fn an_exact_duplicate_of_an_earlier_match_is_a_warning_naming_both() {
+    let older = route(
+        "a",
+        "first",
+        "[x.com]",
+        "    - matches: [{path: {value: /same}}]\n      backendRefs: [{name: a1, port: 80}]\n",
+    );
+    let newer = route(
+        "b",
+        "second",
+        "[x.com]",
+        "    - matches: [{path: {value: /same}}]\n      backendRefs: [{name: b1, port: 80}]\n",
+    );
+    let ages = RouteAges::from([("a/first".to_string(), 1), ("b/second".to_string(), 2)]);
+    let t = run_with(
+        &[("teams/a/r.yaml", older), ("teams/b/r.yaml", newer)],
+        &ages,
+        &TranslateOptions::default(),
+    );
+    assert_eq!(send(&t, "http://x.com/same", &[]), "a/a1");
+    let d = t
+        .diagnostics
+        .iter()
+        .find(|d| d.code == codes::UNREACHABLE_MATCH)
+        .unwrap_or_else(|| panic!("{:?}", t.diagnostics));
+    assert_eq!(d.severity, Severity::Warning);
+    assert_eq!(d.team.as_deref(), Some("b"));
+    assert_eq!(d.file.as_deref(), Some("teams/b/r.yaml"));
+    assert_eq!(d.field.as_deref(), Some("spec.rules[0].matches[0]"));
+    assert!(d.message.contains("HTTPRoute a/first rules[0]"), "{d}");
+    assert!(!t.refused_teams.contains("b"));
+}

@@ -20,8 +20,8 @@ mod support;
 use aws_sdk_elasticloadbalancingv2 as elb;
 use aws_sdk_elasticloadbalancingv2::error::DisplayErrorContext;
 use aws_sdk_elasticloadbalancingv2::types as sdk;
-use gwsync::alb::Stack;
 use gwsync::alb::identity;
+use gwsync::alb::{Certificate, Stack};
 use gwsync::aws::AwsIds;
 use gwsync::aws::apply::{ApplyReport, Outcome, apply};
 use gwsync::aws::client::Clients;
@@ -1477,6 +1477,59 @@ async fn a_team_refused_at_its_first_revision_blocks_no_other_team() {
         before,
         "orders' rules and target groups stay"
     );
+    assert_eq!(w.gwsync(&["plan"]).0, 0, "converged");
+}
+
+/// An HTTPS listener without hostname and without a certificate ARN (as an AWS Load Balancer
+/// Controller user writes it) gets the ACM certificates of its routes' hostnames: the ones
+/// ACM has are used, the others left out.
+#[tokio::test]
+async fn https_certificates_are_discovered_from_route_hostnames() {
+    let mut w = World::start().await;
+    let config = w.repo.path().join("platform/loadbalancer.yaml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let without: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("defaultCertificate:"))
+        .collect();
+    assert!(without.len() < text.lines().count(), "{text}");
+    w.repo
+        .write("platform/loadbalancer.yaml", &(without.join("\n") + "\n"));
+    w.repo
+        .commit("platform: certificates from ACM, by the routes' hostnames");
+    let pem = support::certificates::self_signed("rsa", &["pay.example.com", "*.pay.example.com"]);
+    let acm = w.moto.acm_client().await;
+    let arn = acm
+        .import_certificate()
+        .certificate(aws_sdk_acm::primitives::Blob::new(pem.certificate))
+        .private_key(aws_sdk_acm::primitives::Blob::new(pem.private_key))
+        .send()
+        .await
+        .expect("ImportCertificate")
+        .certificate_arn()
+        .unwrap()
+        .to_string();
+
+    let (code, offline, _) = w.gwsync(&["plan", "--offline"]);
+    assert!(
+        offline.contains("found in ACM at apply"),
+        "offline, the certificates are to be found: {offline}"
+    );
+    assert_eq!(code, 0, "{offline}");
+    let live = plan_head(&w.repo, &w.clients).await;
+    assert!(live.held_back.is_empty(), "{:?}", live.held_back);
+    let https = live
+        .plan
+        .changes
+        .iter()
+        .find_map(|c| match &c.operation {
+            Operation::CreateListener { listener, .. } if listener.port == 443 => Some(listener),
+            _ => None,
+        })
+        .expect("the HTTPS listener is created");
+    assert_eq!(https.certificates, [Certificate::Arn(arn)]);
+    let (code, stdout, stderr) = w.gwsync(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
     assert_eq!(w.gwsync(&["plan"]).0, 0, "converged");
 }
 

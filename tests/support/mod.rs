@@ -5,6 +5,7 @@
 
 pub mod aws_state;
 pub mod calls;
+pub mod certificates;
 pub mod example;
 pub mod fault_proxy;
 pub mod moto;

@@ -287,7 +287,8 @@ pub enum HeldBack {
     TeamAtLastGood { team: String, commit: String },
     /// A team refused at this revision has no admitted revision on record.
     TeamWithoutLastGood { team: String },
-    /// An HTTPS listener for whose hostname no issued ACM certificate was found.
+    /// An HTTPS listener for whose hostname no issued ACM certificate was found: it stays as
+    /// it is on AWS (or is not made yet); the Gateway's other listeners go ahead.
     MissingCertificate {
         gateway: String,
         port: u16,
@@ -353,8 +354,6 @@ pub enum TeamKept {
 pub enum GatewayHold {
     /// Translation refused the Gateway.
     Untranslatable,
-    /// A listener has no certificate.
-    MissingCertificate,
     /// The plan adds rules, and gwsync's rules with the foreign ones on its listeners would
     /// exceed the account's rule quota (`aws.rules_per_load_balancer`).
     RuleQuota {

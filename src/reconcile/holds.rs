@@ -8,10 +8,10 @@
 //! reused), and the target groups they forward to stay. A held team is handled the same
 //! way, once its rules of the current revision are dropped from the desired state. Only
 //! where the rules cannot be told apart (made by an older gwsync, without the tag) is the
-//! whole Gateway held, as are Gateways that translation refused or whose certificate was not
-//! found.
+//! whole Gateway held, as are Gateways that translation refused. An HTTPS listener for which
+//! ACM has no certificate is held alone ([`hold_listeners_without_certificates`]).
 
-use crate::alb::{LoadBalancer, Observed, Rule, Stack};
+use crate::alb::{Listener, LoadBalancer, Observed, Rule, Stack};
 use crate::plan::{GatewayHold, HeldBack, TeamKept};
 use crate::source::Revision;
 use crate::tenancy::Admission;
@@ -104,14 +104,6 @@ pub(super) fn held_gateways(
         add(gateway, GatewayHold::Untranslatable);
     }
     for lb in &desired.load_balancers {
-        let unresolved = lb
-            .listeners
-            .iter()
-            .flat_map(|l| &l.certificates)
-            .any(|c| c.hostname().is_some());
-        if unresolved {
-            add(&lb.gateway, GatewayHold::MissingCertificate);
-        }
         if let Some(cause) = over_rule_quota(lb, observed, rules_quota) {
             add(&lb.gateway, cause);
         }
@@ -153,6 +145,54 @@ fn over_rule_quota(lb: &LoadBalancer, observed: &Observed, quota: usize) -> Opti
 
 /// Replaces held Gateways in the desired state by what AWS has, so that the diff leaves them
 /// alone.
+/// An HTTPS listener for which ACM has no certificate stays as it is on AWS (or, not there
+/// yet, is not made), while the Gateway's other listeners go ahead: the listener on AWS is
+/// kept with its rules and the owned target groups they forward to; target groups only the
+/// left-out listener would have used are not made.
+pub(super) fn hold_listeners_without_certificates(desired: &mut Stack, observed: &Stack) {
+    for lb in &mut desired.load_balancers {
+        let unresolved: BTreeSet<u16> = lb
+            .listeners
+            .iter()
+            .filter(|l| l.certificates.iter().any(|c| c.hostname().is_some()))
+            .map(|l| l.port)
+            .collect();
+        if unresolved.is_empty() {
+            continue;
+        }
+        lb.listeners.retain(|l| !unresolved.contains(&l.port));
+        let on_aws = observed
+            .load_balancers
+            .iter()
+            .find(|o| o.gateway == lb.gateway);
+        let kept: Vec<&Listener> = on_aws
+            .into_iter()
+            .flat_map(|o| &o.listeners)
+            .filter(|l| unresolved.contains(&l.port))
+            .collect();
+        lb.listeners.extend(kept.iter().map(|l| (*l).clone()));
+        lb.listeners.sort_by_key(|l| l.port);
+        let used: BTreeSet<String> = lb
+            .listeners
+            .iter()
+            .flat_map(|l| &l.rules)
+            .flat_map(Rule::owned_backends)
+            .cloned()
+            .collect();
+        lb.target_groups.retain(|tg| used.contains(&tg.backend));
+        for group in on_aws.into_iter().flat_map(|o| &o.target_groups) {
+            if used.contains(&group.backend)
+                && !lb
+                    .target_groups
+                    .iter()
+                    .any(|tg| tg.backend == group.backend)
+            {
+                lb.target_groups.push(group.clone());
+            }
+        }
+    }
+}
+
 pub(super) fn hold_back<V>(desired: &mut Stack, observed: &Stack, hold: &BTreeMap<String, V>) {
     desired
         .load_balancers
@@ -416,7 +456,7 @@ mod tests {
         assert!(plan.is_empty(), "{}", crate::plan::render::text(&plan));
     }
 
-    /// A Gateway held as a whole (here: a certificate not found) stays equal on both
+    /// A Gateway held as a whole (here: one translation refused) stays equal on both
     /// sides, a refused team's tagged rules on it included: nothing is created or deleted.
     #[test]
     fn a_gateway_held_as_a_whole_keeps_the_refused_teams_rules_too() {
@@ -428,7 +468,7 @@ mod tests {
         let refused = Kept::from([("a".to_string(), TeamKept::Refused)]);
         let hold = BTreeMap::from([(
             "p/gw".to_string(),
-            BTreeSet::from([GatewayHold::MissingCertificate]),
+            BTreeSet::from([GatewayHold::Untranslatable]),
         )]);
         hold_back(&mut desired, &on_aws.stack, &hold);
         let mut seen = on_aws.clone();
@@ -436,5 +476,44 @@ mod tests {
         assert!(kept.is_empty(), "{kept:?}");
         let plan = diff(&desired, &seen, None);
         assert!(plan.is_empty(), "{}", crate::plan::render::text(&plan));
+    }
+
+    /// An HTTPS listener whose certificate ACM does not have stays as it is on AWS, with its
+    /// rules and the target groups they use, while the HTTP listener's change goes ahead.
+    #[test]
+    fn a_listener_without_a_certificate_is_held_alone() {
+        use crate::alb::{Certificate, Protocol};
+        let on_aws = observed(vec![owned(10, "a.example.com", Some("a"), "a/a1:80")]);
+        let mut https_on_aws = on_aws.stack.clone();
+        let lb = &mut https_on_aws.load_balancers[0];
+        lb.listeners[0].port = 443;
+        lb.listeners[0].protocol = Protocol::Https;
+        lb.listeners[0].certificates = vec![Certificate::Arn("arn:old".into())];
+        let mut desired = https_on_aws.clone();
+        let https = &mut desired.load_balancers[0].listeners[0];
+        https.certificates = vec![Certificate::ForHostname("new.example.com".into())];
+        https.rules.clear();
+        let mut http = on_aws.stack.load_balancers[0].listeners[0].clone();
+        http.rules[0].priority = 20;
+        desired.load_balancers[0].listeners.push(http.clone());
+
+        hold_listeners_without_certificates(&mut desired, &https_on_aws);
+        let lb = &desired.load_balancers[0];
+        let ports: Vec<u16> = lb.listeners.iter().map(|l| l.port).collect();
+        assert_eq!(ports, [80, 443]);
+        assert_eq!(
+            lb.listeners[1], https_on_aws.load_balancers[0].listeners[0],
+            "kept as on AWS"
+        );
+        assert!(lb.target_groups.iter().any(|tg| tg.backend == "a/a1:80"));
+
+        // Not on AWS yet: the listener is not made, and neither are groups only it used.
+        let mut fresh = desired.clone();
+        fresh.load_balancers[0].listeners[1].certificates =
+            vec![Certificate::ForHostname("new.example.com".into())];
+        fresh.load_balancers[0].listeners.remove(0);
+        hold_listeners_without_certificates(&mut fresh, &Stack::default());
+        assert!(fresh.load_balancers[0].listeners.is_empty());
+        assert!(fresh.load_balancers[0].target_groups.is_empty());
     }
 }

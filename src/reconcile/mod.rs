@@ -120,6 +120,7 @@ pub async fn live_plan(
         let found = find_certificates(clients, &hostnames).await?;
         ids.certificates.extend(found.clone());
         held_back.extend(resolve_certificates(&mut desired, &found));
+        holds::hold_listeners_without_certificates(&mut desired, &observed.stack);
     }
     held_back.extend(preflight::unusable_target_groups(&mut desired, &ids));
     let kept = holds::kept_teams(revision, admission, translation, held);

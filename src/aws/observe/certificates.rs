@@ -1,7 +1,7 @@
 //! Certificate discovery: the issued ACM certificates that cover listener (or, for a listener
-//! without hostname or certificate, its routes') hostnames, and
-//! writing them into the desired state. A hostname no certificate covers is held back (the
-//! Gateway stays as it is on AWS).
+//! without hostname or certificate, its routes') hostnames, and writing them into the desired
+//! state. A hostname no certificate covers is reported; its listener stays as it is on AWS
+//! (`reconcile::holds`).
 
 use crate::alb::{Certificate, Stack};
 use crate::aws::client::Clients;

@@ -358,7 +358,7 @@ impl Display for HeldBack {
                 hostname,
             } => write!(
                 f,
-                "HTTPS listener on port {port} of Gateway {gateway}: no issued ACM certificate covers `{hostname}` (by its name or a one-label wildcard)"
+                "HTTPS listener on port {port} of Gateway {gateway}: no issued ACM certificate covers `{hostname}` (by its name or a one-label wildcard); the listener stays as it is on AWS (or is not made yet), the Gateway's other listeners go ahead"
             ),
             HeldBack::RuleAnswers500 {
                 gateway,
@@ -432,7 +432,6 @@ impl Display for GatewayHold {
             GatewayHold::Untranslatable => {
                 write!(f, "translation refused it (see the diagnostics)")
             }
-            GatewayHold::MissingCertificate => write!(f, "a listener has no certificate"),
             GatewayHold::RuleQuota {
                 owned,
                 foreign,

@@ -506,6 +506,39 @@ impl World {
 
     // --- The binary ----------------------------------------------------------------------
 
+    /// Commits the example without its listener certificate ARN: certificates are then found
+    /// in ACM by the routes' hostnames.
+    fn without_certificate_arns(&mut self) {
+        let config = self.repo.path().join("platform/loadbalancer.yaml");
+        let text = std::fs::read_to_string(&config).unwrap();
+        let without: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("defaultCertificate:"))
+            .collect();
+        assert!(without.len() < text.lines().count(), "{text}");
+        self.repo
+            .write("platform/loadbalancer.yaml", &(without.join("\n") + "\n"));
+        self.repo
+            .commit("platform: certificates from ACM, by the routes' hostnames");
+    }
+
+    /// Imports a self-signed certificate for `names` into moto's ACM; its ARN.
+    async fn import_certificate(&self, names: &[&str]) -> String {
+        let pem = support::certificates::self_signed("rsa", names);
+        self.moto
+            .acm_client()
+            .await
+            .import_certificate()
+            .certificate(aws_sdk_acm::primitives::Blob::new(pem.certificate))
+            .private_key(aws_sdk_acm::primitives::Blob::new(pem.private_key))
+            .send()
+            .await
+            .expect("ImportCertificate")
+            .certificate_arn()
+            .unwrap()
+            .to_string()
+    }
+
     /// `gwsync explain --live` on the Gateway for `url`, as JSON; it must succeed.
     fn explain_live(&self, url: &str) -> serde_json::Value {
         let (code, stdout, stderr) = self.gwsync(&[
@@ -1486,29 +1519,10 @@ async fn a_team_refused_at_its_first_revision_blocks_no_other_team() {
 #[tokio::test]
 async fn https_certificates_are_discovered_from_route_hostnames() {
     let mut w = World::start().await;
-    let config = w.repo.path().join("platform/loadbalancer.yaml");
-    let text = std::fs::read_to_string(&config).unwrap();
-    let without: Vec<&str> = text
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("defaultCertificate:"))
-        .collect();
-    assert!(without.len() < text.lines().count(), "{text}");
-    w.repo
-        .write("platform/loadbalancer.yaml", &(without.join("\n") + "\n"));
-    w.repo
-        .commit("platform: certificates from ACM, by the routes' hostnames");
-    let pem = support::certificates::self_signed("rsa", &["pay.example.com", "*.pay.example.com"]);
-    let acm = w.moto.acm_client().await;
-    let arn = acm
-        .import_certificate()
-        .certificate(aws_sdk_acm::primitives::Blob::new(pem.certificate))
-        .private_key(aws_sdk_acm::primitives::Blob::new(pem.private_key))
-        .send()
-        .await
-        .expect("ImportCertificate")
-        .certificate_arn()
-        .unwrap()
-        .to_string();
+    w.without_certificate_arns();
+    let arn = w
+        .import_certificate(&["pay.example.com", "*.pay.example.com"])
+        .await;
 
     let (code, offline, _) = w.gwsync(&["plan", "--offline"]);
     assert!(
@@ -1531,6 +1545,45 @@ async fn https_certificates_are_discovered_from_route_hostnames() {
     let (code, stdout, stderr) = w.gwsync(&["apply", "--auto-approve"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert_eq!(w.gwsync(&["plan"]).0, 0, "converged");
+}
+
+/// An HTTPS listener for which ACM has no certificate is held alone: the HTTP listener and
+/// its rules are made, the HTTPS listener waits; once a certificate is issued, the next
+/// plan makes it.
+#[tokio::test]
+async fn a_listener_without_a_certificate_waits_while_the_others_are_made() {
+    let mut w = World::start().await;
+    w.without_certificate_arns();
+    let live = plan_head(&w.repo, &w.clients).await;
+    let held: Vec<String> = live.held_back.iter().map(|h| h.to_string()).collect();
+    assert!(
+        held.iter().any(|h| h.contains("HTTPS listener on port 443")
+            && h.contains("the Gateway's other listeners go ahead")),
+        "{held:?}"
+    );
+    let ports: Vec<u16> = live
+        .plan
+        .changes
+        .iter()
+        .filter_map(|c| match &c.operation {
+            Operation::CreateListener { listener, .. } => Some(listener.port),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ports, [80], "{}", render::text(&live.plan));
+    let (code, stdout, stderr) = w.gwsync(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+
+    w.import_certificate(&["*.example.com"]).await;
+    let live = plan_head(&w.repo, &w.clients).await;
+    assert!(
+        live.plan.changes.iter().any(|c| matches!(
+            &c.operation,
+            Operation::CreateListener { listener, .. } if listener.port == 443
+        )),
+        "{}",
+        render::text(&live.plan)
+    );
 }
 
 /// A route with one rule whose action ALB cannot perform is partially invalid (Gateway API

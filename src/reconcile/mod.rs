@@ -120,7 +120,6 @@ pub async fn live_plan(
         let found = find_certificates(clients, &hostnames).await?;
         ids.certificates.extend(found.clone());
         held_back.extend(resolve_certificates(&mut desired, &found));
-        holds::hold_listeners_without_certificates(&mut desired, &observed.stack);
     }
     held_back.extend(preflight::unusable_target_groups(&mut desired, &ids));
     let kept = holds::kept_teams(revision, admission, translation, held);
@@ -140,6 +139,9 @@ pub async fn live_plan(
         &kept,
         &hold,
     ));
+    // Last: a listener kept as it is must equal what the diff sees, kept teams' rules
+    // (already foreign to it) included.
+    holds::hold_listeners_without_certificates(&mut desired, &seen.stack);
     let plan = diff(&desired, &seen, Some(revision.commit.clone()));
     Ok(LivePlan {
         plan,

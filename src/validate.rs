@@ -101,15 +101,14 @@ impl<'a> Report<'a> {
             name: &o.name,
             verdict: if refused { Verdict::Refused } else { o.verdict },
             documents: o.documents.len(),
+            // Translation states again some reference errors admission found (it needs them
+            // to make the rule answer 500): each is shown once.
             diagnostics: o
                 .diagnostics
                 .iter()
-                .chain(
-                    translation
-                        .diagnostics
-                        .iter()
-                        .filter(|d| d.team.as_deref() == Some(o.name.as_str())),
-                )
+                .chain(translation.diagnostics.iter().filter(|d| {
+                    d.team.as_deref() == Some(o.name.as_str()) && !o.diagnostics.contains(d)
+                }))
                 .collect(),
         }
     }

@@ -2195,3 +2195,43 @@ fn a_reference_to_a_refused_document_says_it_was_refused() {
     );
     assert_others_untouched(&adm, "payments");
 }
+
+/// A reference error that admission finds and translation states again (to make the rule
+/// answer 500) is reported once.
+#[test]
+fn each_diagnostic_is_reported_once() {
+    let doc = PAYMENTS_ROUTES.replace(
+        "    - backendRefs:\n        - group: gateway.k8s.aws\n          kind: TargetGroupName\n          name: payments-web-asg",
+        "    - filters: [{type: ExtensionRef, extensionRef: {group: gateway.k8s.aws, kind: ListenerRuleConfiguration, name: nope}}]\n      backendRefs:\n        - {name: nowhere, port: 8080}",
+    );
+    assert_ne!(doc, PAYMENTS_ROUTES);
+    let adm = admit_baseline_with(&[("teams/payments/routes.yaml", &doc)]);
+    let translation = gwsync::translate::translate(
+        &adm,
+        &Default::default(),
+        &gwsync::translate::TranslateOptions::default(),
+    );
+    let revision = gwsync::source::Revision {
+        commit: "0".repeat(40),
+        author: "t".into(),
+        committed_at: 0,
+        summary: "t".into(),
+    };
+    let report = gwsync::validate::Report {
+        revision: &revision,
+        admission: &adm,
+        translation: &translation,
+        team: Some("payments"),
+    };
+    let text = report.to_text();
+    assert_eq!(
+        text.matches("ListenerRuleConfiguration payments/nope does not exist")
+            .count(),
+        1,
+        "{text}"
+    );
+    assert!(
+        text.contains("team payments: admitted (4 documents, 2 errors)"),
+        "{text}"
+    );
+}

@@ -402,6 +402,7 @@ impl<'a> GatewayContext<'a> {
         }
         self.check_load_balancer_limits(&listeners);
         let target_groups = self.target_groups(&listeners);
+        self.check_merged_tags(&target_groups);
         let config = self.config;
         Ok(LoadBalancer {
             gateway: self.gateway.to_string(),
@@ -740,6 +741,42 @@ impl<'a> GatewayContext<'a> {
 
     /// Rules and target groups per load balancer: over a quota, the team with the most
     /// rules there is refused (ties: the later name), and the Gateway is built again.
+    /// Each TargetGroupConfiguration's tags are checked on their own (`tenancy`); a
+    /// default configuration's tags come on top, and together they must still fit ELB's
+    /// tags per resource, or `CreateTargetGroup` would fail: the group's team is refused.
+    fn check_merged_tags(&mut self, target_groups: &[TargetGroup]) {
+        for tg in target_groups {
+            let Some((_, why)) = crate::alb::values::tags_problem(
+                &tg.tags,
+                crate::alb::identity::OWN_TAGS_ON_TARGET_GROUP,
+            ) else {
+                continue;
+            };
+            let Some(team) = tg.owner.clone() else {
+                continue;
+            };
+            let d = Diagnostic::refusal(
+                codes::ALB_LIMIT,
+                format!(
+                    "target group of {} with the load balancer's defaultTargetGroupConfiguration: {why}",
+                    tg.backend
+                ),
+            )
+            .field("spec.defaultConfiguration.tags")
+            .team(team.clone());
+            let configuration = self
+                .teams
+                .iter()
+                .find(|t| t.name == team)
+                .and_then(|t| unique_names::configuration_of(t, &tg.backend));
+            self.diagnostics.push(match configuration {
+                Some(doc) => doc.diagnostic(d),
+                None => d,
+            });
+            self.refused.insert(team);
+        }
+    }
+
     fn check_load_balancer_limits(&mut self, listeners: &[Listener]) {
         let mut per_team: BTreeMap<String, (usize, BTreeSet<String>)> = BTreeMap::new();
         let mut rules = 0;

@@ -768,29 +768,24 @@ fn a_target_group_name_two_teams_give_refuses_both() {
 /// out, field by field; the Service's own settings win.
 #[test]
 fn a_default_target_group_configuration_fills_what_a_service_leaves_out() {
-    let platform = "apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: platform}
-spec:
-  gatewayClassName: gwsync
-  infrastructure: {parametersRef: {group: gateway.k8s.aws, kind: LoadBalancerConfiguration, name: lb}}
-  listeners:
-    - {name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}
+    let platform = format!(
+        "{GATEWAY}  infrastructure: {{parametersRef: {{group: gateway.k8s.aws, kind: LoadBalancerConfiguration, name: lb}}}}
 ---
 apiVersion: gateway.k8s.aws/v1
 kind: LoadBalancerConfiguration
-metadata: {name: lb, namespace: platform}
-spec: {defaultTargetGroupConfiguration: {name: ip-targets}}
+metadata: {{name: lb, namespace: platform}}
+spec: {{defaultTargetGroupConfiguration: {{name: ip-targets}}}}
 ---
 apiVersion: gateway.k8s.aws/v1
 kind: TargetGroupConfiguration
-metadata: {name: ip-targets, namespace: platform}
+metadata: {{name: ip-targets, namespace: platform}}
 spec:
   defaultConfiguration:
     targetType: ip
-    healthCheckConfig: {healthCheckPath: /healthz, healthCheckInterval: 10}
-    tags: {cost-center: platform, tier: web}
-";
+    healthCheckConfig: {{healthCheckPath: /healthz, healthCheckInterval: 10}}
+    tags: {{cost-center: platform, tier: web}}
+"
+    );
     let own = "apiVersion: gateway.k8s.aws/v1
 kind: TargetGroupConfiguration
 metadata: {name: a1, namespace: a}
@@ -801,7 +796,7 @@ spec:
     tags: {tier: api}
 ";
     let t = run(&[
-        ("platform/gw.yaml", platform.to_string()),
+        ("platform/gw.yaml", platform),
         ("teams/a/svc.yaml", own.to_string()),
         (
             "teams/a/r.yaml",
@@ -967,4 +962,56 @@ fn an_exact_duplicate_of_an_earlier_match_is_a_warning_naming_both() {
     assert_eq!(d.field.as_deref(), Some("spec.rules[0].matches[0]"));
     assert!(d.message.contains("HTTPRoute a/first rules[0]"), "{d}");
     assert!(!t.refused_teams.contains("b"));
+}
+
+/// A default configuration's tags come on top of a Service's own: together they must still
+/// fit ELB's tags per resource, or the Service's team is refused before any AWS call.
+#[test]
+fn merged_default_tags_over_elbs_limit_refuse_the_team() {
+    let tags = |prefix: &str, n: usize| {
+        (0..n)
+            .map(|i| format!("{prefix}{i}: v"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let platform = format!(
+        "{GATEWAY}  infrastructure: {{parametersRef: {{group: gateway.k8s.aws, kind: LoadBalancerConfiguration, name: lb}}}}
+---
+apiVersion: gateway.k8s.aws/v1
+kind: LoadBalancerConfiguration
+metadata: {{name: lb, namespace: platform}}
+spec: {{defaultTargetGroupConfiguration: {{name: tagged}}}}
+---
+apiVersion: gateway.k8s.aws/v1
+kind: TargetGroupConfiguration
+metadata: {{name: tagged, namespace: platform}}
+spec: {{defaultConfiguration: {{tags: {{{}}}}}}}
+",
+        tags("d", 30)
+    );
+    let own = format!(
+        "apiVersion: gateway.k8s.aws/v1\nkind: TargetGroupConfiguration\nmetadata: {{name: a1, namespace: a}}\nspec: {{targetReference: {{name: a1}}, defaultConfiguration: {{tags: {{{}}}}}}}\n",
+        tags("s", 30)
+    );
+    let t = run(&[
+        ("platform/gw.yaml", platform),
+        ("teams/a/svc.yaml", own),
+        (
+            "teams/a/r.yaml",
+            route(
+                "a",
+                "r",
+                "[x.com]",
+                "    - backendRefs: [{name: a1, port: 80}]\n",
+            ),
+        ),
+    ]);
+    assert!(t.refused_teams.contains("a"), "{:?}", t.diagnostics);
+    let d = t
+        .diagnostics
+        .iter()
+        .find(|d| d.code == codes::ALB_LIMIT)
+        .unwrap();
+    assert_eq!(d.file.as_deref(), Some("teams/a/svc.yaml"));
+    assert!(d.message.contains("60 tags"), "{d}");
 }

@@ -70,7 +70,10 @@ pub(super) fn clashes(stack: &Stack, teams: &[&Outcome]) -> (BTreeSet<String>, V
 
 /// The TargetGroupConfiguration of `backend` (`namespace/name:port`) among the team's
 /// documents.
-fn configuration_of<'a>(team: &'a Outcome, backend: &str) -> Option<&'a crate::manifest::Document> {
+pub(super) fn configuration_of<'a>(
+    team: &'a Outcome,
+    backend: &str,
+) -> Option<&'a crate::manifest::Document> {
     let (service, _port) = backend.rsplit_once(':')?;
     let (namespace, name) = service.split_once('/')?;
     team.documents.iter().find(|doc| {

@@ -23,7 +23,6 @@
 
 mod support;
 
-use aws_sdk_acm::primitives::Blob;
 use aws_sdk_elasticloadbalancingv2::types::{
     Action as SdkAction, ActionTypeEnum, Certificate as SdkCertificate, FixedResponseActionConfig,
     ForwardActionConfig, HostHeaderConditionConfig, HttpHeaderConditionConfig,
@@ -168,17 +167,7 @@ impl Aws {
 
     /// Imports a self-signed certificate for `names` (the first is the subject) into ACM.
     async fn import_certificate(&self, key: &str, names: &[&str]) -> String {
-        let pem = support::certificates::self_signed(key, names);
-        self.acm
-            .import_certificate()
-            .certificate(Blob::new(pem.certificate))
-            .private_key(Blob::new(pem.private_key))
-            .send()
-            .await
-            .expect("ImportCertificate")
-            .certificate_arn()
-            .unwrap()
-            .to_string()
+        support::certificates::import_self_signed(&self.acm, key, names).await
     }
 }
 

@@ -524,19 +524,8 @@ impl World {
 
     /// Imports a self-signed certificate for `names` into moto's ACM; its ARN.
     async fn import_certificate(&self, names: &[&str]) -> String {
-        let pem = support::certificates::self_signed("rsa", names);
-        self.moto
-            .acm_client()
-            .await
-            .import_certificate()
-            .certificate(aws_sdk_acm::primitives::Blob::new(pem.certificate))
-            .private_key(aws_sdk_acm::primitives::Blob::new(pem.private_key))
-            .send()
-            .await
-            .expect("ImportCertificate")
-            .certificate_arn()
-            .unwrap()
-            .to_string()
+        let acm = self.moto.acm_client().await;
+        support::certificates::import_self_signed(&acm, "rsa", names).await
     }
 
     /// `gwsync explain --live` on the Gateway for `url`, as JSON; it must succeed.

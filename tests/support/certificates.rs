@@ -1,7 +1,7 @@
 //! Self-signed certificates for ACM on moto, made with the `cryptography` package of moto's
 //! virtualenv (no crypto crate is compiled for the tests).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 pub struct Pem {
@@ -59,10 +59,22 @@ json.dump({
     }
 }
 
-/// The Python next to moto_server (the same lookup as `support::moto`).
+/// The Python of moto's virtualenv, next to its server.
 fn moto_python() -> PathBuf {
-    let server = std::env::var_os(super::moto::MOTO_SERVER_ENV)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server"));
-    server.with_file_name("python")
+    super::moto::moto_server_path().with_file_name("python")
+}
+
+/// Imports a self-signed certificate for `names` (the first is the subject; `key` is `rsa`
+/// or `ec`) into ACM; its ARN.
+pub async fn import_self_signed(acm: &aws_sdk_acm::Client, key: &str, names: &[&str]) -> String {
+    let pem = self_signed(key, names);
+    acm.import_certificate()
+        .certificate(aws_sdk_acm::primitives::Blob::new(pem.certificate))
+        .private_key(aws_sdk_acm::primitives::Blob::new(pem.private_key))
+        .send()
+        .await
+        .expect("ImportCertificate")
+        .certificate_arn()
+        .unwrap()
+        .to_string()
 }

@@ -298,7 +298,7 @@ fn strip_ansi(text: &str) -> String {
 
 /// `GWSYNC_MOTO_SERVER`, else `.venv/bin/gwsync-moto-server` in the crate root (written by
 /// `scripts/ensure-moto`: moto's server with the patches of `scripts/moto_server.py`).
-fn moto_server_path() -> PathBuf {
+pub fn moto_server_path() -> PathBuf {
     let from_env = std::env::var_os(MOTO_SERVER_ENV).map(PathBuf::from);
     let local = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/gwsync-moto-server");
     match from_env {

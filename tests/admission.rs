@@ -2043,13 +2043,16 @@ fn a_class_parameters_ref_must_name_a_load_balancer_configuration() {
     assert_revision_refused(&adm, codes::PARAMETERS_NOT_FOUND, "platform/class.yaml");
 }
 
+/// The `TargetGroupName` backend of payments' catch-all rule in [`PAYMENTS_ROUTES`].
+const WEB_ASG_BACKEND: &str = "        - group: gateway.k8s.aws\n          kind: TargetGroupName\n          name: payments-web-asg";
+
 /// `kind: TargetGroupName` without a group, as the AWS Load Balancer Controller's docs and
 /// migration tool write it, is the same backend as with `group: gateway.k8s.aws`, grants and
 /// all.
 #[test]
 fn a_target_group_name_backend_without_a_group_is_accepted() {
     let written = PAYMENTS_ROUTES.replace(
-        "        - group: gateway.k8s.aws\n          kind: TargetGroupName\n          name: payments-web-asg",
+        WEB_ASG_BACKEND,
         "        - kind: TargetGroupName\n          name: payments-web-asg",
     );
     assert_ne!(written, PAYMENTS_ROUTES);
@@ -2113,6 +2116,29 @@ spec:
     assert_revision_refused(&adm, codes::INVALID_FIELD, "platform/default.yaml");
 }
 
+/// What `gwsync validate --team TEAM` prints for this admission (translated as validate
+/// does).
+fn validate_text(adm: &Admission, team: &str) -> String {
+    let revision = gwsync::source::Revision {
+        commit: "0".repeat(40),
+        author: "t".into(),
+        committed_at: 0,
+        summary: "t".into(),
+    };
+    let translation = gwsync::translate::translate(
+        adm,
+        &Default::default(),
+        &gwsync::translate::TranslateOptions::default(),
+    );
+    gwsync::validate::Report {
+        revision: &revision,
+        admission: adm,
+        translation: &translation,
+        team: Some(team),
+    }
+    .to_text()
+}
+
 /// A refused platform folder decides no team, yet each team still hears about the problems
 /// in its own files, and no team is called admitted.
 #[test]
@@ -2143,24 +2169,7 @@ fn a_refused_platform_still_tells_each_team_its_own_problems() {
         .unwrap_or_else(|| panic!("{:?}", payments.diagnostics));
     assert_eq!(own.team.as_deref(), Some("payments"));
 
-    let revision = gwsync::source::Revision {
-        commit: "0".repeat(40),
-        author: "t".into(),
-        committed_at: 0,
-        summary: "t".into(),
-    };
-    let translation = gwsync::translate::translate(
-        &adm,
-        &Default::default(),
-        &gwsync::translate::TranslateOptions::default(),
-    );
-    let report = gwsync::validate::Report {
-        revision: &revision,
-        admission: &adm,
-        translation: &translation,
-        team: Some("payments"),
-    };
-    let text = report.to_text();
+    let text = validate_text(&adm, "payments");
     assert!(
         text.contains("team payments: not decided (the platform is refused)"),
         "{text}"
@@ -2201,29 +2210,12 @@ fn a_reference_to_a_refused_document_says_it_was_refused() {
 #[test]
 fn each_diagnostic_is_reported_once() {
     let doc = PAYMENTS_ROUTES.replace(
-        "    - backendRefs:\n        - group: gateway.k8s.aws\n          kind: TargetGroupName\n          name: payments-web-asg",
+        &format!("    - backendRefs:\n{WEB_ASG_BACKEND}"),
         "    - filters: [{type: ExtensionRef, extensionRef: {group: gateway.k8s.aws, kind: ListenerRuleConfiguration, name: nope}}]\n      backendRefs:\n        - {name: nowhere, port: 8080}",
     );
     assert_ne!(doc, PAYMENTS_ROUTES);
     let adm = admit_baseline_with(&[("teams/payments/routes.yaml", &doc)]);
-    let translation = gwsync::translate::translate(
-        &adm,
-        &Default::default(),
-        &gwsync::translate::TranslateOptions::default(),
-    );
-    let revision = gwsync::source::Revision {
-        commit: "0".repeat(40),
-        author: "t".into(),
-        committed_at: 0,
-        summary: "t".into(),
-    };
-    let report = gwsync::validate::Report {
-        revision: &revision,
-        admission: &adm,
-        translation: &translation,
-        team: Some("payments"),
-    };
-    let text = report.to_text();
+    let text = validate_text(&adm, "payments");
     assert_eq!(
         text.matches("ListenerRuleConfiguration payments/nope does not exist")
             .count(),

@@ -57,6 +57,13 @@ impl World {
         }
     }
 
+    /// Edits the configuration file in place: `from` (which must be there) becomes `to`.
+    fn edit_config(&self, from: &str, to: &str) {
+        let text = std::fs::read_to_string(self.config_path()).unwrap();
+        assert!(text.contains(from), "the configuration has no `{from}`");
+        std::fs::write(self.config_path(), text.replace(from, to)).unwrap();
+    }
+
     fn config_path(&self) -> PathBuf {
         self.dir.path().join("gwsync.toml")
     }
@@ -762,13 +769,7 @@ async fn drift_made_by_hand_is_reported_and_healed_with_self_heal() {
     let w = World::start().await;
     let mut d = Daemon::start(&w, "", "", &[]);
     d.wait_ready(Duration::from_secs(60));
-    std::fs::write(
-        w.config_path(),
-        std::fs::read_to_string(w.config_path())
-            .unwrap()
-            .replace("drift_interval = \"0s\"", "drift_interval = \"1s\""),
-    )
-    .unwrap();
+    w.edit_config("drift_interval = \"0s\"", "drift_interval = \"1s\"");
     // Edits of the configuration file are picked up without a signal, and reconciled again.
     d.wait_until(
         "the reload and its reconcile",
@@ -802,14 +803,10 @@ async fn drift_made_by_hand_is_reported_and_healed_with_self_heal() {
         "not healed without self_heal"
     );
 
-    std::fs::write(
-        w.config_path(),
-        std::fs::read_to_string(w.config_path()).unwrap().replace(
-            "drift_interval = \"1s\"",
-            "drift_interval = \"1s\"\nself_heal = true",
-        ),
-    )
-    .unwrap();
+    w.edit_config(
+        "drift_interval = \"1s\"",
+        "drift_interval = \"1s\"\nself_heal = true",
+    );
     d.wait_until("the second reload", Duration::from_secs(10), || {
         d.metric("gwsync_config_reloads_total", &[("result", "ok")]) >= 2.0
     });
@@ -1121,13 +1118,7 @@ async fn an_apply_made_with_the_cli_is_not_healed_away_by_the_daemon() {
     );
     let mut d = Daemon::start_on(&w, port, &[]);
     d.wait_ready(Duration::from_secs(60));
-    std::fs::write(
-        w.config_path(),
-        std::fs::read_to_string(w.config_path())
-            .unwrap()
-            .replace("drift_interval = \"0s\"", "drift_interval = \"1s\""),
-    )
-    .unwrap();
+    w.edit_config("drift_interval = \"0s\"", "drift_interval = \"1s\"");
     d.wait_until("the reload", Duration::from_secs(10), || {
         d.metric("gwsync_config_reloads_total", &[("result", "ok")]) >= 1.0
     });

@@ -167,6 +167,7 @@ impl Shape {
                 instance_id: "bench".to_string(),
                 rules_per_load_balancer: 20_000,
                 target_groups_per_load_balancer: 20_000,
+                ..TranslateOptions::default()
             }
         }
     }

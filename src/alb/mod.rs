@@ -395,14 +395,46 @@ pub struct CognitoAuthentication {
 }
 
 /// `authenticate-oidc`: an OpenID Connect identity provider.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Eq, Serialize, Deserialize)]
 pub struct OidcAuthentication {
     pub issuer: String,
     pub authorization_endpoint: String,
     pub token_endpoint: String,
     pub user_info_endpoint: String,
+    /// The OAuth 2.0 client ID. Translation leaves it empty: it comes from `credentials`,
+    /// which only a live plan reads (`aws::secrets`).
     pub client_id: String,
     pub session: AuthenticationSession,
+    /// Where the client ID and secret come from (desired rules only: AWS returns neither
+    /// the secret nor where it came from).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<OidcCredentials>,
+}
+
+/// Two OIDC actions are the same on AWS when everything AWS holds and returns is: where a
+/// desired rule's credentials come from is not part of that.
+impl PartialEq for OidcAuthentication {
+    fn eq(&self, other: &Self) -> bool {
+        self.issuer == other.issuer
+            && self.authorization_endpoint == other.authorization_endpoint
+            && self.token_endpoint == other.token_endpoint
+            && self.user_info_endpoint == other.user_info_endpoint
+            && self.client_id == other.client_id
+            && self.session == other.session
+    }
+}
+
+/// The AWS Secrets Manager secret that holds an OIDC client's `clientID` and `clientSecret`
+/// (JSON), read when a live plan is made; the secret itself lives only in memory, for the
+/// requests that send it ([`crate::aws::AwsIds::client_secrets`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OidcCredentials {
+    /// The secret's full name (`gwsync/payments/okta`).
+    pub secret: String,
+    /// A rule that exists keeps the client secret it has on AWS when modified
+    /// (`useExistingClientSecret`); a new rule always gets the one the secret holds.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub keep_existing_secret: bool,
 }
 
 /// The session settings Cognito and OIDC authentication share. AWS fills in its defaults

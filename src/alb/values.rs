@@ -12,7 +12,7 @@
 //! ASCII; methods at most 40 characters of `A-Z - _`; `*` and `?` wildcards where the guide
 //! allows them).
 
-use super::{Action, Condition, Patterns};
+use super::{Action, Authenticate, AuthenticationSession, Condition, Patterns};
 
 /// Longest condition value, regex, redirect host, path or query.
 pub const MAX_VALUE: usize = 128;
@@ -24,6 +24,12 @@ pub const MAX_BODY: usize = 1024;
 pub const MAX_RESOURCE_NAME: usize = 32;
 /// Most tags on one ELB resource, gwsync's own included.
 pub const MAX_TAGS: usize = 50;
+/// Longest stickiness and authentication session, in seconds (7 days).
+pub const MAX_DURATION_SECONDS: u32 = 604_800;
+/// Most authentication request parameters, and most additional JWT claims.
+pub const MAX_AUTH_ITEMS: usize = 10;
+/// Longest JWT issuer and JWKS endpoint.
+pub const MAX_JWT_TEXT: usize = 256;
 /// Longest tag key and tag value.
 pub const MAX_TAG_KEY: usize = 128;
 pub const MAX_TAG_VALUE: usize = 256;
@@ -71,7 +77,64 @@ pub fn action_problem(action: &Action) -> Option<String> {
                     v.chars().count()
                 )
             }),
-        Action::Forward { .. } | Action::Authenticate(_) => None,
+        Action::Forward {
+            stickiness_seconds: Some(seconds),
+            ..
+        } if !(1..=MAX_DURATION_SECONDS).contains(seconds) => Some(format!(
+            "a stickiness duration of {seconds} seconds; ALB allows 1 to {MAX_DURATION_SECONDS}"
+        )),
+        Action::Forward { .. } => None,
+        Action::Authenticate(auth) => authenticate_problem(auth),
+    }
+}
+
+/// Why ALB would refuse this authentication action (the API reference's
+/// `AuthenticateCognitoActionConfig`, `AuthenticateOidcActionConfig` and
+/// `JwtValidationActionConfig`): endpoints are full `https://` URLs, an issuer and a JWKS
+/// endpoint at most 256 characters, at most 10 extra parameters and 10 additional claims, a
+/// session of 1 to 604800 seconds.
+fn authenticate_problem(auth: &Authenticate) -> Option<String> {
+    let https = |what: &str, url: &str| {
+        let host = url.strip_prefix("https://").unwrap_or_default();
+        (host.is_empty() || host.starts_with('/'))
+            .then(|| format!("the {what} `{url}` is not a full https:// URL"))
+    };
+    let longer = |what: &str, value: &str, max: usize| {
+        too_long(value, max).map(|why| format!("the {what}: {why}"))
+    };
+    let session = |s: &AuthenticationSession| {
+        if !(1..=i64::from(MAX_DURATION_SECONDS)).contains(&s.session_timeout_seconds) {
+            Some(format!(
+                "a session timeout of {} seconds; ALB allows 1 to {MAX_DURATION_SECONDS}",
+                s.session_timeout_seconds
+            ))
+        } else if s.extra_params.len() > MAX_AUTH_ITEMS {
+            Some(format!(
+                "{} authentication request parameters; ALB allows {MAX_AUTH_ITEMS}",
+                s.extra_params.len()
+            ))
+        } else {
+            None
+        }
+    };
+    match auth {
+        Authenticate::Cognito(c) => session(&c.session),
+        Authenticate::Oidc(o) => https("issuer", &o.issuer)
+            .or_else(|| https("authorization endpoint", &o.authorization_endpoint))
+            .or_else(|| https("token endpoint", &o.token_endpoint))
+            .or_else(|| https("user info endpoint", &o.user_info_endpoint))
+            .or_else(|| session(&o.session)),
+        Authenticate::JwtValidation(j) => https("JWKS endpoint", &j.jwks_endpoint)
+            .or_else(|| longer("JWKS endpoint", &j.jwks_endpoint, MAX_JWT_TEXT))
+            .or_else(|| longer("issuer", &j.issuer, MAX_JWT_TEXT))
+            .or_else(|| {
+                (j.additional_claims.len() > MAX_AUTH_ITEMS).then(|| {
+                    format!(
+                        "{} additional claims; ALB allows {MAX_AUTH_ITEMS}",
+                        j.additional_claims.len()
+                    )
+                })
+            }),
     }
 }
 

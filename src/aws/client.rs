@@ -110,6 +110,7 @@ impl RateLimits {
 pub struct Clients {
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
     pub acm: aws_sdk_acm::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
     reads: Option<Arc<DefaultDirectRateLimiter>>,
     writes: Option<Arc<DefaultDirectRateLimiter>>,
     /// Calls made, counted as permits taken: every call takes exactly one.
@@ -190,13 +191,16 @@ impl Clients {
     ) -> Clients {
         let mut elb = aws_sdk_elasticloadbalancingv2::config::Builder::from(sdk);
         let mut acm = aws_sdk_acm::config::Builder::from(sdk);
+        let mut secrets = aws_sdk_secretsmanager::config::Builder::from(sdk);
         if let Some(observer) = observer {
             elb = elb.interceptor(CallInterceptor::new(ELBV2, observer.clone()));
-            acm = acm.interceptor(CallInterceptor::new(ACM, observer));
+            acm = acm.interceptor(CallInterceptor::new(ACM, observer.clone()));
+            secrets = secrets.interceptor(CallInterceptor::new(SECRETS_MANAGER, observer));
         }
         Clients {
             elb: aws_sdk_elasticloadbalancingv2::Client::from_conf(elb.build()),
             acm: aws_sdk_acm::Client::from_conf(acm.build()),
+            secrets: aws_sdk_secretsmanager::Client::from_conf(secrets.build()),
             reads: limiter(rates.read_per_second, rates.read_burst),
             writes: limiter(rates.write_per_second, rates.write_burst),
             counts: Arc::default(),
@@ -297,6 +301,8 @@ fn limiter(per_second: u32, burst: u32) -> Option<Arc<DefaultDirectRateLimiter>>
 pub const ELBV2: &str = "elbv2";
 /// The `service` label of the ACM client's operations.
 pub const ACM: &str = "acm";
+/// The `service` label of the Secrets Manager client's operations.
+pub const SECRETS_MANAGER: &str = "secretsmanager";
 
 /// The operation name when the SDK's operation metadata is missing from the call's config bag.
 /// Every SDK operation puts it there before its first attempt, so this is only a fallback.

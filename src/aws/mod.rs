@@ -1,5 +1,6 @@
 //! The AWS edge: reading the live configuration into the ALB model (`observe`) and executing
-//! a plan's changes (`apply`), through `aws-sdk-elasticloadbalancingv2` and `aws-sdk-acm`.
+//! a plan's changes (`apply`), through `aws-sdk-elasticloadbalancingv2` and `aws-sdk-acm`;
+//! OIDC client credentials from `aws-sdk-secretsmanager` (`secrets`).
 //!
 //! Everything that talks to AWS lives here and nowhere else. `client` builds the SDK clients
 //! (region, profile, endpoint override, retries with jittered backoff on throttling and 5xx)
@@ -12,6 +13,7 @@ pub mod client;
 pub mod error;
 pub mod observe;
 mod requests;
+pub mod secrets;
 
 use std::collections::BTreeMap;
 
@@ -36,4 +38,7 @@ pub struct AwsIds {
     pub existing_target_group_vpcs: BTreeMap<String, String>,
     /// Hostname -> ARN of the issued ACM certificate that covers it.
     pub certificates: BTreeMap<String, String>,
+    /// Secrets Manager secret name -> the OIDC client secret it holds, for the requests that
+    /// send it (in memory only).
+    pub client_secrets: BTreeMap<String, secrets::ClientSecret>,
 }

@@ -45,6 +45,10 @@ pub enum RequestError {
     ReservedTag(String),
     #[error("{0} is not a subnet ID: subnet names must be resolved to IDs before apply")]
     SubnetName(String),
+    #[error(
+        "the OIDC client secret in Secrets Manager secret {0} was not read before apply (plan against AWS, not offline)"
+    )]
+    UnknownClientSecret(String),
 }
 
 /// A rule's conditions, in the model's order.
@@ -120,18 +124,27 @@ fn query_pair(value: &QueryValue) -> sdk::QueryStringKeyValuePair {
         .build()
 }
 
+/// Whether actions go to a rule (or listener) that AWS has yet to make, or to one it has:
+/// an OIDC client secret can be kept only by what exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActionsFor {
+    New,
+    Existing,
+}
+
 /// A rule's (or a listener's default) actions, numbered 1..n in the model's order.
 /// Target groups are looked up in `ids`: owned ones by (gateway, backend), existing ones by
-/// name.
+/// name; OIDC client secrets by their secret's name.
 pub fn actions(
     actions: &[Action],
     gateway: &str,
     ids: &AwsIds,
+    target: ActionsFor,
 ) -> Result<Vec<sdk::Action>, RequestError> {
     actions
         .iter()
         .zip(1..)
-        .map(|(a, order)| action(a, order, gateway, ids))
+        .map(|(a, order)| action(a, order, gateway, ids, target))
         .collect()
 }
 
@@ -141,6 +154,7 @@ fn action(
     order: i32,
     gateway: &str,
     ids: &AwsIds,
+    target: ActionsFor,
 ) -> Result<sdk::Action, RequestError> {
     let builder = sdk::Action::builder().order(order);
     let builder = match action {
@@ -214,7 +228,7 @@ fn action(
             .authenticate_cognito_config(authenticate_cognito(cognito)),
         Action::Authenticate(Authenticate::Oidc(oidc)) => builder
             .r#type(sdk::ActionTypeEnum::AuthenticateOidc)
-            .authenticate_oidc_config(authenticate_oidc(oidc)),
+            .authenticate_oidc_config(authenticate_oidc(oidc, ids, target)?),
         Action::Authenticate(Authenticate::JwtValidation(jwt)) => builder
             .r#type(sdk::ActionTypeEnum::JwtValidation)
             .jwt_validation_config(jwt_validation(jwt)),
@@ -265,18 +279,36 @@ pub fn authenticate_cognito(
 }
 
 /// `authenticate-oidc` from the model. The model holds no client secret (AWS never returns
-/// it and a plan must not carry it), so the request keeps the secret the rule has on AWS
-/// (`UseExistingClientSecret`); a new OIDC rule needs its secret from a reference, which
-/// translation does not produce yet (it refuses OIDC).
-pub fn authenticate_oidc(oidc: &OidcAuthentication) -> sdk::AuthenticateOidcActionConfig {
+/// it and a plan must not carry it): the request sends the one read from the action's
+/// Secrets Manager secret (`ids.client_secrets`), or keeps the secret the rule has on AWS
+/// (`UseExistingClientSecret`) when the rule exists and its configuration says so, or when
+/// the action has no credentials (a rule read back from AWS, put back as it was).
+pub fn authenticate_oidc(
+    oidc: &OidcAuthentication,
+    ids: &AwsIds,
+    target: ActionsFor,
+) -> Result<sdk::AuthenticateOidcActionConfig, RequestError> {
+    let send_secret = match &oidc.credentials {
+        Some(c) if target == ActionsFor::New || !c.keep_existing_secret => Some(&c.secret),
+        _ => None,
+    };
+    let secret = send_secret
+        .map(|name| {
+            ids.client_secrets
+                .get(name)
+                .map(|s| s.expose().to_string())
+                .ok_or_else(|| RequestError::UnknownClientSecret(name.clone()))
+        })
+        .transpose()?;
     let session = &oidc.session;
-    sdk::AuthenticateOidcActionConfig::builder()
+    Ok(sdk::AuthenticateOidcActionConfig::builder()
         .issuer(&oidc.issuer)
         .authorization_endpoint(&oidc.authorization_endpoint)
         .token_endpoint(&oidc.token_endpoint)
         .user_info_endpoint(&oidc.user_info_endpoint)
         .client_id(&oidc.client_id)
-        .use_existing_client_secret(true)
+        .use_existing_client_secret(secret.is_none())
+        .set_client_secret(secret)
         .scope(&session.scope)
         .session_cookie_name(&session.session_cookie_name)
         .session_timeout(session.session_timeout_seconds)
@@ -284,7 +316,7 @@ pub fn authenticate_oidc(oidc: &OidcAuthentication) -> sdk::AuthenticateOidcActi
             session.on_unauthenticated_request.as_str(),
         ))
         .set_authentication_request_extra_params(extra_params(session))
-        .build()
+        .build())
 }
 
 fn extra_params(session: &AuthenticationSession) -> Option<HashMap<String, String>> {
@@ -648,6 +680,7 @@ mod tests {
             ],
             "platform/public",
             &ids(),
+            ActionsFor::New,
         )
         .unwrap();
         assert_eq!(built.len(), 2);
@@ -702,6 +735,7 @@ mod tests {
             &[forward(TargetGroupRef::Owned("payments/api:8080".into()))],
             "platform/other",
             &ids(),
+            ActionsFor::New,
         )
         .unwrap_err();
         assert!(matches!(err, RequestError::UnknownOwnedTargetGroup { .. }));
@@ -709,6 +743,7 @@ mod tests {
             &[forward(TargetGroupRef::Existing("nope".into()))],
             "platform/public",
             &ids(),
+            ActionsFor::New,
         )
         .unwrap_err();
         assert_eq!(err, RequestError::UnknownExistingTargetGroup("nope".into()));
@@ -727,6 +762,7 @@ mod tests {
             }],
             "g",
             &AwsIds::default(),
+            ActionsFor::New,
         )
         .unwrap();
         let redirect = built[0].redirect_config().unwrap();
@@ -742,7 +778,7 @@ mod tests {
             query: "#{query}".into(),
             status,
         };
-        let built = actions(&[found(302)], "g", &AwsIds::default()).unwrap();
+        let built = actions(&[found(302)], "g", &AwsIds::default(), ActionsFor::New).unwrap();
         assert_eq!(
             built[0]
                 .redirect_config()
@@ -753,7 +789,7 @@ mod tests {
             "HTTP_302"
         );
         assert_eq!(
-            actions(&[found(308)], "g", &AwsIds::default()).unwrap_err(),
+            actions(&[found(308)], "g", &AwsIds::default(), ActionsFor::New).unwrap_err(),
             RequestError::RedirectStatus(308)
         );
 
@@ -765,6 +801,7 @@ mod tests {
             }],
             "g",
             &AwsIds::default(),
+            ActionsFor::New,
         )
         .unwrap();
         assert_eq!(built[0].order(), Some(1));
@@ -780,16 +817,49 @@ mod tests {
             extra_params: [("prompt".to_string(), "login".to_string())].into(),
             ..AuthenticationSession::default()
         };
-        let oidc = authenticate_oidc(&OidcAuthentication {
+        let mut model = OidcAuthentication {
             issuer: "https://idp".into(),
             authorization_endpoint: "https://idp/auth".into(),
             token_endpoint: "https://idp/token".into(),
             user_info_endpoint: "https://idp/userinfo".into(),
             client_id: "id".into(),
             session: session.clone(),
-        });
-        assert_eq!(oidc.client_secret(), None, "never a secret from the model");
+            credentials: None,
+        };
+        // A rule read back from AWS (no credentials) keeps the secret it has.
+        let oidc = authenticate_oidc(&model, &AwsIds::default(), ActionsFor::Existing).unwrap();
+        assert_eq!(oidc.client_secret(), None);
         assert_eq!(oidc.use_existing_client_secret(), Some(true));
+        assert_eq!(oidc.scope(), Some("openid"));
+        assert_eq!(oidc.session_timeout(), Some(604_800));
+        assert_eq!(
+            oidc.authentication_request_extra_params().unwrap()["prompt"],
+            "login"
+        );
+        // A desired rule sends the secret its Secrets Manager secret holds, unless it exists
+        // and keeps the one it has.
+        model.credentials = Some(crate::alb::OidcCredentials {
+            secret: "gwsync/a/idp".into(),
+            keep_existing_secret: false,
+        });
+        assert_eq!(
+            authenticate_oidc(&model, &AwsIds::default(), ActionsFor::New).unwrap_err(),
+            RequestError::UnknownClientSecret("gwsync/a/idp".into())
+        );
+        let mut ids = AwsIds::default();
+        ids.client_secrets
+            .insert("gwsync/a/idp".into(), "s3cr3t".to_string().into());
+        for target in [ActionsFor::New, ActionsFor::Existing] {
+            let oidc = authenticate_oidc(&model, &ids, target).unwrap();
+            assert_eq!(oidc.client_secret(), Some("s3cr3t"));
+            assert_eq!(oidc.use_existing_client_secret(), Some(false));
+        }
+        model.credentials.as_mut().unwrap().keep_existing_secret = true;
+        let kept = authenticate_oidc(&model, &ids, ActionsFor::Existing).unwrap();
+        assert_eq!(kept.client_secret(), None);
+        assert_eq!(kept.use_existing_client_secret(), Some(true));
+        let oidc = authenticate_oidc(&model, &ids, ActionsFor::New).unwrap();
+        assert_eq!(oidc.client_secret(), Some("s3cr3t"), "a new rule needs it");
         assert_eq!(oidc.scope(), Some("openid"));
         assert_eq!(oidc.session_timeout(), Some(604_800));
         assert_eq!(

@@ -41,6 +41,16 @@ pub struct Config {
     pub freeze: Vec<FreezeWindow>,
 }
 
+/// Whether AWS Secrets Manager takes this secret name: 1 to 512 characters of letters,
+/// digits and `/_+=.@-` (the API reference's `Name`). Here because the prefix of OIDC
+/// secrets is configured; translation checks each full name with it.
+pub fn secret_name_ok(name: &str) -> bool {
+    (1..=512).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c))
+}
+
 /// How `gwsync run` behaves: its HTTP endpoint, drift checks, retries and triggers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DaemonConfig {
@@ -162,6 +172,9 @@ pub struct AwsConfig {
     pub read_burst: u32,
     pub writes_per_second: u32,
     pub write_burst: u32,
+    /// Prefix of the Secrets Manager secrets that hold OIDC client credentials: a team's
+    /// `secret.name` is read from `<prefix><namespace>/<name>`.
+    pub oidc_secret_prefix: String,
 }
 
 impl Default for AwsConfig {
@@ -176,6 +189,7 @@ impl Default for AwsConfig {
             read_burst: 200,
             writes_per_second: 3,
             write_burst: 20,
+            oidc_secret_prefix: "gwsync/".to_string(),
         }
     }
 }
@@ -354,6 +368,7 @@ struct RawAws {
     read_burst: Option<u32>,
     writes_per_second: Option<u32>,
     write_burst: Option<u32>,
+    oidc_secret_prefix: Option<String>,
 }
 
 /// A key that takes one string or a list of them.
@@ -532,6 +547,17 @@ impl Config {
             raw.aws.target_groups_per_load_balancer,
             aws_defaults.target_groups_per_load_balancer,
         );
+        let oidc_secret_prefix = match raw.aws.oidc_secret_prefix {
+            Some(p) if !secret_name_ok(&p) => {
+                bad(
+                    "aws.oidc_secret_prefix",
+                    "Secrets Manager names hold only letters, digits and /_+=.@- (at most 512 characters)".to_string(),
+                );
+                aws_defaults.oidc_secret_prefix.clone()
+            }
+            Some(p) => p,
+            None => aws_defaults.oidc_secret_prefix.clone(),
+        };
         let d = Limits::default();
         let mut limit = |key: &str, value: Option<u64>, default: u64| -> u64 {
             match value {
@@ -657,6 +683,7 @@ impl Config {
                 read_burst,
                 writes_per_second,
                 write_burst,
+                oidc_secret_prefix,
             },
             limits,
             apply: ApplyConfig {

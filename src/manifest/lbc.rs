@@ -900,8 +900,10 @@ pub struct AuthenticateOidcActionConfig {
     pub authorization_endpoint: String,
 
     /// Where the OAuth 2.0 client ID and secret come from. The controller reads a
-    /// Kubernetes Secret of this name; gwsync has none, so the daemon resolves the name from
-    /// its own configuration. Client secrets never belong in Git.
+    /// Kubernetes Secret of this name in the route's namespace, with the keys `clientID` and
+    /// `clientSecret`; gwsync reads the AWS Secrets Manager secret
+    /// `<aws.oidc_secret_prefix><namespace>/<name>` holding the same keys as JSON, at apply
+    /// time only. Client secrets never belong in Git.
     pub secret: SecretReference,
 
     pub issuer: String,
@@ -931,6 +933,11 @@ pub struct AuthenticateOidcActionConfig {
     /// Seconds, 1 to 604800 (the default, 7 days).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_timeout: Option<i64>,
+
+    /// When a rule that exists is modified, keep the client secret it has on AWS instead of
+    /// sending the one the secret holds (a new rule always gets the secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub use_existing_client_secret: Option<bool>,
 }
 
 /// The name of the OIDC client credentials.

@@ -21,7 +21,7 @@ pub mod render;
 pub use reason::{
     AttributeChange, Difference, GatewayHold, HeldBack, LoadBalancerSetting, NewListenerCause,
     NewResource, Note, PriorityMove, Reason, Removed, Staleness, TargetGroupSetting, TeamKept,
-    UnusableTargetGroup,
+    Unusable,
 };
 
 pub use diff::diff;

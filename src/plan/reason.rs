@@ -294,14 +294,15 @@ pub enum HeldBack {
         port: u16,
         hostname: String,
     },
-    /// A rule that forwards to a target group gwsync does not own and cannot use: it
-    /// answers 500 (as for an unresolved backend) instead of failing at apply.
+    /// A rule that needs what it cannot use on AWS (a target group gwsync does not own, OIDC
+    /// client credentials): it answers 500 (as for an unresolved backend) instead of failing
+    /// at apply.
     RuleAnswers500 {
         gateway: String,
         port: u16,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         source: Option<RuleSource>,
-        cause: UnusableTargetGroup,
+        cause: Unusable,
     },
     /// A team whose rules on this Gateway (told apart by their owner tag) stay exactly as
     /// they are: refused without an admitted state on record, or held.
@@ -318,10 +319,11 @@ pub enum HeldBack {
     },
 }
 
-/// Why a `TargetGroupName` backend cannot be forwarded to.
+/// What a rule needs on AWS and cannot use: a target group it forwards to, or the OIDC
+/// client credentials it authenticates with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "because", rename_all = "kebab-case")]
-pub enum UnusableTargetGroup {
+pub enum Unusable {
     /// No target group of this name exists.
     Missing { name: String },
     /// The target group gwsync would create for `backend` cannot be: a target group it does
@@ -333,6 +335,9 @@ pub enum UnusableTargetGroup {
         vpc: String,
         load_balancer_vpc: String,
     },
+    /// The Secrets Manager secret with an OIDC client's credentials cannot be read or does
+    /// not hold them (`problem` never quotes the secret's value).
+    ClientCredentials { secret: String, problem: String },
 }
 
 /// Why a team's rules stay as they are on AWS.

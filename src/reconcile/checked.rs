@@ -49,6 +49,7 @@ pub fn translate_options(config: &Config) -> TranslateOptions {
         instance_id: config.instance_id.clone(),
         rules_per_load_balancer: config.aws.rules_per_load_balancer,
         target_groups_per_load_balancer: config.aws.target_groups_per_load_balancer,
+        oidc_secret_prefix: config.aws.oidc_secret_prefix.clone(),
     }
 }
 

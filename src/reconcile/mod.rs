@@ -36,6 +36,7 @@ use crate::aws::AwsIds;
 use crate::aws::client::Clients;
 use crate::aws::error::AwsError;
 use crate::aws::observe::{find_certificates, observe, resolve_certificates};
+use crate::aws::secrets::{named_secrets, read_credentials, resolve_credentials};
 use crate::plan::{HeldBack, Observed, Plan, TeamKept, diff};
 use crate::source::{Revision, Snapshot, SourceFile};
 use crate::tenancy::{Admission, PathOwner, Tenancy};
@@ -120,6 +121,11 @@ pub async fn live_plan(
         let found = find_certificates(clients, &hostnames).await?;
         ids.certificates.extend(found.clone());
         held_back.extend(resolve_certificates(&mut desired, &found));
+    }
+    let secrets = named_secrets(&desired);
+    if !secrets.is_empty() {
+        let found = read_credentials(clients, &secrets).await?;
+        held_back.extend(resolve_credentials(&mut desired, &found, &mut ids));
     }
     held_back.extend(preflight::unusable_target_groups(&mut desired, &ids));
     let kept = holds::kept_teams(revision, admission, translation, held);

@@ -9,7 +9,7 @@
 
 use crate::alb::{Action, Rule, Stack, TargetGroup, TargetGroupRef};
 use crate::aws::AwsIds;
-use crate::plan::{HeldBack, UnusableTargetGroup};
+use crate::plan::{HeldBack, Unusable};
 use std::collections::BTreeMap;
 
 /// Rewrites every desired rule that forwards to an unusable target group into a 500, and
@@ -50,7 +50,7 @@ fn taken_names(
     gateway: &str,
     target_groups: &[TargetGroup],
     ids: &AwsIds,
-) -> BTreeMap<String, UnusableTargetGroup> {
+) -> BTreeMap<String, Unusable> {
     target_groups
         .iter()
         .filter(|tg| {
@@ -61,7 +61,7 @@ fn taken_names(
         .map(|tg| {
             (
                 tg.backend.clone(),
-                UnusableTargetGroup::NameTaken {
+                Unusable::NameTaken {
                     name: tg.name.clone(),
                     backend: tg.backend.clone(),
                 },
@@ -70,11 +70,7 @@ fn taken_names(
         .collect()
 }
 
-fn first_unusable(
-    rule: &Rule,
-    ids: &AwsIds,
-    lb_vpc: Option<&String>,
-) -> Option<UnusableTargetGroup> {
+fn first_unusable(rule: &Rule, ids: &AwsIds, lb_vpc: Option<&String>) -> Option<Unusable> {
     rule.forwards_to()
         .filter_map(|t| match t {
             TargetGroupRef::Existing(name) => Some(name),
@@ -82,10 +78,10 @@ fn first_unusable(
         })
         .find_map(|name| {
             if !ids.existing_target_groups.contains_key(name) {
-                return Some(UnusableTargetGroup::Missing { name: name.clone() });
+                return Some(Unusable::Missing { name: name.clone() });
             }
             match (ids.existing_target_group_vpcs.get(name), lb_vpc) {
-                (Some(vpc), Some(lb_vpc)) if vpc != lb_vpc => Some(UnusableTargetGroup::OtherVpc {
+                (Some(vpc), Some(lb_vpc)) if vpc != lb_vpc => Some(Unusable::OtherVpc {
                     name: name.clone(),
                     vpc: vpc.clone(),
                     load_balancer_vpc: lb_vpc.clone(),

@@ -46,6 +46,8 @@ pub struct TranslateOptions {
     pub rules_per_load_balancer: usize,
     /// Target groups per load balancer (the AWS quota; 100 by default).
     pub target_groups_per_load_balancer: usize,
+    /// Prefix of the Secrets Manager secrets OIDC credentials are read from (`gwsync/`).
+    pub oidc_secret_prefix: String,
 }
 
 impl Default for TranslateOptions {
@@ -54,6 +56,7 @@ impl Default for TranslateOptions {
             instance_id: "default".to_string(),
             rules_per_load_balancer: 100,
             target_groups_per_load_balancer: 100,
+            oidc_secret_prefix: "gwsync/".to_string(),
         }
     }
 }
@@ -114,7 +117,8 @@ pub fn translate(
             let ns = doc.key.namespace.as_deref().unwrap_or_default();
             let mut rules = Vec::new();
             for (i, rule) in spec.rules.iter().flatten().enumerate() {
-                let (template, diags) = routes::rule_template(ns, i, rule, &refs);
+                let (template, diags) =
+                    routes::rule_template(ns, i, rule, &refs, &options.oidc_secret_prefix);
                 if template.is_none() {
                     translation.refused_teams.insert(team.name.clone());
                 }

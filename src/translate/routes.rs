@@ -8,9 +8,9 @@
 //! field, never a silent approximation.
 
 use crate::alb::{
-    Action, Authenticate, AuthenticationSession, CognitoAuthentication, Condition,
-    OnUnauthenticatedRequest, Patterns, Protocol, QueryValue, TargetGroupRef, Transform,
-    WeightedTargetGroup, values,
+    Action, Authenticate, AuthenticationSession, CognitoAuthentication, Condition, JwtClaim,
+    JwtValidation, OidcAuthentication, OidcCredentials, OnUnauthenticatedRequest, Patterns,
+    Protocol, QueryValue, TargetGroupRef, Transform, WeightedTargetGroup, values,
 };
 use crate::diagnostic::{Diagnostic, Severity, codes};
 use crate::manifest::lbc;
@@ -55,7 +55,11 @@ pub(super) struct MatchTemplate {
 /// What a rule does, before it is placed on a listener.
 #[derive(Debug, Clone)]
 pub(super) enum Behaviour {
-    Forward(Vec<WeightedTargetGroup>),
+    Forward {
+        targets: Vec<WeightedTargetGroup>,
+        /// Target group stickiness (a ListenerRuleConfiguration's `forwardConfig`).
+        stickiness_seconds: Option<u32>,
+    },
     Fixed {
         status: u16,
         content_type: Option<String>,
@@ -68,7 +72,12 @@ impl Behaviour {
     /// Why ALB would refuse the action this behaviour becomes (`alb::values`).
     fn value_problem(&self) -> Option<String> {
         let action = match self {
-            Behaviour::Forward(_) => return None,
+            Behaviour::Forward {
+                stickiness_seconds, ..
+            } => Action::Forward {
+                target_groups: Vec::new(),
+                stickiness_seconds: *stickiness_seconds,
+            },
             Behaviour::Fixed {
                 status,
                 content_type,
@@ -122,11 +131,29 @@ pub(super) struct RuleTemplate {
 impl RuleTemplate {
     /// The actions of this rule on a listener of `protocol`; redirect defaults depend on it.
     pub fn actions(&self, protocol: Protocol) -> Result<Vec<Action>, Diagnostic> {
+        if protocol != Protocol::Https
+            && let Some(auth) = self.pre_actions.first()
+        {
+            let kind = match auth {
+                Action::Authenticate(a) => a.action_type(),
+                _ => "pre-routing",
+            };
+            return Err(Diagnostic::error(
+                codes::UNSUPPORTED,
+                format!(
+                    "ALB runs {kind} only on HTTPS listeners: on this {} listener the rule answers 500 rather than forward unauthenticated requests",
+                    protocol.as_str()
+                ),
+            ));
+        }
         let mut actions = self.pre_actions.clone();
         actions.push(match &self.behaviour {
-            Behaviour::Forward(targets) => Action::Forward {
+            Behaviour::Forward {
+                targets,
+                stickiness_seconds,
+            } => Action::Forward {
                 target_groups: targets.clone(),
-                stickiness_seconds: None,
+                stickiness_seconds: *stickiness_seconds,
             },
             Behaviour::Fixed {
                 status,
@@ -139,7 +166,7 @@ impl RuleTemplate {
             },
             Behaviour::Redirect(r) => {
                 if protocol == Protocol::Https && r.scheme.as_deref() == Some("http") {
-                    return Err(Diagnostic::refusal(
+                    return Err(Diagnostic::error(
                         codes::UNSUPPORTED,
                         "a redirect from HTTPS to HTTP is not expressible on ALB",
                     ));
@@ -210,6 +237,7 @@ pub(super) fn rule_template(
     index: usize,
     rule: &HttpRouteRules,
     refs: &References<'_>,
+    secret_prefix: &str,
 ) -> (Option<RuleTemplate>, Vec<Diagnostic>) {
     let field = format!("spec.rules[{index}]");
     let mut diags = Vec::new();
@@ -276,26 +304,23 @@ pub(super) fn rule_template(
     let matches = match_templates(rule, &field, &mut condition_diags, &mut warnings);
 
     // The rule's behaviour: redirect > ListenerRuleConfiguration action > backends.
-    let mut pre_actions = Vec::new();
-    let mut rule_conditions: Vec<(Option<Vec<u32>>, Condition)> = Vec::new();
-    let mut configured: Option<Behaviour> = None;
     let mut unresolved_extension = false;
-    if let Some((ext, ffield)) = extension {
-        match refs.rule_config(route_ns, &ext.group, &ext.kind, &ext.name) {
+    let mut ext = Extension::default();
+    if let Some((extension_ref, ffield)) = extension {
+        match refs.rule_config(
+            route_ns,
+            &extension_ref.group,
+            &extension_ref.kind,
+            &extension_ref.name,
+        ) {
             Err(d) => {
                 unresolved_extension = d.severity == Severity::Error;
                 diags.push(d.field(format!("{ffield}.extensionRef")));
             }
-            Ok(config) => extension_parts(
-                config,
-                &ffield,
-                &mut pre_actions,
-                &mut rule_conditions,
-                &mut configured,
-                &mut diags,
-            ),
+            Ok(config) => ext = Extension::of(config, route_ns, secret_prefix, &ffield, &mut diags),
         }
     }
+    let mut pre_actions: Vec<Action> = ext.pre_action.clone().into_iter().collect();
 
     let mut behaviour = if let Some((r, rfield)) = redirect {
         match redirect_template(r, &rfield) {
@@ -307,13 +332,18 @@ pub(super) fn rule_template(
         }
     } else if unresolved_extension {
         fixed(500)
-    } else if let Some(b) = configured {
+    } else if let Some(b) = ext.behaviour.clone() {
         b
     } else {
         forward(route_ns, rule, &field, refs, &mut diags)
     };
+    ext.configure(&mut behaviour, &field, &mut warnings);
 
-    if let Some(problem) = behaviour.value_problem() {
+    let problems = pre_actions
+        .iter()
+        .filter_map(values::action_problem)
+        .chain(behaviour.value_problem());
+    for problem in problems {
         diags.push(Diagnostic::refusal(codes::ALB_VALUE, problem).field(field.clone()));
     }
 
@@ -344,7 +374,7 @@ pub(super) fn rule_template(
             );
         }
     }
-    for (indexes, condition) in rule_conditions {
+    for (indexes, condition) in ext.conditions {
         for m in &mut matches {
             let applies = match (&indexes, m.index) {
                 (None, _) => true,
@@ -616,92 +646,193 @@ fn forward(
             ((w * MAX_ALB_WEIGHT as u64 + max / 2) / max).max(1) as u32
         }
     };
-    Behaviour::Forward(
-        order
+    Behaviour::Forward {
+        targets: order
             .into_iter()
             .map(|tg| WeightedTargetGroup {
                 weight: scale(weights[&tg]),
                 target_group: tg,
             })
             .collect(),
-    )
+        stickiness_seconds: None,
+    }
 }
 
-/// ListenerRuleConfiguration: source-ip conditions, a fixed response, Cognito authentication.
-fn extension_parts(
-    config: &lbc::ListenerRuleConfigurationSpec,
-    field: &str,
-    pre_actions: &mut Vec<Action>,
-    conditions: &mut Vec<(Option<Vec<u32>>, Condition)>,
-    behaviour: &mut Option<Behaviour>,
-    diags: &mut Vec<Diagnostic>,
-) {
-    for c in &config.conditions {
-        conditions.push((
-            c.match_indexes.clone(),
-            Condition::SourceIp {
-                values: c.source_ip_config.values.clone(),
-            },
-        ));
-    }
-    for action in &config.actions {
-        match action {
-            lbc::Action::FixedResponse(f) => {
-                *behaviour = Some(Behaviour::Fixed {
-                    status: f.status_code,
-                    content_type: f.content_type.map(|c| c.as_str().to_string()),
-                    // AWS does not keep an empty body: neither does the desired state.
-                    body: f.message_body.clone().filter(|b| !b.is_empty()),
+/// What a ListenerRuleConfiguration adds to a rule's ALB rules.
+#[derive(Default)]
+struct Extension {
+    /// Authentication or JWT validation, run before the final action.
+    pre_action: Option<Action>,
+    /// Source-IP conditions, with the indexes of the matches they apply to (all: None).
+    conditions: Vec<(Option<Vec<u32>>, Condition)>,
+    /// A fixed response instead of what the route says.
+    behaviour: Option<Behaviour>,
+    /// `forwardConfig`: stickiness for the forward the route's backends make.
+    forward: Option<lbc::ForwardActionConfig>,
+}
+
+/// Stickiness is on for `duration` seconds (the controller's default: 3600) when enabled.
+const DEFAULT_STICKINESS_SECONDS: u32 = 3600;
+
+impl Extension {
+    /// A ListenerRuleConfiguration's conditions and actions. OIDC credentials are named by
+    /// the team's secret, read from `<secret_prefix><namespace>/<name>` at plan time.
+    fn of(
+        config: &lbc::ListenerRuleConfigurationSpec,
+        route_ns: &str,
+        secret_prefix: &str,
+        field: &str,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Extension {
+        let mut ext = Extension {
+            conditions: config
+                .conditions
+                .iter()
+                .map(|c| {
+                    let values = c.source_ip_config.values.clone();
+                    (c.match_indexes.clone(), Condition::SourceIp { values })
                 })
+                .collect(),
+            ..Extension::default()
+        };
+        for action in &config.actions {
+            match action {
+                lbc::Action::FixedResponse(f) => {
+                    ext.behaviour = Some(Behaviour::Fixed {
+                        status: f.status_code,
+                        content_type: f.content_type.map(|c| c.as_str().to_string()),
+                        // AWS does not keep an empty body: neither does the desired state.
+                        body: f.message_body.clone().filter(|b| !b.is_empty()),
+                    })
+                }
+                lbc::Action::Forward(f) => ext.forward = Some(f.clone()),
+                lbc::Action::AuthenticateCognito(c) => {
+                    ext.pre_action = Some(Action::Authenticate(Authenticate::Cognito(
+                        CognitoAuthentication {
+                            user_pool_arn: c.user_pool_arn.clone(),
+                            user_pool_client_id: c.user_pool_client_id.clone(),
+                            user_pool_domain: c.user_pool_domain.clone(),
+                            session: session(
+                                c.scope.as_ref(),
+                                c.session_cookie_name.as_ref(),
+                                c.session_timeout,
+                                c.on_unauthenticated_request,
+                                &c.authentication_request_extra_params,
+                            ),
+                        },
+                    )))
+                }
+                lbc::Action::AuthenticateOidc(c) => {
+                    let secret = format!("{secret_prefix}{route_ns}/{}", c.secret.name);
+                    if !crate::config::secret_name_ok(&secret) {
+                        diags.push(
+                            Diagnostic::refusal(
+                                codes::ALB_VALUE,
+                                format!(
+                                    "the OIDC secret name `{}` makes Secrets Manager name `{secret}`, which holds only letters, digits and /_+=.@- (at most 512 characters)",
+                                    c.secret.name
+                                ),
+                            )
+                            .field(format!("{field}.extensionRef")),
+                        );
+                    }
+                    ext.pre_action = Some(Action::Authenticate(Authenticate::Oidc(
+                        OidcAuthentication {
+                            issuer: c.issuer.clone(),
+                            authorization_endpoint: c.authorization_endpoint.clone(),
+                            token_endpoint: c.token_endpoint.clone(),
+                            user_info_endpoint: c.user_info_endpoint.clone(),
+                            client_id: String::new(),
+                            session: session(
+                                c.scope.as_ref(),
+                                c.session_cookie_name.as_ref(),
+                                c.session_timeout,
+                                c.on_unauthenticated_request,
+                                &c.authentication_request_extra_params,
+                            ),
+                            credentials: Some(OidcCredentials {
+                                secret,
+                                keep_existing_secret: c.use_existing_client_secret == Some(true),
+                            }),
+                        },
+                    )))
+                }
+                lbc::Action::JwtValidation(j) => {
+                    ext.pre_action = Some(Action::Authenticate(Authenticate::JwtValidation(
+                        JwtValidation {
+                            issuer: j.issuer.clone(),
+                            jwks_endpoint: j.jwks_endpoint.clone(),
+                            additional_claims: j
+                                .additional_claims
+                                .iter()
+                                .map(|c| JwtClaim {
+                                    name: c.name.clone(),
+                                    format: c.format.as_str().to_string(),
+                                    values: c.values.clone(),
+                                })
+                                .collect(),
+                        },
+                    )))
+                }
+                lbc::Action::Redirect(_) => diags.push(
+                    Diagnostic::refusal(
+                        codes::UNSUPPORTED,
+                        "ListenerRuleConfiguration action `redirect` (the query of the route's redirect) is not supported by gwsync: a RequestRedirect keeps the request's query",
+                    )
+                    .field(format!("{field}.extensionRef")),
+                ),
             }
-            lbc::Action::AuthenticateCognito(c) => {
-                let defaults = AuthenticationSession::default();
-                let session = AuthenticationSession {
-                    scope: c.scope.clone().unwrap_or(defaults.scope),
-                    session_cookie_name: c
-                        .session_cookie_name
-                        .clone()
-                        .unwrap_or(defaults.session_cookie_name),
-                    session_timeout_seconds: c
-                        .session_timeout
-                        .unwrap_or(defaults.session_timeout_seconds),
-                    on_unauthenticated_request: c
-                        .on_unauthenticated_request
-                        .and_then(|o| OnUnauthenticatedRequest::parse(o.as_str()))
-                        .unwrap_or(defaults.on_unauthenticated_request),
-                    extra_params: c.authentication_request_extra_params.clone(),
-                };
-                pre_actions.push(Action::Authenticate(Authenticate::Cognito(
-                    CognitoAuthentication {
-                        user_pool_arn: c.user_pool_arn.clone(),
-                        user_pool_client_id: c.user_pool_client_id.clone(),
-                        user_pool_domain: c.user_pool_domain.clone(),
-                        session,
-                    },
-                )));
-            }
-            other => diags.push(
-                Diagnostic::refusal(
+        }
+        ext
+    }
+
+    /// The route's forward with this configuration's stickiness; a `forwardConfig` on a rule
+    /// that does not forward has nothing to configure, and says so.
+    fn configure(&self, behaviour: &mut Behaviour, field: &str, warnings: &mut Vec<Diagnostic>) {
+        let Some(forward) = &self.forward else {
+            return;
+        };
+        let Behaviour::Forward {
+            stickiness_seconds, ..
+        } = behaviour
+        else {
+            warnings.push(
+                Diagnostic::warning(
                     codes::UNSUPPORTED,
-                    format!(
-                        "ListenerRuleConfiguration action `{}` is not supported by gwsync yet",
-                        lbc_action_name(other)
-                    ),
+                    "the ListenerRuleConfiguration's forwardConfig has no effect: this rule does not forward",
                 )
                 .field(format!("{field}.extensionRef")),
-            ),
-        }
+            );
+            return;
+        };
+        *stickiness_seconds = forward
+            .target_group_stickiness_config
+            .as_ref()
+            .filter(|s| s.enabled == Some(true))
+            .map(|s| {
+                s.duration_seconds
+                    .map_or(DEFAULT_STICKINESS_SECONDS, |d| d.max(0) as u32)
+            });
     }
 }
 
-fn lbc_action_name(a: &lbc::Action) -> &'static str {
-    match a {
-        lbc::Action::Forward(_) => "forward",
-        lbc::Action::Redirect(_) => "redirect",
-        lbc::Action::FixedResponse(_) => "fixed-response",
-        lbc::Action::AuthenticateCognito(_) => "authenticate-cognito",
-        lbc::Action::AuthenticateOidc(_) => "authenticate-oidc",
-        lbc::Action::JwtValidation(_) => "jwt-validation",
+/// Authentication session settings, AWS's defaults where none are given.
+fn session(
+    scope: Option<&String>,
+    cookie: Option<&String>,
+    timeout: Option<i64>,
+    on_unauthenticated: Option<lbc::OnUnauthenticatedRequest>,
+    extra_params: &BTreeMap<String, String>,
+) -> AuthenticationSession {
+    let defaults = AuthenticationSession::default();
+    AuthenticationSession {
+        scope: scope.cloned().unwrap_or(defaults.scope),
+        session_cookie_name: cookie.cloned().unwrap_or(defaults.session_cookie_name),
+        session_timeout_seconds: timeout.unwrap_or(defaults.session_timeout_seconds),
+        on_unauthenticated_request: on_unauthenticated
+            .and_then(|o| OnUnauthenticatedRequest::parse(o.as_str()))
+            .unwrap_or(defaults.on_unauthenticated_request),
+        extra_params: extra_params.clone(),
     }
 }
 

@@ -2,6 +2,7 @@
 //! evaluator (which knows nothing of Gateway API), the shapes where they are the point.
 
 use super::*;
+use crate::alb::Authenticate;
 use crate::alb::evaluate::{Outcome as Answered, Request, evaluate};
 use crate::config::Limits;
 use crate::diagnostic::Severity;
@@ -1014,4 +1015,139 @@ spec: {{defaultConfiguration: {{tags: {{{}}}}}}}
         .unwrap();
     assert_eq!(d.file.as_deref(), Some("teams/a/svc.yaml"));
     assert!(d.message.contains("60 tags"), "{d}");
+}
+
+/// A Gateway with an HTTP and an HTTPS listener (its certificates found from the routes'
+/// hostnames), and a ListenerRuleConfiguration `cfg` in team a with `actions` (YAML, indented
+/// by 4) on a route of team a on both.
+fn with_rule_configuration(actions: &str) -> Translation {
+    let gateway = "apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: platform}
+spec:
+  gatewayClassName: gwsync
+  listeners:
+    - {name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}
+    - {name: https, port: 443, protocol: HTTPS, allowedRoutes: {namespaces: {from: All}}}
+";
+    let config = format!(
+        "apiVersion: gateway.k8s.aws/v1\nkind: ListenerRuleConfiguration\nmetadata: {{name: cfg, namespace: a}}\nspec:\n  actions:\n{actions}"
+    );
+    let rules = "    - matches: [{path: {value: /app}}]\n      filters:\n        - type: ExtensionRef\n          extensionRef: {group: gateway.k8s.aws, kind: ListenerRuleConfiguration, name: cfg}\n      backendRefs: [{name: a1, port: 80}]\n    - matches: [{path: {value: /open}}]\n      backendRefs: [{name: a2, port: 80}]\n";
+    run(&[
+        ("platform/gw.yaml", gateway.to_string()),
+        ("teams/a/config.yaml", config),
+        ("teams/a/r.yaml", route("a", "r", "[a.example.com]", rules)),
+    ])
+}
+
+/// The actions of the rule for `/app` on the listener on `port`.
+fn app_rule_actions(t: &Translation, port: u16) -> Vec<Action> {
+    let lb = t.stack.load_balancer("platform/gw").unwrap();
+    let listener = lb.listener(port).unwrap();
+    listener
+        .rules
+        .iter()
+        .find(|r| {
+            r.conditions.iter().any(|c| {
+                matches!(c, Condition::PathPattern { values: Patterns::Wildcard(v) } if v[0] == "/app")
+            })
+        })
+        .map(|r| r.actions.clone())
+        .expect("a rule for /app")
+}
+
+#[test]
+fn jwt_validation_and_stickiness_from_a_rule_configuration_apply_on_https_only() {
+    let t = with_rule_configuration(
+        "    - type: jwt-validation\n      jwtValidationConfig:\n        issuer: https://idp.example.com\n        jwksEndpoint: https://idp.example.com/keys\n        additionalClaims: [{format: space-separated-values, name: scope, values: [read]}]\n    - type: forward\n      forwardConfig: {targetGroupStickinessConfig: {enabled: true, durationSeconds: 120}}\n",
+    );
+    assert!(t.refused_teams.is_empty(), "{:?}", t.diagnostics);
+    let on_https = app_rule_actions(&t, 443);
+    let Action::Authenticate(Authenticate::JwtValidation(jwt)) = &on_https[0] else {
+        panic!("JWT validation first: {on_https:?}");
+    };
+    assert_eq!(jwt.jwks_endpoint, "https://idp.example.com/keys");
+    assert_eq!(jwt.additional_claims[0].format, "space-separated-values");
+    assert!(matches!(
+        on_https[1],
+        Action::Forward {
+            stickiness_seconds: Some(120),
+            ..
+        }
+    ));
+    // ALB validates tokens only on HTTPS listeners: on HTTP the rule answers 500 (never an
+    // unvalidated forward), with an error on the rule; the route's other rule works.
+    assert_eq!(app_rule_actions(&t, 80), vec![Action::fixed(500)]);
+    let error = t
+        .diagnostics
+        .iter()
+        .find(|d| d.message.contains("only on HTTPS listeners"))
+        .expect("an error on the rule");
+    assert_eq!(error.severity, Severity::Error);
+    assert_eq!(error.field.as_deref(), Some("spec.rules[0]"));
+    assert_eq!(send(&t, "http://a.example.com/open", &[]), "a/a2");
+}
+
+#[test]
+fn oidc_names_the_teams_own_secret_and_checks_its_endpoints() {
+    let oidc = |issuer: &str| {
+        format!(
+            "    - type: authenticate-oidc\n      authenticateOIDCConfig:\n        issuer: {issuer}\n        authorizationEndpoint: https://idp.example.com/authorize\n        tokenEndpoint: https://idp.example.com/token\n        userInfoEndpoint: https://idp.example.com/userinfo\n        secret: {{name: idp}}\n        useExistingClientSecret: true\n"
+        )
+    };
+    let t = with_rule_configuration(&oidc("https://idp.example.com"));
+    // The only error: the route is on the HTTP listener too, where ALB cannot authenticate.
+    assert!(
+        t.diagnostics
+            .iter()
+            .all(|d| d.message.contains("only on HTTPS listeners")),
+        "{:?}",
+        t.diagnostics
+    );
+    let Action::Authenticate(Authenticate::Oidc(o)) = &app_rule_actions(&t, 443)[0] else {
+        panic!("OIDC first");
+    };
+    assert_eq!(o.client_id, "", "read from the secret by a live plan only");
+    assert_eq!(
+        o.credentials,
+        Some(crate::alb::OidcCredentials {
+            secret: "gwsync/a/idp".into(),
+            keep_existing_secret: true,
+        })
+    );
+
+    let t = with_rule_configuration(&oidc("http://idp.example.com"));
+    let d = t
+        .diagnostics
+        .iter()
+        .find(|d| d.code.0 == "alb-value")
+        .expect("an ALB value error");
+    assert!(
+        d.message.contains("not a full https:// URL"),
+        "{}",
+        d.message
+    );
+    assert_eq!(app_rule_actions(&t, 443), vec![Action::fixed(500)]);
+}
+
+#[test]
+fn forward_settings_on_a_rule_that_does_not_forward_are_a_warning() {
+    let t = with_rule_configuration(
+        "    - type: fixed-response\n      fixedResponseConfig: {statusCode: 503}\n",
+    );
+    assert_eq!(app_rule_actions(&t, 80), vec![Action::fixed(503)]);
+    let t = with_rule_configuration(
+        "    - type: forward\n      forwardConfig: {targetGroupStickinessConfig: {enabled: true, durationSeconds: 700000}}\n",
+    );
+    let d = t
+        .diagnostics
+        .iter()
+        .find(|d| d.code.0 == "alb-value")
+        .expect("an ALB value error");
+    assert!(
+        d.message.contains("stickiness duration of 700000"),
+        "{}",
+        d.message
+    );
 }

@@ -4,7 +4,7 @@
 use super::adopt::{gone, in_the_way};
 use super::{Applier, ApplyError, Outcome};
 use crate::alb::{Listener, Protocol, identity};
-use crate::aws::requests::{self, RequestError};
+use crate::aws::requests::{self, ActionsFor, RequestError};
 use std::collections::{BTreeMap, BTreeSet};
 
 impl Applier<'_> {
@@ -22,6 +22,7 @@ impl Applier<'_> {
             std::slice::from_ref(&listener.default_action),
             gateway,
             self.ids,
+            ActionsFor::New,
         )?;
         let resource_id = identity::listener_id(gateway, listener.port);
         let tags = requests::create_tags(self.instance_id, &resource_id, None, &BTreeMap::new())?;
@@ -76,6 +77,7 @@ impl Applier<'_> {
             std::slice::from_ref(&listener.default_action),
             gateway,
             self.ids,
+            ActionsFor::Existing,
         )?;
         let certificates = listener_certificates(listener)?;
         let mut call = self

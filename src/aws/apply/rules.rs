@@ -4,7 +4,7 @@
 use super::adopt::{gone, in_the_way};
 use super::{Applier, ApplyError, Outcome, int};
 use crate::alb::Rule;
-use crate::aws::requests;
+use crate::aws::requests::{self, ActionsFor};
 use aws_sdk_elasticloadbalancingv2::types as sdk;
 use std::collections::BTreeMap;
 
@@ -25,7 +25,7 @@ impl Applier<'_> {
             .get(&(gateway.to_owned(), port))
             .cloned()
             .ok_or_else(|| ApplyError::Unknown(format!("listener {gateway}:{port}")))?;
-        let actions = requests::actions(&rule.actions, gateway, self.ids)?;
+        let actions = requests::actions(&rule.actions, gateway, self.ids, ActionsFor::New)?;
         let mut tags = requests::create_tags(self.instance_id, id, None, &BTreeMap::new())?;
         tags.extend(rule.owner.as_deref().map(requests::owner_tag));
         tags.extend(rule.source.as_ref().map(requests::source_tag));
@@ -65,7 +65,7 @@ impl Applier<'_> {
         rule: &Rule,
     ) -> Result<Outcome, ApplyError> {
         let arn = self.rule_arn(id)?;
-        let actions = requests::actions(&rule.actions, gateway, self.ids)?;
+        let actions = requests::actions(&rule.actions, gateway, self.ids, ActionsFor::Existing)?;
         let mut call = self
             .clients
             .elb

@@ -398,6 +398,7 @@ fn oidc_model(c: &elb::AuthenticateOidcActionConfig) -> Action {
             c.on_unauthenticated_request().map(|o| o.as_str()),
             c.authentication_request_extra_params(),
         ),
+        credentials: None,
     }))
 }
 

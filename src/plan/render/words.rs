@@ -8,8 +8,7 @@ use crate::alb::render::{action, condition, label, matcher, source, transform};
 use crate::alb::{Action, Certificate, Condition, HealthCheck, RuleSource, Target, identity};
 use crate::plan::{
     AttributeChange, Difference, GatewayHold, HeldBack, LoadBalancerSetting, NewListenerCause,
-    NewResource, Note, Reason, Removed, Staleness, TargetGroupSetting, TeamKept,
-    UnusableTargetGroup,
+    NewResource, Note, Reason, Removed, Staleness, TargetGroupSetting, TeamKept, Unusable,
 };
 use std::collections::BTreeMap;
 use std::fmt::{self, Display, Formatter};
@@ -403,24 +402,28 @@ impl Display for HeldBack {
     }
 }
 
-impl Display for UnusableTargetGroup {
+impl Display for Unusable {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match self {
-            UnusableTargetGroup::Missing { name } => write!(
+            Unusable::Missing { name } => write!(
                 f,
                 "no target group named `{name}` exists on AWS (create it, or fix the backend's name)"
             ),
-            UnusableTargetGroup::NameTaken { name, backend } => write!(
+            Unusable::NameTaken { name, backend } => write!(
                 f,
                 "the target group for {backend} cannot be created: a target group gwsync does not own is named `{name}` (delete or rename that one, or set targetGroupName in the TargetGroupConfiguration)"
             ),
-            UnusableTargetGroup::OtherVpc {
+            Unusable::OtherVpc {
                 name,
                 vpc,
                 load_balancer_vpc,
             } => write!(
                 f,
                 "target group `{name}` is in {vpc}, the load balancer in {load_balancer_vpc}: ALB forwards only within its VPC"
+            ),
+            Unusable::ClientCredentials { secret, problem } => write!(
+                f,
+                "the OIDC client credentials in Secrets Manager secret `{secret}` cannot be used: {problem}"
             ),
         }
     }

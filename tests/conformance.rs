@@ -2,6 +2,8 @@
 //! upstream tests, 260 request cases) through gwsync's real pipeline (a Git repository read by
 //! `Source`, `admit`, `translate`) and the ALB evaluator.
 //!
+//! Each case runs twice: offline, on the translated desired state, and on moto, applied
+//! through the real SDK and read back (`on_moto::*`), so that what AWS holds answers it.
 //! One test per conformance folder; each runs every case of its folder and, on failure,
 //! reports every failing case with its request, expectation, the evaluator's answer and the
 //! rules of the listener. The harness is `conformance_support`. Run one folder with
@@ -9,8 +11,10 @@
 //! and the notes on refused or warned cases.
 
 mod conformance_support;
+mod support;
 
-/// One `#[test]` per folder, and the list of folders for the index check.
+/// Two `#[test]`s per folder (offline, and applied to moto), and the list of folders for the
+/// index check.
 macro_rules! conformance_tests {
     ($($test:ident => $folder:literal,)*) => {
         /// The conformance folders the tests below run.
@@ -22,6 +26,16 @@ macro_rules! conformance_tests {
                 conformance_support::run($folder);
             }
         )*
+
+        /// The same folders applied to moto and answered from what AWS holds.
+        mod on_moto {
+            $(
+                #[test]
+                fn $test() {
+                    super::conformance_support::run_on_moto($folder);
+                }
+            )*
+        }
     };
 }
 

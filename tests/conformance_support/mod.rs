@@ -5,13 +5,16 @@
 //! semantics). For one test folder the harness
 //!
 //! 1. **builds a gwsync repository** from `manifest.yaml` and `_base/services.yaml`
-//!    ([`repo_files`]): Gateways (and a LoadBalancerConfiguration with a certificate ARN for
-//!    HTTPS listeners) in `platform/`, every other document in `teams/<namespace>/`, one team
+//!    ([`repo_files`]): Gateways in `platform/` (HTTPS listeners find their certificates in
+//!    ACM by their own or their routes' hostnames; only a listener with neither names an ARN,
+//!    in a LoadBalancerConfiguration), every other document in `teams/<namespace>/`, one team
 //!    per namespace with that namespace's labels, and one TargetGroupConfiguration per Service;
 //! 2. **commits it with git2** and reads it back through `Source` → `snapshot` → `admit` →
 //!    `translate` ([`Pipeline::run`]), once per phase (HTTPRouteReferenceGrant deletes its
 //!    ReferenceGrant in its second phase);
 //! 3. **sends every case** to the load balancer of the case's Gateway with the ALB evaluator
+//!    (in the live run, [`run_on_moto`], the load balancer as `observe` reads it back from
+//!    moto after the revision was planned and applied, and the next plan is empty)
 //!    and compares the answer with the upstream expectation ([`check_expectation`]). Cases that
 //!    ALB cannot express (`alb_expressible: false`) must be refused, or warned about, or
 //!    happen to be answered right ([`judge`]); caveat cases pass when refused with a named
@@ -21,12 +24,19 @@
 //! 5. panics with one report naming every failing case, with the request, the expectation,
 //!    the evaluator's answer as JSON and the rules of the listener ([`Report`]).
 
+use crate::support::certificates;
+use crate::support::moto::{MotoServer, Network};
 use git2::{IndexEntry, IndexTime, Oid, Repository, Signature, Time};
 use gwsync::alb::evaluate::{Answer, Outcome, Request, evaluate};
-use gwsync::alb::{Action, Condition, LoadBalancer, Patterns, Rule, RuleSource, Transform};
+use gwsync::alb::{Action, Condition, LoadBalancer, Patterns, Rule, RuleSource, Stack, Transform};
+use gwsync::aws::apply::apply;
+use gwsync::aws::client::{Clients, RateLimits};
+use gwsync::aws::observe::observe;
 use gwsync::config::Limits;
 use gwsync::diagnostic::{Diagnostic, Severity};
-use gwsync::source::Source;
+use gwsync::plan::render;
+use gwsync::reconcile::live_plan;
+use gwsync::source::{Revision, Source};
 use gwsync::tenancy::{Admission, AdmitOptions, ParentKind, admit};
 use gwsync::translate::{RouteAges, TranslateOptions, Translation, translate};
 use serde::Deserialize;
@@ -40,22 +50,45 @@ use tempfile::TempDir;
 const PLATFORM_NAMESPACE: &str = "gateway-conformance-infra";
 /// The gateway class gwsync is configured with; `{GATEWAY_CLASS_NAME}` becomes this.
 const GATEWAY_CLASS: &str = "gwsync";
-/// The ACM certificate that stands for upstream's `tls-validity-checks-certificate` Secret.
-const CERTIFICATE_ARN: &str = "arn:aws:acm:us-east-1:123456789012:certificate/conformance";
+/// The `gwsync.dev/instance` of the live run.
+const INSTANCE: &str = "conformance";
 /// The phase of every case that names none.
 const INITIAL_PHASE: &str = "initial";
 
 // ---------------------------------------------------------------------------------------
 // Entry points.
 
-/// Runs every case and status assertion of one conformance folder; panics with a report of
-/// every failure.
+/// Runs every case and status assertion of one conformance folder on the translated
+/// desired state; panics with a report of every failure.
 pub fn run(folder: &str) {
+    run_folder(folder, None);
+}
+
+/// The same cases against moto: each phase is planned against AWS, applied through the real
+/// SDK and read back by `observe`; the evaluator answers from the rules AWS holds, and the
+/// next plan must be empty. HTTPS listeners get their certificates by discovery, from an ACM
+/// certificate imported for every hostname the folder names.
+pub fn run_on_moto(folder: &str) {
+    let live = Live::start();
+    run_folder(folder, Some(&live));
+}
+
+fn run_folder(folder: &str, live: Option<&Live>) {
     let data = Folder::load(folder);
     let mut report = Report::new(folder);
+    let platform = match live {
+        None => Platform::offline(),
+        Some(live) => Platform {
+            network: Some(&live.network),
+            certificate_arn: live.import_certificate(&data.documents_for(INITIAL_PHASE)),
+        },
+    };
     for phase in data.phases() {
         let docs = data.documents_for(&phase);
-        let pipeline = Pipeline::run(&repo_files(&docs, &data.services));
+        let mut pipeline = Pipeline::run(&repo_files(&docs, &data.services, &platform));
+        if let Some(live) = live {
+            pipeline.live = Some(live.apply(&pipeline));
+        }
         report.diagnostics(
             &phase,
             &pipeline.diagnostics(),
@@ -78,6 +111,108 @@ pub fn run(folder: &str) {
         "{folder}: some cases name a phase that test.yaml does not list"
     );
     report.finish();
+}
+
+/// moto with a network, and gwsync's clients for it (no rate limits).
+struct Live {
+    runtime: tokio::runtime::Runtime,
+    clients: Clients,
+    network: Network,
+    moto: MotoServer,
+}
+
+impl Live {
+    fn start() -> Live {
+        let moto = MotoServer::start();
+        let network = moto.create_network(&[], None);
+        let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
+        let sdk = runtime.block_on(moto.sdk_config());
+        let unlimited = RateLimits {
+            read_per_second: 0,
+            read_burst: 0,
+            write_per_second: 0,
+            write_burst: 0,
+        };
+        Live {
+            clients: Clients::from_sdk_config(&sdk, unlimited),
+            runtime,
+            network,
+            moto,
+        }
+    }
+
+    /// One ACM certificate for every hostname of the folder's HTTPS listeners and routes (and
+    /// `example.org`, for a listener with nothing to find one by), so that discovery finds
+    /// what each HTTPS listener needs; its ARN.
+    fn import_certificate(&self, documents: &[Value]) -> String {
+        let listeners = |doc: &Value| -> Vec<Value> {
+            doc["spec"]["listeners"]
+                .as_sequence()
+                .cloned()
+                .unwrap_or_default()
+        };
+        let https: Vec<Value> = documents
+            .iter()
+            .filter(|d| matches!(kind(d), "Gateway" | "ListenerSet"))
+            .flat_map(listeners)
+            .filter(|l| l["protocol"].as_str() == Some("HTTPS"))
+            .collect();
+        let names: BTreeSet<String> = https
+            .iter()
+            .filter_map(|l| l["hostname"].as_str().map(str::to_string))
+            .chain(
+                documents
+                    .iter()
+                    .filter(|d| kind(d) == "HTTPRoute")
+                    .flat_map(|d| {
+                        d["spec"]["hostnames"]
+                            .as_sequence()
+                            .cloned()
+                            .unwrap_or_default()
+                    })
+                    .filter_map(|h| h.as_str().map(str::to_string)),
+            )
+            .chain(["example.org".to_string()])
+            .collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        self.runtime.block_on(async {
+            let acm = self.moto.acm_client().await;
+            certificates::import_self_signed(&acm, "rsa", &names).await
+        })
+    }
+
+    /// Plans the pipeline's revision against moto, applies it, checks that the next plan is
+    /// empty, and returns what AWS holds.
+    fn apply(&self, pipeline: &Pipeline) -> Stack {
+        let nothing_held = BTreeMap::new();
+        self.runtime.block_on(async {
+            let plan = || {
+                live_plan(
+                    &self.clients,
+                    INSTANCE,
+                    &pipeline.revision,
+                    &pipeline.admission,
+                    &pipeline.translation,
+                    &nothing_held,
+                    100,
+                )
+            };
+            let live = plan().await.expect("plan against moto");
+            let mut ids = live.ids;
+            let report = apply(&self.clients, &live.plan, &mut ids, INSTANCE).await;
+            assert!(report.succeeded(), "apply on moto:\n{}", report.render());
+            let next = plan().await.expect("plan against moto, again");
+            assert!(
+                next.plan.is_empty(),
+                "converged on moto, yet the next plan has changes:\n{}",
+                render::text(&next.plan)
+            );
+            let (observed, _) = observe(&self.clients, INSTANCE)
+                .await
+                .expect("observe moto");
+            observed.stack
+        })
+    }
 }
 
 /// Checks that the folders the tests run are exactly the tests of `index.yaml`, and that the
@@ -436,9 +571,29 @@ fn team_folder(namespace: &str) -> String {
     format!("teams/{namespace}/")
 }
 
-/// Every file of the gwsync repository for these manifest documents, by path.
-fn repo_files(documents: &[Value], services: &[Service]) -> BTreeMap<String, String> {
+/// Every file of the gwsync repository for these manifest documents, by path, for
+/// `platform`.
+fn repo_files(
+    documents: &[Value],
+    services: &[Service],
+    platform: &Platform<'_>,
+) -> BTreeMap<String, String> {
     let labels = namespace_labels(documents);
+    // Gateways that some route with hostnames reaches: discovery has names to go by.
+    let routes = RouteIndex::new(documents);
+    let with_hostnames: BTreeSet<String> = documents
+        .iter()
+        .filter(|d| kind(d) == "HTTPRoute")
+        .filter(|d| {
+            d["spec"]["hostnames"]
+                .as_sequence()
+                .is_some_and(|h| !h.is_empty())
+        })
+        .flat_map(|d| {
+            let route = format!("{}/{}", namespace(d).unwrap_or_default(), name(d));
+            routes.gateways.get(&route).cloned().unwrap_or_default()
+        })
+        .collect();
     let mut namespaces: BTreeSet<String> = labels.keys().cloned().collect();
     namespaces.extend(services.iter().map(|s| s.namespace.clone()));
     let mut files = BTreeMap::new();
@@ -446,7 +601,12 @@ fn repo_files(documents: &[Value], services: &[Service]) -> BTreeMap<String, Str
         match kind(doc) {
             "Namespace" => {}
             "Gateway" => {
-                let (gateway, config) = platform_gateway(doc);
+                let id = format!(
+                    "{}/{}",
+                    namespace(doc).unwrap_or(PLATFORM_NAMESPACE),
+                    name(doc)
+                );
+                let (gateway, config) = platform.gateway(doc, with_hostnames.contains(&id));
                 files.insert(
                     format!("platform/gateway-{}.yaml", name(doc)),
                     to_yaml(&gateway),
@@ -487,6 +647,9 @@ fn repo_files(documents: &[Value], services: &[Service]) -> BTreeMap<String, Str
         "tenants.yaml".to_string(),
         to_yaml(&tenants(&namespaces, &labels)),
     );
+    if let Some(class) = platform.class() {
+        files.insert("platform/class.yaml".to_string(), class);
+    }
     files
 }
 
@@ -540,45 +703,115 @@ fn tenants(
     })
 }
 
-/// A Gateway with gwsync's class and, when it has HTTPS listeners, the
-/// LoadBalancerConfiguration that gives them a certificate.
-fn platform_gateway(doc: &Value) -> (Value, Option<Value>) {
-    let mut gateway = doc.clone();
-    gateway["spec"]["gatewayClassName"] = Value::String(GATEWAY_CLASS.to_string());
-    let https_ports: BTreeSet<u64> = gateway["spec"]["listeners"]
-        .as_sequence()
-        .into_iter()
-        .flatten()
-        .filter(|l| l["protocol"].as_str() == Some("HTTPS"))
-        .filter_map(|l| l["port"].as_u64())
-        .collect();
-    if https_ports.is_empty() {
-        return (gateway, None);
-    }
-    let config_name = format!("{}-config", name(doc));
-    let listener_configurations: Vec<serde_json::Value> = https_ports
-        .iter()
-        .map(|port| {
-            serde_json::json!({
-                "protocolPort": format!("HTTPS:{port}"),
-                "defaultCertificate": CERTIFICATE_ARN,
-            })
-        })
-        .collect();
-    let config = json_to_yaml(serde_json::json!({
-        "apiVersion": "gateway.k8s.aws/v1beta1",
-        "kind": "LoadBalancerConfiguration",
-        "metadata": {"name": config_name, "namespace": PLATFORM_NAMESPACE},
-        "spec": {"listenerConfigurations": listener_configurations},
-    }));
-    gateway["spec"]["infrastructure"] = json_to_yaml(serde_json::json!({
-        "parametersRef": {
-            "group": "gateway.k8s.aws",
-            "kind": "LoadBalancerConfiguration",
-            "name": config_name,
+/// Where the repository's load balancers go: moto's network (the live run), and the ACM
+/// certificate an HTTPS listener names when there is nothing to find one by.
+struct Platform<'a> {
+    network: Option<&'a Network>,
+    certificate_arn: String,
+}
+
+impl Platform<'_> {
+    /// The offline run: no network, and a certificate ARN nothing looks up.
+    fn offline() -> Platform<'static> {
+        Platform {
+            network: None,
+            certificate_arn: "arn:aws:acm:us-east-1:123456789012:certificate/conformance"
+                .to_string(),
         }
-    }));
-    (gateway, Some(config))
+    }
+
+    /// The LoadBalancerConfiguration spec that places a load balancer in the network.
+    fn network_spec(&self) -> serde_json::Value {
+        match self.network {
+            None => serde_json::json!({}),
+            Some(network) => serde_json::json!({
+                "scheme": "internet-facing",
+                "loadBalancerSubnets": network
+                    .subnets
+                    .iter()
+                    .map(|s| serde_json::json!({"identifier": s}))
+                    .collect::<Vec<_>>(),
+                "securityGroups": [network.security_group],
+            }),
+        }
+    }
+
+    /// The GatewayClass, with the class-wide LoadBalancerConfiguration that puts every load
+    /// balancer in the network (the live run only).
+    fn class(&self) -> Option<String> {
+        self.network?;
+        let config = serde_json::json!({
+            "apiVersion": "gateway.k8s.aws/v1beta1",
+            "kind": "LoadBalancerConfiguration",
+            "metadata": {"name": "conformance-network", "namespace": PLATFORM_NAMESPACE},
+            "spec": self.network_spec(),
+        });
+        let class = serde_json::json!({
+            "apiVersion": "gateway.networking.k8s.io/v1",
+            "kind": "GatewayClass",
+            "metadata": {"name": GATEWAY_CLASS},
+            "spec": {
+                "controllerName": "gwsync.dev/gateway-controller",
+                "parametersRef": {
+                    "group": "gateway.k8s.aws",
+                    "kind": "LoadBalancerConfiguration",
+                    "name": "conformance-network",
+                    "namespace": PLATFORM_NAMESPACE,
+                },
+            },
+        });
+        Some(format!("{}---\n{}", to_yaml(&class), to_yaml(&config)))
+    }
+
+    /// A Gateway with gwsync's class. HTTPS listeners get their certificates by discovery
+    /// (upstream's `certificateRefs` to a Secret mean nothing without Kubernetes): from the
+    /// listener's hostname, or its routes' hostnames. Only a listener with neither
+    /// (`has_route_hostnames` false and no hostname) names a certificate ARN, in the
+    /// Gateway's LoadBalancerConfiguration, as an operator would.
+    fn gateway(&self, doc: &Value, has_route_hostnames: bool) -> (Value, Option<Value>) {
+        let mut gateway = doc.clone();
+        gateway["spec"]["gatewayClassName"] = Value::String(GATEWAY_CLASS.to_string());
+        let undiscoverable: BTreeSet<u64> = gateway["spec"]["listeners"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .filter(|l| l["protocol"].as_str() == Some("HTTPS"))
+            .filter(|l| l["hostname"].as_str().is_none() && !has_route_hostnames)
+            .filter_map(|l| l["port"].as_u64())
+            .collect();
+        if undiscoverable.is_empty() {
+            return (gateway, None);
+        }
+        let config_name = format!("{}-config", name(doc));
+        let mut spec = self.network_spec();
+        spec["listenerConfigurations"] = undiscoverable
+            .iter()
+            .map(|port| {
+                serde_json::json!({
+                    "protocolPort": format!("HTTPS:{port}"),
+                    "defaultCertificate": self.certificate_arn,
+                })
+            })
+            .collect();
+        let config = serde_json::json!({
+            "apiVersion": "gateway.k8s.aws/v1beta1",
+            "kind": "LoadBalancerConfiguration",
+            "metadata": {"name": config_name, "namespace": PLATFORM_NAMESPACE},
+            "spec": spec,
+        });
+        gateway["spec"]["infrastructure"] = serde_yaml::to_value(serde_json::json!({
+            "parametersRef": {
+                "group": "gateway.k8s.aws",
+                "kind": "LoadBalancerConfiguration",
+                "name": config_name,
+            }
+        }))
+        .expect("JSON is YAML");
+        (
+            gateway,
+            Some(serde_yaml::to_value(config).expect("JSON is YAML")),
+        )
+    }
 }
 
 /// The TargetGroupConfiguration that makes a Service exist for gwsync.
@@ -589,10 +822,6 @@ fn target_group_configuration(service: &Service) -> serde_json::Value {
         "metadata": {"name": service.name, "namespace": service.namespace},
         "spec": {"targetReference": {"name": service.name}},
     })
-}
-
-fn json_to_yaml(value: serde_json::Value) -> Value {
-    serde_yaml::to_value(value).expect("JSON is YAML")
 }
 
 /// Commits `files` as the only commit of a new repository.
@@ -644,8 +873,11 @@ fn blob_entry(path: &str) -> IndexEntry {
 
 /// What gwsync made of one repository.
 struct Pipeline {
+    revision: Revision,
     admission: Admission,
     translation: Translation,
+    /// What AWS holds after the revision was applied to moto (the live run only).
+    live: Option<Stack>,
 }
 
 impl Pipeline {
@@ -667,8 +899,10 @@ impl Pipeline {
         );
         let translation = translate(&admission, &RouteAges::new(), &TranslateOptions::default());
         Pipeline {
+            revision,
             admission,
             translation,
+            live: None,
         }
     }
 
@@ -683,13 +917,20 @@ impl Pipeline {
             .collect()
     }
 
+    /// The Gateway's load balancer: as AWS holds it in the live run, as translated otherwise.
     fn load_balancer(&self, gateway: &str) -> Option<&LoadBalancer> {
-        self.translation.stack.load_balancer(gateway)
+        self.live
+            .as_ref()
+            .unwrap_or(&self.translation.stack)
+            .load_balancer(gateway)
     }
 
-    /// Rules of `gateway`'s load balancer that come from `route`.
+    /// Rules of `gateway`'s translated load balancer that come from `route` (status is
+    /// decided by admission and translation, whatever AWS holds).
     fn route_rules<'a>(&'a self, gateway: &str, route: &'a str) -> Vec<&'a Rule> {
-        self.load_balancer(gateway)
+        self.translation
+            .stack
+            .load_balancer(gateway)
             .into_iter()
             .flat_map(|lb| &lb.listeners)
             .flat_map(|l| &l.rules)

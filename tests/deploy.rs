@@ -181,7 +181,7 @@ fn called_operations() -> BTreeMap<String, Vec<String>> {
     // Every SDK call goes through the fields of `aws::client::Clients`:
     // `clients.elb.describe_rules()`, `self.clients\n.elb\n.create_rule()`. (A bare `elb.x()`
     // is a config builder in client.rs, not a call.)
-    let call = Regex::new(r"\.\s*(elb|acm)\s*\.\s*([a-z][a-z0-9_]*)\s*\(").unwrap();
+    let call = Regex::new(r"\.\s*(elb|acm|secrets)\s*\.\s*([a-z][a-z0-9_]*)\s*\(").unwrap();
     let mut found: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for file in rust_files(&Path::new(ROOT).join("src")) {
         let text = std::fs::read_to_string(&file).unwrap();
@@ -189,6 +189,7 @@ fn called_operations() -> BTreeMap<String, Vec<String>> {
         for c in call.captures_iter(text) {
             let service = match &c[1] {
                 "elb" => "elasticloadbalancing",
+                "secrets" => "secretsmanager",
                 _ => "acm",
             };
             let line = text[..c.get(0).unwrap().start()].matches('\n').count() + 1;
@@ -335,6 +336,14 @@ fn the_iam_policy_allows_exactly_what_gwsync_calls() {
         unused.is_empty(),
         "deploy/iam-policy.json allows what gwsync never calls: {unused:?}"
     );
+    // Secrets: only those under gwsync's prefix (`aws.oidc_secret_prefix`'s default).
+    for statement in &allowed["secretsmanager:GetSecretValue"] {
+        assert_eq!(
+            strings(&statement["Resource"]),
+            ["arn:aws:secretsmanager:*:*:secret:gwsync/*"],
+            "OIDC secrets are read only under gwsync/: {statement}"
+        );
+    }
 
     // Writes: never unconditioned. Creates need this instance's tag in the request; every
     // other write needs it on the resource, except AddTags while creating (tag-on-create

@@ -1821,3 +1821,152 @@ async fn a_team_rollback_leaves_the_other_teams_alone() {
     assert!(status.contains("  payments: held"), "{status}");
     w.assert_foreign_untouched().await;
 }
+
+/// OIDC client credentials the payments team keeps in Secrets Manager
+/// (`gwsync/payments/idp`), as the AWS Load Balancer Controller's Secret holds them.
+const OIDC_CLIENT_SECRET: &str = "not-in-git-0f9a7c";
+
+/// A ListenerRuleConfiguration with authenticate-oidc (secret `idp`), one with jwt-validation,
+/// and a route on pay.example.com's HTTPS listener using each: `/account` signs users in,
+/// `/partner` takes bearer tokens.
+const PAYMENTS_AUTH: &str = "apiVersion: gateway.k8s.aws/v1beta1
+kind: ListenerRuleConfiguration
+metadata: {name: sign-in}
+spec:
+  actions:
+    - type: authenticate-oidc
+      authenticateOIDCConfig:
+        issuer: https://idp.example.com
+        authorizationEndpoint: https://idp.example.com/authorize
+        tokenEndpoint: https://idp.example.com/token
+        userInfoEndpoint: https://idp.example.com/userinfo
+        secret: {name: idp}
+        scope: openid email
+---
+apiVersion: gateway.k8s.aws/v1
+kind: ListenerRuleConfiguration
+metadata: {name: partner-tokens}
+spec:
+  actions:
+    - type: jwt-validation
+      jwtValidationConfig:
+        issuer: https://partners.example.com
+        jwksEndpoint: https://partners.example.com/.well-known/jwks.json
+        additionalClaims: [{format: string-array, name: groups, values: [payments]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: payments-auth}
+spec:
+  parentRefs: [{name: public, namespace: platform, sectionName: https}]
+  hostnames: [pay.example.com]
+  rules:
+    - matches: [{path: {type: PathPrefix, value: /account}}]
+      filters: [{type: ExtensionRef, extensionRef: {group: gateway.k8s.aws, kind: ListenerRuleConfiguration, name: sign-in}}]
+      backendRefs: [{name: payments-api, port: 8080}]
+    - matches: [{path: {type: PathPrefix, value: /partner}}]
+      filters: [{type: ExtensionRef, extensionRef: {group: gateway.k8s.aws, kind: ListenerRuleConfiguration, name: partner-tokens}}]
+      backendRefs: [{name: payments-api, port: 8080}]
+";
+
+/// The actions of the rule whose path condition starts with `path` on the listener at `port`.
+async fn actions_on_aws(w: &World, path: &str) -> Vec<sdk::Action> {
+    let lbs = w.elb.describe_load_balancers().send().await.unwrap();
+    for lb in lbs.load_balancers() {
+        let listeners = w
+            .elb
+            .describe_listeners()
+            .load_balancer_arn(lb.load_balancer_arn().unwrap())
+            .send()
+            .await
+            .unwrap();
+        for listener in listeners.listeners() {
+            let rules = w
+                .elb
+                .describe_rules()
+                .listener_arn(listener.listener_arn().unwrap())
+                .send()
+                .await
+                .unwrap();
+            for rule in rules.rules() {
+                let on_path = rule.conditions().iter().any(|c| {
+                    c.path_pattern_config()
+                        .is_some_and(|p| p.values().iter().any(|v| v == path))
+                });
+                if on_path {
+                    return rule.actions().to_vec();
+                }
+            }
+        }
+    }
+    panic!("no rule for {path} on AWS");
+}
+
+/// OIDC sign-in and JWT validation from ListenerRuleConfigurations reach AWS and read back
+/// the same (the plan after the apply is empty); the client ID and secret come from Secrets
+/// Manager, and the secret shows nowhere. Without the secret, only the rule that needs it
+/// answers 500, saying why.
+#[tokio::test]
+async fn oidc_and_jwt_rules_are_applied_with_credentials_from_secrets_manager() {
+    let mut w = World::start().await;
+    w.repo.write("teams/payments/auth.yaml", PAYMENTS_AUTH);
+    w.repo.commit("payments: sign-in and partner tokens");
+
+    // No secret yet: the sign-in rule answers 500 and the plan says why; the others go ahead.
+    let (code, stdout, stderr) = w.gwsync(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let why = format!("{stdout}{stderr}");
+    assert!(
+        why.contains("gwsync/payments/idp") && why.contains("answers 500"),
+        "{why}"
+    );
+    let account = actions_on_aws(&w, "/account").await;
+    assert_eq!(account.len(), 1);
+    assert_eq!(
+        account[0].fixed_response_config().unwrap().status_code(),
+        Some("500")
+    );
+
+    let secrets = aws_sdk_secretsmanager::Client::new(&w.moto.sdk_config().await);
+    secrets
+        .create_secret()
+        .name("gwsync/payments/idp")
+        .secret_string(format!(
+            r#"{{"clientID": "payments-web", "clientSecret": "{OIDC_CLIENT_SECRET}"}}"#
+        ))
+        .send()
+        .await
+        .expect("CreateSecret");
+    let (code, stdout, stderr) = w.gwsync(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        !stdout.contains(OIDC_CLIENT_SECRET) && !stderr.contains(OIDC_CLIENT_SECRET),
+        "the client secret shows nowhere"
+    );
+
+    let account = actions_on_aws(&w, "/account").await;
+    let oidc = account[0]
+        .authenticate_oidc_config()
+        .expect("authenticate-oidc first");
+    assert_eq!(oidc.client_id(), Some("payments-web"));
+    assert_eq!(oidc.scope(), Some("openid email"));
+    // moto returns the secret it was sent (ALB never does): it reached AWS.
+    assert_eq!(oidc.client_secret(), Some(OIDC_CLIENT_SECRET));
+    assert!(account[1].forward_config().is_some(), "then the forward");
+
+    let partner = actions_on_aws(&w, "/partner").await;
+    let jwt = partner[0].jwt_validation_config().expect("jwt-validation first");
+    assert_eq!(
+        jwt.jwks_endpoint(),
+        Some("https://partners.example.com/.well-known/jwks.json")
+    );
+    assert_eq!(jwt.additional_claims()[0].name(), Some("groups"));
+
+    let (code, stdout, _) = w.gwsync(&["plan"]);
+    assert_eq!(code, 0, "converged: {stdout}");
+    let database = std::fs::read(w.repo.path().join(".gwsync-state/gwsync.db")).unwrap();
+    assert!(
+        !String::from_utf8_lossy(&database).contains(OIDC_CLIENT_SECRET),
+        "the client secret is not in the state database"
+    );
+}

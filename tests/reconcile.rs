@@ -1955,7 +1955,9 @@ async fn oidc_and_jwt_rules_are_applied_with_credentials_from_secrets_manager() 
     assert!(account[1].forward_config().is_some(), "then the forward");
 
     let partner = actions_on_aws(&w, "/partner").await;
-    let jwt = partner[0].jwt_validation_config().expect("jwt-validation first");
+    let jwt = partner[0]
+        .jwt_validation_config()
+        .expect("jwt-validation first");
     assert_eq!(
         jwt.jwks_endpoint(),
         Some("https://partners.example.com/.well-known/jwks.json")
@@ -1969,4 +1971,51 @@ async fn oidc_and_jwt_rules_are_applied_with_credentials_from_secrets_manager() 
         !String::from_utf8_lossy(&database).contains(OIDC_CLIENT_SECRET),
         "the client secret is not in the state database"
     );
+}
+
+/// A rule with one resolved and one unresolved backend: on AWS the resolved one keeps its
+/// share (3 of 4) and the unresolved share goes to gwsync's empty target group (1 of 4),
+/// which ALB answers with 503; the plan after the apply is empty.
+#[tokio::test]
+async fn an_unresolved_backend_costs_only_its_share_on_aws() {
+    let mut w = World::start().await;
+    w.repo.edit(
+        PAYMENTS_ROUTES,
+        "        - {name: payments-api, port: 8080, weight: 90}\n        - {name: payments-api-canary, port: 8080, weight: 10}",
+        "        - {name: payments-api, port: 8080, weight: 3}\n        - {name: payments-api-typo, port: 8080, weight: 1}",
+    );
+    w.repo.commit("payments: a canary with a typo");
+    let (code, stdout, stderr) = w.gwsync(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+
+    let observed = observe(&w.clients, INSTANCE).await.unwrap().0;
+    let lb = observed.stack.load_balancer("platform/public").unwrap();
+    let forward = lb
+        .listeners
+        .iter()
+        .flat_map(|l| &l.rules)
+        .flat_map(|r| &r.actions)
+        .find_map(|a| match a {
+            gwsync::alb::Action::Forward { target_groups, .. }
+                if target_groups.iter().any(|t| {
+                    t.target_group
+                        == gwsync::alb::TargetGroupRef::Owned(
+                            gwsync::alb::UNRESOLVED_BACKEND.to_string(),
+                        )
+                }) =>
+            {
+                Some(target_groups.clone())
+            }
+            _ => None,
+        })
+        .expect("a forward with the unresolved share");
+    let weights: Vec<u32> = forward.iter().map(|t| t.weight).collect();
+    assert_eq!(weights, [3, 1]);
+    let empty = lb
+        .target_groups
+        .iter()
+        .find(|tg| tg.backend == gwsync::alb::UNRESOLVED_BACKEND)
+        .expect("the empty target group is on AWS");
+    assert!(empty.targets.is_empty(), "no target: ALB answers 503");
+    assert_eq!(w.gwsync(&["plan"]).0, 0, "converged");
 }

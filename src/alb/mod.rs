@@ -186,6 +186,12 @@ impl Rule {
     }
 }
 
+/// The backend of the target group gwsync owns on each load balancer that needs it and never
+/// registers a target in: a forward's share for unresolved backends goes there, and ALB
+/// answers it with 503 (docs/SEMANTICS.md). `namespace/name:port` like a Service backend,
+/// in a namespace no team can have (`gwsync.dev` is not a DNS label).
+pub const UNRESOLVED_BACKEND: &str = "gwsync.dev/unresolved-backends:80";
+
 /// Where a rule came from, for plans and `explain`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]

@@ -213,6 +213,9 @@ pub fn action(a: &Action) -> String {
                 .iter()
                 .map(|t| {
                     let name = match &t.target_group {
+                        TargetGroupRef::Owned(b) if b == super::UNRESOLVED_BACKEND => {
+                            "no target (the unresolved backends' share: 503)".to_string()
+                        }
                         TargetGroupRef::Owned(b) => b.clone(),
                         TargetGroupRef::Existing(n) => format!("target group {n}"),
                     };

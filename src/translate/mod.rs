@@ -25,7 +25,7 @@ mod unique_names;
 use crate::alb::{
     Action, Certificate, Condition, HealthCheck, IpAddressType, Listener, LoadBalancer, Matcher,
     Patterns, Protocol, ProtocolVersion, RuleSource, Scheme, Stack, Target, TargetGroup,
-    TargetGroupRef, TargetType,
+    TargetGroupRef, TargetType, UNRESOLVED_BACKEND, identity::PLATFORM_OWNER,
 };
 use crate::diagnostic::{Diagnostic, Severity, codes};
 use crate::manifest::{Body, Document, lbc};
@@ -858,6 +858,20 @@ impl<'a> GatewayContext<'a> {
         })
     }
 
+    /// The target group without targets that unresolved backends' shares go to: ELB's
+    /// defaults, owned by the platform (it is no team's).
+    fn empty_target_group(&self) -> TargetGroup {
+        let mut tg = target_group(
+            &self.options.instance_id,
+            self.gateway,
+            UNRESOLVED_BACKEND,
+            80,
+            &lbc::TargetGroupProps::default(),
+        );
+        tg.owner = Some(PLATFORM_OWNER.to_string());
+        tg
+    }
+
     fn target_groups(&self, listeners: &[Listener]) -> Vec<TargetGroup> {
         let mut backends = BTreeSet::new();
         for rule in listeners.iter().flat_map(|l| &l.rules) {
@@ -875,6 +889,9 @@ impl<'a> GatewayContext<'a> {
         backends
             .into_iter()
             .filter_map(|backend| {
+                if backend == UNRESOLVED_BACKEND {
+                    return Some(self.empty_target_group());
+                }
                 let (service, port) = backend.rsplit_once(':')?;
                 let (ns, name) = service.split_once('/')?;
                 let config = self.refs.target_group_config(ns, name)?;

@@ -10,7 +10,8 @@
 use crate::alb::{
     Action, Authenticate, AuthenticationSession, CognitoAuthentication, Condition, JwtClaim,
     JwtValidation, OidcAuthentication, OidcCredentials, OnUnauthenticatedRequest, Patterns,
-    Protocol, QueryValue, TargetGroupRef, Transform, WeightedTargetGroup, values,
+    Protocol, QueryValue, TargetGroupRef, Transform, UNRESOLVED_BACKEND, WeightedTargetGroup,
+    values,
 };
 use crate::diagnostic::{Diagnostic, Severity, codes};
 use crate::manifest::lbc;
@@ -304,6 +305,8 @@ pub(super) fn rule_template(
     let matches = match_templates(rule, &field, &mut condition_diags, &mut warnings);
 
     // The rule's behaviour: redirect > ListenerRuleConfiguration action > backends.
+    // Errors about a share of the backends (some unresolved) leave the rest forwarding.
+    let mut share_diags = Vec::new();
     let mut unresolved_extension = false;
     let mut ext = Extension::default();
     if let Some((extension_ref, ffield)) = extension {
@@ -335,7 +338,7 @@ pub(super) fn rule_template(
     } else if let Some(b) = ext.behaviour.clone() {
         b
     } else {
-        forward(route_ns, rule, &field, refs, &mut diags)
+        forward(route_ns, rule, &field, refs, &mut diags, &mut share_diags)
     };
     ext.configure(&mut behaviour, &field, &mut warnings);
 
@@ -396,6 +399,7 @@ pub(super) fn rule_template(
             .any(|d| refused(d) && d.code == codes::ALB_LIMIT)
     {
         diags.extend(condition_diags);
+        diags.extend(share_diags);
         return (None, diags);
     }
     diags.extend(condition_diags);
@@ -417,6 +421,7 @@ pub(super) fn rule_template(
             m.transforms.clear();
         }
     }
+    diags.extend(share_diags);
     (
         Some(RuleTemplate {
             rule: index,
@@ -589,36 +594,56 @@ fn forward(
     field: &str,
     refs: &References<'_>,
     diags: &mut Vec<Diagnostic>,
+    share_diags: &mut Vec<Diagnostic>,
 ) -> Behaviour {
     let mut weights: BTreeMap<TargetGroupRef, u64> = BTreeMap::new();
     let mut order: Vec<TargetGroupRef> = Vec::new();
     let mut unresolved = Vec::new();
+    let mut unresolved_weight = 0;
     for (i, b) in rule.backend_refs.iter().flatten().enumerate() {
         let bfield = format!("{field}.backendRefs[{i}]");
+        let weight = b.weight.unwrap_or(1).max(0) as u64;
         match refs.resolve_backend(route_ns, b) {
             Resolution::Resolved(tg) => {
-                let weight = b.weight.unwrap_or(1).max(0) as u64;
                 if !weights.contains_key(&tg) {
                     order.push(tg.clone());
                 }
                 *weights.entry(tg).or_default() += weight;
             }
-            Resolution::Unresolved(d) => unresolved.push(d.field(bfield)),
+            Resolution::Unresolved(d) => {
+                unresolved.push(d.field(bfield));
+                unresolved_weight += weight;
+            }
             Resolution::Invalid(d, sub) => diags.push(d.field(format!("{bfield}{sub}"))),
         }
     }
     if !unresolved.is_empty() {
-        if !order.is_empty() {
-            diags.push(
-                Diagnostic::error(
+        let resolved_weight: u64 = weights.values().sum();
+        if order.is_empty() || resolved_weight == 0 {
+            // Every request would go to an unresolved backend: the whole rule answers 500.
+            diags.extend(unresolved);
+            return fixed(500);
+        }
+        // The valid backends keep their share (Gateway API: only requests that would have
+        // gone to an invalid backend fail). The invalid share goes to gwsync's empty target
+        // group, which ALB answers with 503; the errors stand, but do not make the whole
+        // rule answer 500.
+        if unresolved_weight > 0 {
+            let empty = TargetGroupRef::Owned(UNRESOLVED_BACKEND.to_string());
+            order.push(empty.clone());
+            weights.insert(empty, unresolved_weight);
+            share_diags.push(
+                Diagnostic::warning(
                     codes::MIXED_BACKENDS,
-                    "this rule mixes resolved and unresolved backends; ALB cannot answer 500 for a share of the traffic, so the whole rule answers 500 until every backend resolves",
+                    format!(
+                        "{unresolved_weight} of {} weight goes to unresolved backends: that share goes to an empty target group, which ALB answers with 503 (Gateway API asks for 500), while the resolved backends keep theirs",
+                        resolved_weight + unresolved_weight
+                    ),
                 )
                 .field(format!("{field}.backendRefs")),
             );
         }
-        diags.extend(unresolved);
-        return fixed(500);
+        share_diags.extend(unresolved);
     }
     if order.len() > MAX_FORWARD_TARGET_GROUPS {
         diags.push(

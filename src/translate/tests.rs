@@ -2,8 +2,8 @@
 //! evaluator (which knows nothing of Gateway API), the shapes where they are the point.
 
 use super::*;
-use crate::alb::Authenticate;
 use crate::alb::evaluate::{Outcome as Answered, Request, evaluate};
+use crate::alb::{Authenticate, UNRESOLVED_BACKEND};
 use crate::config::Limits;
 use crate::diagnostic::Severity;
 use crate::source::{Revision, Snapshot, SourceFile};
@@ -311,12 +311,83 @@ fn unresolved_backends_answer_500_and_never_fall_through() {
     )]);
     assert_eq!(send(&t, "http://x.com/missing", &[]), "status 500");
     assert_eq!(send(&t, "http://x.com/none", &[]), "status 500");
-    assert_eq!(send(&t, "http://x.com/mixed", &[]), "status 500");
+    // Some resolved: they keep their share, the unresolved share goes to the empty group.
+    assert_eq!(
+        send(&t, "http://x.com/mixed", &[]),
+        format!("a/a1,{}", UNRESOLVED_BACKEND.trim_end_matches(":80"))
+    );
     assert_eq!(send(&t, "http://x.com/other", &[]), "a/a2");
     let codes = codes_for(&t, "a");
     assert!(codes.contains(&"mixed-backends"), "{codes:?}");
     assert!(codes.contains(&"backend-not-found"), "{codes:?}");
     assert!(t.refused_teams.is_empty());
+}
+
+/// Gateway API: a rule with some invalid backends answers 500 for the invalid backends'
+/// share only. On ALB that share goes to a target group without targets (503); the
+/// proportions are the weights as written.
+#[test]
+fn unresolved_backends_take_only_their_share() {
+    let rules = "    - matches: [{path: {value: /three-to-one}}]\n      backendRefs: [{name: a1, port: 80, weight: 3}, {name: nope, port: 80, weight: 1}]
+    - matches: [{path: {value: /weightless}}]\n      backendRefs: [{name: a1, port: 80}, {name: nope, port: 80, weight: 0}]
+    - matches: [{path: {value: /all-invalid}}]\n      backendRefs: [{name: a1, port: 80, weight: 0}, {name: nope, port: 80}]
+";
+    let t = run(&[("teams/a/r.yaml", route("a", "r", "[x.com]", rules))]);
+    let lb = t.stack.load_balancer("platform/gw").unwrap();
+    let forward = |path: &str| -> Vec<(String, u32)> {
+        let rule = lb.listeners[0]
+            .rules
+            .iter()
+            .find(|r| {
+                r.conditions.iter().any(|c| {
+                    matches!(c, Condition::PathPattern { values: Patterns::Wildcard(v) } if v[0] == path)
+                })
+            })
+            .unwrap();
+        match &rule.actions[0] {
+            Action::Forward { target_groups, .. } => target_groups
+                .iter()
+                .map(|w| match &w.target_group {
+                    TargetGroupRef::Owned(b) => (b.clone(), w.weight),
+                    TargetGroupRef::Existing(n) => (n.clone(), w.weight),
+                })
+                .collect(),
+            other => vec![(format!("{other:?}"), 0)],
+        }
+    };
+    assert_eq!(
+        forward("/three-to-one"),
+        [
+            ("a/a1:80".to_string(), 3),
+            (UNRESOLVED_BACKEND.to_string(), 1)
+        ]
+    );
+    assert_eq!(forward("/weightless"), [("a/a1:80".to_string(), 1)]);
+    assert_eq!(send(&t, "http://x.com/all-invalid", &[]), "status 500");
+    let empty = lb
+        .target_groups
+        .iter()
+        .find(|tg| tg.backend == UNRESOLVED_BACKEND)
+        .expect("the empty target group");
+    assert!(empty.targets.is_empty());
+    assert_eq!(empty.owner.as_deref(), Some("platform"));
+    assert!(
+        crate::alb::values::resource_name(&empty.name).is_ok(),
+        "{}",
+        empty.name
+    );
+    assert!(t.refused_teams.is_empty());
+    let warning = t
+        .diagnostics
+        .iter()
+        .find(|d| d.code.0 == "mixed-backends")
+        .unwrap();
+    assert_eq!(warning.severity, Severity::Warning);
+    assert!(
+        warning.message.contains("1 of 4 weight"),
+        "{}",
+        warning.message
+    );
 }
 
 #[test]

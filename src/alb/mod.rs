@@ -83,6 +83,14 @@ pub enum Protocol {
 }
 
 impl Protocol {
+    /// Whether clients leave `port` out of the Host header for this scheme (80, 443).
+    pub fn is_default_port(self, port: u16) -> bool {
+        port == match self {
+            Protocol::Http => 80,
+            Protocol::Https => 443,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Protocol::Http => "HTTP",

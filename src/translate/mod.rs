@@ -359,6 +359,20 @@ fn object_id(doc: &Document) -> String {
     )
 }
 
+/// Clients send `Host: name:PORT` to a listener on a port other than their scheme's default,
+/// and the Gateway API matches the name alone; ALB's host-header values cannot hold a port,
+/// and AWS does not document whether the comparison ignores one (docs/SEMANTICS.md, "Host
+/// with a port"; docs/EVALUATOR.md assumption 1).
+fn host_port_warning(port: u16) -> Diagnostic {
+    Diagnostic::warning(
+        codes::ALB_DIFFERS,
+        format!(
+            "clients send `Host: <hostname>:{port}` to the listener on port {port}; the Gateway API ignores the port, ALB's host-header condition cannot name one and AWS does not document whether it ignores it, so requests that carry the port may not match this route on ALB (test one before relying on it)"
+        ),
+    )
+    .field("spec.hostnames")
+}
+
 fn stamp(doc: &Document, team: &str, d: Diagnostic) -> Diagnostic {
     doc.diagnostic(d).team(team)
 }
@@ -648,6 +662,7 @@ impl<'a> GatewayContext<'a> {
         port_listeners: &[PortListener],
     ) -> Vec<Entry<'a>> {
         let mut entries = Vec::new();
+        let mut warned_port = BTreeSet::new();
         let routes: &'a [RouteOnGateway<'a>] = self.routes;
         for r in routes
             .iter()
@@ -675,9 +690,16 @@ impl<'a> GatewayContext<'a> {
                 } else {
                     attachment.hostnames.iter().cloned().map(Some).collect()
                 };
+                if !attachment.hostnames.is_empty()
+                    && !protocol.is_default_port(port)
+                    && warned_port.insert(route.clone())
+                {
+                    self.diagnostics
+                        .push(stamp(doc, &team.name, host_port_warning(port)));
+                }
                 for template in templates {
-                    // An action this listener cannot take (a redirect from HTTPS to
-                    // HTTP) answers 500 here, with the refusal saying why.
+                    // An action this listener cannot take (a redirect from HTTPS to HTTP,
+                    // authentication on HTTP) answers 500 here, with the error saying why.
                     let (actions, expressible) = match template.actions(protocol) {
                         Ok(a) => (a, true),
                         Err(d) => {

@@ -1222,3 +1222,33 @@ fn forward_settings_on_a_rule_that_does_not_forward_are_a_warning() {
         d.message
     );
 }
+
+/// A route with hostnames on a listener whose port clients write into the Host header: the
+/// Gateway API ignores the port, ALB may not, and `validate` says so (once per route).
+#[test]
+fn hostnames_on_a_non_default_port_are_warned_about() {
+    let gateway = "apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: platform}
+spec:
+  gatewayClassName: gwsync
+  listeners:
+    - {name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}
+    - {name: alt, port: 8080, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}
+";
+    let rules = "    - backendRefs: [{name: a1, port: 80}]\n";
+    let t = run(&[
+        ("platform/gw.yaml", gateway.to_string()),
+        ("teams/a/r.yaml", route("a", "r", "[a.example.com, b.example.com]", rules)),
+        ("teams/b/r.yaml", route("b", "r", "[]", "    - backendRefs: [{name: b1, port: 80}]\n")),
+    ]);
+    let warnings: Vec<&Diagnostic> = t
+        .diagnostics
+        .iter()
+        .filter(|d| d.message.contains("Host: <hostname>:"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{:?}", t.diagnostics);
+    assert_eq!(warnings[0].team.as_deref(), Some("a"));
+    assert!(warnings[0].message.contains("port 8080"));
+    assert_eq!(warnings[0].field.as_deref(), Some("spec.hostnames"));
+}

@@ -247,6 +247,8 @@ pub mod codes {
     pub const NO_CERTIFICATE: Code = Code("no-certificate");
     /// A match an earlier rule of the listener already has exactly: it never matches.
     pub const UNREACHABLE_MATCH: Code = Code("unreachable-match");
+    /// A match an earlier rule of the listener takes every request of: it never matches.
+    pub const SHADOWED_MATCH: Code = Code("shadowed-match");
     pub const INVALID_NAME_FOR_AWS: Code = Code("invalid-aws-name");
 }
 

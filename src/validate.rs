@@ -8,8 +8,9 @@ use crate::diagnostic::{Diagnostic, Severity};
 use crate::exit::Exit;
 use crate::source::Revision;
 use crate::tenancy::{Admission, Outcome, Verdict};
-use crate::translate::Translation;
+use crate::translate::{ListenerBudget, Translation};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// The verdict on a revision as a whole; its exit code is [`Status::exit`].
@@ -68,6 +69,8 @@ struct JsonReport<'a> {
     diagnostics: Vec<&'a Diagnostic>,
     platform: Option<JsonOutcome<'a>>,
     teams: Vec<JsonOutcome<'a>>,
+    /// The rule budget of every listener translated.
+    budgets: &'a [ListenerBudget],
 }
 
 #[derive(Serialize)]
@@ -171,6 +174,7 @@ impl<'a> Report<'a> {
             diagnostics: self.revision_diagnostics().collect(),
             platform: self.platform().map(JsonOutcome::of),
             teams: self.teams().map(JsonOutcome::of).collect(),
+            budgets: &self.translation.budgets,
         };
         serde_json::to_string_pretty(&report).expect("the report serialises")
     }
@@ -214,6 +218,7 @@ impl<'a> Report<'a> {
         {
             let _ = writeln!(out, "team {name}: not declared in the tenants file");
         }
+        write_budgets(&mut out, &self.translation.budgets);
         let summary = match self.status() {
             Status::Clean => "ok",
             Status::Problems => "problems found",
@@ -221,6 +226,54 @@ impl<'a> Report<'a> {
         };
         let _ = writeln!(out, "result: {summary}");
         out
+    }
+}
+
+/// `rule budget:`, per load balancer (rules of its quota) and listener (rules, the matches
+/// they came from, what compaction saved).
+fn write_budgets(out: &mut String, budgets: &[ListenerBudget]) {
+    if budgets.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "rule budget:");
+    let mut by_gateway: BTreeMap<&str, Vec<&ListenerBudget>> = BTreeMap::new();
+    for b in budgets {
+        by_gateway.entry(b.gateway.as_str()).or_default().push(b);
+    }
+    for (gateway, listeners) in by_gateway {
+        let total: usize = listeners.iter().map(|b| b.rules).sum();
+        let quota = listeners[0].quota;
+        let _ = writeln!(out, "  Gateway {gateway}: {total}/{quota} rules");
+        for b in listeners {
+            let _ = write!(
+                out,
+                "    port {}: {} from {}",
+                b.port,
+                counted(b.route_rules, "rule"),
+                counted(b.matches, "match")
+            );
+            if b.saved() > 0 {
+                let _ = write!(out, " (compaction saved {})", b.saved());
+            }
+            let isolation = b.rules - b.route_rules;
+            if isolation > 0 {
+                let _ = write!(
+                    out,
+                    ", and {}",
+                    counted(isolation, "listener-isolation 404")
+                );
+            }
+            let _ = writeln!(out);
+        }
+    }
+}
+
+/// `1 rule`, `2 rules`, `2 matches`.
+fn counted(n: usize, what: &str) -> String {
+    match (n, what.ends_with("ch")) {
+        (1, _) => format!("1 {what}"),
+        (_, true) => format!("{n} {what}es"),
+        _ => format!("{n} {what}s"),
     }
 }
 

@@ -9,6 +9,7 @@
 //! The model knows nothing about Gateway API; [`evaluate`] answers "which rule takes this
 //! request and what happens" from the model alone, with ALB's matching rules.
 
+pub mod covers;
 pub mod evaluate;
 #[cfg(test)]
 pub(crate) mod fixtures;

@@ -71,6 +71,31 @@ pub struct Translation {
     pub refused_teams: BTreeSet<String>,
     /// Gateways that could not be translated (`namespace/name`): not in the stack.
     pub refused_gateways: BTreeSet<String>,
+    /// How each listener of the stack spends the rule quota, by Gateway and port.
+    pub budgets: Vec<ListenerBudget>,
+}
+
+/// What one ALB listener's rules cost, and what compaction saved.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ListenerBudget {
+    /// `namespace/name` of the Gateway.
+    pub gateway: String,
+    pub port: u16,
+    /// Rules one per match and hostname would take (before compaction).
+    pub matches: usize,
+    /// Rules the routes' matches became.
+    pub route_rules: usize,
+    /// Every rule of the listener, the 404s of listener isolation included.
+    pub rules: usize,
+    /// The rule quota of the listener's load balancer (`aws.rules_per_load_balancer`).
+    pub quota: usize,
+}
+
+impl ListenerBudget {
+    /// Rules compaction saved on this listener.
+    pub fn saved(&self) -> usize {
+        self.matches.saturating_sub(self.route_rules)
+    }
 }
 
 /// Route ages: `namespace/name` of an HTTPRoute to the Unix time of the first commit on the
@@ -189,11 +214,13 @@ pub fn translate(
                 excluded: &translation.refused_teams,
                 diagnostics: Vec::new(),
                 refused: BTreeSet::new(),
+                budgets: Vec::new(),
             };
             let built = context.build();
             let GatewayContext {
                 diagnostics,
                 refused,
+                budgets,
                 ..
             } = context;
             match built {
@@ -207,6 +234,7 @@ pub fn translate(
                 }
                 Ok(lb) if refused.is_empty() => {
                     translation.diagnostics.extend(diagnostics);
+                    translation.budgets.extend(budgets);
                     translation.stack.load_balancers.push(lb);
                     break;
                 }
@@ -247,6 +275,9 @@ pub fn translate(
         .stack
         .load_balancers
         .sort_by(|a, b| a.gateway.cmp(&b.gateway));
+    translation
+        .budgets
+        .sort_by(|a, b| (&a.gateway, a.port).cmp(&(&b.gateway, b.port)));
     translation
 }
 
@@ -395,6 +426,8 @@ struct GatewayContext<'a> {
     diagnostics: Vec<Diagnostic>,
     /// Teams this build refuses (limits, listener-dependent refusals).
     refused: BTreeSet<String>,
+    /// The rule budget of each listener built.
+    budgets: Vec<ListenerBudget>,
 }
 
 impl<'a> GatewayContext<'a> {
@@ -643,6 +676,17 @@ impl<'a> GatewayContext<'a> {
             self.diagnostics.push(d.team(team));
         }
         let rules = ordered.rules;
+        self.budgets.push(ListenerBudget {
+            gateway: self.gateway.to_string(),
+            port,
+            matches: ordered.matches,
+            route_rules: rules
+                .iter()
+                .filter(|r| matches!(r.source, Some(RuleSource::Route { .. })))
+                .count(),
+            rules: rules.len(),
+            quota: self.options.rules_per_load_balancer,
+        });
         Some(Listener {
             port,
             protocol,

@@ -20,6 +20,7 @@
 //!   that needs two path values is split into two adjacent rules before it is refused.
 
 use super::routes::{MatchTemplate, PathMatch};
+use crate::alb::covers::covers;
 use crate::alb::{Action, Condition, Patterns, Rule, RuleSource, Transform, identity, values};
 use crate::diagnostic::{Diagnostic, codes};
 use crate::hostname;
@@ -101,9 +102,53 @@ pub(super) struct Ordered {
     pub rules: Vec<Rule>,
     /// Limit refusals, each with its team; refused entries are left out.
     pub refusals: Vec<(String, Diagnostic)>,
-    /// Matches that can never be reached (an earlier rule has exactly their conditions),
-    /// each with its team: warnings that name both routes.
+    /// Matches that can never be reached (an earlier rule has exactly their conditions, or
+    /// takes every request they take), each with its team: warnings that name both routes.
     pub unreachable: Vec<(String, Diagnostic)>,
+    /// The would-be rules (one per match and hostname) before compaction: with the rules of
+    /// routes that came out, what compaction saved.
+    pub matches: usize,
+}
+
+/// The earlier rules of a listener by their host condition, so that a new rule is compared
+/// only with the rules that can cover it: those with its host condition, and those with
+/// none (a host condition never covers a rule without one).
+#[derive(Default)]
+struct ByHost {
+    rules: HashMap<Option<Condition>, Vec<usize>>,
+}
+
+impl ByHost {
+    fn host(conditions: &[Condition]) -> Option<Condition> {
+        conditions
+            .iter()
+            .find(|c| matches!(c, Condition::HostHeader { .. }))
+            .cloned()
+    }
+
+    fn insert(&mut self, conditions: &[Condition], index: usize) {
+        self.rules
+            .entry(Self::host(conditions))
+            .or_default()
+            .push(index);
+    }
+
+    /// The first earlier rule that takes every request `conditions` take.
+    fn covering(&self, rules: &[Rule], conditions: &[Condition]) -> Option<usize> {
+        let host = Self::host(conditions);
+        let same_host = self.rules.get(&host).into_iter().flatten();
+        let no_host = host
+            .is_some()
+            .then(|| self.rules.get(&None))
+            .flatten()
+            .into_iter()
+            .flatten();
+        same_host
+            .chain(no_host)
+            .copied()
+            .filter(|&i| covers(&rules[i].conditions, conditions))
+            .min()
+    }
 }
 
 /// Orders, compacts, isolates, checks and numbers the rules of one ALB listener. `groups`
@@ -117,8 +162,10 @@ pub(super) fn rules(mut entries: Vec<Entry<'_>>, groups: &[Option<String>]) -> O
     // The conditions already on the listener, with the rule that has them: a later rule
     // with the same ones is unreachable.
     let mut seen: HashMap<Vec<Condition>, usize> = HashMap::new();
+    let mut by_host = ByHost::default();
     let mut refusals = Vec::new();
     let mut unreachable = Vec::new();
+    let matches = entries.len();
     for (position, &g) in order.iter().enumerate() {
         let group: Vec<&Entry> = entries.iter().filter(|e| e.group == g).collect();
         for entry in compact(&group) {
@@ -137,7 +184,18 @@ pub(super) fn rules(mut entries: Vec<Entry<'_>>, groups: &[Option<String>]) -> O
                             ));
                             continue;
                         }
+                        // Kept (its conditions are its identity on AWS), but it never
+                        // matches: say so, naming the rule that takes its requests.
+                        if let Some(earlier) = by_host.covering(&rules, &conditions) {
+                            unreachable.push((
+                                entry.team.clone(),
+                                entry
+                                    .doc
+                                    .diagnostic(shadowed_match(&rules[earlier], &entry.field)),
+                            ));
+                        }
                         seen.insert(conditions.clone(), rules.len());
+                        by_host.insert(&conditions, rules.len());
                         rules.push(Rule {
                             priority: 0,
                             conditions,
@@ -168,6 +226,7 @@ pub(super) fn rules(mut entries: Vec<Entry<'_>>, groups: &[Option<String>]) -> O
             // Not needed when a catch-all route of this hostname already answers it all.
             if shadowed && !seen.contains_key(&conditions) {
                 seen.insert(conditions.clone(), rules.len());
+                by_host.insert(&conditions, rules.len());
                 rules.push(Rule {
                     priority: 0,
                     conditions,
@@ -188,6 +247,7 @@ pub(super) fn rules(mut entries: Vec<Entry<'_>>, groups: &[Option<String>]) -> O
         rules,
         refusals,
         unreachable,
+        matches,
     }
 }
 
@@ -200,6 +260,22 @@ fn unreachable_match(earlier: &Rule, field: &str) -> Diagnostic {
     Diagnostic::warning(
         codes::UNREACHABLE_MATCH,
         format!("this match never matches: {by} has exactly its conditions and comes first"),
+    )
+    .field(field.to_string())
+}
+
+/// The warning on a match whose every request `earlier` (of higher precedence) takes: the
+/// same conditions with more values (methods folded into one rule), or fewer conditions.
+fn shadowed_match(earlier: &Rule, field: &str) -> Diagnostic {
+    let by = earlier
+        .source
+        .as_ref()
+        .map_or_else(|| "an earlier rule".to_string(), crate::alb::render::source);
+    Diagnostic::warning(
+        codes::SHADOWED_MATCH,
+        format!(
+            "this match never matches on ALB: {by} comes first and takes every request it would take"
+        ),
     )
     .field(field.to_string())
 }

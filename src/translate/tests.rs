@@ -1239,8 +1239,19 @@ spec:
     let rules = "    - backendRefs: [{name: a1, port: 80}]\n";
     let t = run(&[
         ("platform/gw.yaml", gateway.to_string()),
-        ("teams/a/r.yaml", route("a", "r", "[a.example.com, b.example.com]", rules)),
-        ("teams/b/r.yaml", route("b", "r", "[]", "    - backendRefs: [{name: b1, port: 80}]\n")),
+        (
+            "teams/a/r.yaml",
+            route("a", "r", "[a.example.com, b.example.com]", rules),
+        ),
+        (
+            "teams/b/r.yaml",
+            route(
+                "b",
+                "r",
+                "[]",
+                "    - backendRefs: [{name: b1, port: 80}]\n",
+            ),
+        ),
     ]);
     let warnings: Vec<&Diagnostic> = t
         .diagnostics
@@ -1251,4 +1262,56 @@ spec:
     assert_eq!(warnings[0].team.as_deref(), Some("a"));
     assert!(warnings[0].message.contains("port 8080"));
     assert_eq!(warnings[0].field.as_deref(), Some("spec.hostnames"));
+}
+
+/// A match that an earlier rule takes every request of never matches on ALB: a warning on
+/// it names the rule that does (here a folded method list). Header values that differ only
+/// in case are not shadowed: gwsync matches them with case-sensitive regexes. The budget says
+/// what compaction saved.
+#[test]
+fn shadowed_matches_are_warned_about_naming_both_routes() {
+    let a = route(
+        "a",
+        "r",
+        "[x.com]",
+        "    - matches: [{path: {type: Exact, value: /m}, method: GET}, {path: {type: Exact, value: /m}, method: POST}]\n      backendRefs: [{name: a1, port: 80}]\n    - matches: [{path: {type: Exact, value: /h}, headers: [{name: x-env, value: Prod}]}]\n      backendRefs: [{name: a1, port: 80}]\n",
+    );
+    let b = route(
+        "b",
+        "r",
+        "[x.com]",
+        "    - matches: [{path: {type: Exact, value: /m}, method: GET}]\n      backendRefs: [{name: b1, port: 80}]\n    - matches: [{path: {type: Exact, value: /h}, headers: [{name: x-env, value: prod}]}]\n      backendRefs: [{name: b1, port: 80}]\n",
+    );
+    let ages = RouteAges::from([("a/r".to_string(), 1), ("b/r".to_string(), 2)]);
+    let t = run_with(
+        &[("teams/a/r.yaml", a), ("teams/b/r.yaml", b)],
+        &ages,
+        &TranslateOptions::default(),
+    );
+    let shadowed: Vec<&Diagnostic> = t
+        .diagnostics
+        .iter()
+        .filter(|d| d.code.0 == "shadowed-match")
+        .collect();
+    assert_eq!(shadowed.len(), 1, "{:?}", t.diagnostics);
+    for d in &shadowed {
+        assert_eq!(d.team.as_deref(), Some("b"));
+        assert_eq!(d.severity, Severity::Warning);
+        assert!(d.message.contains("HTTPRoute a/r"), "{}", d.message);
+    }
+    assert_eq!(
+        shadowed[0].field.as_deref(),
+        Some("spec.rules[0].matches[0]")
+    );
+    assert_eq!(send_method(&t, "http://x.com/m", "GET", &[]), "a/a1");
+    assert_eq!(send(&t, "http://x.com/h", &[("x-env", "prod")]), "b/b1");
+
+    let budget = &t.budgets[0];
+    assert_eq!((budget.gateway.as_str(), budget.port), ("platform/gw", 80));
+    assert_eq!(budget.matches, 5);
+    assert_eq!(
+        budget.route_rules, 4,
+        "GET and POST /m folded into one rule"
+    );
+    assert_eq!(budget.saved(), 1);
 }

@@ -7,7 +7,8 @@
 
 use super::matcher::{Pair, pairs};
 use super::{Phase, Planner, change, json, listener_address, priorities, rule_address};
-use crate::alb::{Condition, Rule, identity};
+use crate::alb::covers::covers;
+use crate::alb::{Rule, identity};
 use crate::plan::{
     ChangeAction, Difference, Note, Operation, PriorityMove, Reason, Removed, Staleness,
 };
@@ -313,63 +314,4 @@ fn rule_differences(desired: &Rule, current: &Rule) -> Vec<Difference> {
         });
     }
     differences
-}
-
-/// Whether a rule with `conditions` matches every request that a rule with `inner` matches:
-/// each of its conditions is one of `inner`'s with fewer or no values missing, or a path
-/// pattern that matches every path. Conservative: false whenever it cannot tell.
-fn covers(conditions: &[Condition], inner: &[Condition]) -> bool {
-    conditions.iter().all(|c| implied(c, inner))
-}
-
-fn implied(condition: &Condition, inner: &[Condition]) -> bool {
-    use crate::alb::Patterns;
-    let subset = |outer: &[String], values: &[String], fold: bool| {
-        values.iter().all(|v| {
-            outer
-                .iter()
-                .any(|o| o == v || (fold && o.eq_ignore_ascii_case(v)))
-        })
-    };
-    match condition {
-        Condition::PathPattern {
-            values: Patterns::Wildcard(all),
-        } if all.iter().any(|p| p == "*" || p == "/*") => true,
-        _ => inner.iter().any(|c| match (condition, c) {
-            (
-                Condition::HostHeader {
-                    values: Patterns::Wildcard(outer),
-                },
-                Condition::HostHeader {
-                    values: Patterns::Wildcard(values),
-                },
-            ) => subset(outer, values, true),
-            (
-                Condition::PathPattern {
-                    values: Patterns::Wildcard(outer),
-                },
-                Condition::PathPattern {
-                    values: Patterns::Wildcard(values),
-                },
-            ) => subset(outer, values, false),
-            (
-                Condition::HttpHeader {
-                    name: outer_name,
-                    values: Patterns::Wildcard(outer),
-                },
-                Condition::HttpHeader {
-                    name,
-                    values: Patterns::Wildcard(values),
-                },
-            ) => outer_name.eq_ignore_ascii_case(name) && subset(outer, values, true),
-            (
-                Condition::HttpRequestMethod { values: outer },
-                Condition::HttpRequestMethod { values },
-            )
-            | (Condition::SourceIp { values: outer }, Condition::SourceIp { values }) => {
-                subset(outer, values, false)
-            }
-            _ => condition == c,
-        }),
-    }
 }

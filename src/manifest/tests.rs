@@ -259,6 +259,15 @@ fn an_unknown_kind_or_api_version_names_its_object_and_field() {
     assert_eq!(d.code, codes::UNKNOWN_KIND);
     assert_eq!(d.object.as_deref(), Some("Secret/payments/aws-keys"));
     assert_eq!(d.field.as_deref(), Some("kind"));
+    assert!(!d.message.contains("did you mean"), "{}", d.message);
+    let l =
+        load("apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoot\nmetadata: {name: web}\n");
+    let d = &l.diagnostics[0];
+    assert!(
+        d.message.contains("did you mean `HTTPRoute`?"),
+        "{}",
+        d.message
+    );
     let l = load(
         "apiVersion: gateway.networking.k8s.io/v9\nkind: HTTPRoute\nmetadata: {name: web}\nspec: {}\n",
     );

@@ -108,11 +108,14 @@ pub(super) fn load_document(
         (_, None) => format!("{kind}/?"),
     };
     let Some(kind) = Kind::from_name(&kind_name) else {
+        let hint = super::fields::closest(Kind::ALL.iter().map(|k| k.as_str()), &kind_name)
+            .map(|k| format!("did you mean `{k}`? "))
+            .unwrap_or_default();
         return Err(vec![at(
             Diagnostic::refusal(
                 codes::UNKNOWN_KIND,
                 format!(
-                    "kind `{kind_name}` ({api_version}) is not one gwsync reads; known kinds: {}",
+                    "kind `{kind_name}` ({api_version}) is not one gwsync reads; {hint}known kinds: {}",
                     Kind::ALL.map(Kind::as_str).join(", ")
                 ),
             )

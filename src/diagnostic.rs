@@ -249,7 +249,26 @@ pub mod codes {
     pub const UNREACHABLE_MATCH: Code = Code("unreachable-match");
     /// A match an earlier rule of the listener takes every request of: it never matches.
     pub const SHADOWED_MATCH: Code = Code("shadowed-match");
+
+    // Pull requests (`gwsync check`).
+    /// The committed CODEOWNERS is not what the tenants file implies.
+    pub const CODEOWNERS_OUTDATED: Code = Code("codeowners-outdated");
     pub const INVALID_NAME_FOR_AWS: Code = Code("invalid-aws-name");
+}
+
+/// The name among `known` closest to `unknown` (case aside), if close enough to be a likely
+/// misspelling of it: at most a third of its letters (and at least one) differ.
+pub fn closest_name<'a>(known: impl Iterator<Item = &'a str>, unknown: &str) -> Option<&'a str> {
+    known
+        .map(|known| {
+            (
+                strsim::damerau_levenshtein(&known.to_lowercase(), &unknown.to_lowercase()),
+                known,
+            )
+        })
+        .filter(|(distance, known)| *distance <= (known.len() / 3).max(1))
+        .min()
+        .map(|(_, known)| known)
 }
 
 #[cfg(test)]

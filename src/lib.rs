@@ -13,6 +13,7 @@
 
 pub mod alb;
 pub mod aws;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod daemon;

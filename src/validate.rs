@@ -44,11 +44,12 @@ pub struct Report<'a> {
 }
 
 /// The platform's or a team's result after admission and translation.
-struct View<'a> {
-    name: &'a str,
-    verdict: Verdict,
-    documents: usize,
-    diagnostics: Vec<&'a Diagnostic>,
+pub struct View<'a> {
+    pub name: &'a str,
+    pub verdict: Verdict,
+    pub documents: usize,
+    /// Admission's diagnostics, then translation's, each once.
+    pub diagnostics: Vec<&'a Diagnostic>,
 }
 
 impl View<'_> {
@@ -114,6 +115,17 @@ impl<'a> Report<'a> {
                 }))
                 .collect(),
         }
+    }
+
+    /// A team's result (an undecided one too, when the platform is refused); None for a name
+    /// the revision does not declare.
+    pub fn team_view(&self, name: &str) -> Option<View<'a>> {
+        self.admission
+            .teams
+            .iter()
+            .chain(&self.admission.undecided)
+            .find(|t| t.name == name)
+            .map(|t| self.view(t))
     }
 
     /// Whether a team is admitted by both admission and translation.
@@ -231,7 +243,7 @@ impl<'a> Report<'a> {
 
 /// `rule budget:`, per load balancer (rules of its quota) and listener (rules, the matches
 /// they came from, what compaction saved).
-fn write_budgets(out: &mut String, budgets: &[ListenerBudget]) {
+pub fn write_budgets(out: &mut String, budgets: &[ListenerBudget]) {
     if budgets.is_empty() {
         return;
     }

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&str] = &[
     "cli",
     "daemon",
+    "check",
     "reconcile",
     "status",
     "validate",

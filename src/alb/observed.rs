@@ -53,6 +53,31 @@ impl Observed {
         observed
     }
 
+    /// What AWS would hold once `stack` is applied, and nothing else (no foreign rules or
+    /// listeners): the "before" of a comparison of two desired states (`gwsync check`).
+    pub fn applied(stack: Stack) -> Observed {
+        let rule_ids = stack
+            .load_balancers
+            .iter()
+            .flat_map(|lb| {
+                lb.listeners.iter().map(move |l| {
+                    let ids = l
+                        .rules
+                        .iter()
+                        .map(|r| {
+                            (
+                                r.priority,
+                                super::identity::rule_id(&lb.gateway, l.port, &r.conditions),
+                            )
+                        })
+                        .collect();
+                    ((lb.gateway.clone(), l.port), ids)
+                })
+            })
+            .collect();
+        Observed::new(stack, rule_ids, BTreeMap::new(), BTreeSet::new())
+    }
+
     /// The listeners as AWS evaluates them: gwsync's rules and the foreign ones together, in
     /// priority order.
     pub fn as_evaluated(&self) -> Stack {

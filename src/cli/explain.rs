@@ -1,6 +1,6 @@
 //! `gwsync explain`: which rule takes a request, and what happens to it.
 
-use super::{Cli, CliError, ExplainArgs, OutputFormat, check_revision};
+use super::{Cli, CliError, ExplainArgs, OutputFormat, RevisionArgs, check_target};
 use crate::alb::evaluate::{Answer, Outcome, Request, evaluate};
 use crate::alb::{LoadBalancer, render};
 use crate::exit::Exit;
@@ -24,13 +24,16 @@ fn get() -> String {
 
 pub(super) fn run(cli: &Cli, args: &ExplainArgs) -> Result<Exit, CliError> {
     let requests = requests(args)?;
+    if let Some(base) = &args.base {
+        return before_and_after(cli, args, base, &requests);
+    }
     let live_stack;
     let checked;
     let stack = if args.live {
         live_stack = super::live::observed_stack(&super::load_config(cli)?.0)?;
         &live_stack
     } else {
-        checked = check_revision(cli, &args.revision)?;
+        checked = check_target(cli, &args.revision, args.worktree)?;
         &checked.translation.stack
     };
     let lb = stack.load_balancer(&args.gateway).ok_or_else(|| {
@@ -63,6 +66,67 @@ pub(super) fn run(cli: &Cli, args: &ExplainArgs) -> Result<Exit, CliError> {
                 print!("{}", explain_text(lb, answer));
             }
         }
+    }
+    Ok(Exit::Clean)
+}
+
+/// `--base`: each request answered at the base revision and at the head (`--rev`, the working
+/// tree, or HEAD), one after the other. A side without the Gateway's load balancer says so.
+fn before_and_after(
+    cli: &Cli,
+    args: &ExplainArgs,
+    base: &str,
+    requests: &[(RequestSpec, Request)],
+) -> Result<Exit, CliError> {
+    let base_args = RevisionArgs {
+        repo: args.revision.repo.clone(),
+        rev: Some(base.to_string()),
+    };
+    let head_args = RevisionArgs {
+        repo: args.revision.repo.clone(),
+        rev: args.head.clone().or_else(|| args.revision.rev.clone()),
+    };
+    let sides = [
+        ("before", check_target(cli, &base_args, false)?),
+        ("after", check_target(cli, &head_args, args.worktree)?),
+    ];
+    let mut answers = Vec::new();
+    let mut text = String::new();
+    for (spec, request) in requests {
+        text.push_str(&format!("{} {}\n", spec.method, spec.url));
+        let mut pair = serde_json::Map::new();
+        for (when, checked) in &sides {
+            let revision = &checked.revision;
+            text.push_str(&format!(
+                "  {when} ({} {:?}):\n",
+                crate::source::short(&revision.commit),
+                revision.summary
+            ));
+            let lb = checked.translation.stack.load_balancer(&args.gateway);
+            let answer = match lb {
+                None => {
+                    text.push_str("    no load balancer for this Gateway\n");
+                    serde_json::Value::Null
+                }
+                Some(lb) => {
+                    let answer = evaluate(lb, request)
+                        .map_err(|e| CliError::Usage(format!("{}: {e}", spec.url)))?;
+                    for line in explain_text(lb, &answer).lines() {
+                        text.push_str(&format!("  {line}\n"));
+                    }
+                    serde_json::to_value(&answer).expect("answers serialise")
+                }
+            };
+            pair.insert(when.to_string(), answer);
+        }
+        answers.push(serde_json::Value::Object(pair));
+    }
+    match args.format {
+        OutputFormat::Text => print!("{text}"),
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&answers).expect("answers serialise")
+        ),
     }
     Ok(Exit::Clean)
 }

@@ -56,22 +56,7 @@ pub(super) fn plan(cli: &Cli, args: &PlanArgs) -> Result<Exit, CliError> {
         print!("{}", report.to_text());
         return Ok(ERROR);
     }
-    let live = runtime()?.block_on(async {
-        let clients = connect(&config).await;
-        // Planning only reads: without a state database it still plans, holding back the
-        // Gateways that a refused team may have rules on.
-        match super::record::open(&config).await {
-            Ok(store) => Ok::<_, CliError>(plan_live(&config, &store, &clients, &checked).await?),
-            Err(e) => {
-                tracing::warn!(error = %e, "no state database: a refused team's last good state is unknown");
-                let held = HeldBack::NoStateDatabase {
-                    error: e.to_string(),
-                };
-                let effective = Effective::as_is(&checked, vec![held]);
-                Ok(plan_effective(&config, &clients, &checked, effective).await?)
-            }
-        }
-    })?;
+    let live = plan_checked(&config, &checked)?;
     print_problems(&report, &live.held_back);
     let rendered = render(&live.plan, args.format);
     match &args.out {
@@ -89,6 +74,26 @@ pub(super) fn plan(cli: &Cli, args: &PlanArgs) -> Result<Exit, CliError> {
         NO_CHANGES
     } else {
         CHANGES
+    })
+}
+
+/// A plan of `checked` against AWS, for `plan` and `check --live`. Planning only reads:
+/// without a state database it still plans, holding back the Gateways that a refused team
+/// may have rules on.
+pub(super) fn plan_checked(config: &Config, checked: &Checked) -> Result<LivePlan, CliError> {
+    runtime()?.block_on(async {
+        let clients = connect(config).await;
+        match super::record::open(config).await {
+            Ok(store) => Ok(plan_live(config, &store, &clients, checked).await?),
+            Err(e) => {
+                tracing::warn!(error = %e, "no state database: a refused team's last good state is unknown");
+                let held = HeldBack::NoStateDatabase {
+                    error: e.to_string(),
+                };
+                let effective = Effective::as_is(checked, vec![held]);
+                Ok(plan_effective(config, &clients, checked, effective).await?)
+            }
+        }
     })
 }
 

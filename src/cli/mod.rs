@@ -3,6 +3,7 @@
 //! Commands are thin: they resolve configuration and inputs, call the pipeline stages, render
 //! the result and pick the documented exit code. They hold no business rules.
 
+mod check;
 mod daemon;
 mod explain;
 mod history;
@@ -119,6 +120,16 @@ pub enum Command {
     /// Evaluates with ALB's own matching rules against the configuration computed from
     /// the revision (--offline). Exit code 0 when every request was answered, 2 otherwise.
     Explain(ExplainArgs),
+    /// What a pull request does: the files it changes and whose they are, each team it
+    /// concerns admitted at head, the rules it adds, changes and removes, requests of other
+    /// teams that go elsewhere, and the rule budget.
+    ///
+    /// Exit codes: 0 every team the change concerns is admitted without error, 1 some is
+    /// refused or has an error, 2 the invocation or the head revision is invalid.
+    Check(CheckArgs),
+    /// Print the CODEOWNERS file the tenants file implies: each team owns its folder, the
+    /// platform the tenants file, its folder and `.github/`.
+    Codeowners(CodeownersArgs),
 }
 
 /// Which revision to read: the same flags for every command that reads one.
@@ -130,6 +141,33 @@ pub struct RevisionArgs {
     /// Branch, tag or commit. Default: HEAD for a local --repo, else repo.branch.
     #[arg(long)]
     pub rev: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// Repository: a local path, or a URL to fetch (overrides repo.url / repo.path).
+    #[arg(long)]
+    pub repo: Option<String>,
+    /// The pull request's base: in CI, the merge base of the PR with its target branch.
+    #[arg(long)]
+    pub base: String,
+    /// The pull request's head. Default: HEAD.
+    #[arg(long, conflicts_with = "worktree")]
+    pub head: Option<String>,
+    /// Take the working tree of the local --repo (uncommitted edits on top of HEAD) as head.
+    #[arg(long)]
+    pub worktree: bool,
+    /// Plan head against AWS instead of comparing it with base (needs AWS credentials).
+    #[arg(long)]
+    pub live: bool,
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CodeownersArgs {
+    #[command(flatten)]
+    pub revision: RevisionArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -150,7 +188,7 @@ pub struct PlanArgs {
 pub enum PlanFormat {
     Text,
     Json,
-    /// For pull-request comments (not with --offline).
+    /// For pull-request comments (`plan`: not with --offline).
     Markdown,
 }
 
@@ -261,6 +299,17 @@ pub struct ApplyArgs {
 pub struct ExplainArgs {
     #[command(flatten)]
     pub revision: RevisionArgs,
+    /// Read the working tree of the local --repo (uncommitted edits on top of HEAD) instead
+    /// of a commit (the head, with --base).
+    #[arg(long, conflicts_with = "rev")]
+    pub worktree: bool,
+    /// Answer each request before and after a change: at this revision, and at --rev (or the
+    /// working tree, or HEAD).
+    #[arg(long, conflicts_with = "live")]
+    pub base: Option<String>,
+    /// With --base: the revision after the change (the same as --rev).
+    #[arg(long, requires = "base", conflicts_with_all = ["rev", "worktree"])]
+    pub head: Option<String>,
     /// Evaluate against the configuration computed from the revision.
     #[arg(long, required_unless_present = "live", conflicts_with = "live")]
     pub offline: bool,
@@ -293,6 +342,10 @@ pub struct ExplainArgs {
 pub struct ValidateArgs {
     #[command(flatten)]
     pub revision: RevisionArgs,
+    /// Read the working tree of the local --repo (uncommitted edits on top of HEAD) instead
+    /// of a commit.
+    #[arg(long, conflicts_with = "rev")]
+    pub worktree: bool,
     /// Report only this team (and anything that refuses the whole revision).
     #[arg(long)]
     pub team: Option<String>,
@@ -341,6 +394,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Status(args) => rollback::status(&cli, args),
         Command::Show(args) => history::show(&cli, args),
         Command::Explain(args) => explain::run(&cli, args),
+        Command::Check(args) => check::run(&cli, args),
+        Command::Codeowners(args) => check::codeowners(&cli, args),
         Command::Run(_) => daemon::run(&cli),
         Command::Sync(args) => daemon::sync(&cli, args),
     };
@@ -479,15 +534,38 @@ fn open_source(
 }
 
 fn check_revision(cli: &Cli, args: &RevisionArgs) -> Result<Checked, CliError> {
+    check_target(cli, args, false)
+}
+
+/// [`check_revision`], or with `worktree` the working tree of the local `--repo`.
+fn check_target(cli: &Cli, args: &RevisionArgs, worktree: bool) -> Result<Checked, CliError> {
     let (config, from_file) = load_config(cli)?;
     let (opened, location) = open_source(&config, args.repo.as_deref())?;
-    let rev = match (&args.rev, &location) {
-        (Some(rev), _) => rev.clone(),
-        // A local checkout without a configuration is a PR's CI: read what is checked out.
-        (None, RepoLocation::Path(_)) if !from_file || args.repo.is_some() => "HEAD".to_string(),
-        (None, _) => config.repo.branch.clone(),
-    };
+    if worktree {
+        let working_tree = opened.source.working_tree()?;
+        return Ok(crate::reconcile::checked::check_working_tree(
+            &opened.source,
+            &working_tree,
+            &config,
+        )?);
+    }
+    let rev = default_rev(&config, from_file, args, &location);
     let revision = opened.source.resolve(&rev)?;
     tracing::info!(commit = %revision.commit, rev = %rev, "reading revision");
     Ok(crate::reconcile::check(&opened.source, revision, &config)?)
+}
+
+/// The revision to read when `--rev` names none: HEAD of a local checkout read in a PR's CI
+/// (no configuration, or an explicit `--repo`), else the configured branch.
+fn default_rev(
+    config: &Config,
+    from_file: bool,
+    args: &RevisionArgs,
+    location: &RepoLocation,
+) -> String {
+    match (&args.rev, location) {
+        (Some(rev), _) => rev.clone(),
+        (None, RepoLocation::Path(_)) if !from_file || args.repo.is_some() => "HEAD".to_string(),
+        (None, _) => config.repo.branch.clone(),
+    }
 }

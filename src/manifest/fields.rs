@@ -26,22 +26,8 @@ pub(super) fn closest_known(kind: Kind, path: &str) -> Option<String> {
             Segment::Index => resolve(schema, node.get("items")?),
         };
     }
-    closest(properties(node)?.keys().map(String::as_str), unknown).map(str::to_string)
-}
-
-/// The name among `known` closest to `unknown` (case aside), if close enough to be a likely
-/// misspelling of it: at most a third of its letters (and at least one) differ.
-pub(super) fn closest<'a>(known: impl Iterator<Item = &'a str>, unknown: &str) -> Option<&'a str> {
-    known
-        .map(|known| {
-            (
-                strsim::damerau_levenshtein(&known.to_lowercase(), &unknown.to_lowercase()),
-                known,
-            )
-        })
-        .filter(|(distance, known)| *distance <= (known.len() / 3).max(1))
-        .min()
-        .map(|(_, known)| known)
+    crate::diagnostic::closest_name(properties(node)?.keys().map(String::as_str), unknown)
+        .map(str::to_string)
 }
 
 enum Segment<'a> {

@@ -108,9 +108,10 @@ pub(super) fn load_document(
         (_, None) => format!("{kind}/?"),
     };
     let Some(kind) = Kind::from_name(&kind_name) else {
-        let hint = super::fields::closest(Kind::ALL.iter().map(|k| k.as_str()), &kind_name)
-            .map(|k| format!("did you mean `{k}`? "))
-            .unwrap_or_default();
+        let hint =
+            crate::diagnostic::closest_name(Kind::ALL.iter().map(|k| k.as_str()), &kind_name)
+                .map(|k| format!("did you mean `{k}`? "))
+                .unwrap_or_default();
         return Err(vec![at(
             Diagnostic::refusal(
                 codes::UNKNOWN_KIND,

@@ -7,7 +7,7 @@
 use crate::config::{Config, Limits};
 use crate::plan::{HeldBack, TeamKept};
 use crate::reconcile::compose_snapshot;
-use crate::source::{Revision, Snapshot, Source, SourceError};
+use crate::source::{Revision, Snapshot, Source, SourceError, WorkingTree};
 use crate::store::{Store, StoreError};
 use crate::tenancy::{Admission, AdmissionCache, AdmitOptions, admit, admit_incremental};
 use crate::translate::{RouteAges, TranslateOptions, Translation, translate};
@@ -58,6 +58,22 @@ pub fn check(source: &Source, revision: Revision, config: &Config) -> Result<Che
     let snapshot = source.snapshot(&revision, &config.limits)?;
     let mut admission = admit(&snapshot, &admit_options(config));
     flag_platform_changes(source, &revision, &mut admission, config)?;
+    let (ages, _) = route_ages(source, &revision, &snapshot, &admission, config, None)?;
+    Ok(finish(revision, snapshot, ages, admission, config))
+}
+
+/// [`check`] for the working tree of a local repository (`--worktree`): uncommitted edits on
+/// top of `HEAD`, whose history gives the route ages.
+pub fn check_working_tree(
+    source: &Source,
+    working_tree: &WorkingTree,
+    config: &Config,
+) -> Result<Checked, SourceError> {
+    let snapshot = source.snapshot_working_tree(working_tree, &config.limits)?;
+    let mut admission = admit(&snapshot, &admit_options(config));
+    let changed = source.working_tree_changes(working_tree)?;
+    warn_platform_changes(&changed, &mut admission, config);
+    let revision = working_tree.revision.clone();
     let (ages, _) = route_ages(source, &revision, &snapshot, &admission, config, None)?;
     Ok(finish(revision, snapshot, ages, admission, config))
 }
@@ -123,15 +139,20 @@ fn flag_platform_changes(
     admission: &mut Admission,
     config: &Config,
 ) -> Result<(), SourceError> {
-    let Some(tenancy) = &admission.tenancy else {
-        return Ok(());
-    };
-    let changed = source.changed_paths(revision)?;
-    if let Some(warning) = tenancy.platform_changed_with_teams(&changed, &config.repo.tenants_file)
-    {
-        admission.revision_diagnostics.push(warning);
+    if admission.tenancy.is_some() {
+        let changed = source.changed_paths(revision)?;
+        warn_platform_changes(&changed, admission, config);
     }
     Ok(())
+}
+
+/// The warning of [`crate::tenancy::Tenancy::platform_changed_with_teams`] on the revision,
+/// for the paths it changes.
+fn warn_platform_changes(changed: &[String], admission: &mut Admission, config: &Config) {
+    let warning = admission.tenancy.as_ref().and_then(|tenancy| {
+        tenancy.platform_changed_with_teams(changed, &config.repo.tenants_file)
+    });
+    admission.revision_diagnostics.extend(warning);
 }
 
 fn finish(

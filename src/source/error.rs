@@ -68,6 +68,17 @@ pub enum SourceError {
         #[source]
         source: git2::Error,
     },
+    /// `--worktree` on a repository without one (bare, or the clone of a remote).
+    #[error(
+        "--worktree needs a local repository with a working tree (not a bare repository or a URL)"
+    )]
+    NoWorkingTree,
+    /// The working tree cannot be read or written as a tree.
+    #[error("cannot read the working tree")]
+    ReadWorkingTree {
+        #[source]
+        source: git2::Error,
+    },
     /// The commit's tree, or one of its objects, cannot be read.
     #[error("cannot read the tree of commit {commit}")]
     ReadTree {

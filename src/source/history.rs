@@ -23,15 +23,27 @@ impl Source {
         let Ok(parent) = commit.parent(0) else {
             return Ok(Vec::new());
         };
+        self.diff_trees(Some(parent.tree_id()), Some(commit.tree_id()))
+    }
+
+    /// The paths that differ between two trees (None: the empty tree), both sides of each
+    /// change, sorted and once each.
+    pub(super) fn diff_trees(
+        &self,
+        old: Option<Oid>,
+        new: Option<Oid>,
+    ) -> Result<Vec<String>, SourceError> {
+        let read = |source: git2::Error| SourceError::ReadTree {
+            commit: new.or(old).map(|id| id.to_string()).unwrap_or_default(),
+            source,
+        };
+        let tree = |id: Option<Oid>| id.map(|id| self.repo.find_tree(id)).transpose();
+        let (old, new) = (tree(old).map_err(read)?, tree(new).map_err(read)?);
         let mut options = DiffOptions::new();
         options.skip_binary_check(true);
         let diff = self
             .repo
-            .diff_tree_to_tree(
-                Some(&parent.tree().map_err(read)?),
-                Some(&commit.tree().map_err(read)?),
-                Some(&mut options),
-            )
+            .diff_tree_to_tree(old.as_ref(), new.as_ref(), Some(&mut options))
             .map_err(read)?;
         let mut paths: Vec<String> = diff
             .deltas()

@@ -6,7 +6,8 @@
 //! credentials (SSH key, HTTPS token) that takes; resolving a branch, tag or SHA to a
 //! [`Revision`]; reading that commit's tree. It never checks anything out and reads Git
 //! objects only, so the same revision always yields the same bytes, whatever the state of a
-//! working tree or of the branches.
+//! working tree or of the branches. Only `--worktree` reads a working tree, by writing it as
+//! a tree first (`worktree`).
 //!
 //! It does not parse YAML, judge file contents (encoding, NUL bytes) or know about teams: it
 //! reports what the tree holds (manifest files, refused entries such as symlinks, submodules)
@@ -16,10 +17,12 @@ mod error;
 mod history;
 mod remote;
 mod snapshot;
+mod worktree;
 
 pub use error::SourceError;
 pub use remote::GitAuth;
 pub use snapshot::{OverLimits, RefusedEntry, RefusedReason, Snapshot, SourceFile};
+pub use worktree::{Side, WorkingTree};
 
 use crate::config::{Limits, RepoLocation};
 use git2::{Commit, ErrorCode, Object, ObjectType, Repository};

@@ -92,6 +92,22 @@ pub(super) fn read_snapshot(
         .and_then(|id| repo.find_commit(id))
         .map_err(unreadable)?;
     let tree = commit.tree().map_err(unreadable)?;
+    // From the commit itself, so the snapshot depends on the commit id alone.
+    read_tree(repo, tree, Revision::of(&commit), limits)
+}
+
+/// Reads `tree` as the snapshot of `revision`: a commit's tree, or the working tree written
+/// as one ([`super::Source::working_tree`]).
+pub(super) fn read_tree(
+    repo: &Repository,
+    tree: Tree<'_>,
+    revision: Revision,
+    limits: &Limits,
+) -> Result<Snapshot, SourceError> {
+    let unreadable = |source| SourceError::ReadTree {
+        commit: revision.commit.clone(),
+        source,
+    };
     let mut walk = TreeWalk {
         repo,
         odb: repo.odb().map_err(unreadable)?,
@@ -116,8 +132,7 @@ pub(super) fn read_snapshot(
     walk.refused.sort_by(|a, b| a.path.cmp(&b.path));
     walk.submodules.sort();
     Ok(Snapshot {
-        // From the commit itself, so the snapshot depends on the commit id alone.
-        revision: Revision::of(&commit),
+        revision,
         files,
         entries_refused: walk.refused,
         submodules: walk.submodules,

@@ -22,6 +22,7 @@ mod admit;
 mod attach;
 mod cache;
 mod classes;
+pub mod codeowners;
 mod load;
 pub mod refs;
 mod resources;

@@ -9,7 +9,8 @@
 //!   the port would also match it (ALB has no "host is not" condition).
 //! - **Precedence** inside one listener, across every route attached to it (Gateway API,
 //!   `HTTPRouteSpec.hostnames` and `HTTPRouteRule.matches`): the most specific matching
-//!   hostname (characters of an exact hostname, then of any hostname); then an Exact path;
+//!   hostname (characters of an exact hostname, then of any hostname), each hostname's
+//!   rules together (hostnames of one length never match the same request); then an Exact path;
 //!   then regular expressions (implementation-specific; gwsync puts them before prefixes);
 //!   then the longest prefix; then a method; then the most header matches; then the most
 //!   query matches; then the oldest route, then `namespace/name`; then rule and match order.
@@ -39,6 +40,11 @@ pub const MAX_WILDCARDS_PER_RULE: usize = 5;
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) struct Precedence {
     host: (Reverse<usize>, Reverse<usize>),
+    /// The hostname itself, after its specificity: two hostnames of one length never match
+    /// the same request (exact ones differ; wildcards of one length have different
+    /// suffixes), so their order is free, and grouping each hostname's rules together keeps
+    /// them adjacent for compaction and their priorities independent of other hostnames'.
+    hostname: String,
     path: (u8, Reverse<usize>),
     method: Reverse<bool>,
     headers: Reverse<usize>,
@@ -58,6 +64,7 @@ impl Precedence {
         route: &str,
         rule: usize,
     ) -> Precedence {
+        let hostname = host.unwrap_or_default().to_string();
         let host = match host {
             Some(h) if h.starts_with('*') => (Reverse(0), Reverse(h.len())),
             Some(h) => (Reverse(h.len()), Reverse(h.len())),
@@ -70,6 +77,7 @@ impl Precedence {
         };
         Precedence {
             host,
+            hostname,
             path,
             method: Reverse(m.has_method),
             headers: Reverse(m.headers),

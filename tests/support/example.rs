@@ -94,6 +94,17 @@ impl ExampleRepo {
         self.commits += 1;
     }
 
+    /// The commit id of HEAD.
+    pub fn head(&self) -> String {
+        self.repo
+            .head()
+            .unwrap()
+            .peel_to_commit()
+            .unwrap()
+            .id()
+            .to_string()
+    }
+
     /// The current branch's name.
     pub fn branch(&self) -> String {
         self.repo.head().unwrap().shorthand().unwrap().to_string()

@@ -18,7 +18,7 @@ use serde_json::Value;
 use std::fmt::Write;
 
 /// GitHub refuses comments over 65536 characters: details stop before that.
-const MARKDOWN_BUDGET: usize = 60_000;
+pub const MARKDOWN_BUDGET: usize = 60_000;
 
 /// The AWS call a change makes (the `call` field of its JSON).
 pub fn call(operation: &Operation) -> &'static str {
@@ -57,7 +57,8 @@ pub fn summary(plan: &Plan) -> String {
     )
 }
 
-fn symbol(action: ChangeAction) -> &'static str {
+/// `+` create, `~` update, `→` move, `-` delete.
+pub fn symbol(action: ChangeAction) -> &'static str {
     match action {
         ChangeAction::Create => "+",
         ChangeAction::Update => "~",
@@ -218,7 +219,7 @@ fn json_diff(before: Option<&Value>, after: Option<&Value>) -> String {
 }
 
 /// A code fence longer than any run of backticks in the content.
-fn fence_for(content: &str) -> String {
+pub fn fence_for(content: &str) -> String {
     let longest = content.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     "`".repeat(longest.max(2) + 1)
 }
@@ -231,7 +232,7 @@ fn one_line(s: &str) -> String {
 /// exactly that text: one line; HTML escaped, so that no `<details>` or `<img>` from a path
 /// value reaches a pull-request comment; Markdown punctuation escaped, so that no link,
 /// image or emphasis can be made from a value.
-fn inline(s: &str) -> String {
+pub fn inline(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in one_line(s).chars() {
         match c {
@@ -251,11 +252,12 @@ fn inline(s: &str) -> String {
 
 /// An inline code span for a table cell: HTML and Markdown are not read inside one, so only
 /// pipes (which end the cell) and backticks (which end the span) are replaced.
-fn code(s: &str) -> String {
+pub fn code(s: &str) -> String {
     format!("`{}`", one_line(s).replace('|', "\\|").replace('`', "'"))
 }
 
-fn html(s: &str) -> String {
+/// Text for HTML (a `<summary>`): `&`, `<` and `>` escaped.
+pub fn html(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -126,6 +126,20 @@ fn a_pull_request_to_two_folders_reports_both_and_a_foreign_hostname_fails_namin
     );
     assert!(text.contains("team payments: admitted"), "{text}");
     assert!(text.ends_with("result: problems found\n"), "{text}");
+
+    // Annotations on the line of the refused hostname, for GitHub and for GitLab.
+    let (_, github) = check(&repo, &["--base", &base, "--format", "github"]);
+    assert!(
+        github.starts_with(
+            "::error title=gwsync hostname-not-granted,file=teams/orders/routes.yaml,line=12::"
+        ),
+        "{github}"
+    );
+    let (_, gitlab) = check(&repo, &["--base", &base, "--format", "gitlab"]);
+    let issues: serde_json::Value = serde_json::from_str(&gitlab).unwrap();
+    assert_eq!(issues[0]["location"]["path"], "teams/orders/routes.yaml");
+    assert_eq!(issues[0]["location"]["lines"]["begin"], 12);
+    assert_eq!(issues[0]["severity"], "critical");
 }
 
 #[test]
@@ -348,4 +362,36 @@ fn golden(name: &str, actual: &str) {
         "{} differs (run with GWSYNC_BLESS=1 to write it again, and review the diff)",
         path.display()
     );
+}
+
+/// The CI examples a team copies: valid YAML, checking against the merge base, finding their
+/// one comment by the marker the comment starts with, failing on the check's exit code.
+#[test]
+fn the_ci_examples_run_check_and_update_one_comment() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ci");
+    let marker = "<!-- gwsync-check -->";
+    for (file, base, annotations) in [
+        ("github-actions.yml", "git merge-base", "--format github"),
+        (
+            "gitlab-ci.yml",
+            "$CI_MERGE_REQUEST_DIFF_BASE_SHA",
+            "--format gitlab",
+        ),
+    ] {
+        let text = std::fs::read_to_string(examples.join(file)).unwrap();
+        let _: serde_yaml::Value =
+            serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+        for needed in [
+            "gwsync check --repo . --base",
+            base,
+            annotations,
+            "--format markdown",
+            marker,
+        ] {
+            assert!(text.contains(needed), "{file} lacks `{needed}`");
+        }
+    }
+    let (repo, base) = example();
+    let (_, markdown) = check(&repo, &["--base", &base, "--format", "markdown"]);
+    assert!(markdown.starts_with(marker));
 }

@@ -375,3 +375,66 @@ fn moved_section(check: &Check) -> String {
     }
     details("Requests of other teams that go elsewhere", &body)
 }
+
+/// Every diagnostic of the check: the revision's, then each team's.
+fn all_diagnostics(check: &Check) -> impl Iterator<Item = &crate::diagnostic::Diagnostic> {
+    check
+        .revision_diagnostics
+        .iter()
+        .chain(check.teams.iter().flat_map(|t| &t.diagnostics))
+}
+
+/// GitHub Actions workflow commands, one per diagnostic (`::error file=…,line=…::…`): each
+/// shows on the pull request's changed line. Values are escaped as the runner requires.
+pub fn github_annotations(check: &Check) -> String {
+    // Data: `%`, CR and LF; properties also `:` and `,`.
+    let data = |s: &str| {
+        s.replace('%', "%25")
+            .replace('\r', "%0D")
+            .replace('\n', "%0A")
+    };
+    let property = |s: &str| data(s).replace(':', "%3A").replace(',', "%2C");
+    let mut out = String::new();
+    for d in all_diagnostics(check) {
+        let level = match d.severity {
+            Severity::Warning => "warning",
+            Severity::Refusal | Severity::Error => "error",
+        };
+        let mut properties = vec![format!("title={}", property(&format!("gwsync {}", d.code)))];
+        if let Some(file) = &d.file {
+            properties.push(format!("file={}", property(file)));
+            properties.push(format!("line={}", d.line.unwrap_or(1)));
+        }
+        let _ = writeln!(
+            out,
+            "::{level} {}::{}",
+            properties.join(","),
+            data(&d.to_string())
+        );
+    }
+    out
+}
+
+/// A GitLab Code Quality report (JSON), one issue per diagnostic with a file: the merge
+/// request shows each on its line.
+pub fn gitlab_code_quality(check: &Check) -> String {
+    use sha2::{Digest, Sha256};
+    let issues: Vec<serde_json::Value> = all_diagnostics(check)
+        .filter_map(|d| {
+            let file = d.file.as_ref()?;
+            let text = d.to_string();
+            Some(serde_json::json!({
+                "description": text,
+                "check_name": d.code.0,
+                "fingerprint": hex::encode(Sha256::digest(text.as_bytes())),
+                "severity": match d.severity {
+                    Severity::Warning => "minor",
+                    Severity::Error => "major",
+                    Severity::Refusal => "critical",
+                },
+                "location": {"path": file, "lines": {"begin": d.line.unwrap_or(1)}},
+            }))
+        })
+        .collect();
+    serde_json::to_string_pretty(&issues).expect("JSON serialises") + "\n"
+}

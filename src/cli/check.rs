@@ -1,7 +1,7 @@
 //! `gwsync check` (a pull request: base against head) and `gwsync codeowners`.
 
 use super::{
-    CheckArgs, Cli, CliError, CodeownersArgs, PlanFormat, check_revision, load_config, open_source,
+    CheckArgs, CheckFormat, Cli, CliError, CodeownersArgs, check_revision, load_config, open_source,
 };
 use crate::check::{Inputs, compare, render};
 use crate::config::Config;
@@ -50,9 +50,11 @@ pub(super) fn run(cli: &Cli, args: &CheckArgs) -> Result<Exit, CliError> {
     print!(
         "{}",
         match args.format {
-            PlanFormat::Text => render::text(&result),
-            PlanFormat::Json => render::json(&result) + "\n",
-            PlanFormat::Markdown => render::markdown(&result),
+            CheckFormat::Text => render::text(&result),
+            CheckFormat::Json => render::json(&result) + "\n",
+            CheckFormat::Markdown => render::markdown(&result),
+            CheckFormat::Github => render::github_annotations(&result),
+            CheckFormat::Gitlab => render::gitlab_code_quality(&result),
         }
     );
     Ok(result.status().exit())

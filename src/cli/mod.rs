@@ -160,8 +160,20 @@ pub struct CheckArgs {
     /// Plan head against AWS instead of comparing it with base (needs AWS credentials).
     #[arg(long)]
     pub live: bool,
-    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
-    pub format: PlanFormat,
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+    pub format: CheckFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    Text,
+    Json,
+    /// The pull-request comment (starts with a hidden marker CI finds to update it).
+    Markdown,
+    /// GitHub Actions workflow commands: one annotation per diagnostic, on its file and line.
+    Github,
+    /// A GitLab Code Quality report: one issue per diagnostic, on its file and line.
+    Gitlab,
 }
 
 #[derive(Debug, clap::Args)]

@@ -1249,3 +1249,78 @@ async fn an_emptied_team_folder_deletes_nothing() {
         .to_string();
     assert!(reason.contains("no manifest in teams/orders/"), "{reason}");
 }
+
+/// After a merge, the commit says whether its change is live: `pending` when the daemon reads
+/// it, then `success` once its teams are in sync, or `failure` naming the refused team and
+/// why; posted to the Git host's statuses API (a local server that records the calls), with
+/// the token in the header only.
+#[tokio::test(flavor = "multi_thread")]
+async fn each_applied_commit_gets_a_commit_status() {
+    const TOKEN: &str = "ghp_status-token-for-tests";
+    let mut w = World::start().await;
+    let recorder = support::recorder::Recorder::start();
+    let port = free_port();
+    w.write_config(port, "", "");
+    let config = std::fs::read_to_string(w.config_path()).unwrap();
+    std::fs::write(
+        w.config_path(),
+        format!(
+            "{config}\n[commit_status]\nprovider = \"github\"\napi_url = \"http://127.0.0.1:{}\"\nrepository = \"acme/routes\"\ntoken_env = \"GWSYNC_TEST_STATUS_TOKEN\"\n",
+            recorder.port
+        ),
+    )
+    .unwrap();
+    let mut d = Daemon::start_on(&w, port, &[("GWSYNC_TEST_STATUS_TOKEN", TOKEN)]);
+    d.wait_ready(Duration::from_secs(60));
+    let states = |commit: &str| -> Vec<(String, String)> {
+        recorder
+            .requests()
+            .iter()
+            .filter(|r| r.path == format!("/repos/acme/routes/statuses/{commit}"))
+            .map(|r| {
+                let body = r.json();
+                (
+                    body["state"].as_str().unwrap_or_default().to_string(),
+                    body["description"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    };
+    let first = w.repo.head();
+    d.wait_until(
+        "the first commit's statuses",
+        Duration::from_secs(10),
+        || states(&first).len() == 2,
+    );
+    assert_eq!(states(&first)[0].0, "pending");
+    assert_eq!(states(&first)[1], ("success".into(), "live on AWS".into()));
+
+    // Orders claims payments' hostname: refused, and the commit says so.
+    w.repo.edit(
+        ORDERS_ROUTES,
+        r#"hostnames: ["orders.example.com"]"#,
+        r#"hostnames: ["pay.example.com"]"#,
+    );
+    w.repo.commit("orders: take pay.example.com");
+    let second = w.repo.head();
+    d.wait_until(
+        "the second commit's statuses",
+        Duration::from_secs(10),
+        || states(&second).len() == 2,
+    );
+    let (state, description) = states(&second)[1].clone();
+    assert_eq!(state, "failure");
+    assert!(
+        description.starts_with("team orders is refused"),
+        "{description}"
+    );
+    for r in recorder.requests() {
+        assert_eq!(r.method, "POST");
+        assert_eq!(
+            r.header("authorization"),
+            Some(format!("Bearer {TOKEN}").as_str())
+        );
+        assert_eq!(r.json()["context"], "gwsync");
+    }
+    assert!(!d.log().contains(TOKEN), "the token is never logged");
+}

@@ -8,6 +8,7 @@
 //! Secrets never live in the file: the HTTPS token is read from the environment variable that
 //! `repo.token_env` names, and the SSH key from the file that `repo.ssh_key` names.
 
+pub mod commit_status;
 pub mod freeze;
 pub mod permissions;
 
@@ -39,6 +40,9 @@ pub struct Config {
     pub daemon: DaemonConfig,
     /// Weekly windows in which nothing is applied unattended (`[[freeze]]`).
     pub freeze: Vec<FreezeWindow>,
+    /// Commit statuses on the Git host for each commit the daemon applies
+    /// (`[commit_status]`); None: none are posted.
+    pub commit_status: Option<commit_status::CommitStatusConfig>,
 }
 
 /// Whether AWS Secrets Manager takes this secret name: 1 to 512 characters of letters,
@@ -261,6 +265,7 @@ impl Default for Config {
             limits: Limits::default(),
             apply: ApplyConfig::default(),
             freeze: Vec::new(),
+            commit_status: None,
             daemon: DaemonConfig::default(),
         }
     }
@@ -313,6 +318,7 @@ struct RawConfig {
     daemon: RawDaemon,
     #[serde(default)]
     freeze: Vec<RawFreeze>,
+    commit_status: Option<commit_status::RawCommitStatus>,
 }
 
 #[derive(Deserialize, Default)]
@@ -520,6 +526,7 @@ impl Config {
         }
         let daemon = daemon_config(raw.daemon, &mut bad);
         let freeze = freeze_windows(raw.freeze, &mut bad);
+        let commit_status = raw.commit_status.and_then(|c| c.check(&mut bad));
         if let Some(url) = &raw.aws.endpoint_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
@@ -694,6 +701,7 @@ impl Config {
             },
             daemon,
             freeze,
+            commit_status,
         }
     }
 }
@@ -1051,6 +1059,38 @@ webhook_burst = 0
                 "daemon.drift_interval",
                 "daemon.retry_backoff",
                 "daemon.webhook_burst"
+            ]
+        );
+    }
+
+    #[test]
+    fn commit_status_takes_a_provider_a_repository_and_a_named_token() {
+        use super::commit_status::{GitHost, TokenSource};
+        let c = Config::parse(
+            "[commit_status]\nprovider = \"gitlab\"\nrepository = \"acme/routes\"\ntoken_file = \"/etc/gwsync/token\"\n",
+            "t",
+        )
+        .unwrap()
+        .commit_status
+        .unwrap();
+        assert_eq!(c.host, GitHost::GitLab);
+        assert_eq!(c.api_url, "https://gitlab.com/api/v4");
+        assert_eq!(c.token, TokenSource::File("/etc/gwsync/token".into()));
+        assert_eq!(c.context, "gwsync");
+
+        let e = Config::parse(
+            "[commit_status]\nprovider = \"bitbucket\"\napi_url = \"http://example.com\"\n",
+            "t",
+        )
+        .unwrap_err();
+        let keys: Vec<&str> = e.problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "commit_status.provider",
+                "commit_status.repository",
+                "commit_status.token_env",
+                "commit_status.api_url"
             ]
         );
     }

@@ -19,6 +19,7 @@
 //! One reconcile at a time: they run inline in this loop, and each apply takes the store's
 //! apply lock, which the CLI shares.
 
+pub mod commit_status;
 pub mod http;
 pub mod metrics;
 pub mod reconciler;

@@ -4,9 +4,11 @@
 //! into the `stalled` condition.
 //!
 //! It owns the long-lived handles (the repository, the store, the AWS clients) and what is
-//! remembered between reconciles. It does not decide when to run: that is the loop's
+//! remembered between reconciles, and posts each commit's status on the Git host when that is
+//! configured (`commit_status`). It does not decide when to run: that is the loop's
 //! (`daemon::run`) or the operator's (`gwsync sync`).
 
+use super::commit_status::{CommitStatuses, Status, after_sync};
 use crate::alb::identity;
 use crate::aws::apply::{ApplyReport, Outcome};
 use crate::aws::client::{CallObserver, Clients, RateLimits};
@@ -20,6 +22,8 @@ use crate::reconcile::sync::{DRIFT, STALLED};
 use crate::reconcile::{CheckCache, Checked, TooManyDeletions, check_incremental};
 use crate::source::{GitAuth, Revision, Source, SourceError};
 use crate::store::{EventAction, OperatorEvent, Store, StoreError, TeamRecord, TeamState};
+use crate::tenancy::PathOwner;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,6 +40,8 @@ pub enum ReconcileError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Sync(#[from] SyncError),
+    #[error(transparent)]
+    CommitStatusToken(#[from] super::commit_status::TokenError),
 }
 
 impl ReconcileError {
@@ -120,6 +126,8 @@ pub struct Reconciler {
     /// What is kept between revisions: unchanged teams are not parsed again, and only new
     /// commits are walked for route ages.
     check_cache: CheckCache,
+    /// Commit statuses on the Git host (`[commit_status]`), when configured.
+    statuses: Option<CommitStatuses>,
 }
 
 impl Reconciler {
@@ -132,6 +140,7 @@ impl Reconciler {
         let source = open_source(&config)?;
         let store = Store::open(&config.store.path).await?;
         let clients = connect(&config, observer.clone()).await;
+        let statuses = CommitStatuses::open(config.commit_status.as_ref())?;
         let mut reconciler = Reconciler {
             config,
             source,
@@ -146,6 +155,7 @@ impl Reconciler {
             ignore_freeze: None,
             look_again: false,
             check_cache: CheckCache::default(),
+            statuses,
         };
         reconciler.take_up_stall().await?;
         Ok(reconciler)
@@ -194,6 +204,9 @@ impl Reconciler {
         if config.aws != self.config.aws {
             self.clients = connect(&config, self.observer.clone()).await;
         }
+        if config.commit_status != self.config.commit_status {
+            self.statuses = CommitStatuses::open(config.commit_status.as_ref())?;
+        }
         if config.store.path != self.config.store.path {
             tracing::warn!(
                 path = %config.store.path.display(),
@@ -235,7 +248,16 @@ impl Reconciler {
                 "whole history"
             }
         );
+        let changed = self.changed_teams(&checked);
+        if let Some(statuses) = &mut self.statuses {
+            statuses
+                .post(&commit, Status::pending("gwsync is applying this commit"))
+                .await;
+        }
         let result = self.sync_locked(&checked).await;
+        if let (Some(statuses), Ok(synced)) = (&mut self.statuses, &result) {
+            statuses.post(&commit, after_sync(synced, &changed)).await;
+        }
         let retried_at_once = self.team_failures.take() == Some(0);
         self.look_again = result.as_ref().is_err_and(ReconcileError::is_busy);
         self.frozen = matches!(
@@ -291,6 +313,28 @@ impl Reconciler {
             }
         }
         result
+    }
+
+    /// The teams whose files the checked commit changes (none when it cannot tell, or when the
+    /// commit changes only the platform's files): whose state its commit status reports.
+    fn changed_teams(&self, checked: &Checked) -> BTreeSet<String> {
+        let (Some(_), Some(tenancy)) = (&self.statuses, &checked.admission.tenancy) else {
+            return BTreeSet::new();
+        };
+        let changed = self
+            .source
+            .changed_paths(&checked.revision)
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "the paths the commit changes: reporting every team");
+                Vec::new()
+            });
+        changed
+            .iter()
+            .filter_map(|path| match tenancy.owner_of(path) {
+                PathOwner::Team(i) => Some(tenancy.teams[i].name.clone()),
+                _ => None,
+            })
+            .collect()
     }
 
     async fn sync_locked(&self, checked: &Checked) -> Result<SyncResult, ReconcileError> {

@@ -9,3 +9,4 @@ pub mod certificates;
 pub mod example;
 pub mod fault_proxy;
 pub mod moto;
+pub mod recorder;

@@ -1,0 +1,310 @@
+//! Commit statuses: after a merge, the pull request's commit says whether its change is live.
+//! The daemon posts `pending` when it reads a commit, then `success` when every team whose
+//! files the commit changed is in sync, or `failure` naming the first team that is refused,
+//! failed or stalled, with its reason ([`after_sync`], pure). GitHub's statuses API and
+//! GitLab's commit status API, with a token read once from an environment variable or a file
+//! and sent only in the request's header: never logged, never in an error.
+//!
+//! A status that cannot be posted is a warning in the log: the Git host's outage never stops
+//! an apply.
+
+use crate::config::commit_status::{CommitStatusConfig, GitHost, TokenSource};
+use crate::reconcile::sync::{SyncOutcome, SyncResult};
+use crate::store::{TeamRecord, TeamState};
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+/// Longest description GitHub keeps.
+const MAX_DESCRIPTION: usize = 140;
+/// How long one post may take.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Pending,
+    Success,
+    Failure,
+}
+
+impl State {
+    fn name(self, host: GitHost) -> &'static str {
+        match (self, host) {
+            (State::Pending, _) => "pending",
+            (State::Success, _) => "success",
+            (State::Failure, GitHost::GitHub) => "failure",
+            (State::Failure, GitHost::GitLab) => "failed",
+        }
+    }
+}
+
+/// One status of one commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    pub state: State,
+    pub description: String,
+}
+
+impl Status {
+    pub fn pending(description: &str) -> Status {
+        Status {
+            state: State::Pending,
+            description: description.to_string(),
+        }
+    }
+}
+
+/// Why the token could not be read (never the token).
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("commit_status.token_env names `{0}`, which is not set")]
+    MissingEnv(String),
+    #[error("commit_status.token_file {0}: {1}")]
+    File(String, std::io::Error),
+    #[error("the commit status token is empty")]
+    Empty,
+}
+
+/// The token, kept out of every `Debug` and `Display`.
+struct Token(String);
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(<redacted>)")
+    }
+}
+
+/// Posts statuses for one repository.
+#[derive(Debug)]
+pub struct CommitStatuses {
+    config: CommitStatusConfig,
+    token: Token,
+    client: reqwest::Client,
+    /// The last status posted, by commit: the same one is not posted again.
+    last: Option<(String, Status)>,
+}
+
+impl CommitStatuses {
+    /// Reads the token; None when `config` is None.
+    pub fn open(config: Option<&CommitStatusConfig>) -> Result<Option<CommitStatuses>, TokenError> {
+        let Some(config) = config else {
+            return Ok(None);
+        };
+        let token = match &config.token {
+            TokenSource::Env(name) => {
+                std::env::var(name).map_err(|_| TokenError::MissingEnv(name.clone()))?
+            }
+            TokenSource::File(path) => std::fs::read_to_string(path)
+                .map_err(|e| TokenError::File(path.display().to_string(), e))?,
+        };
+        let token = token.trim().to_string();
+        if token.is_empty() {
+            return Err(TokenError::Empty);
+        }
+        let client = reqwest::Client::builder()
+            .timeout(TIMEOUT)
+            .user_agent(concat!("gwsync/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("an HTTP client with default TLS");
+        Ok(Some(CommitStatuses {
+            config: config.clone(),
+            token: Token(token),
+            client,
+            last: None,
+        }))
+    }
+
+    /// Posts `status` for `commit`, unless it is the one posted last; a failure is logged.
+    pub async fn post(&mut self, commit: &str, status: Status) {
+        if self
+            .last
+            .as_ref()
+            .is_some_and(|(c, s)| c == commit && *s == status)
+        {
+            return;
+        }
+        match self.send(commit, &status).await {
+            Ok(()) => self.last = Some((commit.to_string(), status)),
+            Err(why) => tracing::warn!(commit, "posting the commit status failed: {why}"),
+        }
+    }
+
+    async fn send(&self, commit: &str, status: &Status) -> Result<(), String> {
+        let c = &self.config;
+        let description: String = status.description.chars().take(MAX_DESCRIPTION).collect();
+        let state = status.state.name(c.host);
+        let request = match c.host {
+            GitHost::GitHub => self
+                .client
+                .post(format!(
+                    "{}/repos/{}/statuses/{commit}",
+                    c.api_url, c.repository
+                ))
+                .header("Accept", "application/vnd.github+json")
+                .bearer_auth(&self.token.0)
+                .json(&serde_json::json!({
+                    "state": state,
+                    "context": c.context,
+                    "description": description,
+                    "target_url": c.target_url,
+                })),
+            GitHost::GitLab => self
+                .client
+                .post(format!(
+                    "{}/projects/{}/statuses/{commit}",
+                    c.api_url,
+                    url_path_segment(&c.repository)
+                ))
+                .header("PRIVATE-TOKEN", &self.token.0)
+                .json(&serde_json::json!({
+                    "state": state,
+                    "name": c.context,
+                    "description": description,
+                    "target_url": c.target_url,
+                })),
+        };
+        let response = request
+            .send()
+            .await
+            // Without the URL: it names no secret, but the error's text is all that is needed.
+            .map_err(|e| e.without_url().to_string())?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(format!("the Git host answered {}", response.status()))
+        }
+    }
+}
+
+/// `group/name` as one path segment, as GitLab's API takes a project path.
+fn url_path_segment(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            b => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The status of a commit after its sync, for the teams whose files it changed (every team
+/// when it changed none's: a platform or tenants commit concerns them all). None: nothing new
+/// to say (the reconcile will run again).
+pub fn after_sync(result: &SyncResult, changed: &BTreeSet<String>) -> Status {
+    let failure = |description: String| Status {
+        state: State::Failure,
+        description,
+    };
+    match &result.outcome {
+        SyncOutcome::Invalid => {
+            return failure(
+                "the revision is invalid as a whole (tenants file or platform folder): see gwsync validate"
+                    .to_string(),
+            );
+        }
+        SyncOutcome::Pinned(_) => {
+            return Status::pending(
+                "not applied: a rollback's pin holds the revision (gwsync resume)",
+            );
+        }
+        SyncOutcome::Guarded(_) => {
+            return Status::pending(
+                "waiting for an operator: the plan deletes more rules than allowed",
+            );
+        }
+        SyncOutcome::Frozen(window) => {
+            return Status::pending(&format!("waiting: freeze window {window} is open"));
+        }
+        SyncOutcome::Unchanged | SyncOutcome::Applied(_) | SyncOutcome::Failed(_) => {}
+    }
+    let concerned: Vec<_> = result
+        .teams
+        .iter()
+        .filter(|t| changed.is_empty() || changed.contains(&t.team))
+        .collect();
+    let reason = |t: &TeamRecord| {
+        t.reason
+            .as_deref()
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default()
+    };
+    if let Some(t) = concerned.iter().find(|t| {
+        matches!(
+            t.state,
+            TeamState::Refused | TeamState::Failed | TeamState::Stalled
+        )
+    }) {
+        return failure(format!(
+            "team {} is {}{}",
+            t.team,
+            t.state.as_str(),
+            reason(t)
+        ));
+    }
+    if let Some(t) = concerned
+        .iter()
+        .find(|t| matches!(t.state, TeamState::Held | TeamState::Pinned))
+    {
+        return Status::pending(&format!(
+            "team {} is {}{}",
+            t.team,
+            t.state.as_str(),
+            reason(t)
+        ));
+    }
+    Status {
+        state: State::Success,
+        description: "live on AWS".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(team: &str, state: TeamState, reason: Option<&str>) -> TeamRecord {
+        TeamRecord {
+            team: team.into(),
+            state,
+            live_commit: None,
+            live_at: None,
+            wanted_commit: "c".into(),
+            files_digest: String::new(),
+            reason: reason.map(str::to_string),
+            failures: 0,
+            since: 0,
+            updated: 0,
+        }
+    }
+
+    fn result(outcome: SyncOutcome, teams: Vec<TeamRecord>) -> SyncResult {
+        SyncResult {
+            outcome,
+            plan: None,
+            held_back: Vec::new(),
+            pin_lifted: None,
+            teams,
+        }
+    }
+
+    #[test]
+    fn success_needs_every_changed_team_live_and_failure_names_the_first_that_is_not() {
+        let teams = vec![
+            record("orders", TeamState::Refused, Some("hostname not granted")),
+            record("payments", TeamState::InSync, None),
+        ];
+        let payments = BTreeSet::from(["payments".to_string()]);
+        let done = result(SyncOutcome::Unchanged, teams.clone());
+        assert_eq!(after_sync(&done, &payments).state, State::Success);
+        let everyone = after_sync(&done, &BTreeSet::new());
+        assert_eq!(everyone.state, State::Failure);
+        assert_eq!(
+            everyone.description,
+            "team orders is refused: hostname not granted"
+        );
+        let frozen = result(SyncOutcome::Frozen("release".into()), teams);
+        assert_eq!(after_sync(&frozen, &payments).state, State::Pending);
+        assert_eq!(State::Failure.name(GitHost::GitLab), "failed");
+        assert_eq!(url_path_segment("acme/routes"), "acme%2Froutes");
+    }
+}

@@ -255,7 +255,13 @@ pub fn write_budgets(out: &mut String, budgets: &[ListenerBudget]) {
     for (gateway, listeners) in by_gateway {
         let total: usize = listeners.iter().map(|b| b.rules).sum();
         let quota = listeners[0].quota;
-        let _ = writeln!(out, "  Gateway {gateway}: {total}/{quota} rules");
+        // Over 80% of the quota: a few more matches and a team is refused for the rule limit.
+        let near = if total * 10 > quota * 8 {
+            " (near the quota: aws.rules_per_load_balancer)"
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "  Gateway {gateway}: {total}/{quota} rules{near}");
         for b in listeners {
             let _ = write!(
                 out,

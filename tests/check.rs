@@ -224,6 +224,26 @@ fn a_comment_over_githubs_limit_leaves_details_out_and_says_so() {
 }
 
 #[test]
+fn a_load_balancer_near_its_rule_quota_is_called_out() {
+    let (mut repo, base) = example();
+    let config = repo.path().join(".gwsync-state/gwsync.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(&config, "[aws]\nrules_per_load_balancer = 9\n").unwrap();
+    let routes = std::fs::read_to_string(repo.path().join(PAYMENTS_ROUTES)).unwrap();
+    repo.write(PAYMENTS_ROUTES, &(routes + PAYMENTS_STATUS));
+    repo.commit("payments: status page");
+    let (code, text) = check(
+        &repo,
+        &["--base", &base, "--config", config.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("Gateway platform/public: 8/9 rules (near the quota"),
+        "{text}"
+    );
+}
+
+#[test]
 fn worktree_edits_are_seen_by_validate_check_and_explain() {
     let (repo, base) = example();
     let routes = std::fs::read_to_string(repo.path().join(PAYMENTS_ROUTES)).unwrap();

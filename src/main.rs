@@ -5,6 +5,9 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    // Output piped into `head` or `less` that closes early ends gwsync as it ends any Unix
+    // tool: by SIGPIPE, quietly (Rust ignores the signal by default, and `print!` panics).
+    sigpipe::reset();
     let cli = gwsync::cli::Cli::parse();
     gwsync::cli::init_logging(&cli);
     gwsync::cli::run(cli)

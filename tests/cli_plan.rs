@@ -180,3 +180,43 @@ fn explain_names_a_missing_gateway() {
         "{out}"
     );
 }
+
+/// `gwsync validate | head -1`: once the reader has gone, gwsync ends as a Unix tool does
+/// (by SIGPIPE, nothing on stderr), not with a panic about a broken pipe. The report is
+/// larger than a pipe's buffer (450 refused documents, each named with a long path), so gwsync is still writing.
+#[test]
+fn a_reader_that_goes_away_ends_gwsync_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::{Command, Stdio};
+    let mut repo = ExampleRepo::new();
+    for i in 0..450 {
+        repo.write(
+            &format!("teams/payments/{}-{i:03}.yaml", "a-rather-long-file-name".repeat(4)),
+            "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: broken}\nspec: {parentRefs: [{name: public, namespace: platform}], wieght: 10, hostnames: [pay.example.com]}\n",
+        );
+    }
+    repo.commit("payments: 450 broken routes");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gwsync"))
+        .args(["validate", "--repo", repo.path().to_str().unwrap()])
+        .env_remove("GWSYNC_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    // The reader is dropped here, as `head -1` exits after its line.
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!first.is_empty());
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(
+        out.status.signal(),
+        Some(13),
+        "ended by SIGPIPE: {:?}",
+        out.status
+    );
+}

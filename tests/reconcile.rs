@@ -621,8 +621,9 @@ fn observe_calls_from_nothing() -> BTreeMap<String, usize> {
 
 /// What observe costs on the converged example: tags by kind (load balancers, target
 /// groups, listeners, rules), per owned load balancer its attributes and listeners, per
-/// owned listener its rules, per HTTPS listener its certificates, per owned target group its
-/// attributes and health.
+/// owned listener its rules, per HTTPS listener its certificates. No target group's
+/// attributes or health: the example's TargetGroupConfigurations set neither attributes nor
+/// targets, so the plan has nothing to compare them with.
 fn observe_calls_converged() -> BTreeMap<String, usize> {
     calls(&[
         ("DescribeListenerCertificates", 1),
@@ -631,9 +632,7 @@ fn observe_calls_converged() -> BTreeMap<String, usize> {
         ("DescribeLoadBalancers", 1),
         ("DescribeRules", 2),
         ("DescribeTags", 4),
-        ("DescribeTargetGroupAttributes", 2),
         ("DescribeTargetGroups", 1),
-        ("DescribeTargetHealth", 2),
     ])
 }
 
@@ -2018,4 +2017,64 @@ async fn an_unresolved_backend_costs_only_its_share_on_aws() {
         .expect("the empty target group is on AWS");
     assert!(empty.targets.is_empty(), "no target: ALB answers 503");
     assert_eq!(w.gwsync(&["plan"]).0, 0, "converged");
+}
+
+/// Lean reads: a target group's attributes and registered targets are read only when its
+/// TargetGroupConfiguration sets them. Set, they are read (one call each) and the plan after
+/// the apply is empty, so they were compared; unset (the example), neither call is made.
+#[tokio::test]
+async fn target_group_details_are_read_only_where_the_repository_sets_them() {
+    let mut w = World::start().await;
+    w.repo.edit(
+        "teams/payments/target-groups.yaml",
+        "    name: payments-api\n  defaultConfiguration:\n",
+        "    name: payments-api\n  defaultConfiguration:\n    targetGroupAttributes:\n      - {key: deregistration_delay.timeout_seconds, value: \"30\"}\n    targets:\n      - {id: i-0123456789abcdef0}\n",
+    );
+    w.repo
+        .commit("payments-api: a short deregistration delay, one registered instance");
+    w.converge().await;
+    let (plan, _, reads) = w.reconcile().await;
+    assert!(plan.is_empty(), "{}", render::text(&plan));
+    assert_eq!(
+        reads.get("DescribeTargetGroupAttributes"),
+        Some(&1),
+        "{reads:?}"
+    );
+    assert_eq!(reads.get("DescribeTargetHealth"), Some(&1), "{reads:?}");
+
+    // Changed on AWS by hand: the next plan puts it back, so the read is a real one.
+    let arn = w
+        .elb
+        .describe_target_groups()
+        .send()
+        .await
+        .unwrap()
+        .target_groups()
+        .iter()
+        .find(|tg| {
+            tg.target_group_name()
+                .is_some_and(|n| n.contains("payments-api"))
+                && !tg.target_group_name().unwrap().contains("canary")
+        })
+        .and_then(|tg| tg.target_group_arn().map(str::to_string))
+        .expect("payments-api's target group");
+    w.elb
+        .modify_target_group_attributes()
+        .target_group_arn(&arn)
+        .attributes(
+            sdk::TargetGroupAttribute::builder()
+                .key("deregistration_delay.timeout_seconds")
+                .value("300")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let (plan, _, _) = w.reconcile().await;
+    assert_eq!(
+        operations(&plan),
+        calls(&[("ModifyTargetGroupAttributes", 1)]),
+        "{}",
+        render::text(&plan)
+    );
 }

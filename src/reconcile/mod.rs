@@ -35,7 +35,7 @@ pub use checked::{
 use crate::aws::AwsIds;
 use crate::aws::client::Clients;
 use crate::aws::error::AwsError;
-use crate::aws::observe::{find_certificates, observe, resolve_certificates};
+use crate::aws::observe::{find_certificates, observe_for, resolve_certificates};
 use crate::aws::secrets::{named_secrets, read_credentials, resolve_credentials};
 use crate::plan::{HeldBack, Observed, Plan, TeamKept, diff};
 use crate::source::{Revision, Snapshot, SourceFile};
@@ -106,7 +106,7 @@ pub async fn live_plan(
     held: &BTreeMap<String, TeamKept>,
     rules_quota: usize,
 ) -> Result<LivePlan, AwsError> {
-    let (observed, mut ids) = observe(clients, instance_id).await?;
+    let (observed, mut ids) = observe_for(clients, instance_id, &translation.stack).await?;
     let mut desired = translation.stack.clone();
     let mut held_back = Vec::new();
 

@@ -38,8 +38,10 @@
 //! one DescribeLoadBalancerAttributes and one DescribeListeners; per owned listener one
 //! DescribeRules (400 rules a page, more than any listener holds), per HTTPS listener one
 //! DescribeListenerCertificates; per owned target group one DescribeTargetGroupAttributes
-//! and one DescribeTargetHealth. Calls run one after another, each after a rate-limit
-//! permit.
+//! and one DescribeTargetHealth, for a plan ([`observe_for`]) only where the desired state
+//! sets attributes or targets (the diff compares nothing else: an attribute key the desired
+//! state does not set is left as it is, and no desired targets means registration is left to
+//! others). Calls run one after another, each after a rate-limit permit.
 
 mod certificates;
 mod describe;
@@ -67,8 +69,55 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Tags by ARN, as DescribeTags returns them.
 type TagMap = BTreeMap<String, BTreeMap<String, String>>;
 
-/// Reads every resource that `instance_id` owns, in the model's shape, and where each is.
+/// Which owned target groups' attributes and registered targets are read.
+#[derive(Clone, Copy)]
+enum Details<'a> {
+    All,
+    /// Those whose counterpart in this desired state sets attributes or targets.
+    WantedBy(&'a Stack),
+}
+
+impl Details<'_> {
+    fn attributes(&self, gateway: &str, backend: &str) -> bool {
+        self.wanted(gateway, backend, |tg| !tg.attributes.is_empty())
+    }
+
+    fn targets(&self, gateway: &str, backend: &str) -> bool {
+        self.wanted(gateway, backend, |tg| !tg.targets.is_empty())
+    }
+
+    fn wanted(&self, gateway: &str, backend: &str, sets: impl Fn(&TargetGroup) -> bool) -> bool {
+        match self {
+            Details::All => true,
+            Details::WantedBy(desired) => desired
+                .load_balancer(gateway)
+                .and_then(|lb| lb.target_groups.iter().find(|tg| tg.backend == backend))
+                .is_some_and(sets),
+        }
+    }
+}
+
+/// Reads every resource that `instance_id` owns, in the model's shape, and where each is
+/// (every target group's attributes and targets included: for `explain --live` and tests).
 pub async fn observe(clients: &Clients, instance_id: &str) -> Result<(Observed, AwsIds), AwsError> {
+    observe_with(clients, instance_id, Details::All).await
+}
+
+/// [`observe`] for a plan towards `desired`: target group attributes and targets are read
+/// only where `desired` sets them, which is all the diff compares.
+pub async fn observe_for(
+    clients: &Clients,
+    instance_id: &str,
+    desired: &Stack,
+) -> Result<(Observed, AwsIds), AwsError> {
+    observe_with(clients, instance_id, Details::WantedBy(desired)).await
+}
+
+async fn observe_with(
+    clients: &Clients,
+    instance_id: &str,
+    details: Details<'_>,
+) -> Result<(Observed, AwsIds), AwsError> {
     let mut ids = AwsIds::default();
     let lbs = LoadBalancers::read(clients, instance_id).await?;
     let tgs = TargetGroups::read(clients, instance_id, &mut ids).await?;
@@ -88,7 +137,7 @@ pub async fn observe(clients: &Clients, instance_id: &str) -> Result<(Observed, 
             .load_balancer(clients, gateway, lb, &lbs.tags, &listeners)
             .await?;
     }
-    assembly.target_groups(clients, &tgs).await?;
+    assembly.target_groups(clients, &tgs, details).await?;
     let Assembly {
         ids,
         stack,
@@ -446,6 +495,7 @@ impl Assembly<'_> {
         &mut self,
         clients: &Clients,
         tgs: &TargetGroups,
+        details: Details<'_>,
     ) -> Result<(), AwsError> {
         let mut models: BTreeMap<&str, Vec<TargetGroup>> = BTreeMap::new();
         for (arn, (gateway, backend, tg)) in &tgs.owned {
@@ -457,8 +507,14 @@ impl Assembly<'_> {
             {
                 continue;
             }
-            let attributes = describe_tg_attributes(clients, arn).await?;
-            let targets = describe_targets(clients, arn).await?;
+            let attributes = match details.attributes(gateway, backend) {
+                true => describe_tg_attributes(clients, arn).await?,
+                false => BTreeMap::new(),
+            };
+            let targets = match details.targets(gateway, backend) {
+                true => describe_targets(clients, arn).await?,
+                false => Vec::new(),
+            };
             models.entry(gateway).or_default().push(target_group_model(
                 backend,
                 tg,

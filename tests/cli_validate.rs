@@ -149,3 +149,55 @@ fn validate_reads_a_remote_by_url() {
     );
     assert!(stdout.contains("result: ok"));
 }
+
+/// `gwsync --version`: the release, the commit it was built from, the build date and the
+/// Gateway API version whose schema it reads.
+#[test]
+fn the_version_names_the_commit_the_date_and_the_gateway_api_version() {
+    let out = gwsync(&["--version"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with(concat!("gwsync ", env!("CARGO_PKG_VERSION"), " (commit ")),
+        "{text}"
+    );
+    assert!(text.contains(", built 20"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "Gateway API {}",
+            gwsync::manifest::GATEWAY_API_VERSION
+        )),
+        "{text}"
+    );
+}
+
+/// Every flag and argument of every command says what it does, and every command's help
+/// ends with examples.
+#[test]
+fn every_flag_has_help_and_every_command_has_examples() {
+    use clap::CommandFactory;
+    let cli = gwsync::cli::Cli::command();
+    let mut missing = Vec::new();
+    for command in cli.get_subcommands() {
+        for arg in command.get_arguments() {
+            let id = arg.get_id().as_str();
+            if arg.get_help().is_none() && id != "help" && id != "version" {
+                missing.push(format!("{} --{id}", command.get_name()));
+            }
+        }
+        let examples = command
+            .get_after_help()
+            .map(|h| h.to_string())
+            .unwrap_or_default();
+        if !examples.contains("Examples:") {
+            missing.push(format!("{}: no examples", command.get_name()));
+        }
+    }
+    for arg in cli.get_arguments() {
+        let id = arg.get_id().as_str();
+        if arg.get_help().is_none() && id != "help" && id != "version" {
+            missing.push(format!("--{id}"));
+        }
+    }
+    assert!(missing.is_empty(), "without help: {missing:#?}");
+}

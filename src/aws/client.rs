@@ -273,9 +273,10 @@ impl Clients {
 /// error with another code, e.g. `LoadBalancerNotFound`, will not.)
 fn worth_another_round<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> bool {
     match error {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            true
-        }
+        SdkError::TimeoutError(_) | SdkError::ResponseError(_) => true,
+        // A connection that failed or timed out may work later; missing credentials and
+        // other failures before anything was sent will not.
+        SdkError::DispatchFailure(e) => e.is_io() || e.is_timeout(),
         SdkError::ServiceError(e) => {
             e.raw().status().is_server_error()
                 || e.raw().status().as_u16() == 429

@@ -25,10 +25,14 @@ impl CallError {
     {
         let code = error.code().map(str::to_string);
         // Service errors carry AWS's message; the others (timeouts, connection failures,
-        // missing credentials) are described by their cause chain.
+        // missing credentials) are described by their first and last cause, in one short
+        // line; the whole chain is logged at debug (`-vv`).
         let message = match error.message() {
             Some(m) => m.to_string(),
-            None => DisplayErrorContext(error).to_string(),
+            None => {
+                tracing::debug!(operation, error = %DisplayErrorContext(error), "call failed");
+                short_cause(error)
+            }
         };
         CallError {
             operation,
@@ -41,6 +45,44 @@ impl CallError {
     pub fn is(&self, code: &str) -> bool {
         self.code.as_deref() == Some(code)
     }
+}
+
+/// Longest cause kept in a [`CallError`]'s message.
+const MAX_CAUSE: usize = 200;
+
+/// `outermost: innermost` of an error's chain (the SDK's middle layers say the same again,
+/// some in their Debug form), cut at [`MAX_CAUSE`] characters; for missing credentials,
+/// with where gwsync looks for them.
+fn short_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let top = error.to_string();
+    let mut root = None;
+    let mut source = error.source();
+    while let Some(s) = source {
+        root = Some(s.to_string());
+        source = s.source();
+    }
+    // One line: a cause that lists its attempts keeps its first line.
+    let root = root.map(|r| {
+        r.lines()
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches("Attempted:")
+            .trim()
+            .to_string()
+    });
+    let mut text = match root {
+        Some(root) if !root.is_empty() && root != top => format!("{top}: {root}"),
+        _ => top,
+    };
+    if text.chars().count() > MAX_CAUSE {
+        text = text.chars().take(MAX_CAUSE).collect::<String>() + "…";
+    }
+    if text.to_ascii_lowercase().contains("credential") {
+        text.push_str(
+            " (gwsync finds AWS credentials as the AWS CLI does: the EC2 instance profile, aws.profile or AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; -vv shows every provider tried)",
+        );
+    }
+    text
 }
 
 impl fmt::Display for CallError {

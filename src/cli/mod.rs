@@ -21,9 +21,23 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+/// `gwsync --version`: the release, the commit and date it was built from, and the Gateway
+/// API version whose schema it reads (`manifest::GATEWAY_API_VERSION`; `concat!` takes
+/// literals only, and a test holds the two together).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("GWSYNC_GIT_COMMIT"),
+    ", built ",
+    env!("GWSYNC_BUILD_DATE"),
+    "; Gateway API ",
+    "v1.5.1",
+    ")"
+);
+
 /// gwsync: GitOps from Gateway API YAML in Git to AWS Application Load Balancers.
 #[derive(Debug, Parser)]
-#[command(name = "gwsync", version, about)]
+#[command(name = "gwsync", version = VERSION, about)]
 pub struct Cli {
     /// Configuration file. Without this flag, /etc/gwsync/gwsync.toml is read when it exists.
     #[arg(long, global = true, env = "GWSYNC_CONFIG")]
@@ -69,44 +83,71 @@ pub enum Command {
     ///
     /// Exit codes: 0 every team admitted with no error; 1 some team refused or some
     /// reference unresolved; 2 the revision as a whole or the invocation is invalid.
+    #[command(
+        after_help = "Examples:\n  gwsync validate --repo . --team payments\n  gwsync validate --repo . --worktree\n  gwsync validate --rev main --format json"
+    )]
     Validate(ValidateArgs),
     /// Compute the changes that take AWS to the configuration a revision asks for.
     ///
     /// Exit codes: 0 no changes, 1 changes, 2 error. With --offline: the desired
     /// configuration per Gateway, without contacting AWS (exit codes as for validate).
+    #[command(
+        after_help = "Examples:\n  gwsync plan --offline --repo .\n  gwsync plan --format markdown\n  gwsync plan --out plan.json && gwsync apply --plan plan.json"
+    )]
     Plan(PlanArgs),
     /// Plan, show the plan, and apply it after confirmation (or --auto-approve).
     ///
     /// Exit codes: 0 applied (or nothing to do), 1 some changes failed (the next run
     /// converges), 2 nothing applied (invalid revision, stale saved plan, deletion guard,
     /// no confirmation).
+    #[command(
+        after_help = "Examples:\n  gwsync apply\n  gwsync apply --auto-approve --rev 7a374ee\n  gwsync apply --plan plan.json"
+    )]
     Apply(ApplyArgs),
     /// The revisions gwsync has read and applied, newest first, from the state database.
+    #[command(
+        after_help = "Examples:\n  gwsync history\n  gwsync history --team payments --limit 5\n  gwsync history --format json"
+    )]
     History(HistoryArgs),
     /// Go back to a recorded revision (every team, or one with --team), from the state
     /// database: no Git needed for a full rollback. Pins the result: `apply` does not roll
     /// forward until a new commit arrives or `gwsync resume`.
+    #[command(
+        after_help = "Examples:\n  gwsync rollback --to 7a374ee\n  gwsync rollback --to 7a374ee --team payments\n  gwsync rollback --to 7a374ee --auto-approve"
+    )]
     Rollback(RollbackArgs),
     /// Lift a rollback's pin.
+    #[command(after_help = "Examples:\n  gwsync resume")]
     Resume(ResumeArgs),
     /// Keep one team at what is live on AWS while every other team moves on: its rules stay
     /// as they are across any number of new commits, until `gwsync release --team`.
+    #[command(
+        after_help = "Examples:\n  gwsync hold --team payments --reason \"incident 4711\"\n  gwsync status"
+    )]
     Hold(HoldArgs),
     /// Lift a team's hold: the next apply brings it to the tracked revision.
+    #[command(after_help = "Examples:\n  gwsync release --team payments")]
     Release(ReleaseArgs),
     /// Tracked and applied revisions, the pin, holds, raised conditions (stalled, drift,
     /// guarded), and each team's state.
     ///
     /// Exit codes: 0; with --check, 1 when anything wants attention.
+    #[command(
+        after_help = "Examples:\n  gwsync status\n  gwsync status --check\n  gwsync status --format json"
+    )]
     Status(StatusArgs),
     /// One recorded revision: each team's verdict and problems, and its applies with their
     /// plans and reports.
+    #[command(after_help = "Examples:\n  gwsync show 7a374ee\n  gwsync show 7a374ee --format json")]
     Show(ShowArgs),
     /// Run the reconciler as a service: poll and watch the repository, apply every new
     /// commit, check for drift, serve /healthz, /readyz, /metrics, /status and the webhook.
     ///
     /// Stops cleanly on SIGTERM (after the apply in flight); SIGHUP reloads the
     /// configuration. Exit code 0 after a clean stop, 2 when it cannot start.
+    #[command(
+        after_help = "Examples:\n  gwsync run --config /etc/gwsync/gwsync.toml\n  systemctl reload gwsync    # SIGHUP: read the configuration again"
+    )]
     Run(RunArgs),
     /// Run one reconcile now, as the daemon does on each trigger: fetch, check, apply
     /// without asking (the deletion guard still holds), record. Failed applies are retried
@@ -114,11 +155,17 @@ pub enum Command {
     ///
     /// Exit codes: 0 converged (or held by a pin), 1 changes failed, 2 nothing applied
     /// (invalid revision, deletion guard, unreachable repository).
+    #[command(
+        after_help = "Examples:\n  gwsync sync\n  gwsync sync --once\n  gwsync sync --ignore-freeze \"hotfix INC-42\""
+    )]
     Sync(SyncArgs),
     /// Answer which rule of which listener takes a request, and what happens to it.
     ///
     /// Evaluates with ALB's own matching rules against the configuration computed from
     /// the revision (--offline). Exit code 0 when every request was answered, 2 otherwise.
+    #[command(
+        after_help = "Examples:\n  gwsync explain --offline --repo . --gateway platform/public --url https://pay.example.com/api\n  gwsync explain --live --gateway platform/public --url https://pay.example.com/api -H 'x-beta: 1'\n  gwsync explain --offline --repo . --worktree --base origin/main --gateway platform/public --url https://api.example.com/orders"
+    )]
     Explain(ExplainArgs),
     /// What a pull request does: the files it changes and whose they are, each team it
     /// concerns admitted at head, the rules it adds, changes and removes, requests of other
@@ -126,10 +173,39 @@ pub enum Command {
     ///
     /// Exit codes: 0 every team the change concerns is admitted without error, 1 some is
     /// refused or has an error, 2 the invocation or the head revision is invalid.
+    #[command(
+        after_help = "Examples:\n  gwsync check --repo . --base \"$(git merge-base origin/main HEAD)\"\n  gwsync check --repo . --base origin/main --worktree\n  gwsync check --repo . --base origin/main --format markdown > comment.md"
+    )]
     Check(CheckArgs),
     /// Print the CODEOWNERS file the tenants file implies: each team owns its folder, the
     /// platform the tenants file, its folder and `.github/`.
+    #[command(after_help = "Examples:\n  gwsync codeowners --repo . > .github/CODEOWNERS")]
     Codeowners(CodeownersArgs),
+    /// Print the shell completion script for bash, zsh, fish, elvish or PowerShell.
+    #[command(
+        after_help = "Examples:\n  gwsync completions bash > /etc/bash_completion.d/gwsync\n  gwsync completions zsh > \"${fpath[1]}/_gwsync\"\n  gwsync completions fish > ~/.config/fish/completions/gwsync.fish"
+    )]
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff), or write one page per command into a directory.
+    #[command(
+        after_help = "Examples:\n  gwsync man | man -l -\n  gwsync man --out-dir /usr/share/man/man1"
+    )]
+    Man(ManArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ManArgs {
+    /// Write `gwsync.1` and one `gwsync-COMMAND.1` per command here instead of printing
+    /// `gwsync.1`.
+    #[arg(long)]
+    pub out_dir: Option<PathBuf>,
 }
 
 /// Which revision to read: the same flags for every command that reads one.
@@ -160,6 +236,7 @@ pub struct CheckArgs {
     /// Plan head against AWS instead of comparing it with base (needs AWS credentials).
     #[arg(long)]
     pub live: bool,
+    /// Output: text for a terminal, JSON, the pull-request comment, or annotations.
     #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
     pub format: CheckFormat,
 }
@@ -189,6 +266,7 @@ pub struct PlanArgs {
     /// Show the desired configuration computed from the revision, without contacting AWS.
     #[arg(long)]
     pub offline: bool,
+    /// Output: text for a terminal, JSON (what `apply --plan` takes), or Markdown.
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
     /// Also save the plan (JSON) for `gwsync apply --plan FILE`.
@@ -215,8 +293,10 @@ pub struct RollbackArgs {
     pub team: Option<String>,
     #[command(flatten)]
     pub revision: RevisionArgs,
+    /// Apply the rollback's plan without asking (needed without a terminal).
     #[arg(long)]
     pub auto_approve: bool,
+    /// Apply even when the plan deletes more listener rules than `apply.max_rule_deletions`.
     #[arg(long)]
     pub allow_deletes: bool,
 }
@@ -259,6 +339,7 @@ pub struct SyncArgs {
 pub struct StatusArgs {
     #[command(flatten)]
     pub revision: RevisionArgs,
+    /// Output: text for a terminal, or JSON.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
     /// Exit 1 when anything wants attention: a team not in sync (refused, failed, stalled,
@@ -273,8 +354,10 @@ pub struct HistoryArgs {
     /// Only revisions with this team's snapshot, and only its verdict.
     #[arg(long)]
     pub team: Option<String>,
+    /// How many revisions to show, newest first.
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
+    /// Output: text for a terminal, or JSON.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
 }
@@ -283,6 +366,7 @@ pub struct HistoryArgs {
 pub struct ShowArgs {
     /// A commit, or a unique prefix of at least 4 characters.
     pub revision: String,
+    /// Output: text for a terminal, or JSON.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
 }
@@ -338,6 +422,7 @@ pub struct ExplainArgs {
         required_unless_present = "requests"
     )]
     pub url: Option<String>,
+    /// The request's method (compared case-sensitively, as ALB does).
     #[arg(long, default_value = "GET", requires = "url")]
     pub method: String,
     /// A request header, `Name: value` (repeatable). A Host header is what host matching sees.
@@ -346,6 +431,7 @@ pub struct ExplainArgs {
     /// A YAML or JSON list of `{url, method, headers: {name: value}}`, answered in order.
     #[arg(long)]
     pub requests: Option<PathBuf>,
+    /// Output: text for a terminal, or JSON.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
 }
@@ -361,6 +447,7 @@ pub struct ValidateArgs {
     /// Report only this team (and anything that refuses the whole revision).
     #[arg(long)]
     pub team: Option<String>,
+    /// Output: text for a terminal, or JSON.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
 }
@@ -382,13 +469,55 @@ pub fn init_logging(cli: &Cli) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // Colour only for a person at a terminal: never into a file or the journal, never when
+    // NO_COLOR is set (https://no-color.org).
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     match cli.log_format {
         LogFormat::Human => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
+}
+
+/// `gwsync completions SHELL`: clap_complete's script for the whole command line.
+fn completions(args: &CompletionsArgs) -> Result<Exit, CliError> {
+    let mut command = <Cli as clap::CommandFactory>::command();
+    clap_complete::generate(args.shell, &mut command, "gwsync", &mut std::io::stdout());
+    Ok(Exit::Clean)
+}
+
+/// `gwsync man`: clap_mangen's pages: `gwsync.1` on stdout, or with `--out-dir` that page
+/// and `gwsync-COMMAND.1` for every command, as a package installs them.
+fn man_pages(args: &ManArgs) -> Result<Exit, CliError> {
+    let command = <Cli as clap::CommandFactory>::command();
+    let io = |context: String| move |source| CliError::Io { context, source };
+    let render = |command: clap::Command| -> std::io::Result<Vec<u8>> {
+        let mut page = Vec::new();
+        clap_mangen::Man::new(command).render(&mut page)?;
+        Ok(page)
+    };
+    let Some(dir) = &args.out_dir else {
+        let page = render(command).map_err(io("rendering the manual page".to_string()))?;
+        std::io::Write::write_all(&mut std::io::stdout(), &page)
+            .map_err(io("writing the manual page".to_string()))?;
+        return Ok(Exit::Clean);
+    };
+    let pages = std::iter::once(("gwsync".to_string(), command.clone())).chain(
+        command.get_subcommands().map(|sub| {
+            let name = format!("gwsync-{}", sub.get_name());
+            (name.clone(), sub.clone().display_name(name))
+        }),
+    );
+    for (name, page) in pages {
+        let path = dir.join(format!("{name}.1"));
+        let text = render(page).map_err(io(format!("rendering {name}.1")))?;
+        std::fs::write(&path, text).map_err(io(format!("writing {}", path.display())))?;
+    }
+    Ok(Exit::Clean)
 }
 
 /// Runs a command and turns its outcome into the process exit code.
@@ -408,6 +537,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Explain(args) => explain::run(&cli, args),
         Command::Check(args) => check::run(&cli, args),
         Command::Codeowners(args) => check::codeowners(&cli, args),
+        Command::Completions(args) => completions(args),
+        Command::Man(args) => man_pages(args),
         Command::Run(_) => daemon::run(&cli),
         Command::Sync(args) => daemon::sync(&cli, args),
     };

@@ -31,6 +31,9 @@ pub use tenants::TenantsSpec;
 
 /// The API group of the Gateway API kinds.
 pub const GATEWAY_API_GROUP: &str = "gateway.networking.k8s.io";
+/// The Gateway API release whose schema gwsync reads: the one the `gateway-api` crate (0.22)
+/// is generated from.
+pub const GATEWAY_API_VERSION: &str = "v1.5.1";
 /// The API group of gwsync's own kinds.
 pub const GWSYNC_GROUP: &str = "gwsync.dev";
 

@@ -2078,3 +2078,31 @@ async fn target_group_details_are_read_only_where_the_repository_sets_them() {
         render::text(&plan)
     );
 }
+
+/// `apply` prints each change as it completes (one line each, in the order applied), then
+/// the summary once; the plan before it listed the same number of changes.
+#[tokio::test]
+async fn apply_streams_one_line_per_change_then_the_summary() {
+    let w = World::start().await;
+    let (code, stdout, stderr) = w.gwsync(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    // `Plan: 12 to create, 1 to update, 0 to move, 0 to delete.`
+    let changes: usize = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Plan: "))
+        .expect("the plan's summary")
+        .split(' ')
+        .filter_map(|n| n.parse::<usize>().ok())
+        .sum();
+    let after_plan = &stdout[stdout.find("Plan: ").unwrap()..];
+    let done: Vec<&str> = after_plan
+        .lines()
+        .filter(|l| l.starts_with("  done "))
+        .collect();
+    assert_eq!(done.len(), changes, "{stdout}");
+    assert!(
+        stdout.trim_end().ends_with("0 failed, 0 not attempted."),
+        "the summary comes last: {stdout}"
+    );
+    assert_eq!(stdout.matches("Apply succeeded").count(), 1, "{stdout}");
+}

@@ -56,6 +56,7 @@ pub(super) fn sync(cli: &Cli, args: &SyncArgs) -> Result<Exit, CliError> {
         let mut reconciler = Reconciler::open(config, super::record::actor(), None).await?;
         // A manual sync is the operator's "try again": a stalled revision is retried.
         reconciler.unstall().await?;
+        reconciler.report_progress(super::live::print_progress);
         if let Some(reason) = &args.ignore_freeze {
             reconciler.ignore_freeze(reason.clone());
         }
@@ -128,8 +129,9 @@ fn teams_report(result: &SyncResult, code: Exit) -> Exit {
 fn report(commit: &str, outcome: &SyncOutcome) -> Exit {
     let short = short(commit);
     match outcome {
+        // Each change was printed as it completed (`live::print_progress`).
         SyncOutcome::Applied(report) => {
-            print!("{}", report.render());
+            println!("{}", report.summary());
             CONVERGED
         }
         SyncOutcome::Unchanged => {
@@ -151,7 +153,7 @@ fn report(commit: &str, outcome: &SyncOutcome) -> Exit {
             NOTHING_APPLIED
         }
         SyncOutcome::Failed(report) => {
-            print!("{}", report.render());
+            println!("{}", report.summary());
             FAILED
         }
         SyncOutcome::Frozen(window) => {

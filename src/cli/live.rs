@@ -4,7 +4,7 @@
 
 use super::{ApplyArgs, Cli, CliError, PlanArgs, PlanFormat, check_revision, load_config};
 use crate::alb::Stack;
-use crate::aws::apply::ApplyReport;
+use crate::aws::apply::{ApplyReport, Progress};
 use crate::aws::client::{Clients, RateLimits};
 use crate::aws::observe::observe;
 use crate::config::Config;
@@ -186,6 +186,7 @@ async fn apply_locked(
     // The operator approved what the guard would have held: the condition is settled.
     store.clear_condition(GUARDED).await?;
     let mut ids = live.ids;
+    let mut progress = print_progress;
     let outcome = execute(
         config,
         store,
@@ -197,6 +198,7 @@ async fn apply_locked(
             kind: "sync",
             actor: &actor,
         },
+        &mut progress,
     )
     .await?;
     teams::record(
@@ -212,12 +214,25 @@ async fn apply_locked(
         store.clear_condition(STALLED).await?;
         store.clear_condition(DRIFT).await?;
     }
-    print!("{}", outcome.render());
+    println!("{}", outcome.summary());
     Ok(if outcome.succeeded() {
         NO_CHANGES
     } else {
         CHANGES
     })
+}
+
+/// Prints a change as soon as it completes (`apply`, `rollback`, `sync`): with its count,
+/// `[7/16] done create …`, at a terminal; the line alone otherwise, so that a log keeps
+/// every line in order. The summary follows the last one.
+pub(super) fn print_progress(progress: Progress<'_>) {
+    let line = progress.result.line();
+    let line = crate::diagnostic::printable(&line);
+    if std::io::stdout().is_terminal() {
+        println!("[{}/{}] {line}", progress.done, progress.total);
+    } else {
+        println!("  {line}");
+    }
 }
 
 /// A plan saved by `plan --out`, read from `path` and checked against the revision and the

@@ -86,6 +86,7 @@ async fn apply_rollback(
         return Ok(true);
     }
     let mut ids = rollback.live.ids.clone();
+    let mut progress = super::live::print_progress;
     let outcome = execute(
         config,
         store,
@@ -97,9 +98,10 @@ async fn apply_rollback(
             kind: "rollback",
             actor: &record::actor(),
         },
+        &mut progress,
     )
     .await?;
-    print!("{}", outcome.render());
+    println!("{}", outcome.summary());
     Ok(outcome.succeeded())
 }
 

@@ -10,7 +10,7 @@
 
 use super::commit_status::{CommitStatuses, Status, after_sync};
 use crate::alb::identity;
-use crate::aws::apply::{ApplyReport, Outcome};
+use crate::aws::apply::{ApplyReport, Outcome, Progress};
 use crate::aws::client::{CallObserver, Clients, RateLimits};
 use crate::config::Config;
 use crate::plan::{Plan, render};
@@ -128,6 +128,9 @@ pub struct Reconciler {
     check_cache: CheckCache,
     /// Commit statuses on the Git host (`[commit_status]`), when configured.
     statuses: Option<CommitStatuses>,
+    /// Hears about each change of a sync as it completes: nothing for the daemon (its log
+    /// has every change), printed by `gwsync sync`.
+    on_progress: fn(Progress<'_>),
 }
 
 impl Reconciler {
@@ -156,6 +159,7 @@ impl Reconciler {
             look_again: false,
             check_cache: CheckCache::default(),
             statuses,
+            on_progress: |_| {},
         };
         reconciler.take_up_stall().await?;
         Ok(reconciler)
@@ -180,6 +184,11 @@ impl Reconciler {
             _ => {}
         }
         Ok(())
+    }
+
+    /// Tells `on_progress` about each change of the syncs from now on (`gwsync sync`).
+    pub fn report_progress(&mut self, on_progress: fn(Progress<'_>)) {
+        self.on_progress = on_progress;
     }
 
     pub fn config(&self) -> &Config {
@@ -339,6 +348,7 @@ impl Reconciler {
 
     async fn sync_locked(&self, checked: &Checked) -> Result<SyncResult, ReconcileError> {
         record::lock(&self.store, &self.actor).await?;
+        let mut progress = self.on_progress;
         let result = sync(
             &self.config,
             &self.store,
@@ -346,6 +356,7 @@ impl Reconciler {
             checked,
             &self.actor,
             self.ignore_freeze.as_deref(),
+            &mut progress,
         )
         .await;
         record::unlock(&self.store).await?;
@@ -493,6 +504,7 @@ impl Reconciler {
                     kind: "heal",
                     actor: &self.actor,
                 },
+                &mut |_: Progress<'_>| {},
             )
             .await;
             record::unlock(&self.store).await?;

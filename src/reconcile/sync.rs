@@ -12,7 +12,7 @@ use super::refusal::{Refusal, TooManyDeletions};
 use super::teams::{self, Applied};
 use super::{Checked, Effective, LivePlan, last_good, live_plan};
 use crate::aws::AwsIds;
-use crate::aws::apply::{ApplyReport, apply};
+use crate::aws::apply::{ApplyReport, OnProgress, apply_with_progress};
 use crate::aws::client::Clients;
 use crate::aws::error::AwsError;
 use crate::config::{Config, freeze};
@@ -120,7 +120,8 @@ pub struct ApplyRecord<'a> {
 }
 
 /// Runs `plan` and records it as one apply (started before the first call, finished with its
-/// report), so an interrupted apply stays visible as unfinished.
+/// report), so an interrupted apply stays visible as unfinished; `progress` hears about each
+/// change as it completes.
 pub async fn execute(
     config: &Config,
     store: &Store,
@@ -128,6 +129,7 @@ pub async fn execute(
     plan: &Plan,
     ids: &mut AwsIds,
     record: ApplyRecord<'_>,
+    progress: OnProgress<'_>,
 ) -> Result<ApplyReport, StoreError> {
     let id = store
         .begin_apply(
@@ -138,7 +140,7 @@ pub async fn execute(
             now(),
         )
         .await?;
-    let report = apply(clients, plan, ids, &config.instance_id).await;
+    let report = apply_with_progress(clients, plan, ids, &config.instance_id, progress).await;
     let json = serde_json::to_string(&report).expect("the apply report serialises");
     store
         .finish_apply(id, &json, report.succeeded(), now())
@@ -221,6 +223,7 @@ pub async fn sync(
     checked: &Checked,
     actor: &str,
     ignore_freeze: Option<&str>,
+    progress: OnProgress<'_>,
 ) -> Result<SyncResult, SyncError> {
     let mut result = SyncResult {
         outcome: SyncOutcome::Invalid,
@@ -279,7 +282,7 @@ pub async fn sync(
             kind: "sync",
             actor,
         };
-        execute(config, store, clients, &plan, &mut ids, record).await?
+        execute(config, store, clients, &plan, &mut ids, record, progress).await?
     };
     result.teams = teams::record(
         config,

@@ -141,39 +141,14 @@ impl ApplyReport {
     pub fn render(&self) -> String {
         format!("{self}\n")
     }
-}
 
-impl fmt::Display for ApplyReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for r in &self.results {
-            let action = match r.action {
-                ChangeAction::Create => "create",
-                ChangeAction::Update => "update",
-                ChangeAction::Move => "move",
-                ChangeAction::Delete => "delete",
-            };
-            let (label, detail) = match &r.outcome {
-                Outcome::Done => ("done", String::new()),
-                Outcome::AlreadyExists => ("exists", " (already there, not created again)".into()),
-                Outcome::Failed(message) => ("FAILED", format!(": {message}")),
-                Outcome::Skipped => (
-                    "skipped",
-                    " (not attempted: a change it depends on failed)".into(),
-                ),
-            };
-            let about = r
-                .about
-                .as_deref()
-                .map(|a| format!(" ({a})"))
-                .unwrap_or_default();
-            writeln!(f, "  {label:<8} {action:<7} {}{about}{detail}", r.address)?;
-        }
+    /// The last line of [`ApplyReport::render`]: how many changes did what.
+    pub fn summary(&self) -> String {
         let done = self.count(|o| *o == Outcome::Done);
         let exists = self.count(|o| *o == Outcome::AlreadyExists);
         let failed = self.count(|o| matches!(o, Outcome::Failed(_)));
         let skipped = self.count(|o| *o == Outcome::Skipped);
-        write!(
-            f,
+        format!(
             "Apply {}: {done} done, {exists} already there, {failed} failed, {skipped} not attempted.",
             if self.succeeded() {
                 "succeeded"
@@ -184,6 +159,53 @@ impl fmt::Display for ApplyReport {
     }
 }
 
+impl ChangeResult {
+    /// One line: what happened to the change, e.g. `done     create  platform/public/…`.
+    pub fn line(&self) -> String {
+        let action = match self.action {
+            ChangeAction::Create => "create",
+            ChangeAction::Update => "update",
+            ChangeAction::Move => "move",
+            ChangeAction::Delete => "delete",
+        };
+        let (label, detail) = match &self.outcome {
+            Outcome::Done => ("done", String::new()),
+            Outcome::AlreadyExists => ("exists", " (already there, not created again)".into()),
+            Outcome::Failed(message) => ("FAILED", format!(": {message}")),
+            Outcome::Skipped => (
+                "skipped",
+                " (not attempted: a change it depends on failed)".into(),
+            ),
+        };
+        let about = self
+            .about
+            .as_deref()
+            .map(|a| format!(" ({a})"))
+            .unwrap_or_default();
+        format!("{label:<8} {action:<7} {}{about}{detail}", self.address)
+    }
+}
+
+impl fmt::Display for ApplyReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for r in &self.results {
+            writeln!(f, "  {}", r.line())?;
+        }
+        f.write_str(&self.summary())
+    }
+}
+
+/// One change done (or failed, or skipped), as [`apply_with_progress`] reports it.
+pub struct Progress<'a> {
+    /// Changes done so far, this one included.
+    pub done: usize,
+    pub total: usize,
+    pub result: &'a ChangeResult,
+}
+
+/// Hears about each change as it completes (the CLI streams them).
+pub type OnProgress<'a> = &'a mut (dyn FnMut(Progress<'_>) + Send);
+
 /// Executes `plan`'s changes (see the module doc for the order and the failure rules),
 /// extending `ids` with what it creates. `instance_id` goes into every created resource's
 /// `gwsync.dev/instance` tag.
@@ -192,6 +214,17 @@ pub async fn apply(
     plan: &Plan,
     ids: &mut AwsIds,
     instance_id: &str,
+) -> ApplyReport {
+    apply_with_progress(clients, plan, ids, instance_id, &mut |_| {}).await
+}
+
+/// [`apply`], telling `progress` about each change as it completes.
+pub async fn apply_with_progress(
+    clients: &Clients,
+    plan: &Plan,
+    ids: &mut AwsIds,
+    instance_id: &str,
+    progress: OnProgress<'_>,
 ) -> ApplyReport {
     let order = execution_order(plan, ids);
     let mut applier = Applier {
@@ -229,6 +262,11 @@ pub async fn apply(
             outcome,
             about: about(change),
             owner: change.owner.clone(),
+        });
+        progress(Progress {
+            done: report.results.len(),
+            total: plan.changes.len(),
+            result: report.results.last().expect("just pushed"),
         });
     }
     report

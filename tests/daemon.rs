@@ -100,28 +100,7 @@ drift_interval = "0s"
 
     /// Every rule on every listener of every load balancer in moto.
     async fn rules(&self) -> Vec<elb::types::Rule> {
-        let mut all = Vec::new();
-        let lbs = self.elb.describe_load_balancers().send().await.unwrap();
-        for lb in lbs.load_balancers() {
-            let listeners = self
-                .elb
-                .describe_listeners()
-                .load_balancer_arn(lb.load_balancer_arn().unwrap())
-                .send()
-                .await
-                .unwrap();
-            for l in listeners.listeners() {
-                let rules = self
-                    .elb
-                    .describe_rules()
-                    .listener_arn(l.listener_arn().unwrap())
-                    .send()
-                    .await
-                    .unwrap();
-                all.extend(rules.rules().iter().cloned());
-            }
-        }
-        all
+        support::aws_state::all_rules(&self.elb).await
     }
 
     /// Path patterns of every rule in moto.

@@ -1868,37 +1868,19 @@ spec:
       backendRefs: [{name: payments-api, port: 8080}]
 ";
 
-/// The actions of the rule whose path condition starts with `path` on the listener at `port`.
+/// The actions of the rule on AWS whose path condition has the value `path`.
 async fn actions_on_aws(w: &World, path: &str) -> Vec<sdk::Action> {
-    let lbs = w.elb.describe_load_balancers().send().await.unwrap();
-    for lb in lbs.load_balancers() {
-        let listeners = w
-            .elb
-            .describe_listeners()
-            .load_balancer_arn(lb.load_balancer_arn().unwrap())
-            .send()
-            .await
-            .unwrap();
-        for listener in listeners.listeners() {
-            let rules = w
-                .elb
-                .describe_rules()
-                .listener_arn(listener.listener_arn().unwrap())
-                .send()
-                .await
-                .unwrap();
-            for rule in rules.rules() {
-                let on_path = rule.conditions().iter().any(|c| {
-                    c.path_pattern_config()
-                        .is_some_and(|p| p.values().iter().any(|v| v == path))
-                });
-                if on_path {
-                    return rule.actions().to_vec();
-                }
-            }
-        }
-    }
-    panic!("no rule for {path} on AWS");
+    support::aws_state::all_rules(&w.elb)
+        .await
+        .into_iter()
+        .find(|rule| {
+            rule.conditions().iter().any(|c| {
+                c.path_pattern_config()
+                    .is_some_and(|p| p.values().iter().any(|v| v == path))
+            })
+        })
+        .map(|rule| rule.actions().to_vec())
+        .unwrap_or_else(|| panic!("no rule for {path} on AWS"))
 }
 
 /// OIDC sign-in and JWT validation from ListenerRuleConfigurations reach AWS and read back

@@ -175,6 +175,14 @@ impl Rule {
         self.actions.last()
     }
 
+    /// Makes the rule answer 500 for exactly its own requests (its conditions stay): what a
+    /// rule that needs what it cannot have (a target group, credentials) does instead of
+    /// failing at apply.
+    pub fn answer_500(&mut self) {
+        self.actions = vec![Action::fixed(500)];
+        self.transforms.clear();
+    }
+
     /// The target groups the rule forwards to.
     pub fn forwards_to(&self) -> impl Iterator<Item = &TargetGroupRef> {
         self.actions

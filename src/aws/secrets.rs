@@ -164,8 +164,7 @@ pub fn resolve_credentials(
                 let Some((secret, problem)) = problem else {
                     continue;
                 };
-                rule.actions = vec![Action::fixed(500)];
-                rule.transforms.clear();
+                rule.answer_500();
                 unusable.push(HeldBack::RuleAnswers500 {
                     gateway: lb.gateway.clone(),
                     port: listener.port,

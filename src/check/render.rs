@@ -8,7 +8,9 @@
 
 use super::{Check, FileOwner, TeamCheck};
 use crate::diagnostic::{Severity, printable};
-use crate::plan::render::{MARKDOWN_BUDGET, call, code, html, inline, summary, symbol};
+use crate::plan::render::{
+    MARKDOWN_BUDGET, call, change_table, code, html, inline, summary, symbol,
+};
 use crate::plan::{Change, ChangeAction};
 use crate::tenancy::Verdict;
 use crate::validate::{Status, write_budgets};
@@ -335,21 +337,6 @@ fn team_section(check: &Check, team: &TeamCheck) -> String {
         &format!("team {}: {}", team.team, verdict_words(team)),
         &body,
     )
-}
-
-fn change_table<'a>(changes: impl Iterator<Item = &'a Change>) -> String {
-    let mut out = String::from("| | Address | Call | Reason |\n|:-:|---|---|---|\n");
-    for c in changes {
-        let _ = writeln!(
-            out,
-            "| {} | {} | `{}` | {} |",
-            symbol(c.action),
-            code(&c.address),
-            call(&c.operation),
-            inline(&c.reason.to_string())
-        );
-    }
-    out
 }
 
 fn moved_section(check: &Check) -> String {

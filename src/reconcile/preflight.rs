@@ -7,7 +7,7 @@
 //! already has (`CreateTargetGroup` would fail with `DuplicateTargetGroupName`, forever). The
 //! static value checks are translation's (`alb::values`), so `validate` has them too.
 
-use crate::alb::{Action, Rule, Stack, TargetGroup, TargetGroupRef};
+use crate::alb::{Rule, Stack, TargetGroup, TargetGroupRef};
 use crate::aws::AwsIds;
 use crate::plan::{HeldBack, Unusable};
 use std::collections::BTreeMap;
@@ -30,8 +30,7 @@ pub fn unusable_target_groups(desired: &mut Stack, ids: &AwsIds) -> Vec<HeldBack
                 let Some(cause) = cause else {
                     continue;
                 };
-                rule.actions = vec![Action::fixed(500)];
-                rule.transforms.clear();
+                rule.answer_500();
                 found.push(HeldBack::RuleAnswers500 {
                     gateway: lb.gateway.clone(),
                     port: listener.port,
@@ -94,6 +93,7 @@ fn first_unusable(rule: &Rule, ids: &AwsIds, lb_vpc: Option<&String>) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alb::Action;
     use crate::alb::fixtures::{forward_to, host, listener, load_balancer, rule};
     use crate::alb::{Protocol, RuleSource};
 

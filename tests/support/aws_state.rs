@@ -205,3 +205,27 @@ pub async fn owned_inventory(elb: &Client, instance: &str) -> BTreeMap<String, u
     }
     inventory
 }
+
+/// Every rule on every listener of every load balancer, as DescribeRules returns them.
+pub async fn all_rules(elb: &Client) -> Vec<aws_sdk_elasticloadbalancingv2::types::Rule> {
+    let mut all = Vec::new();
+    let lbs = elb.describe_load_balancers().send().await.unwrap();
+    for lb in lbs.load_balancers() {
+        let listeners = elb
+            .describe_listeners()
+            .load_balancer_arn(lb.load_balancer_arn().unwrap())
+            .send()
+            .await
+            .unwrap();
+        for listener in listeners.listeners() {
+            let rules = elb
+                .describe_rules()
+                .listener_arn(listener.listener_arn().unwrap())
+                .send()
+                .await
+                .unwrap();
+            all.extend(rules.rules().iter().cloned());
+        }
+    }
+    all
+}

@@ -12,7 +12,7 @@
 
 pub mod words;
 
-use super::{ChangeAction, Operation, Plan};
+use super::{Change, ChangeAction, Operation, Plan};
 use crate::diagnostic::printable;
 use serde_json::Value;
 use std::fmt::Write;
@@ -129,17 +129,7 @@ pub fn markdown(plan: &Plan) -> String {
         return out;
     }
 
-    out.push_str("| | Address | Call | Reason |\n|:-:|---|---|---|\n");
-    for c in &plan.changes {
-        let _ = writeln!(
-            out,
-            "| {} | {} | `{}` | {} |",
-            symbol(c.action),
-            code(&c.address),
-            call(&c.operation),
-            inline(&c.reason.to_string())
-        );
-    }
+    out.push_str(&change_table(plan.changes.iter()));
 
     let mut details = String::new();
     let mut left_out = 0;
@@ -171,6 +161,22 @@ pub fn markdown(plan: &Plan) -> String {
                 "\n{left_out} more change(s) left out for length: see the JSON plan."
             );
         }
+    }
+    out
+}
+
+/// A Markdown table of changes: action, address, AWS call, reason.
+pub fn change_table<'a>(changes: impl Iterator<Item = &'a Change>) -> String {
+    let mut out = String::from("| | Address | Call | Reason |\n|:-:|---|---|---|\n");
+    for c in changes {
+        let _ = writeln!(
+            out,
+            "| {} | {} | `{}` | {} |",
+            symbol(c.action),
+            code(&c.address),
+            call(&c.operation),
+            inline(&c.reason.to_string())
+        );
     }
     out
 }

@@ -2088,3 +2088,22 @@ async fn apply_streams_one_line_per_change_then_the_summary() {
     );
     assert_eq!(stdout.matches("Apply succeeded").count(), 1, "{stdout}");
 }
+
+/// `gwsync check --live`: head planned against AWS instead of compared with base, with the
+/// same report; here one weight change on a converged example is one ModifyRule.
+#[tokio::test]
+async fn check_live_plans_head_against_aws() {
+    let mut w = World::start().await;
+    let base = w.repo.head();
+    w.converge().await;
+    w.repo.edit(PAYMENTS_ROUTES, "weight: 90", "weight: 50");
+    w.repo.commit("payments: 50/50");
+    let (code, stdout, stderr) = w.gwsync(&["check", "--base", &base, "--live"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout
+            .contains("rules (head against AWS): 0 to create, 1 to update, 0 to move, 0 to delete"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("(ModifyRule)"), "{stdout}");
+}

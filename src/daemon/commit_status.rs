@@ -307,4 +307,76 @@ mod tests {
         assert_eq!(State::Failure.name(GitHost::GitLab), "failed");
         assert_eq!(url_path_segment("acme/routes"), "acme%2Froutes");
     }
+
+    /// GitLab's API: the project path as one segment, the token in `PRIVATE-TOKEN`, the
+    /// status's name in `name`, `failed` for a failure; a status posted twice is sent once.
+    #[tokio::test]
+    async fn gitlab_statuses_go_to_the_projects_api_with_the_private_token() {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (sent, received) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().map_while(Result::ok) {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut head = Vec::new();
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    reader.read_line(&mut line).unwrap();
+                    if line.trim().is_empty() {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap();
+                    }
+                    head.push(line.trim().to_string());
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                sent.send((head, String::from_utf8(body).unwrap())).unwrap();
+                let mut stream = stream;
+                stream
+                    .write_all(
+                        b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    )
+                    .unwrap();
+            }
+        });
+        let token = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(token.path(), "glpat-secret\n").unwrap();
+        let config = CommitStatusConfig {
+            host: GitHost::GitLab,
+            api_url: format!("http://127.0.0.1:{port}"),
+            repository: "acme/routes".into(),
+            token: TokenSource::File(token.path().to_path_buf()),
+            context: "gwsync".into(),
+            target_url: None,
+        };
+        let mut statuses = CommitStatuses::open(Some(&config)).unwrap().unwrap();
+        let failed = Status {
+            state: State::Failure,
+            description: "team orders is refused".into(),
+        };
+        statuses.post("abc123", failed.clone()).await;
+        statuses.post("abc123", failed).await;
+        let (head, body) = received.recv().unwrap();
+        assert_eq!(
+            head[0],
+            "POST /projects/acme%2Froutes/statuses/abc123 HTTP/1.1"
+        );
+        assert!(
+            head.iter()
+                .any(|h| h.eq_ignore_ascii_case("private-token: glpat-secret")),
+            "{head:?}"
+        );
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["state"], "failed");
+        assert_eq!(body["name"], "gwsync");
+        assert!(
+            received.try_recv().is_err(),
+            "the same status is posted once"
+        );
+        assert!(!format!("{statuses:?}").contains("glpat-secret"));
+    }
 }

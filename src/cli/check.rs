@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::diagnostic::{Diagnostic, codes};
 use crate::exit::Exit;
 use crate::reconcile::checked::check_working_tree;
-use crate::reconcile::{Checked, check};
+use crate::reconcile::{CheckCache, Checked, check_incremental};
 use crate::source::{Side, Source};
 use crate::tenancy::codeowners::CODEOWNERS_PATHS;
 
@@ -16,7 +16,11 @@ pub(super) fn run(cli: &Cli, args: &CheckArgs) -> Result<Exit, CliError> {
     let config = load_config(cli)?.0;
     let (opened, _) = open_source(&config, args.repo.as_deref())?;
     let source = &opened.source;
-    let base = check(source, source.resolve(&args.base)?, &config)?;
+    // Base first, then head through the same cache: head reads again only the owners whose
+    // files differ, and walks only the commits since base for route ages (base is on head's
+    // history in a pull request), instead of the whole history twice.
+    let mut cache = CheckCache::default();
+    let base = check_incremental(source, source.resolve(&args.base)?, &config, &mut cache)?;
     let working_tree = args.worktree.then(|| source.working_tree()).transpose()?;
     let head_revision = source.resolve(args.head.as_deref().unwrap_or("HEAD"))?;
     let head_side = match &working_tree {
@@ -25,7 +29,7 @@ pub(super) fn run(cli: &Cli, args: &CheckArgs) -> Result<Exit, CliError> {
     };
     let head = match head_side {
         Side::WorkingTree(w) => check_working_tree(source, w, &config)?,
-        Side::Commit(revision) => check(source, revision.clone(), &config)?,
+        Side::Commit(revision) => check_incremental(source, revision.clone(), &config, &mut cache)?,
     };
     let changed = source.changed_between(Side::Commit(&base.revision), head_side)?;
     let warnings = codeowners_drift(source, head_side, &head, &config)?

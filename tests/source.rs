@@ -805,6 +805,9 @@ fn credentials_in_the_url_are_not_written_to_the_clone() {
     let (address, seen) = refusing_http_server();
     let state = TempDir::new().unwrap();
     let clone = state.path().join("repo.git");
+    // A clone directory that was there before the failed fetch stays (one this call made
+    // would be removed), so its config can be read.
+    std::fs::create_dir(&clone).unwrap();
     let url = format!("http://deploy:s3cr3t-pw@{address}/gitops.git");
     let error = Source::open_remote(&url, &clone, GitAuth::None)
         .err()
@@ -843,4 +846,56 @@ fn a_token_over_plain_http_is_refused_before_anything_is_sent() {
         "{error:?}"
     );
     assert!(!state.path().join("repo.git").exists(), "nothing made");
+}
+
+/// A first clone whose fetch fails leaves nothing behind: not the clone, not the state
+/// directory it would have made.
+#[test]
+fn a_failed_first_clone_leaves_no_directory_behind() {
+    let parent = TempDir::new().unwrap();
+    let state = parent.path().join("state/nested");
+    let missing = parent.path().join("no-such-remote");
+    let result = Source::open_remote(
+        missing.to_str().unwrap(),
+        &state.join("repo.git"),
+        GitAuth::None,
+    );
+    assert!(
+        matches!(result, Err(SourceError::Fetch { .. })),
+        "{:?}",
+        result.err()
+    );
+    assert!(
+        !parent.path().join("state").exists(),
+        "the state directory is gone"
+    );
+}
+
+/// The clone of a state directory that belongs to another user (root running a command on
+/// the daemon's /var/lib/gwsync) is refused before anything is written there.
+#[test]
+fn a_state_directory_of_another_user_is_refused_untouched() {
+    use std::os::unix::fs::MetadataExt;
+    let (remote, _, _) = remote_repo();
+    let state = TempDir::new().unwrap();
+    if std::fs::metadata("/proc/self").unwrap().uid() != 0 {
+        eprintln!("not root: cannot give a directory to another user here; skipped");
+        return;
+    }
+    std::os::unix::fs::chown(state.path(), Some(54321), Some(54321)).unwrap();
+    let result = Source::open_remote(
+        url_of(&remote),
+        &state.path().join("repo.git"),
+        GitAuth::None,
+    );
+    match result {
+        Err(e @ SourceError::ForeignStateDir { .. }) => {
+            assert!(e.to_string().contains("uid 54321"), "{e}")
+        }
+        other => panic!("refused: {:?}", other.err()),
+    }
+    assert!(
+        !state.path().join("repo.git").exists(),
+        "nothing was written"
+    );
 }

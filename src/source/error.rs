@@ -33,6 +33,12 @@ pub enum SourceError {
         #[source]
         source: git2::Error,
     },
+    /// The clone (or the state directory it goes in) belongs to another user.
+    #[error(
+        "{} belongs to uid {owner}, not to this user: run gwsync as its owner (e.g. `sudo -u gwsync gwsync ...`), or pass --state-dir; nothing was written",
+        path.display()
+    )]
+    ForeignStateDir { path: PathBuf, owner: u32 },
     /// The directory meant for the clone of a remote repository cannot be created.
     #[error("cannot create the clone directory {}", path.display())]
     CreateCloneDir {

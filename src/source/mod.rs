@@ -93,17 +93,34 @@ impl Source {
     /// the clone is reused as it is, and [`Source::fetch`] brings it up to date; it is fetched
     /// here again only if it has no branches yet (an earlier fetch failed) or if it was
     /// following another URL (its `origin` is then pointed at `url`).
+    ///
+    /// The clone must be this user's: a clone (or state directory) owned by another user, as
+    /// when root runs a command on the daemon's `/var/lib/gwsync`, is refused before anything
+    /// is written, since files root leaves there would stop the daemon. A first fetch that
+    /// fails leaves no directory behind.
     pub fn open_remote(url: &str, clone_dir: &Path, auth: GitAuth) -> Result<Source, SourceError> {
         let origin = Origin::new(url, auth)?;
-        let (repo, needs_fetch) = origin.open_clone(clone_dir)?;
-        let source = Source {
-            repo,
-            origin: Some(origin),
-        };
-        if needs_fetch {
-            source.fetch()?;
+        remote::check_owner(clone_dir)?;
+        let created = remote::first_missing_ancestor(clone_dir);
+        let opened = origin
+            .open_clone(clone_dir)
+            .and_then(|(repo, needs_fetch)| {
+                let source = Source {
+                    repo,
+                    origin: Some(origin),
+                };
+                if needs_fetch {
+                    source.fetch()?;
+                }
+                Ok(source)
+            });
+        if opened.is_err()
+            && let Some(dir) = created
+        {
+            // Best effort: what this call made goes, whatever it holds.
+            let _ = std::fs::remove_dir_all(dir);
         }
-        Ok(source)
+        opened
     }
 
     /// Opens `location`: a local path in place, a remote URL through its clone in

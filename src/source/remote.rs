@@ -225,6 +225,45 @@ fn open_or_init_bare(dir: &Path) -> Result<Repository, SourceError> {
     }
 }
 
+/// The highest ancestor of `dir` (or `dir` itself) that does not exist yet: what creating
+/// `dir` makes, and what a failed first clone removes. None when `dir` exists.
+pub(super) fn first_missing_ancestor(dir: &Path) -> Option<std::path::PathBuf> {
+    let mut missing = None;
+    let mut path = Some(dir);
+    while let Some(p) = path {
+        if p.as_os_str().is_empty() || p.exists() {
+            break;
+        }
+        missing = Some(p.to_path_buf());
+        path = p.parent();
+    }
+    missing
+}
+
+/// Refuses a clone whose directory, or the state directory it goes in, another user owns
+/// (a directory this call would create is this user's).
+pub(super) fn check_owner(dir: &Path) -> Result<(), SourceError> {
+    use std::os::unix::fs::MetadataExt;
+    let Some(existing) = [Some(dir), dir.parent()]
+        .into_iter()
+        .flatten()
+        .find(|p| p.exists())
+    else {
+        return Ok(());
+    };
+    // This process's user: the owner of its own /proc entry (Linux), no unsafe call needed.
+    let (Ok(there), Ok(me)) = (std::fs::metadata(existing), std::fs::metadata("/proc/self")) else {
+        return Ok(());
+    };
+    if there.uid() == me.uid() {
+        return Ok(());
+    }
+    Err(SourceError::ForeignStateDir {
+        path: existing.to_path_buf(),
+        owner: there.uid(),
+    })
+}
+
 fn is_missing_or_empty(dir: &Path) -> bool {
     match std::fs::read_dir(dir) {
         Ok(mut entries) => entries.next().is_none(),

@@ -3,9 +3,9 @@
 //!
 //! Every AWS call gwsync makes goes through a recording interceptor (`support::calls`), so the
 //! tests hold apply to its call budget (one call per change, nothing sent for what is already
-//! there) and can make the n-th write fail. Moto drops `Transforms` and breaks on
-//! `RegexValues`-only conditions: those request shapes are unit-tested in
-//! `src/aws/requests.rs`; here rules use wildcard values only, and transforms only to check
+//! there) and can make the n-th write fail. Regex conditions and transforms, which plain moto
+//! drops or fails on, go through the extended server (`scripts/moto_server.py`) in the
+//! conformance cases on moto; here rules use wildcard values, and transforms only to check
 //! that sending them does no harm.
 
 mod support;

@@ -7,9 +7,9 @@
 //!   `ForwardConfig` holding the group with weight 1. A `ForwardConfig` comes back with
 //!   stickiness `{Enabled: false}` and missing weights set to 1, as on AWS;
 //! - conditions come back exactly as sent (AWS reports host and path values both in
-//!   `Values` and in the `*Config` block); `Transforms` are dropped, and a condition with
-//!   `RegexValues` only fails inside moto (HTTP 500): both are covered by unit tests in
-//!   `src/aws/observe.rs` with SDK-built values instead;
+//!   `Values` and in the `*Config` block). Plain moto drops `Transforms` and fails on
+//!   `RegexValues`-only conditions; `scripts/moto_server.py` keeps both, and the conformance
+//!   cases on moto read them back (rewrites, regex paths and headers);
 //! - HTTP listeners report an SSL policy (`ELBSecurityPolicy-2016-08`), AWS reports none;
 //! - DescribeTargetGroups and DescribeListeners ignore paging (all in one page);
 //!   DescribeLoadBalancers and DescribeRules page by 50 unless given a page size;

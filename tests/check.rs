@@ -22,6 +22,18 @@ fn check(repo: &ExampleRepo, args: &[&str]) -> (i32, String) {
     (out.status.code().unwrap_or(-1), stdout)
 }
 
+/// A configuration file (in the ignored state folder) with this rule quota; its path.
+fn rules_quota(repo: &ExampleRepo, quota: usize) -> std::path::PathBuf {
+    let config = repo.path().join(".gwsync-state/gwsync.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(
+        &config,
+        format!("[aws]\nrules_per_load_balancer = {quota}\n"),
+    )
+    .unwrap();
+    config
+}
+
 /// The example, and its first commit (the pull request's base).
 fn example() -> (ExampleRepo, String) {
     let repo = ExampleRepo::new();
@@ -201,9 +213,7 @@ fn the_pull_request_comment_matches_its_golden_file() {
 fn a_comment_over_githubs_limit_leaves_details_out_and_says_so() {
     let (mut repo, base) = example();
     // 400 routes of payments, each a rule with a long reason line, under a raised quota.
-    let config = repo.path().join(".gwsync-state/gwsync.toml");
-    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
-    std::fs::write(&config, "[aws]\nrules_per_load_balancer = 1000\n").unwrap();
+    let config = rules_quota(&repo, 1000);
     let mut routes = std::fs::read_to_string(repo.path().join(PAYMENTS_ROUTES)).unwrap();
     for i in 0..400 {
         routes.push_str(&format!(
@@ -226,9 +236,7 @@ fn a_comment_over_githubs_limit_leaves_details_out_and_says_so() {
 #[test]
 fn a_load_balancer_near_its_rule_quota_is_called_out() {
     let (mut repo, base) = example();
-    let config = repo.path().join(".gwsync-state/gwsync.toml");
-    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
-    std::fs::write(&config, "[aws]\nrules_per_load_balancer = 9\n").unwrap();
+    let config = rules_quota(&repo, 9);
     let routes = std::fs::read_to_string(repo.path().join(PAYMENTS_ROUTES)).unwrap();
     repo.write(PAYMENTS_ROUTES, &(routes + PAYMENTS_STATUS));
     repo.commit("payments: status page");

@@ -10,7 +10,9 @@
 //! _ - . $ / ~ " ' @ : + & ( ) ! , ; =` and `\` to escape a wildcard; header names at most
 //! 40 characters of `a-z A-Z 0-9 ! # $ % & ' + - . ^ _ ` | ~`; header values printable
 //! ASCII; methods at most 40 characters of `A-Z - _`; `*` and `?` wildcards where the guide
-//! allows them).
+//! allows them); for authentication and JWT validation, the API reference's
+//! `AuthenticateCognitoActionConfig`, `AuthenticateOidcActionConfig`,
+//! `JwtValidationActionConfig` and `TargetGroupStickinessConfig`.
 
 use super::{Action, Authenticate, AuthenticationSession, Condition, Patterns};
 

@@ -9,9 +9,9 @@
 //! even for one target group, and every action carries its `Order` (1..n), which AWS
 //! requires as soon as a rule has two actions.
 //!
-//! These are unit-tested on their output shapes: moto, the integration tests' AWS, drops
-//! `Transforms` and fails on `RegexValues`-only conditions, so those shapes can only be
-//! checked here.
+//! These are unit-tested on their output shapes; moto as the integration tests run it
+//! (`scripts/moto_server.py`) keeps `Transforms` and `RegexValues` too, and the conformance
+//! cases on moto send both through these requests.
 
 use super::AwsIds;
 use crate::alb::identity;

@@ -173,14 +173,7 @@ pub fn text(check: &Check) -> String {
             }
         }
     }
-    write_budgets(&mut out, &check.budgets);
-    for tg in &check.target_groups {
-        let _ = writeln!(
-            out,
-            "  Gateway {}: {}/{} target groups",
-            tg.gateway, tg.target_groups, tg.quota
-        );
-    }
+    out.push_str(&budget_text(check));
     let _ = writeln!(out, "result: {}", result_words(check.status()));
     out
 }
@@ -276,15 +269,7 @@ pub fn markdown(check: &Check) -> String {
     if !check.moved.is_empty() {
         sections.push(moved_section(check));
     }
-    let mut budget = String::new();
-    write_budgets(&mut budget, &check.budgets);
-    for tg in &check.target_groups {
-        let _ = writeln!(
-            budget,
-            "  Gateway {}: {}/{} target groups",
-            tg.gateway, tg.target_groups, tg.quota
-        );
-    }
+    let budget = budget_text(check);
     if !budget.is_empty() {
         sections.push(details("Rule budget", &format!("```\n{budget}```\n")));
     }
@@ -301,6 +286,20 @@ pub fn markdown(check: &Check) -> String {
         let _ = writeln!(
             out,
             "\n{left_out} section(s) left out to stay within GitHub's comment size: run `gwsync check` for all of it."
+        );
+    }
+    out
+}
+
+/// The rule budget (as `validate` prints it) and each load balancer's target groups.
+fn budget_text(check: &Check) -> String {
+    let mut out = String::new();
+    write_budgets(&mut out, &check.budgets);
+    for tg in &check.target_groups {
+        let _ = writeln!(
+            out,
+            "  Gateway {}: {}/{} target groups",
+            tg.gateway, tg.target_groups, tg.quota
         );
     }
     out

@@ -36,7 +36,8 @@ pub(super) fn known_team(checked: &crate::reconcile::Checked, team: &str) -> Res
         .map(|n| format!("; did you mean `{n}`?"))
         .unwrap_or_default();
     Err(CliError::Usage(format!(
-        "no team `{team}` in the tenants file{closest} (teams: {})",
+        "no team `{}` in the tenants file{closest} (teams: {})",
+        crate::diagnostic::printable(team),
         names.join(", ")
     )))
 }

@@ -66,6 +66,23 @@ pub(super) struct RawCommitStatus {
     target_url: Option<String>,
 }
 
+/// `http://` to this machine only: the host, up to its port or path, is a loopback name
+/// (`http://localhost.example.com` is not, nor a URL with user info).
+fn is_loopback_http(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return false; // user info: `http://localhost:80@example.com` goes to example.com
+    }
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().map(|h| format!("[{h}]")),
+        None => authority.split(':').next().map(str::to_string),
+    };
+    matches!(host.as_deref(), Some("127.0.0.1" | "localhost" | "[::1]"))
+}
+
 impl RawCommitStatus {
     /// The section checked; every problem goes to `bad` with its key.
     pub(super) fn check(self, bad: &mut impl FnMut(&str, String)) -> Option<CommitStatusConfig> {
@@ -103,12 +120,11 @@ impl RawCommitStatus {
         let api_url = self.api_url.map(|u| u.trim_end_matches('/').to_string());
         if let Some(url) = &api_url
             && !url.starts_with("https://")
-            && !url.starts_with("http://127.0.0.1")
-            && !url.starts_with("http://localhost")
+            && !is_loopback_http(url)
         {
             bad(
                 "commit_status.api_url",
-                "must be https:// (the token goes with every call)".to_string(),
+                "must be https:// (the token goes with every call); plain http:// only to this machine (127.0.0.1, localhost, [::1])".to_string(),
             );
         }
         let host = host?;
@@ -120,5 +136,30 @@ impl RawCommitStatus {
             context: self.context.unwrap_or_else(|| "gwsync".to_string()),
             target_url: self.target_url,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_goes_to_this_machine_only() {
+        for ok in [
+            "http://127.0.0.1:8080",
+            "http://localhost/api",
+            "http://[::1]:9000/v4",
+        ] {
+            assert!(is_loopback_http(ok), "{ok}");
+        }
+        for refused in [
+            "http://localhost.example.com",
+            "http://127.0.0.1.nip.io:80",
+            "http://user@evil.example.com",
+            "http://localhost:80@evil.example.com",
+            "https://127.0.0.1",
+        ] {
+            assert!(!is_loopback_http(refused), "{refused}");
+        }
     }
 }

@@ -113,6 +113,15 @@ impl CommitStatuses {
         }))
     }
 
+    /// Says that `commit` is being applied, the first time it is read (a commit reconciled
+    /// again, to retry or after a freeze, keeps the status it has until its new outcome).
+    pub async fn reading(&mut self, commit: &str) {
+        if self.last.as_ref().is_none_or(|(c, _)| c != commit) {
+            self.post(commit, Status::pending("gwsync is applying this commit"))
+                .await;
+        }
+    }
+
     /// Posts `status` for `commit`, unless it is the one posted last; a failure is logged.
     pub async fn post(&mut self, commit: &str, status: Status) {
         if self
@@ -188,8 +197,8 @@ fn url_path_segment(s: &str) -> String {
 }
 
 /// The status of a commit after its sync, for the teams whose files it changed (every team
-/// when it changed none's: a platform or tenants commit concerns them all). None: nothing new
-/// to say (the reconcile will run again).
+/// when it changed none's: a platform or tenants commit concerns them all). A failed
+/// reconcile posts nothing: it runs again, and the commit stays pending.
 pub fn after_sync(result: &SyncResult, changed: &BTreeSet<String>) -> Status {
     let failure = |description: String| Status {
         state: State::Failure,

@@ -8,7 +8,7 @@
 //! configured (`commit_status`). It does not decide when to run: that is the loop's
 //! (`daemon::run`) or the operator's (`gwsync sync`).
 
-use super::commit_status::{CommitStatuses, Status, after_sync};
+use super::commit_status::{CommitStatuses, after_sync};
 use crate::alb::identity;
 use crate::aws::apply::{ApplyReport, Outcome, Progress};
 use crate::aws::client::{CallObserver, Clients, RateLimits};
@@ -259,9 +259,7 @@ impl Reconciler {
         );
         let changed = self.changed_teams(&checked);
         if let Some(statuses) = &mut self.statuses {
-            statuses
-                .post(&commit, Status::pending("gwsync is applying this commit"))
-                .await;
+            statuses.reading(&commit).await;
         }
         let result = self.sync_locked(&checked).await;
         if let (Some(statuses), Ok(synced)) = (&mut self.statuses, &result) {

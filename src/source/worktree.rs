@@ -18,8 +18,8 @@ pub struct WorkingTree {
     /// `HEAD`'s commit (route ages walk its history), summarised as the working tree.
     pub revision: Revision,
     tree: Oid,
-    /// `HEAD`'s tree, None on a branch without commits.
-    head_tree: Option<Oid>,
+    /// `HEAD`'s tree: what the working tree changes is diffed against it.
+    head_tree: Oid,
 }
 
 /// One side of a comparison: a commit, or the working tree.
@@ -60,7 +60,7 @@ impl Source {
         Ok(WorkingTree {
             revision,
             tree,
-            head_tree: Some(head_commit.tree_id()),
+            head_tree: head_commit.tree_id(),
         })
     }
 
@@ -84,9 +84,7 @@ impl Source {
         base: Side<'_>,
         head: Side<'_>,
     ) -> Result<Vec<String>, SourceError> {
-        let base = self.tree_of(base)?;
-        let head = self.tree_of(head)?;
-        self.diff_trees(base, head)
+        self.diff_trees(Some(self.tree_of(base)?), Some(self.tree_of(head)?))
     }
 
     /// What the working tree changes on top of `HEAD`.
@@ -94,31 +92,27 @@ impl Source {
         &self,
         working_tree: &WorkingTree,
     ) -> Result<Vec<String>, SourceError> {
-        self.diff_trees(working_tree.head_tree, Some(working_tree.tree))
+        self.diff_trees(Some(working_tree.head_tree), Some(working_tree.tree))
     }
 
-    fn tree_of(&self, side: Side<'_>) -> Result<Option<Oid>, SourceError> {
+    fn tree_of(&self, side: Side<'_>) -> Result<Oid, SourceError> {
         match side {
-            Side::WorkingTree(w) => Ok(Some(w.tree)),
+            Side::WorkingTree(w) => Ok(w.tree),
             Side::Commit(revision) => {
                 let read = |source| SourceError::ReadTree {
                     commit: revision.commit.clone(),
                     source,
                 };
                 let id = Oid::from_str(&revision.commit).map_err(read)?;
-                Ok(Some(self.repo.find_commit(id).map_err(read)?.tree_id()))
+                Ok(self.repo.find_commit(id).map_err(read)?.tree_id())
             }
         }
     }
-}
 
-impl Source {
     /// The bytes of the file at `path` on `side`, None when there is no such file (any
     /// file, not only manifests: `check` reads CODEOWNERS this way).
     pub fn read_path(&self, side: Side<'_>, path: &str) -> Result<Option<Vec<u8>>, SourceError> {
-        let Some(tree) = self.tree_of(side)? else {
-            return Ok(None);
-        };
+        let tree = self.tree_of(side)?;
         let read = |source| SourceError::ReadTree {
             commit: tree.to_string(),
             source,

@@ -127,6 +127,14 @@ fn send_method(t: &Translation, url: &str, method: &str, headers: &[(&str, &str)
     }
 }
 
+/// The first diagnostic of translation with `code`.
+fn first_with(t: &Translation, code: crate::diagnostic::Code) -> &Diagnostic {
+    t.diagnostics
+        .iter()
+        .find(|d| d.code == code)
+        .unwrap_or_else(|| panic!("a {code} diagnostic: {:?}", t.diagnostics))
+}
+
 fn codes_for(t: &Translation, team: &str) -> Vec<&'static str> {
     t.diagnostics
         .iter()
@@ -377,11 +385,7 @@ fn unresolved_backends_take_only_their_share() {
         empty.name
     );
     assert!(t.refused_teams.is_empty());
-    let warning = t
-        .diagnostics
-        .iter()
-        .find(|d| d.code.0 == "mixed-backends")
-        .unwrap();
+    let warning = first_with(&t, codes::MIXED_BACKENDS);
     assert_eq!(warning.severity, Severity::Warning);
     assert!(
         warning.message.contains("1 of 4 weight"),
@@ -1189,11 +1193,7 @@ fn oidc_names_the_teams_own_secret_and_checks_its_endpoints() {
     );
 
     let t = with_rule_configuration(&oidc("http://idp.example.com"));
-    let d = t
-        .diagnostics
-        .iter()
-        .find(|d| d.code.0 == "alb-value")
-        .expect("an ALB value error");
+    let d = first_with(&t, codes::ALB_VALUE);
     assert!(
         d.message.contains("not a full https:// URL"),
         "{}",
@@ -1204,18 +1204,25 @@ fn oidc_names_the_teams_own_secret_and_checks_its_endpoints() {
 
 #[test]
 fn forward_settings_on_a_rule_that_does_not_forward_are_a_warning() {
-    let t = with_rule_configuration(
-        "    - type: fixed-response\n      fixedResponseConfig: {statusCode: 503}\n",
+    let config = "apiVersion: gateway.k8s.aws/v1\nkind: ListenerRuleConfiguration\nmetadata: {name: sticky, namespace: a}\nspec:\n  actions:\n    - type: forward\n      forwardConfig: {targetGroupStickinessConfig: {enabled: true}}\n";
+    let rules = "    - matches: [{path: {value: /old}}]\n      filters:\n        - {type: RequestRedirect, requestRedirect: {hostname: new.example.com}}\n        - type: ExtensionRef\n          extensionRef: {group: gateway.k8s.aws, kind: ListenerRuleConfiguration, name: sticky}\n";
+    let t = run(&[
+        ("teams/a/config.yaml", config.to_string()),
+        ("teams/a/r.yaml", route("a", "r", "[a.example.com]", rules)),
+    ]);
+    let d = first_with(&t, codes::UNSUPPORTED);
+    assert_eq!(d.severity, Severity::Warning);
+    assert!(
+        d.message.contains("forwardConfig has no effect"),
+        "{}",
+        d.message
     );
-    assert_eq!(app_rule_actions(&t, 80), vec![Action::fixed(503)]);
+    assert!(send(&t, "http://a.example.com/old", &[]).starts_with("redirect 302"));
+
     let t = with_rule_configuration(
         "    - type: forward\n      forwardConfig: {targetGroupStickinessConfig: {enabled: true, durationSeconds: 700000}}\n",
     );
-    let d = t
-        .diagnostics
-        .iter()
-        .find(|d| d.code.0 == "alb-value")
-        .expect("an ALB value error");
+    let d = first_with(&t, codes::ALB_VALUE);
     assert!(
         d.message.contains("stickiness duration of 700000"),
         "{}",

@@ -47,6 +47,41 @@ async fn open_narrows_wide_permissions() {
     assert_eq!(mode & 0o777, 0o600);
 }
 
+/// Root running a command on the daemon's state directory would leave root-owned files
+/// there (the database's `-wal`), locking the daemon out: refused before anything is written.
+#[tokio::test]
+async fn a_database_where_another_user_owns_the_directory_is_refused_untouched() {
+    use std::os::unix::fs::MetadataExt;
+    let scratch = tempfile::tempdir().unwrap();
+    let me = std::fs::metadata("/proc/self").unwrap().uid();
+    // Another user's directory: as root, one handed to `nobody`; as anyone else, root's `/`.
+    let foreign = if me == 0 {
+        let dir = scratch.path().join("daemons");
+        std::fs::create_dir(&dir).unwrap();
+        std::process::Command::new("chown")
+            .args(["65534", dir.to_str().unwrap()])
+            .status()
+            .unwrap();
+        dir
+    } else {
+        PathBuf::from("/")
+    };
+    let owner = std::fs::metadata(&foreign).unwrap().uid();
+    assert_ne!(owner, me, "the directory must be another user's");
+    let path = foreign.join("state").join("gwsync.db");
+    match Store::open(&path).await {
+        Err(StoreError::ForeignOwner {
+            path: named,
+            owner: o,
+        }) => {
+            assert_eq!(named, foreign);
+            assert_eq!(o, owner);
+        }
+        other => panic!("expected ForeignOwner, got {other:?}"),
+    }
+    assert!(!foreign.join("state").exists(), "nothing was written");
+}
+
 #[tokio::test]
 async fn reopen_keeps_data() {
     let dir = tempfile::tempdir().unwrap();

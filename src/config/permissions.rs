@@ -43,6 +43,22 @@ pub fn world_writable(config_file: Option<&Path>, state_dir: &Path) -> Vec<World
         .collect()
 }
 
+/// The owner of `path`, or of its nearest existing ancestor when `path` does not exist yet
+/// (what a command would create there becomes this user's), when that is another user than
+/// this process's: the
+/// state directory of the daemon's user, read by root. Files root leaves there (a clone's
+/// objects, the database's `-wal` file) would lock the daemon out, so commands refuse it.
+pub fn foreign_owner(path: &Path) -> Option<(PathBuf, u32)> {
+    use std::os::unix::fs::MetadataExt;
+    let existing = path
+        .ancestors()
+        .find(|p| !p.as_os_str().is_empty() && p.exists())?;
+    // This process's user: the owner of its own /proc entry (Linux), no unsafe call needed.
+    let there = std::fs::metadata(existing).ok()?.uid();
+    let me = std::fs::metadata("/proc/self").ok()?.uid();
+    (there != me).then(|| (existing.to_path_buf(), there))
+}
+
 /// Creates `dir` and any missing parents with mode 0700 (before the umask), so that what
 /// gwsync keeps there is readable by its own user only.
 pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {

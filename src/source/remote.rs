@@ -60,9 +60,17 @@ impl GitAuth {
     /// The credentials `repo` asks for: secrets come from the environment (the token) or a
     /// key file (SSH), never from the configuration file itself.
     pub fn from_config(repo: &crate::config::RepoConfig) -> Result<GitAuth, SourceError> {
-        if let Some(var) = &repo.token_env {
-            let token =
-                std::env::var(var).map_err(|_| SourceError::MissingToken { var: var.clone() })?;
+        GitAuth::from_config_with(repo, |var| std::env::var(var).ok())
+    }
+
+    /// [`GitAuth::from_config`] with the token looked up by `var` (`gwsync doctor` also
+    /// reads the unit's environment file).
+    pub fn from_config_with(
+        repo: &crate::config::RepoConfig,
+        var: impl Fn(&str) -> Option<String>,
+    ) -> Result<GitAuth, SourceError> {
+        if let Some(name) = &repo.token_env {
+            let token = var(name).ok_or_else(|| SourceError::MissingToken { var: name.clone() })?;
             return Ok(GitAuth::Token { token });
         }
         if let Some(path) = &repo.ssh_key {
@@ -160,6 +168,36 @@ impl Origin {
         record_origin_head(repo, &remote).map_err(fail)
     }
 
+    /// The commit `refs/heads/<branch>` (or the tag `<branch>`) is at on the remote, asked
+    /// of the remote itself (`git ls-remote`): no clone, nothing written. None when the remote
+    /// has no such branch or tag.
+    pub(super) fn tip(&self, branch: &str) -> Result<Option<String>, SourceError> {
+        let fail = |error| SourceError::Fetch {
+            url: redact_url(&self.url),
+            source: self.scrub(error),
+        };
+        let mut remote = Remote::create_detached(self.bare_url.as_str()).map_err(fail)?;
+        let connection = remote
+            .connect_auth(
+                git2::Direction::Fetch,
+                Some(credential_callbacks(&self.auth)),
+                None,
+            )
+            .map_err(fail)?;
+        let wanted = [
+            format!("refs/heads/{branch}"),
+            format!("refs/tags/{branch}"),
+        ];
+        let heads = connection.list().map_err(fail)?;
+        // An annotated tag is listed twice: the tag object, then `^{}` with its commit.
+        let peeled = format!("{}^{{}}", wanted[1]);
+        let tip = [wanted[0].as_str(), peeled.as_str(), wanted[1].as_str()]
+            .iter()
+            .find_map(|name| heads.iter().find(|head| head.name() == *name))
+            .map(|head| head.oid().to_string());
+        Ok(tip)
+    }
+
     /// Makes `origin` point at this URL. Returns whether anything changed (the remote was
     /// created, or pointed at another URL).
     fn point_origin_here(&self, repo: &Repository) -> Result<bool, SourceError> {
@@ -243,25 +281,10 @@ pub(super) fn first_missing_ancestor(dir: &Path) -> Option<std::path::PathBuf> {
 /// Refuses a clone whose directory, or the state directory it goes in, another user owns
 /// (a directory this call would create is this user's).
 pub(super) fn check_owner(dir: &Path) -> Result<(), SourceError> {
-    use std::os::unix::fs::MetadataExt;
-    let Some(existing) = [Some(dir), dir.parent()]
-        .into_iter()
-        .flatten()
-        .find(|p| p.exists())
-    else {
-        return Ok(());
-    };
-    // This process's user: the owner of its own /proc entry (Linux), no unsafe call needed.
-    let (Ok(there), Ok(me)) = (std::fs::metadata(existing), std::fs::metadata("/proc/self")) else {
-        return Ok(());
-    };
-    if there.uid() == me.uid() {
-        return Ok(());
+    match crate::config::permissions::foreign_owner(dir) {
+        Some((path, owner)) => Err(SourceError::ForeignStateDir { path, owner }),
+        None => Ok(()),
     }
-    Err(SourceError::ForeignStateDir {
-        path: existing.to_path_buf(),
-        owner: there.uid(),
-    })
 }
 
 fn is_missing_or_empty(dir: &Path) -> bool {
@@ -391,7 +414,7 @@ fn credentials_exhausted(auth: &GitAuth) -> String {
 /// is replaced by `***`, except the username of SSH URLs, which is not a secret. (Over HTTPS a
 /// token often stands in the username, as in `https://<token>@host/...`.) scp-like addresses
 /// (`git@host:path`) carry no password and are shown as they are.
-pub(super) fn redact_url(url: &str) -> String {
+pub fn redact_url(url: &str) -> String {
     let Some(range) = userinfo_range(url) else {
         return url.to_string();
     };

@@ -62,6 +62,12 @@ pub enum StoreError {
         found: i64,
         known: i64,
     },
+    /// The database (or the directory it goes in) belongs to another user.
+    #[error(
+        "{} belongs to uid {owner}, not to this user: run gwsync as its owner (e.g. `sudo -u gwsync gwsync ...`), or pass --state-dir; nothing was written",
+        path.display()
+    )]
+    ForeignOwner { path: PathBuf, owner: u32 },
     #[error("cannot bring the state database schema up to date: {0}")]
     Migrate(sqlx::migrate::MigrateError),
     #[error("state database query failed: {0}")]
@@ -251,12 +257,16 @@ pub struct Store {
 
 impl Store {
     /// Opens (creating if missing) the database at `path`, readable by its owner only, and
-    /// brings its schema up to date. Refuses a database written by a newer gwsync.
+    /// brings its schema up to date. Refuses a database written by a newer gwsync, and one
+    /// (or a directory for one) another user owns, before writing anything.
     pub async fn open(path: &Path) -> Result<Store, StoreError> {
         let open_err = |error: sqlx::Error| StoreError::Open {
             path: path.to_path_buf(),
             error,
         };
+        if let Some((path, owner)) = crate::config::permissions::foreign_owner(path) {
+            return Err(StoreError::ForeignOwner { path, owner });
+        }
         prepare_file(path).map_err(|e| open_err(sqlx::Error::Io(e)))?;
 
         let options = SqliteConnectOptions::new()

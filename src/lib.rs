@@ -18,6 +18,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod diagnostic;
+pub mod doctor;
 pub mod exit;
 pub mod hostname;
 pub mod manifest;

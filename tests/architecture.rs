@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 /// called). A module may depend only on modules after it.
 const LAYERS: &[&str] = &[
     "cli",
+    "doctor",
     "daemon",
     "check",
     "reconcile",

@@ -123,6 +123,29 @@ struct CallCounts {
     writes: AtomicU64,
 }
 
+/// The SDK's configuration from its default chain, with gwsync's `[aws]` overrides, retries
+/// and timeouts: what every client gwsync makes is built from.
+pub async fn sdk_config(aws: &AwsConfig) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .operation_timeout(OPERATION_TIMEOUT)
+                .build(),
+        );
+    if let Some(region) = &aws.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    if let Some(profile) = &aws.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(url) = &aws.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    loader.load().await
+}
+
 /// How many calls a set of [`Clients`] has made (its clones included).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct CallCount {
@@ -150,24 +173,7 @@ impl Clients {
         rates: RateLimits,
         observer: Option<Arc<dyn CallObserver>>,
     ) -> Clients {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-                    .operation_timeout(OPERATION_TIMEOUT)
-                    .build(),
-            );
-        if let Some(region) = &aws.region {
-            loader = loader.region(Region::new(region.clone()));
-        }
-        if let Some(profile) = &aws.profile {
-            loader = loader.profile_name(profile);
-        }
-        if let Some(url) = &aws.endpoint_url {
-            loader = loader.endpoint_url(url);
-        }
-        Clients::build(&loader.load().await, rates, observer)
+        Clients::build(&sdk_config(aws).await, rates, observer)
     }
 
     /// Clients from a configuration made elsewhere (tests point it at moto), used as given.

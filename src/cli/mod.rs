@@ -5,6 +5,7 @@
 
 mod check;
 mod daemon;
+mod doctor;
 mod explain;
 mod history;
 mod live;
@@ -181,6 +182,17 @@ pub enum Command {
     /// platform the tenants file, its folder and `.github/`.
     #[command(after_help = "Examples:\n  gwsync codeowners --repo . > .github/CODEOWNERS")]
     Codeowners(CodeownersArgs),
+    /// Check this machine's deployment: the configuration, the state directory's owner and
+    /// modes, the secrets the configuration names, the systemd unit's limits, Git with the
+    /// configured credentials, AWS (region, identity, owned resources, the IAM policy's
+    /// reads). One line per check, with a fix for each failure. Only reads.
+    ///
+    /// Run it as root: the secrets are in the unit's environment file, root's only.
+    /// Exit codes: 0 no check failed (warnings allowed), 1 some check failed.
+    #[command(
+        after_help = "Examples:\n  sudo gwsync doctor\n  sudo gwsync doctor --offline\n  gwsync doctor --config ./gwsync.toml --user \"$USER\" --unit deploy/gwsync.service --format json"
+    )]
+    Doctor(DoctorArgs),
     /// Print the shell completion script for bash, zsh, fish, elvish or PowerShell.
     #[command(
         after_help = "Examples:\n  gwsync completions bash > /etc/bash_completion.d/gwsync\n  gwsync completions zsh > \"${fpath[1]}/_gwsync\"\n  gwsync completions fish > ~/.config/fish/completions/gwsync.fish"
@@ -191,6 +203,26 @@ pub enum Command {
         after_help = "Examples:\n  gwsync man | man -l -\n  gwsync man --out-dir /usr/share/man/man1"
     )]
     Man(ManArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DoctorArgs {
+    /// The user the daemon runs as, whose the state must be. Default: the installed unit's
+    /// `User=`, else gwsync.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// The unit file to check instead of asking systemd for gwsync.service.
+    #[arg(long, value_name = "PATH")]
+    pub unit: Option<PathBuf>,
+    /// The unit's `EnvironmentFile=`, where the secrets are.
+    #[arg(long, value_name = "PATH", default_value = "/etc/gwsync/gwsync.env")]
+    pub env_file: PathBuf,
+    /// Check only this machine: no Git, no AWS.
+    #[arg(long)]
+    pub offline: bool,
+    /// Output: text for a terminal, or JSON.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
 }
 
 #[derive(Debug, clap::Args)]
@@ -462,7 +494,9 @@ pub fn init_logging(cli: &Cli) {
         0
     };
     let default = match cli.verbose.max(least) {
-        0 => "warn",
+        // aws_config warns, in its debug form (a thousand characters), of each credential
+        // provider that found nothing; the error that follows says it in one line.
+        0 => "warn,aws_config=error",
         1 => "info",
         2 => "debug",
         _ => "trace",
@@ -537,6 +571,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Explain(args) => explain::run(&cli, args),
         Command::Check(args) => check::run(&cli, args),
         Command::Codeowners(args) => check::codeowners(&cli, args),
+        Command::Doctor(args) => doctor::run(&cli, args),
         Command::Completions(args) => completions(args),
         Command::Man(args) => man_pages(args),
         Command::Run(_) => daemon::run(&cli),

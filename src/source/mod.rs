@@ -20,7 +20,7 @@ mod snapshot;
 mod worktree;
 
 pub use error::SourceError;
-pub use remote::GitAuth;
+pub use remote::{GitAuth, redact_url};
 pub use snapshot::{OverLimits, RefusedEntry, RefusedReason, Snapshot, SourceFile};
 pub use worktree::{Side, WorkingTree};
 
@@ -30,7 +30,7 @@ use remote::Origin;
 use std::path::Path;
 
 /// Name of the bare clone of a remote repository inside the state directory.
-const CLONE_DIR_NAME: &str = "repo.git";
+pub const CLONE_DIR_NAME: &str = "repo.git";
 
 /// The commit a snapshot was read from, with what an operator needs to recognise it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -136,6 +136,17 @@ impl Source {
                 Source::open_remote(url, &state_dir.join(CLONE_DIR_NAME), auth)
             }
         }
+    }
+
+    /// The commit `branch` is at on the remote repository at `url`, asked of the remote
+    /// with `auth` (as `git ls-remote` does: no clone, nothing written), for `gwsync doctor`.
+    /// None when the remote has no such branch or tag.
+    pub fn remote_tip(
+        url: &str,
+        auth: GitAuth,
+        branch: &str,
+    ) -> Result<Option<String>, SourceError> {
+        Origin::new(url, auth)?.tip(branch)
     }
 
     /// Brings the clone of a remote source up to date: every branch (into

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-const UNIT_BINARY: &str = "/usr/local/bin/gwsync";
+const UNIT_BINARY: &str = "/usr/bin/gwsync";
 const KILL: &str = "/bin/kill";
 const PLACEHOLDER: &str = "REPLACE-WITH-INSTANCE-ID";
 const INSTANCE_TAG: &str = "gwsync.dev/instance";
@@ -137,7 +137,7 @@ fn the_unit_runs_the_daemon_as_documented() {
     for expected in [
         "Type=notify",
         "NotifyAccess=main",
-        "ExecStart=/usr/local/bin/gwsync run --config /etc/gwsync/gwsync.toml --log-format json",
+        "ExecStart=/usr/bin/gwsync run --config /etc/gwsync/gwsync.toml --log-format json",
         "ExecReload=/bin/kill -HUP $MAINPID",
         "User=gwsync",
         "Group=gwsync",

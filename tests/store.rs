@@ -545,3 +545,322 @@ async fn taking_the_lock_closes_the_applies_a_dead_holder_left_unfinished() {
     assert_eq!(apply.finished_at, Some(200));
     assert!(store.release_apply_lock(me).await.unwrap());
 }
+
+/// A commit id from a number: `c(7)` is `00000007` and 32 zeros.
+fn c(n: u32) -> String {
+    format!("{n:08x}{}", "0".repeat(32))
+}
+
+/// `owners` teams with a file each, recorded at `commits` revisions (one a second); at
+/// revision i > 0 only team `i % owners` changes its file (to version i).
+async fn record_history(store: &Store, owners: u32, commits: u32) {
+    let mut versions = vec![0; owners as usize];
+    for i in 0..commits {
+        store
+            .record_revision(&revision(&c(i), "commit", i64::from(i)), i64::from(i))
+            .await
+            .unwrap();
+        if i > 0 {
+            versions[(i % owners) as usize] = i;
+        }
+        for owner in 0..owners {
+            let version = versions[owner as usize];
+            let text = format!("team {owner}, version {version}: {}", "x".repeat(2000));
+            store
+                .record_snapshot(
+                    &c(i),
+                    &format!("team-{owner}"),
+                    "admitted",
+                    &[],
+                    &files(&text),
+                )
+                .await
+                .unwrap();
+        }
+    }
+}
+
+async fn count(path: &std::path::Path, table: &str) -> i64 {
+    let pool = sqlx::sqlite::SqlitePool::connect_with(
+        sqlx::sqlite::SqliteConnectOptions::new().filename(path),
+    )
+    .await
+    .unwrap();
+    let sql = match table {
+        "owner_states" => "SELECT count(*) FROM owner_states",
+        "snapshots" => "SELECT count(*) FROM snapshots",
+        other => panic!("no count for {other}"),
+    };
+    let n = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
+    pool.close().await;
+    n
+}
+
+#[tokio::test]
+async fn an_owner_that_did_not_change_is_stored_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let store = Store::open(&path).await.unwrap();
+    record_history(&store, 50, 21).await;
+    // 50 first states, then one new state per one-team commit: not 50 × 21.
+    assert_eq!(count(&path, "owner_states").await, 50 + 20);
+    assert_eq!(count(&path, "snapshots").await, 50 * 21);
+    // Every revision still reads back as it was.
+    let at_7 = store.team_files(&c(7), "team-7").await.unwrap().unwrap();
+    assert!(at_7[0].1.starts_with("team 7, version 7:"), "{at_7:?}");
+    let at_8 = store.team_files(&c(8), "team-7").await.unwrap().unwrap();
+    assert!(
+        at_8[0].1.starts_with("team 7, version 7:"),
+        "unchanged since 7"
+    );
+    let at_3 = store.team_files(&c(3), "team-7").await.unwrap().unwrap();
+    assert!(at_3[0].1.starts_with("team 7, version 0:"));
+    let history = store.history(Some("team-7"), 100).await.unwrap();
+    assert_eq!(history.len(), 21);
+}
+
+/// A database written before owner states were stored by content (schema 7) keeps every
+/// snapshot through the migration.
+#[tokio::test]
+async fn snapshots_of_an_older_schema_survive_the_migration() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    // Schema 7, made by the migrations as they were then.
+    let old = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations")).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().into_string().unwrap();
+        if name.as_str() < "0008" {
+            std::fs::copy(entry.path(), old.path().join(&name)).unwrap();
+        }
+    }
+    let pool = sqlx::sqlite::SqlitePool::connect_with(
+        sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true),
+    )
+    .await
+    .unwrap();
+    sqlx::migrate::Migrator::new(old.path())
+        .await
+        .unwrap()
+        .run(&pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO revisions (\"commit\", author, summary, committed_at, first_seen_at) \
+         VALUES (?, 'Ada', 'old', 1, 1)",
+    )
+    .bind(C1)
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO team_snapshots (\"commit\", owner, verdict, diagnostics, files) \
+         VALUES (?, 'team-a', 'admitted', '[]', '[{\"path\":\"teams/a/r.yaml\",\"text\":\"kept\"}]')",
+    )
+    .bind(C1)
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+
+    let store = Store::open(&path).await.unwrap();
+    assert_eq!(
+        store.team_files(C1, "team-a").await.unwrap(),
+        Some(vec![("teams/a/r.yaml".to_string(), "kept".to_string())])
+    );
+    assert_eq!(
+        store
+            .last_admitted_commit("team-a")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(C1)
+    );
+    // New snapshots are stored by content next to the migrated one.
+    store
+        .record_revision(&revision(C2, "new", 2), 2)
+        .await
+        .unwrap();
+    store
+        .record_snapshot(C2, "team-a", "admitted", &[], &files("kept"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .last_admitted_commit("team-a")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(C2)
+    );
+}
+
+#[tokio::test]
+async fn retention_removes_old_revisions_but_never_what_is_still_needed() {
+    use gwsync::store::{Pin, Retention, TeamRecord, TeamState};
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let store = Store::open(&path).await.unwrap();
+    record_history(&store, 3, 10).await;
+    // team-2 is refused from revision 6 on: its last good state is revision 5.
+    for i in 6..10 {
+        store
+            .record_snapshot(&c(i), "team-2", "refused", &[], &files("broken"))
+            .await
+            .unwrap();
+    }
+    store
+        .set_pin(&Pin {
+            commit: c(3),
+            team: None,
+            pinned_at: 0,
+            actor: "test".to_string(),
+            head: None,
+        })
+        .await
+        .unwrap();
+    store
+        .put_team_records(&[TeamRecord {
+            team: "team-1".to_string(),
+            state: TeamState::Failed,
+            live_commit: Some(c(1)),
+            live_at: Some(1),
+            wanted_commit: c(9),
+            files_digest: "d".to_string(),
+            reason: None,
+            failures: 1,
+            since: 1,
+            updated: 1,
+        }])
+        .await
+        .unwrap();
+    let retention = Retention {
+        keep_revisions: Some(2),
+        keep_days: None,
+    };
+
+    let dry = store.prune(&retention, 100, true).await.unwrap();
+    assert_eq!(dry.revisions, vec![c(0), c(2), c(4), c(6), c(7)]);
+    assert_eq!(store.history(None, 100).await.unwrap().len(), 10, "dry run");
+
+    let pruned = store.prune(&retention, 100, false).await.unwrap();
+    assert_eq!(pruned.revisions, dry.revisions);
+    assert_eq!(pruned.protected[&c(1)], "live for a team");
+    assert_eq!(pruned.protected[&c(3)], "pinned by a rollback");
+    assert_eq!(pruned.protected[&c(5)], "a team's last admitted state");
+    let left: Vec<String> = store
+        .history(None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.commit)
+        .collect();
+    assert_eq!(left, vec![c(9), c(8), c(5), c(3), c(1)]);
+    assert_eq!(pruned.kept, 5);
+    // What a refused team falls back to is still there, and nothing dangles.
+    let (commit, files) = store.last_admitted("team-2").await.unwrap().unwrap();
+    assert_eq!(commit, c(5));
+    assert!(files[0].1.starts_with("team 2, version 5:"));
+    assert_eq!(count(&path, "snapshots").await, 5 * 3);
+    let states: i64 = count(&path, "owner_states").await;
+    assert!(
+        pruned.states > 0,
+        "states only the removed revisions used are gone"
+    );
+    assert!(states <= 5 * 3, "{states}");
+    // Nothing more to do.
+    assert!(
+        store
+            .prune(&retention, 100, false)
+            .await
+            .unwrap()
+            .revisions
+            .is_empty()
+    );
+}
+
+/// The database grows by about the change, not by the repository: at 500 teams, a commit that
+/// changes one team adds one small row per team and that team's files (target: at most 50 KB;
+/// it was 2.3 MB when every snapshot held every file). The figure is printed for
+/// docs/PERFORMANCE.md.
+#[tokio::test]
+async fn a_one_team_commit_at_500_teams_adds_less_than_50_kb() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let store = Store::open(&path).await.unwrap();
+    let size = |store: Store| async move {
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(
+                &sqlx::sqlite::SqlitePool::connect_with(
+                    sqlx::sqlite::SqliteConnectOptions::new().filename(store.path()),
+                )
+                .await
+                .unwrap(),
+            )
+            .await
+            .unwrap();
+        std::fs::metadata(store.path()).unwrap().len()
+    };
+    record_history(&store, 500, 1).await;
+    let before = size(store.clone()).await;
+    const COMMITS: u32 = 5;
+    for i in 1..=COMMITS {
+        store
+            .record_revision(&revision(&c(i), "one team", i64::from(i)), i64::from(i))
+            .await
+            .unwrap();
+        for owner in 0..500u32 {
+            let version = if owner == i { i } else { 0 };
+            let text = format!("team {owner}, version {version}: {}", "x".repeat(2000));
+            store
+                .record_snapshot(
+                    &c(i),
+                    &format!("team-{owner}"),
+                    "admitted",
+                    &[],
+                    &files(&text),
+                )
+                .await
+                .unwrap();
+        }
+    }
+    let after = size(store.clone()).await;
+    let per_commit = (after - before) / u64::from(COMMITS);
+    eprintln!(
+        "500 teams: {before} bytes after the first revision, +{per_commit} bytes per one-team commit"
+    );
+    assert!(per_commit <= 50 * 1024, "{per_commit} bytes per commit");
+}
+
+#[tokio::test]
+async fn store_prune_says_what_it_removes_and_keeps() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gwsync.db");
+    let store = Store::open(&path).await.unwrap();
+    record_history(&store, 2, 6).await;
+    store.close().await;
+    let prune = |extra: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_gwsync"))
+            .args(["store", "prune", "--keep-revisions", "2", "--state-dir"])
+            .arg(dir.path())
+            .args(extra)
+            .env_remove("GWSYNC_CONFIG")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let dry = prune(&["--dry-run"]);
+    assert!(
+        dry.starts_with("would remove 4 revisions and keep 2"),
+        "{dry}"
+    );
+    let done = prune(&[]);
+    assert!(done.starts_with("removed 4 revisions and kept 2"), "{done}");
+    assert!(done.contains(&format!("removed {}", &c(0)[..12])), "{done}");
+    let store = Store::open(&path).await.unwrap();
+    assert_eq!(store.history(None, 100).await.unwrap().len(), 2);
+}

@@ -12,6 +12,7 @@ mod live;
 mod plan;
 mod record;
 mod rollback;
+mod store;
 mod validate;
 
 use crate::config::{Config, DEFAULT_CONFIG_PATH, RepoLocation};
@@ -182,6 +183,12 @@ pub enum Command {
     /// platform the tenants file, its folder and `.github/`.
     #[command(after_help = "Examples:\n  gwsync codeowners --repo . > .github/CODEOWNERS")]
     Codeowners(CodeownersArgs),
+    /// Maintain the state database: `prune` removes revisions beyond retention.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  sudo -u gwsync gwsync store prune --dry-run\n  sudo -u gwsync gwsync store prune"
+    )]
+    Store(StoreCommand),
     /// Check this machine's deployment: the configuration, the state directory's owner and
     /// modes, the secrets the configuration names, the systemd unit's limits, Git with the
     /// configured credentials, AWS (region, identity, owned resources, the IAM policy's
@@ -203,6 +210,33 @@ pub enum Command {
         after_help = "Examples:\n  gwsync man | man -l -\n  gwsync man --out-dir /usr/share/man/man1"
     )]
     Man(ManArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Remove the revisions retention lets go (`store.keep_revisions`, `store.keep_days`),
+    /// with their snapshots and applies, then shrink the file. Never removes the newest
+    /// revision, a pinned one, a team's live or wanted one, or a team's last admitted one.
+    ///
+    /// Exit codes: 0 done (or nothing to remove), 2 the database could not be read.
+    #[command(
+        after_help = "Examples:\n  sudo -u gwsync gwsync store prune --dry-run\n  sudo -u gwsync gwsync store prune --keep-revisions 200\n  sudo -u gwsync gwsync store prune --keep-days 90 --keep-revisions 0"
+    )]
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PruneArgs {
+    /// Keep the newest N revisions whatever their age (0: no count limit). Default:
+    /// store.keep_revisions.
+    #[arg(long, value_name = "N")]
+    pub keep_revisions: Option<u64>,
+    /// Keep revisions first seen within D days (0: no age limit). Default: store.keep_days.
+    #[arg(long, value_name = "D")]
+    pub keep_days: Option<u64>,
+    /// Only say what would be removed.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -572,6 +606,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check(args) => check::run(&cli, args),
         Command::Codeowners(args) => check::codeowners(&cli, args),
         Command::Doctor(args) => doctor::run(&cli, args),
+        Command::Store(StoreCommand::Prune(args)) => store::prune(&cli, args),
         Command::Completions(args) => completions(args),
         Command::Man(args) => man_pages(args),
         Command::Run(_) => daemon::run(&cli),

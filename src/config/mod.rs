@@ -202,7 +202,16 @@ impl Default for AwsConfig {
 pub struct StoreConfig {
     /// SQLite database file; defaults to `<state_dir>/gwsync.db`.
     pub path: PathBuf,
+    /// Retention: the newest revisions kept whatever their age (`keep_revisions`, 0: all).
+    pub keep_revisions: u64,
+    /// Retention: revisions seen within this many days are kept (`keep_days`, 0: no age
+    /// limit). A revision goes only when neither setting keeps it, and never one that is
+    /// pinned, live or wanted for a team, or a team's last admitted state.
+    pub keep_days: u64,
 }
+
+/// `store.keep_revisions` unless set: at 500 teams, about 50 MB of history.
+pub const DEFAULT_KEEP_REVISIONS: u64 = 1000;
 
 /// Input limits that keep hostile or accidental input from exhausting the host.
 /// Each limit names itself in the error it causes.
@@ -251,6 +260,8 @@ impl Default for Config {
             gateway_classes: vec!["gwsync".to_string()],
             store: StoreConfig {
                 path: state_dir.join("gwsync.db"),
+                keep_revisions: DEFAULT_KEEP_REVISIONS,
+                keep_days: 0,
             },
             state_dir,
             repo: RepoConfig {
@@ -388,6 +399,8 @@ enum OneOrMany {
 #[derive(Deserialize, Default)]
 struct RawStore {
     path: Option<PathBuf>,
+    keep_revisions: Option<u64>,
+    keep_days: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -670,6 +683,8 @@ impl Config {
                     .store
                     .path
                     .unwrap_or_else(|| state_dir.join("gwsync.db")),
+                keep_revisions: raw.store.keep_revisions.unwrap_or(DEFAULT_KEEP_REVISIONS),
+                keep_days: raw.store.keep_days.unwrap_or(0),
             },
             state_dir,
             repo: RepoConfig {

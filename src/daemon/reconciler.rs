@@ -131,7 +131,12 @@ pub struct Reconciler {
     /// Hears about each change of a sync as it completes: nothing for the daemon (its log
     /// has every change), printed by `gwsync sync`.
     on_progress: fn(Progress<'_>),
+    /// When retention last ran ([`Reconciler::keep_history_in_bounds`]).
+    pruned_at: Option<std::time::Instant>,
 }
+
+/// How often the daemon applies retention: after a converged reconcile, at most this often.
+const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
 impl Reconciler {
     /// Opens the repository, the store and the AWS clients of `config`.
@@ -160,6 +165,7 @@ impl Reconciler {
             check_cache: CheckCache::default(),
             statuses,
             on_progress: |_| {},
+            pruned_at: None,
         };
         reconciler.take_up_stall().await?;
         Ok(reconciler)
@@ -281,6 +287,7 @@ impl Reconciler {
                 // AWS now holds the revision: whatever drift was reported is gone.
                 self.store.clear_condition(DRIFT).await?;
                 self.converged = Some(checked);
+                self.keep_history_in_bounds().await;
             }
             Ok(
                 r @ SyncResult {
@@ -320,6 +327,27 @@ impl Reconciler {
             }
         }
         result
+    }
+
+    /// Applies retention (`store.keep_revisions`, `store.keep_days`) at most once per
+    /// [`PRUNE_EVERY`]. A failure is logged: history that stays is no harm to the reconcile.
+    async fn keep_history_in_bounds(&mut self) {
+        let retention = crate::store::Retention::of(&self.config.store);
+        if !retention.limits_anything() || self.pruned_at.is_some_and(|t| t.elapsed() < PRUNE_EVERY)
+        {
+            return;
+        }
+        self.pruned_at = Some(std::time::Instant::now());
+        match self.store.prune(&retention, now(), false).await {
+            Ok(pruned) if !pruned.revisions.is_empty() => tracing::info!(
+                removed = pruned.revisions.len(),
+                kept = pruned.kept,
+                states = pruned.states,
+                "history pruned by retention"
+            ),
+            Ok(_) => {}
+            Err(error) => tracing::warn!(error = %error, "cannot prune the history"),
+        }
     }
 
     /// The teams whose files the checked commit changes (none when it cannot tell, or when the

@@ -4,13 +4,15 @@
 //! come from, and how do I go back":
 //!
 //! - **revisions**: every commit of the tracked branch gwsync has read, with when it first saw it;
-//! - **team snapshots**: per revision and per owner (`platform` or a team), the verdict, the
+//! - **snapshots**: per revision and per owner (`platform` or a team), the verdict, the
 //!   diagnostics that decided it and the owner's manifest files as read, so that the last
-//!   admitted files of a team can be reused when its next change is refused;
+//!   admitted files of a team can be reused when its next change is refused. Each distinct
+//!   state of an owner is stored once, by content (`owner_states`); a revision refers to it,
+//!   so a commit that changes one team costs that team's files and a small row per owner;
 //! - **applies**: every sync, rollback and heal, with its plan and its report;
-//! - **the pin** a rollback leaves, **route ages** (schema only for now: ages are read from
-//!   Git history) and **the apply lock**, which keeps two gwsync processes from changing the
-//!   same load balancers at once.
+//! - **the pin** a rollback leaves and **the apply lock**, which keeps two gwsync processes
+//!   from changing the same load balancers at once;
+//! - **retention** ([`Store::prune`]): old revisions go, never those something still needs.
 //!
 //! It must not do anything else: no Git (callers pass [`Revision`]s and file texts in), no AWS
 //! (plans and reports arrive as JSON text), and no decisions (verdicts are recorded, not made).
@@ -20,8 +22,10 @@
 //! applied a migration this binary does not know was written by a newer gwsync and is refused
 //! ([`StoreError::NewerSchema`]) rather than used half-understood.
 
+mod retention;
 mod teams;
 
+pub use retention::{Pruned, Retention};
 pub use teams::{EventAction, OperatorEvent, TeamRecord, TeamState};
 
 use crate::diagnostic::Diagnostic;
@@ -372,20 +376,29 @@ impl Store {
             what: format!("the files of {owner} at {commit}"),
             error,
         })?;
+        let digest = state_digest(verdict, &diagnostics, &files);
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "INSERT INTO team_snapshots (\"commit\", owner, verdict, diagnostics, files) \
-             VALUES (?, ?, ?, ?, ?) \
-             ON CONFLICT (\"commit\", owner) DO UPDATE SET \
-             verdict = excluded.verdict, diagnostics = excluded.diagnostics, \
-             files = excluded.files",
+            "INSERT INTO owner_states (digest, verdict, diagnostics, files) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (digest) DO NOTHING",
+        )
+        .bind(&digest)
+        .bind(verdict)
+        .bind(&diagnostics)
+        .bind(&files)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO snapshots (\"commit\", owner, state) \
+             SELECT ?, ?, id FROM owner_states WHERE digest = ? \
+             ON CONFLICT (\"commit\", owner) DO UPDATE SET state = excluded.state",
         )
         .bind(commit)
         .bind(owner)
-        .bind(verdict)
-        .bind(diagnostics)
-        .bind(files)
-        .execute(&self.pool)
+        .bind(&digest)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -457,7 +470,7 @@ impl Store {
                 sqlx::query_as(
                     "SELECT \"commit\", author, summary, committed_at, first_seen_at \
                      FROM revisions WHERE \"commit\" IN \
-                     (SELECT \"commit\" FROM team_snapshots WHERE owner = ?) \
+                     (SELECT \"commit\" FROM snapshots WHERE owner = ?) \
                      ORDER BY first_seen_at DESC, rowid DESC LIMIT ?",
                 )
                 .bind(team)
@@ -476,8 +489,9 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
             let snapshots: Vec<(String, String, String)> = sqlx::query_as(
-                "SELECT owner, verdict, diagnostics FROM team_snapshots \
-                 WHERE \"commit\" = ? AND (? IS NULL OR owner = ?) ORDER BY owner",
+                "SELECT s.owner, o.verdict, o.diagnostics FROM snapshots s \
+                 JOIN owner_states o ON o.id = s.state \
+                 WHERE s.\"commit\" = ? AND (? IS NULL OR s.owner = ?) ORDER BY s.owner",
             )
             .bind(&row.commit)
             .bind(team)
@@ -534,8 +548,8 @@ impl Store {
         };
 
         let snapshot_rows: Vec<(String, String, String)> = sqlx::query_as(
-            "SELECT owner, verdict, diagnostics FROM team_snapshots WHERE \"commit\" = ? \
-             ORDER BY owner",
+            "SELECT s.owner, o.verdict, o.diagnostics FROM snapshots s \
+             JOIN owner_states o ON o.id = s.state WHERE s.\"commit\" = ? ORDER BY s.owner",
         )
         .bind(&row.commit)
         .fetch_all(&self.pool)
@@ -608,7 +622,8 @@ impl Store {
         owner: &str,
     ) -> Result<Option<Vec<(String, String)>>, StoreError> {
         let files: Option<String> = sqlx::query_scalar(
-            "SELECT files FROM team_snapshots WHERE \"commit\" = ? AND owner = ?",
+            "SELECT o.files FROM snapshots s JOIN owner_states o ON o.id = s.state \
+             WHERE s.\"commit\" = ? AND s.owner = ?",
         )
         .bind(commit)
         .bind(owner)
@@ -622,9 +637,10 @@ impl Store {
     /// The newest revision (by first sighting) at which `owner` was admitted.
     pub async fn last_admitted_commit(&self, owner: &str) -> Result<Option<String>, StoreError> {
         Ok(sqlx::query_scalar(
-            "SELECT s.\"commit\" FROM team_snapshots s \
+            "SELECT s.\"commit\" FROM snapshots s \
+             JOIN owner_states o ON o.id = s.state \
              JOIN revisions r ON r.\"commit\" = s.\"commit\" \
-             WHERE s.owner = ? AND s.verdict = ? \
+             WHERE s.owner = ? AND o.verdict = ? \
              ORDER BY r.first_seen_at DESC, r.rowid DESC LIMIT 1",
         )
         .bind(owner)
@@ -932,6 +948,18 @@ fn prepare_file(path: &Path) -> std::io::Result<()> {
         file.set_permissions(Permissions::from_mode(0o600))?;
     }
     Ok(())
+}
+
+/// The key an owner's state is stored under: the SHA-256 of its verdict, diagnostics and
+/// files (each length-prefixed, so no two contents share a key).
+fn state_digest(verdict: &str, diagnostics: &str, files: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for part in [verdict, diagnostics, files] {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part.as_bytes());
+    }
+    hex::encode(hasher.finalize())
 }
 
 fn process_exists(pid: u32) -> bool {

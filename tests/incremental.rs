@@ -345,6 +345,8 @@ fn incremental_reconcile_equals_full_reconcile_on_every_commit() {
         let revision = source.resolve("HEAD").unwrap();
         let incremental =
             check_incremental(&source, revision.clone(), &config, &mut cache).unwrap();
+        // The full reading walks the whole history: no ages cached on disk to start from.
+        let _ = std::fs::remove_file(ages_cache(&repo));
         let full = check(&source, revision, &config).unwrap();
         let stats = cache.admission.stats().clone();
         let context = format!("step {step} ({change:?}, changed {changed:?}): {stats}");
@@ -506,4 +508,86 @@ fn route_ages_walk_only_new_commits_unless_the_last_tip_left_the_history() {
         "C is not in D's history: everything is read again"
     );
     assert!(!walk(&source, d, Some(b)).0);
+}
+
+/// Where `check` leaves route ages for the next process.
+fn ages_cache(repo: &TestRepo) -> std::path::PathBuf {
+    repo.path().join(".git/gwsync/route-ages.json")
+}
+
+/// A repository with one team's route in three commits, ages read once by `check`.
+fn aged_repo() -> (TestRepo, Config) {
+    let config = Config::default();
+    let mut world = World::new();
+    let mut repo = TestRepo::new();
+    let mut previous = BTreeMap::new();
+    let mut rng = Rng(SEED);
+    for step in 0..3 {
+        if step > 0 {
+            world.mutate(&mut rng);
+        }
+        commit(&mut repo, &previous, &world, &format!("step {step}"));
+        previous = world.files.clone();
+    }
+    (repo, config)
+}
+
+fn check_head(repo: &TestRepo, config: &Config) -> gwsync::reconcile::Checked {
+    let source = Source::open_local(repo.path()).unwrap();
+    let revision = source.resolve("HEAD").unwrap();
+    check(&source, revision, config).unwrap()
+}
+
+/// `validate`, `plan` and `check` start from the ages the last process left in the Git
+/// directory: at the same tip they walk nothing; the result is always the whole walk's.
+#[test]
+fn route_ages_cached_in_the_git_directory_spare_the_next_process_the_walk() {
+    let (repo, config) = aged_repo();
+    let first = check_head(&repo, &config);
+    assert!(!first.ages.is_empty());
+    let cached: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ages_cache(&repo)).unwrap()).unwrap();
+    let head = Source::open_local(repo.path())
+        .unwrap()
+        .resolve("HEAD")
+        .unwrap();
+    assert_eq!(cached["tip"], head.commit.as_str());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(ages_cache(&repo))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0, "private to its owner");
+
+    // At the same tip, the cached ages are taken as they are: nothing is walked. (A forged
+    // age shows it; gwsync never writes one.)
+    let route = first.ages.keys().next().unwrap().clone();
+    let mut forged = cached.clone();
+    forged["ages"][&route] = serde_json::json!(1);
+    std::fs::write(ages_cache(&repo), serde_json::to_vec(&forged).unwrap()).unwrap();
+    assert_eq!(
+        check_head(&repo, &config).ages[&route],
+        1,
+        "read from the cache"
+    );
+
+    // Ages for other inputs (another tenants file) are not used.
+    let mut other_inputs = forged.clone();
+    other_inputs["inputs"] = serde_json::json!("another tenants file");
+    std::fs::write(
+        ages_cache(&repo),
+        serde_json::to_vec(&other_inputs).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(check_head(&repo, &config).ages, first.ages);
+
+    // Ages of a tip that is not in the history (a force-push) are not used either.
+    let mut elsewhere = forged;
+    elsewhere["tip"] = serde_json::json!("0123456789012345678901234567890123456789");
+    std::fs::write(ages_cache(&repo), serde_json::to_vec(&elsewhere).unwrap()).unwrap();
+    assert_eq!(check_head(&repo, &config).ages, first.ages);
+
+    // An unreadable cache costs a walk, nothing else.
+    std::fs::write(ages_cache(&repo), b"not json").unwrap();
+    assert_eq!(check_head(&repo, &config).ages, first.ages);
 }

@@ -4,7 +4,8 @@
 //! This is the shared front half of every command that reads a revision and of the daemon.
 //! It reads Git (through [`Source`]) and the store; it never talks to AWS.
 
-use crate::config::{Config, Limits};
+use super::ages::{AgesUpTo, route_ages};
+use crate::config::Config;
 use crate::plan::{HeldBack, TeamKept};
 use crate::reconcile::compose_snapshot;
 use crate::source::{Revision, Snapshot, Source, SourceError, WorkingTree};
@@ -53,13 +54,33 @@ pub fn translate_options(config: &Config) -> TranslateOptions {
     }
 }
 
-/// Reads `revision` from `source`, admits and translates it.
+/// Reads `revision` from `source`, admits and translates it. Route ages start from what the
+/// last process left in the repository ([`super::ages`]).
 pub fn check(source: &Source, revision: Revision, config: &Config) -> Result<Checked, SourceError> {
     let snapshot = source.snapshot(&revision, &config.limits)?;
     let mut admission = admit(&snapshot, &admit_options(config));
     flag_platform_changes(source, &revision, &mut admission, config)?;
-    let (ages, _) = route_ages(source, &revision, &snapshot, &admission, config, None)?;
+    let ages = cached_route_ages(source, &revision, &snapshot, &admission, config)?;
     Ok(finish(revision, snapshot, ages, admission, config))
+}
+
+/// [`route_ages`] from the ages cached on disk, leaving the new ones there.
+fn cached_route_ages(
+    source: &Source,
+    revision: &Revision,
+    snapshot: &Snapshot,
+    admission: &Admission,
+    config: &Config,
+) -> Result<RouteAges, SourceError> {
+    let previous = AgesUpTo::load(source);
+    let unchanged_tip = previous
+        .as_ref()
+        .is_some_and(|p| p.tip() == revision.commit);
+    let (ages, _) = route_ages(source, revision, snapshot, admission, config, previous)?;
+    if admission.tenancy.is_some() && !unchanged_tip {
+        AgesUpTo::new(revision, snapshot, config, &ages).save(source);
+    }
+    Ok(ages)
 }
 
 /// [`check`] for the working tree of a local repository (`--worktree`): uncommitted edits on
@@ -73,8 +94,9 @@ pub fn check_working_tree(
     let mut admission = admit(&snapshot, &admit_options(config));
     let changed = source.working_tree_changes(working_tree)?;
     warn_platform_changes(&changed, &mut admission, config);
+    // The history is HEAD's: the revision reads as HEAD.
     let revision = working_tree.revision.clone();
-    let (ages, _) = route_ages(source, &revision, &snapshot, &admission, config, None)?;
+    let ages = cached_route_ages(source, &revision, &snapshot, &admission, config)?;
     Ok(finish(revision, snapshot, ages, admission, config))
 }
 
@@ -96,16 +118,6 @@ impl CheckCache {
     }
 }
 
-/// Route ages as of `tip`, valid while the inputs of `ages::record` stay the same: the
-/// tenants file (which folder is whose, and its namespace) and the limits.
-#[derive(Debug)]
-struct AgesUpTo {
-    tip: String,
-    tenants: Vec<u8>,
-    limits: Limits,
-    ages: RouteAges,
-}
-
 /// [`check`], reading again only the owners whose files changed since the revision `cache`
 /// last saw, and walking only the commits since then for route ages; the result is the
 /// same.
@@ -118,15 +130,20 @@ pub fn check_incremental(
     let snapshot = source.snapshot(&revision, &config.limits)?;
     let mut admission = admit_incremental(&snapshot, &admit_options(config), &mut cache.admission);
     flag_platform_changes(source, &revision, &mut admission, config)?;
-    let previous = cache.ages.take();
+    // A daemon just started takes up where the last process left the ages.
+    let previous = cache.ages.take().or_else(|| AgesUpTo::load(source));
+    let unchanged_tip = previous
+        .as_ref()
+        .is_some_and(|p| p.tip() == revision.commit);
     let (ages, incremental) =
         route_ages(source, &revision, &snapshot, &admission, config, previous)?;
     cache.ages_incremental = incremental;
-    cache.ages = admission.tenancy.as_ref().map(|_| AgesUpTo {
-        tip: revision.commit.clone(),
-        tenants: tenants_bytes(&snapshot, config).to_vec(),
-        limits: config.limits,
-        ages: ages.clone(),
+    cache.ages = admission.tenancy.as_ref().map(|_| {
+        let up_to = AgesUpTo::new(&revision, &snapshot, config, &ages);
+        if !unchanged_tip {
+            up_to.save(source);
+        }
+        up_to
     });
     Ok(finish(revision, snapshot, ages, admission, config))
 }
@@ -170,50 +187,6 @@ fn finish(
         admission,
         translation,
     }
-}
-
-fn tenants_bytes<'a>(snapshot: &'a Snapshot, config: &Config) -> &'a [u8] {
-    snapshot
-        .files
-        .iter()
-        .find(|f| f.path == config.repo.tenants_file)
-        .map_or(&[], |f| f.bytes.as_slice())
-}
-
-/// Route ages from the history of the revision (the precedence tie-breaker). With the ages
-/// of an earlier tip on the same first-parent history and the same tenants file and limits,
-/// only the commits since that tip are read (and the second value is true); each route keeps
-/// its earliest time either way.
-fn route_ages(
-    source: &Source,
-    revision: &Revision,
-    snapshot: &Snapshot,
-    admission: &Admission,
-    config: &Config,
-    previous: Option<AgesUpTo>,
-) -> Result<(RouteAges, bool), SourceError> {
-    let mut ages = RouteAges::new();
-    let Some(tenancy) = &admission.tenancy else {
-        return Ok((ages, false));
-    };
-    let previous = previous
-        .filter(|p| p.limits == config.limits && p.tenants == tenants_bytes(snapshot, config));
-    let incremental = source.for_each_introduction(
-        revision,
-        previous.as_ref().map(|p| p.tip.as_str()),
-        &config.limits,
-        &|path| crate::translate::ages::may_hold_routes(tenancy, path),
-        &mut |time, path, bytes| {
-            crate::translate::ages::record(&mut ages, tenancy, &config.limits, time, path, bytes)
-        },
-    )?;
-    if let Some(previous) = previous.filter(|_| incremental) {
-        for (route, time) in previous.ages {
-            let age = ages.entry(route).or_insert(time);
-            *age = (*age).min(time);
-        }
-    }
-    Ok((ages, incremental))
 }
 
 /// The revision as it is applied: a team refused in it keeps the files of its last admitted

@@ -16,6 +16,7 @@
 //! - [`Refusal`]: what stops a command before any write for the operator to decide
 //!   (deletion guard, a stale saved plan, a rollback that cannot be rebuilt).
 
+mod ages;
 pub mod checked;
 mod holds;
 pub mod preflight;

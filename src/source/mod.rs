@@ -29,6 +29,9 @@ use git2::{Commit, ErrorCode, Object, ObjectType, Repository};
 use remote::Origin;
 use std::path::Path;
 
+/// gwsync's cache files inside a repository's Git directory ([`Source::read_cache`]).
+const CACHE_DIR: &str = "gwsync";
+
 /// Name of the bare clone of a remote repository inside the state directory.
 pub const CLONE_DIR_NAME: &str = "repo.git";
 
@@ -166,6 +169,25 @@ impl Source {
             None => Some(self.repo.path()),
             Some(_) => None,
         }
+    }
+
+    /// A cache file gwsync keeps in the repository's Git directory (`<git dir>/gwsync/NAME`):
+    /// what can be derived from the history again, kept so that it need not be. None when
+    /// there is none or it cannot be read.
+    pub fn read_cache(&self, name: &str) -> Option<Vec<u8>> {
+        std::fs::read(self.repo.path().join(CACHE_DIR).join(name)).ok()
+    }
+
+    /// Writes a cache file (see [`Source::read_cache`]) atomically: a temporary file renamed
+    /// over the old one, readable by its owner only.
+    pub fn write_cache(&self, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+        use std::io::Write;
+        let dir = self.repo.path().join(CACHE_DIR);
+        crate::config::permissions::create_private_dir(&dir)?;
+        let mut file = tempfile::NamedTempFile::new_in(&dir)?;
+        file.write_all(bytes)?;
+        file.persist(dir.join(name)).map_err(|e| e.error)?;
+        Ok(())
     }
 
     /// Resolves `rev` to a commit: a branch name, a tag (annotated or not), a full or

@@ -179,10 +179,18 @@ impl Source {
     }
 
     /// Writes a cache file (see [`Source::read_cache`]) atomically: a temporary file renamed
-    /// over the old one, readable by its owner only.
+    /// over the old one, readable by its owner only. Never into a Git directory another user
+    /// owns (root running a command on the daemon's repository): a file left there would be
+    /// one its owner cannot replace.
     pub fn write_cache(&self, name: &str, bytes: &[u8]) -> std::io::Result<()> {
         use std::io::Write;
         let dir = self.repo.path().join(CACHE_DIR);
+        if let Some((path, owner)) = crate::config::permissions::foreign_owner(&dir) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!("{} belongs to uid {owner}", path.display()),
+            ));
+        }
         crate::config::permissions::create_private_dir(&dir)?;
         let mut file = tempfile::NamedTempFile::new_in(&dir)?;
         file.write_all(bytes)?;

@@ -21,8 +21,9 @@ what a gap in gwsync's checks would look like.
 
 Control, on the same port (never faulted, never forwarded):
 - `POST /__faults?rate=R&refuse=A,B` sets the rate (0 stops the faults) and the refused
-  actions (empty: none); either may be left out;
-- `GET /__faults` answers JSON counts: requests, forwarded, and each fault.
+  actions (empty: none); either may be left out; `reset=1` sets every count back to 0;
+- `GET /__faults` answers JSON counts: requests, forwarded, each fault, and `actions`: the
+  requests per API action (with --rate 0, a call-counting proxy for benchmarks).
 
 Standard library only: it runs with the Python that runs moto.
 """
@@ -53,7 +54,10 @@ class State:
         self.refuse = refuse
         self.random = random.Random(seed)
         self.lock = threading.Lock()
-        self.counts = {"requests": 0, "forwarded": 0, **{f: 0 for f in FAULTS}}
+        self.reset()
+
+    def reset(self):
+        self.counts = {"requests": 0, "forwarded": 0, **{f: 0 for f in FAULTS}, "actions": {}}
 
     def draw(self):
         """The fault for the next request, or None."""
@@ -68,6 +72,11 @@ class State:
     def count(self, key):
         with self.lock:
             self.counts[key] += 1
+
+    def count_action(self, action):
+        with self.lock:
+            actions = self.counts["actions"]
+            actions[action] = actions.get(action, 0) + 1
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -95,6 +104,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     self.state.rate = float(query["rate"][0])
                 if "refuse" in query:
                     self.state.refuse = actions(query["refuse"][0])
+                if query.get("reset") == ["1"]:
+                    self.state.reset()
             return self.answer(200, b"{}", "application/json")
         self.proxy()
 
@@ -134,6 +145,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def proxy(self):
         body = self.read_body()
         action = self.action(body)
+        self.state.count_action(action)
         with self.state.lock:
             refused = action in self.state.refuse
         if refused:

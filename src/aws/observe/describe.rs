@@ -1,12 +1,34 @@
 //! Describing: the describe calls observe makes, each paged at the API's maximum and each
 //! after a read permit from the rate limiter. Raw SDK shapes out; nothing is interpreted
-//! here beyond paging and tag maps.
+//! here beyond paging and tag maps. Independent calls run [`each`]: up to
+//! [`CONCURRENT_READS`] at a time, still one rate-limit permit a call, so the rate limits
+//! pace them and the latency of one call no longer adds up over hundreds.
 
 use crate::alb::{Certificate, Target};
 use crate::aws::client::Clients;
 use crate::aws::error::AwsError;
 use aws_sdk_elasticloadbalancingv2::types as elb;
 use std::collections::{BTreeMap, BTreeSet};
+
+/// Reads in flight at once. The rate limiter still decides how many start per second; this
+/// only keeps their round trips from adding up (a few hundred calls of ~50 ms each on AWS).
+pub(super) const CONCURRENT_READS: usize = 8;
+
+/// `read` for each item, up to [`CONCURRENT_READS`] at a time; the results in the items'
+/// order, or the first error in that order (the reads still in flight are dropped).
+pub(super) async fn each<I, T, F, Fut>(items: I, read: F) -> Result<Vec<T>, AwsError>
+where
+    I: IntoIterator,
+    F: FnMut(I::Item) -> Fut,
+    Fut: std::future::Future<Output = Result<T, AwsError>>,
+{
+    use futures_util::{StreamExt, TryStreamExt};
+    futures_util::stream::iter(items)
+        .map(read)
+        .buffered(CONCURRENT_READS)
+        .try_collect()
+        .await
+}
 
 /// Most ARNs DescribeTags takes in one call.
 const TAGS_PER_CALL: usize = 20;
@@ -248,9 +270,8 @@ pub(crate) async fn describe_tags<'a>(
     arns: impl IntoIterator<Item = &'a str>,
 ) -> Result<BTreeMap<String, BTreeMap<String, String>>, AwsError> {
     let arns: Vec<String> = arns.into_iter().map(str::to_string).collect();
-    let mut all = BTreeMap::new();
-    for chunk in arns.chunks(TAGS_PER_CALL) {
-        let out = clients
+    let pages = each(arns.chunks(TAGS_PER_CALL), |chunk| async move {
+        Ok(clients
             .read_call("DescribeTags", || {
                 clients
                     .elb
@@ -258,7 +279,11 @@ pub(crate) async fn describe_tags<'a>(
                     .set_resource_arns(Some(chunk.to_vec()))
                     .send()
             })
-            .await?;
+            .await?)
+    })
+    .await?;
+    let mut all = BTreeMap::new();
+    for out in pages {
         for d in out.tag_descriptions() {
             let Some(arn) = d.resource_arn() else {
                 continue;

@@ -24,8 +24,9 @@
 //!   desired state sets); tags without gwsync's own three;
 //! - registered targets sorted, without those draining (being deregistered).
 //!
-//! The stage has three parts: [`describe`] makes the calls (paged, rate-limited), this module
-//! decides what is owned and assembles the observed state, [`normalise`] turns SDK shapes
+//! The stage has three parts: [`describe`] makes the calls (paged, rate-limited, concurrent
+//! where independent), this module reads what is needed and then decides what is owned and
+//! assembles the observed state, [`normalise`] turns SDK shapes
 //! into the model, and [`certificates`] finds ACM certificates for listener hostnames
 //! ([`find_certificates`] looks them up, [`resolve_certificates`] writes them into the
 //! desired state).
@@ -41,7 +42,10 @@
 //! and one DescribeTargetHealth, for a plan ([`observe_for`]) only where the desired state
 //! sets attributes or targets (the diff compares nothing else: an attribute key the desired
 //! state does not set is left as it is, and no desired targets means registration is left to
-//! others). Calls run one after another, each after a rate-limit permit.
+//! others). Independent calls run up to `describe::CONCURRENT_READS` at a time (listeners per
+//! load balancer, rules per listener, tags by 20 ARNs, attributes and certificates), each after
+//! a rate-limit permit; what needs an earlier answer waits for it (load balancers and target
+//! groups, then listeners, then rules and details).
 
 mod certificates;
 mod describe;
@@ -58,7 +62,7 @@ use aws_sdk_elasticloadbalancingv2::types as elb;
 use describe::{
     describe_lb_attributes, describe_listener_certificates, describe_listeners,
     describe_load_balancers, describe_rules, describe_target_groups, describe_targets,
-    describe_tg_attributes,
+    describe_tg_attributes, each,
 };
 use normalise::{
     TargetGroupRefs, actions_model, listener_model, listener_port, load_balancer_model, owned_id,
@@ -71,13 +75,13 @@ type TagMap = BTreeMap<String, BTreeMap<String, String>>;
 
 /// Which owned target groups' attributes and registered targets are read.
 #[derive(Clone, Copy)]
-enum Details<'a> {
+enum Wanted<'a> {
     All,
     /// Those whose counterpart in this desired state sets attributes or targets.
-    WantedBy(&'a Stack),
+    By(&'a Stack),
 }
 
-impl Details<'_> {
+impl Wanted<'_> {
     fn attributes(&self, gateway: &str, backend: &str) -> bool {
         self.wanted(gateway, backend, |tg| !tg.attributes.is_empty())
     }
@@ -88,8 +92,8 @@ impl Details<'_> {
 
     fn wanted(&self, gateway: &str, backend: &str, sets: impl Fn(&TargetGroup) -> bool) -> bool {
         match self {
-            Details::All => true,
-            Details::WantedBy(desired) => desired
+            Wanted::All => true,
+            Wanted::By(desired) => desired
                 .load_balancer(gateway)
                 .and_then(|lb| lb.target_groups.iter().find(|tg| tg.backend == backend))
                 .is_some_and(sets),
@@ -97,10 +101,74 @@ impl Details<'_> {
     }
 }
 
+/// `values[i]` by `arns[i]`.
+fn by_arn<T>(arns: &[&str], values: Vec<T>) -> BTreeMap<String, T> {
+    arns.iter().map(|a| a.to_string()).zip(values).collect()
+}
+
+/// What is read per resource once the resources are known, each kind concurrently: load
+/// balancer attributes, HTTPS listeners' certificates, and the wanted target groups'
+/// attributes and targets. By ARN.
+struct Details {
+    lb_attributes: BTreeMap<String, BTreeMap<String, String>>,
+    certificates: BTreeMap<String, Vec<crate::alb::Certificate>>,
+    tg_attributes: BTreeMap<String, BTreeMap<String, String>>,
+    targets: BTreeMap<String, Vec<crate::alb::Target>>,
+}
+
+impl Details {
+    async fn read(
+        clients: &Clients,
+        lbs: &LoadBalancers,
+        listeners: &Listeners,
+        tgs: &TargetGroups,
+        wanted: Wanted<'_>,
+    ) -> Result<Details, AwsError> {
+        let lb_arns: Vec<&str> = lbs
+            .owned
+            .values()
+            .map(|lb| lb.load_balancer_arn().unwrap_or_default())
+            .collect();
+        let https: Vec<&str> = listeners
+            .by_gateway
+            .values()
+            .flatten()
+            .filter(|l| listeners.owned(l) && l.protocol() == Some(&elb::ProtocolEnum::Https))
+            .map(|l| l.listener_arn().unwrap_or_default())
+            .collect();
+        // Target groups of observed load balancers only: one whose load balancer is gone is
+        // only in `ids`.
+        let observed_tgs = || {
+            tgs.owned
+                .iter()
+                .filter(|(_, (gateway, _, _))| lbs.owned.contains_key(gateway))
+        };
+        let with_attributes: Vec<&str> = observed_tgs()
+            .filter(|(_, (gateway, backend, _))| wanted.attributes(gateway, backend))
+            .map(|(arn, _)| arn.as_str())
+            .collect();
+        let with_targets: Vec<&str> = observed_tgs()
+            .filter(|(_, (gateway, backend, _))| wanted.targets(gateway, backend))
+            .map(|(arn, _)| arn.as_str())
+            .collect();
+        let lb_attributes = each(&lb_arns, |arn| describe_lb_attributes(clients, arn)).await?;
+        let certificates = each(&https, |arn| describe_listener_certificates(clients, arn)).await?;
+        let tg_attributes =
+            each(&with_attributes, |arn| describe_tg_attributes(clients, arn)).await?;
+        let targets = each(&with_targets, |arn| describe_targets(clients, arn)).await?;
+        Ok(Details {
+            lb_attributes: by_arn(&lb_arns, lb_attributes),
+            certificates: by_arn(&https, certificates),
+            tg_attributes: by_arn(&with_attributes, tg_attributes),
+            targets: by_arn(&with_targets, targets),
+        })
+    }
+}
+
 /// Reads every resource that `instance_id` owns, in the model's shape, and where each is
 /// (every target group's attributes and targets included: for `explain --live` and tests).
 pub async fn observe(clients: &Clients, instance_id: &str) -> Result<(Observed, AwsIds), AwsError> {
-    observe_with(clients, instance_id, Details::All).await
+    observe_with(clients, instance_id, Wanted::All).await
 }
 
 /// [`observe`] for a plan towards `desired`: target group attributes and targets are read
@@ -110,18 +178,19 @@ pub async fn observe_for(
     instance_id: &str,
     desired: &Stack,
 ) -> Result<(Observed, AwsIds), AwsError> {
-    observe_with(clients, instance_id, Details::WantedBy(desired)).await
+    observe_with(clients, instance_id, Wanted::By(desired)).await
 }
 
 async fn observe_with(
     clients: &Clients,
     instance_id: &str,
-    details: Details<'_>,
+    wanted: Wanted<'_>,
 ) -> Result<(Observed, AwsIds), AwsError> {
     let mut ids = AwsIds::default();
     let lbs = LoadBalancers::read(clients, instance_id).await?;
     let tgs = TargetGroups::read(clients, instance_id, &mut ids).await?;
     let listeners = Listeners::read(clients, instance_id, &lbs.owned).await?;
+    let details = Details::read(clients, &lbs, &listeners, &tgs, wanted).await?;
     let mut assembly = Assembly {
         instance_id,
         ids,
@@ -133,11 +202,9 @@ async fn observe_with(
         foreign_rules: BTreeMap::new(),
     };
     for (gateway, lb) in &lbs.owned {
-        assembly
-            .load_balancer(clients, gateway, lb, &lbs.tags, &listeners)
-            .await?;
+        assembly.load_balancer(gateway, lb, &lbs.tags, &listeners, &details)?;
     }
-    assembly.target_groups(clients, &tgs, details).await?;
+    assembly.target_groups(&tgs, &details)?;
     let Assembly {
         ids,
         stack,
@@ -277,11 +344,12 @@ impl Listeners {
         instance_id: &str,
         owned_lbs: &BTreeMap<String, elb::LoadBalancer>,
     ) -> Result<Listeners, AwsError> {
-        let mut by_gateway = BTreeMap::new();
-        for (gateway, lb) in owned_lbs {
-            let arn = lb.load_balancer_arn().unwrap_or_default();
-            by_gateway.insert(gateway.clone(), describe_listeners(clients, arn).await?);
-        }
+        let listeners = each(owned_lbs.values(), |lb| {
+            describe_listeners(clients, lb.load_balancer_arn().unwrap_or_default())
+        })
+        .await?;
+        let by_gateway: BTreeMap<String, Vec<elb::Listener>> =
+            owned_lbs.keys().cloned().zip(listeners).collect();
         let all = by_gateway.values().flatten();
         let tags = describe_tags(
             clients,
@@ -303,10 +371,8 @@ impl Listeners {
             .filter(|l| found.owned(l))
             .filter_map(|l| l.listener_arn().map(str::to_string))
             .collect();
-        for arn in owned {
-            let rules = describe_rules(clients, &arn).await?;
-            found.rules.insert(arn, rules);
-        }
+        let rules = each(&owned, |arn| describe_rules(clients, arn)).await?;
+        found.rules = owned.into_iter().zip(rules).collect();
         let rules = found.rules.values().flatten();
         found.rule_tags = describe_tags(
             clients,
@@ -341,13 +407,13 @@ struct Assembly<'a> {
 impl Assembly<'_> {
     /// An owned load balancer with its owned listeners and their owned rules; foreign
     /// listeners and rules are noted (they keep the load balancer and their priorities).
-    async fn load_balancer(
+    fn load_balancer(
         &mut self,
-        clients: &Clients,
         gateway: &str,
         lb: &elb::LoadBalancer,
         lb_tags: &TagMap,
         listeners: &Listeners,
+        details: &Details,
     ) -> Result<(), AwsError> {
         let lb_arn = lb.load_balancer_arn().unwrap_or_default();
         self.ids
@@ -365,13 +431,17 @@ impl Assembly<'_> {
                 }
                 continue;
             }
-            models.push(self.listener(clients, gateway, l, listeners).await?);
+            models.push(self.listener(gateway, l, listeners, details)?);
         }
         models.sort_by_key(|l| l.port);
         self.stack.load_balancers.push(load_balancer_model(
             gateway,
             lb,
-            describe_lb_attributes(clients, lb_arn).await?,
+            details
+                .lb_attributes
+                .get(lb_arn)
+                .cloned()
+                .unwrap_or_default(),
             lb_tags.get(lb_arn),
             models,
         )?);
@@ -379,12 +449,12 @@ impl Assembly<'_> {
     }
 
     /// An owned listener: its certificates, default action and owned rules.
-    async fn listener(
+    fn listener(
         &mut self,
-        clients: &Clients,
         gateway: &str,
         l: &elb::Listener,
         listeners: &Listeners,
+        details: &Details,
     ) -> Result<crate::alb::Listener, AwsError> {
         let listener_arn = l.listener_arn().unwrap_or_default();
         let port = listener_port(l)?;
@@ -392,11 +462,11 @@ impl Assembly<'_> {
         self.ids
             .listeners
             .insert(key.clone(), listener_arn.to_string());
-        let certificates = if l.protocol() == Some(&elb::ProtocolEnum::Https) {
-            describe_listener_certificates(clients, listener_arn).await?
-        } else {
-            Vec::new()
-        };
+        let certificates = details
+            .certificates
+            .get(listener_arn)
+            .cloned()
+            .unwrap_or_default();
         let mut default_actions: &[elb::Action] = l.default_actions();
         let mut rules = Vec::new();
         for r in &listeners.rules[listener_arn] {
@@ -491,12 +561,7 @@ impl Assembly<'_> {
 
     /// Owned target groups, into their gateway's load balancer. One whose load balancer is
     /// gone (or not made yet) is only in `ids`.
-    async fn target_groups(
-        &mut self,
-        clients: &Clients,
-        tgs: &TargetGroups,
-        details: Details<'_>,
-    ) -> Result<(), AwsError> {
+    fn target_groups(&mut self, tgs: &TargetGroups, details: &Details) -> Result<(), AwsError> {
         let mut models: BTreeMap<&str, Vec<TargetGroup>> = BTreeMap::new();
         for (arn, (gateway, backend, tg)) in &tgs.owned {
             if !self
@@ -507,20 +572,12 @@ impl Assembly<'_> {
             {
                 continue;
             }
-            let attributes = match details.attributes(gateway, backend) {
-                true => describe_tg_attributes(clients, arn).await?,
-                false => BTreeMap::new(),
-            };
-            let targets = match details.targets(gateway, backend) {
-                true => describe_targets(clients, arn).await?,
-                false => Vec::new(),
-            };
             models.entry(gateway).or_default().push(target_group_model(
                 backend,
                 tg,
-                attributes,
+                details.tg_attributes.get(arn).cloned().unwrap_or_default(),
                 tgs.tags.get(arn.as_str()),
-                targets,
+                details.targets.get(arn).cloned().unwrap_or_default(),
             )?);
         }
         for lb in &mut self.stack.load_balancers {

@@ -551,32 +551,36 @@ fn c(n: u32) -> String {
     format!("{n:08x}{}", "0".repeat(32))
 }
 
+/// Records revision `c(i)` with one 2 KB file per team, team `t` at version `versions[t]`.
+async fn record_teams(store: &Store, i: u32, versions: &[u32]) {
+    store
+        .record_revision(&revision(&c(i), "commit", i64::from(i)), i64::from(i))
+        .await
+        .unwrap();
+    for (owner, version) in versions.iter().enumerate() {
+        let text = format!("team {owner}, version {version}: {}", "x".repeat(2000));
+        store
+            .record_snapshot(
+                &c(i),
+                &format!("team-{owner}"),
+                "admitted",
+                &[],
+                &files(&text),
+            )
+            .await
+            .unwrap();
+    }
+}
+
 /// `owners` teams with a file each, recorded at `commits` revisions (one a second); at
 /// revision i > 0 only team `i % owners` changes its file (to version i).
 async fn record_history(store: &Store, owners: u32, commits: u32) {
     let mut versions = vec![0; owners as usize];
     for i in 0..commits {
-        store
-            .record_revision(&revision(&c(i), "commit", i64::from(i)), i64::from(i))
-            .await
-            .unwrap();
         if i > 0 {
             versions[(i % owners) as usize] = i;
         }
-        for owner in 0..owners {
-            let version = versions[owner as usize];
-            let text = format!("team {owner}, version {version}: {}", "x".repeat(2000));
-            store
-                .record_snapshot(
-                    &c(i),
-                    &format!("team-{owner}"),
-                    "admitted",
-                    &[],
-                    &files(&text),
-                )
-                .await
-                .unwrap();
-        }
+        record_teams(store, i, &versions).await;
     }
 }
 
@@ -808,24 +812,10 @@ async fn a_one_team_commit_at_500_teams_adds_less_than_50_kb() {
     let before = size(store.clone()).await;
     const COMMITS: u32 = 5;
     for i in 1..=COMMITS {
-        store
-            .record_revision(&revision(&c(i), "one team", i64::from(i)), i64::from(i))
-            .await
-            .unwrap();
-        for owner in 0..500u32 {
-            let version = if owner == i { i } else { 0 };
-            let text = format!("team {owner}, version {version}: {}", "x".repeat(2000));
-            store
-                .record_snapshot(
-                    &c(i),
-                    &format!("team-{owner}"),
-                    "admitted",
-                    &[],
-                    &files(&text),
-                )
-                .await
-                .unwrap();
-        }
+        // Only team i changes; every other team is as in the first revision.
+        let mut versions = vec![0; 500];
+        versions[i as usize] = i;
+        record_teams(&store, i, &versions).await;
     }
     let after = size(store.clone()).await;
     let per_commit = (after - before) / u64::from(COMMITS);

@@ -13,6 +13,20 @@ use std::collections::{BTreeMap, BTreeSet};
 
 const DAY: i64 = 24 * 60 * 60;
 
+/// The revisions these rows need, and what to call the need.
+const NEEDED_BY: [(&str, &str); 4] = [
+    (
+        "SELECT \"commit\" FROM pins UNION SELECT head FROM pins",
+        "pinned by a rollback",
+    ),
+    ("SELECT live_commit FROM team_states", "live for a team"),
+    ("SELECT wanted_commit FROM team_states", "wanted for a team"),
+    (
+        "SELECT \"commit\" FROM applies WHERE finished_at IS NULL",
+        "an apply in flight",
+    ),
+];
+
 /// How much history to keep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention {
@@ -132,30 +146,9 @@ impl Store {
                 needed.entry(commit).or_insert(why);
             }
         };
-        add(
-            sqlx::query_scalar("SELECT \"commit\" FROM pins UNION SELECT head FROM pins")
-                .fetch_all(&self.pool)
-                .await?,
-            "pinned by a rollback",
-        );
-        add(
-            sqlx::query_scalar("SELECT live_commit FROM team_states")
-                .fetch_all(&self.pool)
-                .await?,
-            "live for a team",
-        );
-        add(
-            sqlx::query_scalar("SELECT wanted_commit FROM team_states")
-                .fetch_all(&self.pool)
-                .await?,
-            "wanted for a team",
-        );
-        add(
-            sqlx::query_scalar("SELECT \"commit\" FROM applies WHERE finished_at IS NULL")
-                .fetch_all(&self.pool)
-                .await?,
-            "an apply in flight",
-        );
+        for (sql, why) in NEEDED_BY {
+            add(sqlx::query_scalar(sql).fetch_all(&self.pool).await?, why);
+        }
         // Each owner's newest admitted revision: its last good state.
         let admitted: Vec<(String, String)> = sqlx::query_as(
             "SELECT s.owner, s.\"commit\" FROM snapshots s \

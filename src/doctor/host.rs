@@ -2,8 +2,8 @@
 //! in it, the secrets the configuration names, and the systemd unit.
 
 use super::{Check, Finding};
-use crate::config::Config;
 use crate::config::commit_status::TokenSource;
+use crate::config::{Config, RepoLocation};
 use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -103,28 +103,37 @@ fn user_name(uid: u32) -> String {
 
 /// The state directory, the database (with its WAL files) and a remote repository's clone.
 pub(super) fn state(config: &Config, user: &ServiceUser) -> Vec<Finding> {
-    let dir = &config.state_dir;
-    let chown = |path: &Path, recursive: bool| {
-        format!(
-            "chown {}{u}:{u} {} && chmod 0700 {}",
-            if recursive { "-R " } else { "" },
-            path.display(),
-            dir.display(),
-            u = user.name
-        )
-    };
     if user.uid.is_none() {
         return vec![Finding::fail(
             Check::StateDirectory,
             format!("there is no user {} to run the daemon as", user.name),
             format!(
                 "install the package (it makes the user), or: useradd --system --user-group --home-dir {} --shell /usr/sbin/nologin {}",
-                dir.display(),
+                config.state_dir.display(),
                 user.name
             ),
         )];
     }
-    let directory = match std::fs::metadata(dir) {
+    vec![
+        state_directory(&config.state_dir, user),
+        state_database(&config.store.path, user),
+        clone(config, user),
+    ]
+}
+
+/// The fix for a path under the state directory that is not the user's, or too open.
+fn chown_fix(path: &Path, recursive: bool, user: &ServiceUser) -> String {
+    format!(
+        "chown {}{u}:{u} {p} && chmod {mode} {p}",
+        if recursive { "-R " } else { "" },
+        p = path.display(),
+        u = user.name,
+        mode = if recursive { "-R go-rwx" } else { "0700" },
+    )
+}
+
+fn state_directory(dir: &Path, user: &ServiceUser) -> Finding {
+    match std::fs::metadata(dir) {
         Err(_) => Finding::warn(
             Check::StateDirectory,
             format!("{} does not exist yet", dir.display()),
@@ -135,67 +144,72 @@ pub(super) fn state(config: &Config, user: &ServiceUser) -> Vec<Finding> {
             ),
         ),
         Ok(meta) => match user.problem(dir, &meta) {
-            Some(problem) => Finding::fail(Check::StateDirectory, problem, chown(dir, false)),
+            Some(problem) => {
+                Finding::fail(Check::StateDirectory, problem, chown_fix(dir, false, user))
+            }
             None => Finding::pass(
                 Check::StateDirectory,
                 format!("{}: {}'s, mode 0700", dir.display(), user.name),
             ),
         },
-    };
-    let db = &config.store.path;
-    let db_files: Vec<PathBuf> = ["", "-wal", "-shm"]
+    }
+}
+
+fn state_database(db: &Path, user: &ServiceUser) -> Finding {
+    let files: Vec<PathBuf> = ["", "-wal", "-shm"]
         .iter()
         .map(|suffix| PathBuf::from(format!("{}{suffix}", db.display())))
         .filter(|p| p.exists())
         .collect();
-    let database = if db_files.is_empty() {
-        Finding::skip(
+    if files.is_empty() {
+        return Finding::skip(
             Check::StateDatabase,
             format!("{} not made yet (the first run makes it)", db.display()),
-        )
-    } else {
-        let problem = db_files.iter().find_map(|path| {
-            let meta = std::fs::metadata(path).ok()?;
-            user.problem(path, &meta)
-        });
-        match problem {
-            Some(problem) => Finding::fail(
-                Check::StateDatabase,
-                problem,
-                format!(
-                    "chown {u}:{u} {db}* && chmod 0600 {db}*, and run commands on it as {u} (sudo -u {u} gwsync ...)",
-                    db = db.display(),
-                    u = user.name
-                ),
+        );
+    }
+    let problem = files.iter().find_map(|path| {
+        let meta = std::fs::metadata(path).ok()?;
+        user.problem(path, &meta)
+    });
+    match problem {
+        Some(problem) => Finding::fail(
+            Check::StateDatabase,
+            problem,
+            format!(
+                "chown {u}:{u} {db}* && chmod 0600 {db}*, and run commands on it as {u} (sudo -u {u} gwsync ...)",
+                db = db.display(),
+                u = user.name
             ),
-            None => Finding::pass(
-                Check::StateDatabase,
-                format!("{}: {}'s, mode 0600", db.display(), user.name),
-            ),
-        }
-    };
-    let clone = dir.join(crate::source::CLONE_DIR_NAME);
-    let clone = match (&config.repo.location, clone.exists()) {
-        (Some(crate::config::RepoLocation::Url(_)), true) => match foreign_entry(&clone, user) {
-            Some(problem) => Finding::fail(Check::Clone, problem, chown(&clone, true)),
+        ),
+        None => Finding::pass(
+            Check::StateDatabase,
+            format!("{}: {}'s, mode 0600", db.display(), user.name),
+        ),
+    }
+}
+
+fn clone(config: &Config, user: &ServiceUser) -> Finding {
+    let clone = config.state_dir.join(crate::source::CLONE_DIR_NAME);
+    match (&config.repo.location, clone.exists()) {
+        (Some(RepoLocation::Url(_)), true) => match foreign_entry(&clone, user) {
+            Some(problem) => Finding::fail(Check::Clone, problem, chown_fix(&clone, true, user)),
             None => Finding::pass(
                 Check::Clone,
                 format!("{}: {}'s throughout", clone.display(), user.name),
             ),
         },
-        (Some(crate::config::RepoLocation::Url(_)), false) => Finding::skip(
+        (Some(RepoLocation::Url(_)), false) => Finding::skip(
             Check::Clone,
             format!(
                 "{} not made yet (the first fetch makes it)",
                 clone.display()
             ),
         ),
-        (Some(crate::config::RepoLocation::Path(_)), _) => {
+        (Some(RepoLocation::Path(_)), _) => {
             Finding::skip(Check::Clone, "repo.path is read in place: no clone")
         }
         (None, _) => Finding::skip(Check::Clone, "no repository configured"),
-    };
-    vec![directory, database, clone]
+    }
 }
 
 /// The first file under `dir` that is not the service user's (as after `git fetch` run by

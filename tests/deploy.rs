@@ -4,6 +4,7 @@
 //! - `iam-policy.json` allows exactly the AWS operations the code calls (found in `src/`,
 //!   unit tests left out, by the way the code calls the SDK clients:
 //!   `clients.elb.create_rule()`), every write only on resources carrying this instance's tag.
+//!   (`gwsync doctor`'s STS `GetCallerIdentity` is not among them: it needs no permission.)
 //!
 //! `systemd-analyze` must be installed: scripts/test installs it when it is missing, and
 //! these tests fail (never skip) without it.

@@ -1303,3 +1303,31 @@ async fn each_applied_commit_gets_a_commit_status() {
     }
     assert!(!d.log().contains(TOKEN), "the token is never logged");
 }
+
+/// The reconciler applies retention after a converged sync (`store.keep_revisions`): older
+/// revisions go, the one live for every team stays.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_converged_sync_keeps_the_history_within_retention() {
+    let mut w = World::start().await;
+    // Three syncs record three revisions; retention keeps one.
+    w.write_config(free_port(), "\n[store]\nkeep_revisions = 1", "");
+    assert_eq!(w.gwsync(&["sync", "--once"]).0, 0);
+    for (from, to) in [
+        ("/payments}", "/payments/v2}"),
+        ("/payments/v2}", "/payments/v3}"),
+    ] {
+        w.repo.edit(
+            PAYMENTS_ROUTES,
+            &format!("value: {from}"),
+            &format!("value: {to}"),
+        );
+        w.repo.commit(&format!("payments: {to}"));
+        assert_eq!(w.gwsync(&["sync", "--once"]).0, 0);
+    }
+    assert!(w.has_path("/payments/v3").await);
+    let (_, stdout, _) = w.gwsync(&["history", "--format", "json"]);
+    let history: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let revisions = history["revisions"].as_array().unwrap();
+    assert_eq!(revisions.len(), 1, "{history:#}");
+    assert_eq!(revisions[0]["commit"], w.repo.head(), "the newest stays");
+}

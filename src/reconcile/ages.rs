@@ -62,9 +62,9 @@ impl AgesUpTo {
         }
     }
 
-    /// The commit these ages end at.
-    pub(super) fn tip(&self) -> &str {
-        &self.tip
+    /// Whether these are already the ages of `revision` with these inputs: nothing to save.
+    pub(super) fn is_for(&self, revision: &Revision, snapshot: &Snapshot, config: &Config) -> bool {
+        self.tip == revision.commit && self.inputs == inputs(snapshot, config)
     }
 }
 

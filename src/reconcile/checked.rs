@@ -73,11 +73,11 @@ fn cached_route_ages(
     config: &Config,
 ) -> Result<RouteAges, SourceError> {
     let previous = AgesUpTo::load(source);
-    let unchanged_tip = previous
+    let saved = previous
         .as_ref()
-        .is_some_and(|p| p.tip() == revision.commit);
+        .is_some_and(|p| p.is_for(revision, snapshot, config));
     let (ages, _) = route_ages(source, revision, snapshot, admission, config, previous)?;
-    if admission.tenancy.is_some() && !unchanged_tip {
+    if admission.tenancy.is_some() && !saved {
         AgesUpTo::new(revision, snapshot, config, &ages).save(source);
     }
     Ok(ages)
@@ -132,15 +132,15 @@ pub fn check_incremental(
     flag_platform_changes(source, &revision, &mut admission, config)?;
     // A daemon just started takes up where the last process left the ages.
     let previous = cache.ages.take().or_else(|| AgesUpTo::load(source));
-    let unchanged_tip = previous
+    let saved = previous
         .as_ref()
-        .is_some_and(|p| p.tip() == revision.commit);
+        .is_some_and(|p| p.is_for(&revision, &snapshot, config));
     let (ages, incremental) =
         route_ages(source, &revision, &snapshot, &admission, config, previous)?;
     cache.ages_incremental = incremental;
     cache.ages = admission.tenancy.as_ref().map(|_| {
         let up_to = AgesUpTo::new(&revision, &snapshot, config, &ages);
-        if !unchanged_tip {
+        if !saved {
             up_to.save(source);
         }
         up_to

@@ -580,6 +580,12 @@ fn route_ages_cached_in_the_git_directory_spare_the_next_process_the_walk() {
     )
     .unwrap();
     assert_eq!(check_head(&repo, &config).ages, first.ages);
+    let rewritten: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ages_cache(&repo)).unwrap()).unwrap();
+    assert_eq!(
+        rewritten, cached,
+        "the walk's ages replace those of other inputs"
+    );
 
     // Ages of a tip that is not in the history (a force-push) are not used either.
     let mut elsewhere = forged;

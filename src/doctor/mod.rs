@@ -225,24 +225,20 @@ impl Report {
 /// Runs every check. The host checks come first; Git and AWS need a configuration that
 /// loaded.
 pub fn diagnose(options: &Options) -> Report {
-    let mut findings = Vec::new();
-    let config = match &options.config {
-        Ok((config, file)) => {
-            findings.push(host::configuration(config, file.as_deref()));
-            Some(config)
-        }
+    let (config, file) = match &options.config {
+        Ok(loaded) => loaded,
         Err(error) => {
-            findings.push(Finding::fail(
+            let finding = Finding::fail(
                 Check::Configuration,
                 error.clone(),
                 "correct the file (every error names its key), or point --config at the right one",
-            ));
-            None
+            );
+            return Report {
+                findings: vec![finding],
+            };
         }
     };
-    let Some(config) = config else {
-        return Report { findings };
-    };
+    let mut findings = vec![host::configuration(config, file.as_deref())];
     let environment = host::Environment::read(&options.environment_file);
     findings.push(environment.finding());
     let unit = host::Unit::find(options.unit_file.as_deref());

@@ -30,7 +30,7 @@ struct Deployment {
 }
 
 impl Deployment {
-    fn new(repo: &Path, aws_endpoint: &str) -> Deployment {
+    fn new(repo: &ExampleRepo, aws_endpoint: &str) -> Deployment {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         let state = root.join("state");
@@ -43,13 +43,8 @@ impl Deployment {
             format!(
                 "instance_id = \"doctor-test\"\nstate_dir = \"{}\"\n\n[repo]\npath = \"{}\"\nbranch = \"{}\"\n\n[aws]\nregion = \"{REGION}\"\nendpoint_url = \"{aws_endpoint}\"\n\n[daemon]\nwebhook_secret_env = \"GWSYNC_WEBHOOK_SECRET\"\n",
                 state.display(),
-                repo.display(),
-                git2::Repository::open(repo)
-                    .unwrap()
-                    .head()
-                    .unwrap()
-                    .shorthand()
-                    .unwrap()
+                repo.path().display(),
+                repo.branch()
             ),
         )
         .unwrap();
@@ -110,7 +105,7 @@ fn line<'a>(stdout: &'a str, check: &str) -> &'a str {
 fn a_healthy_deployment_passes_every_check_against_git_and_aws() {
     let moto = MotoServer::start();
     let repo = ExampleRepo::new();
-    let deployment = Deployment::new(repo.path(), &moto.endpoint());
+    let deployment = Deployment::new(&repo, &moto.endpoint());
     let (code, stdout) = deployment.doctor(&["--user", &me()]);
     assert_eq!(code, 0, "{stdout}");
     for (check, says) in [
@@ -137,7 +132,7 @@ fn a_healthy_deployment_passes_every_check_against_git_and_aws() {
 fn each_broken_part_fails_with_its_fix_and_the_rest_still_runs() {
     let repo = ExampleRepo::new();
     // AWS on a port nothing listens on; the checks of this machine need none of it.
-    let deployment = Deployment::new(repo.path(), "http://127.0.0.1:9");
+    let deployment = Deployment::new(&repo, "http://127.0.0.1:9");
     chmod(&deployment.path("state"), 0o755);
     chmod(&deployment.path("gwsync.env"), 0o644);
     std::fs::write(

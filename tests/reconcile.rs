@@ -1708,24 +1708,13 @@ async fn a_held_team_stays_as_it_is_while_another_team_commits() {
     );
 }
 
-fn head_of(repo: &std::path::Path) -> String {
-    git2::Repository::open(repo)
-        .unwrap()
-        .head()
-        .unwrap()
-        .peel_to_commit()
-        .unwrap()
-        .id()
-        .to_string()
-}
-
 /// Apply A, apply B, roll back to A: AWS is as A left it, a sync of the same head keeps the
 /// pin, `resume` lets B back. A rollback needs no Git: it works with the repository gone.
 #[tokio::test]
 async fn rollback_restores_a_revision_pins_it_and_resume_rolls_forward() {
     let mut w = World::start().await;
     assert_eq!(w.gwsync(&["apply", "--auto-approve"]).0, 0);
-    let a = head_of(w.repo.path());
+    let a = w.repo.head();
     w.repo.edit(PAYMENTS_ROUTES, "weight: 90", "weight: 50");
     w.repo.edit(PAYMENTS_ROUTES, "weight: 10", "weight: 50");
     w.remove_route(PAYMENTS_ROUTES, "payments-shared-api");
@@ -1776,7 +1765,7 @@ async fn rollback_restores_a_revision_pins_it_and_resume_rolls_forward() {
 async fn a_team_rollback_leaves_the_other_teams_alone() {
     let mut w = World::start().await;
     assert_eq!(w.gwsync(&["apply", "--auto-approve"]).0, 0);
-    let a = head_of(w.repo.path());
+    let a = w.repo.head();
     w.repo.edit(PAYMENTS_ROUTES, "weight: 90", "weight: 50");
     w.repo.edit(PAYMENTS_ROUTES, "weight: 10", "weight: 50");
     w.remove_route("teams/orders/routes.yaml", "orders-shared-api");

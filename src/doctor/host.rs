@@ -80,7 +80,7 @@ impl ServiceUser {
         let mode = meta.permissions().mode() & 0o777;
         (mode & 0o077 != 0).then(|| {
             format!(
-                "{} is mode {mode:04o}: other users can read gwsync's state",
+                "{} is mode {mode:04o}: other users can read it",
                 path.display()
             )
         })

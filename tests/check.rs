@@ -392,8 +392,9 @@ fn golden(name: &str, actual: &str) {
     );
 }
 
-/// The CI examples a team copies: valid YAML, checking against the merge base, finding their
-/// one comment by the marker the comment starts with, failing on the check's exit code.
+/// The CI examples a team copies: valid YAML, gwsync from a checked release tarball, checking
+/// against the merge base, finding their one comment by the marker the comment starts with,
+/// failing on the check's exit code.
 #[test]
 fn the_ci_examples_run_check_and_update_one_comment() {
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ci");
@@ -415,6 +416,8 @@ fn the_ci_examples_run_check_and_update_one_comment() {
             annotations,
             "--format markdown",
             marker,
+            // The release tarball, checked against its checksums.
+            "sha256sum --check --ignore-missing SHA256SUMS",
         ] {
             assert!(text.contains(needed), "{file} lacks `{needed}`");
         }

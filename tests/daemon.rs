@@ -404,6 +404,13 @@ async fn a_commit_is_applied_within_two_seconds_through_notify() {
     let notified = d.notifications();
     assert!(notified.contains(&"READY=1".to_string()), "{notified:?}");
     let before = d.metric("gwsync_reconciles_total", &[("outcome", "applied")]);
+    let lb_reads = || {
+        d.metric(
+            "gwsync_aws_calls_total",
+            &[("operation", "DescribeLoadBalancers"), ("outcome", "ok")],
+        )
+    };
+    let lb_reads_before = lb_reads();
 
     // Polling is hourly: only the watch on the repository can bring this commit in.
     w.repo
@@ -425,11 +432,23 @@ async fn a_commit_is_applied_within_two_seconds_through_notify() {
         status["tracked"]["commit"].as_str().unwrap()
     );
     assert_eq!(team_state(&status, "payments"), "in-sync");
-    // Only the team whose folder changed was read again.
+    // Only the team whose folder changed was read again, and on AWS only what the plan
+    // touches: no load balancer was listed.
     assert!(
         d.log().contains("incremental: read 1 (payments), reused 2"),
         "{}",
         d.log()
+    );
+    assert!(
+        d.log()
+            .contains("read again only what the plan touches: 1 listener(s), 1 target group(s)"),
+        "{}",
+        d.log()
+    );
+    assert_eq!(lb_reads(), lb_reads_before, "{}", d.log());
+    assert_eq!(
+        d.metric("gwsync_observes_total", &[("scope", "incremental")]),
+        1.0
     );
     // `/status` is `gwsync status --format json`.
     let (code, stdout, _) = w.gwsync(&["status", "--format", "json"]);

@@ -28,7 +28,8 @@ use gwsync::aws::client::Clients;
 use gwsync::aws::observe::observe;
 use gwsync::config::Config;
 use gwsync::plan::{Operation, Plan, render};
-use gwsync::reconcile::{Checked, LivePlan, live_plan};
+use gwsync::reconcile::observing::Observation;
+use gwsync::reconcile::{Checked, LivePlan, ObservedCache, Observing, PlanFor, live_plan};
 use gwsync::source::Source;
 use gwsync::validate::Status;
 use std::collections::{BTreeMap, BTreeSet};
@@ -79,17 +80,16 @@ async fn reconcile(repo: &ExampleRepo, clients: &Clients) -> (Plan, AwsIds) {
 /// what it held back.
 async fn plan_head(repo: &ExampleRepo, clients: &Clients) -> LivePlan {
     let checked = check(repo.path());
-    live_plan(
-        clients,
-        INSTANCE,
-        &checked.revision,
-        &checked.admission,
-        &checked.translation,
-        &BTreeMap::new(),
-        100,
-    )
-    .await
-    .expect("live_plan")
+    let wanted = PlanFor {
+        revision: &checked.revision,
+        admission: &checked.admission,
+        translation: &checked.translation,
+        held: &BTreeMap::new(),
+        rules_quota: 100,
+    };
+    live_plan(clients, INSTANCE, wanted, Observing::Everything)
+        .await
+        .expect("live_plan")
 }
 
 /// The AWS call each change of a plan makes, counted.
@@ -253,6 +253,24 @@ impl World {
         let (next, ids, _) = self.reconcile().await;
         assert!(next.is_empty(), "converged:\n{}", render::text(&next));
         ids
+    }
+
+    /// Plans HEAD through `cache`, as the daemon plans a commit; the calls it made are taken
+    /// from the log.
+    async fn plan_cached(&self, cache: &mut ObservedCache) -> (LivePlan, BTreeMap<String, usize>) {
+        self.log.take();
+        let checked = check(self.repo.path());
+        let wanted = PlanFor {
+            revision: &checked.revision,
+            admission: &checked.admission,
+            translation: &checked.translation,
+            held: &BTreeMap::new(),
+            rules_quota: 100,
+        };
+        let live = live_plan(&self.clients, INSTANCE, wanted, Observing::Cached(cache))
+            .await
+            .expect("plan through the cache");
+        (live, self.log.take())
     }
 
     fn remove_route(&self, file: &str, name: &str) {
@@ -701,6 +719,128 @@ async fn from_nothing_the_example_converges_and_a_second_apply_writes_nothing() 
             .copied()
             .collect::<Vec<_>>(),
         [10]
+    );
+}
+
+#[tokio::test]
+async fn a_commit_reads_again_only_what_its_plan_touches_and_plans_as_a_full_read_does() {
+    let mut w = World::start().await;
+    w.converge().await;
+    let mut cache = ObservedCache::default();
+
+    // The first plan reads everything; one with nothing to change reads nothing again.
+    let (live, calls_made) = w.plan_cached(&mut cache).await;
+    assert!(live.plan.is_empty());
+    assert_eq!(calls_made, observe_calls_converged());
+    assert_eq!(cache.last(), Some(Observation::Full));
+    let (live, calls_made) = w.plan_cached(&mut cache).await;
+    assert!(live.plan.is_empty());
+    assert_eq!(calls_made, calls(&[]), "nothing to change, nothing read");
+
+    // A new route of payments: its listener's rules and the target group it forwards to
+    // (with its tags) are read again; the rules' tags are known.
+    w.repo.write("teams/payments/v2.yaml", PAYMENTS_V2);
+    w.repo.commit("payments: /api/v2");
+    let (live, calls_made) = w.plan_cached(&mut cache).await;
+    assert_eq!(
+        calls_made,
+        calls(&[
+            ("DescribeRules", 1),
+            ("DescribeTags", 1),
+            ("DescribeTargetGroups", 1)
+        ])
+    );
+    assert_eq!(
+        cache.last(),
+        Some(Observation::Incremental {
+            listeners: 1,
+            target_groups: 1
+        })
+    );
+    let full = plan_head(&w.repo, &w.clients).await;
+    assert_eq!(
+        live.plan.changes, full.plan.changes,
+        "the plan of a full read"
+    );
+    assert_eq!(live.observed, full.observed, "what a full read observes");
+
+    // After the apply, the next plan reads again what the apply changed (the new rule's
+    // tags included), and sees what a full read sees.
+    let mut ids = live.ids;
+    let (report, _) = w.apply_plan(&live.plan, &mut ids).await;
+    assert!(report.succeeded(), "{}", report.render());
+    cache.applied(&live.plan, &ids, true, None);
+    let (next, calls_made) = w.plan_cached(&mut cache).await;
+    assert!(next.plan.is_empty(), "{}", render::text(&next.plan));
+    assert_eq!(
+        calls_made,
+        calls(&[
+            ("DescribeRules", 1),
+            ("DescribeTags", 2),
+            ("DescribeTargetGroups", 1)
+        ])
+    );
+    let (full_observed, _) = gwsync::aws::observe::observe_for(
+        &w.clients,
+        INSTANCE,
+        &check(w.repo.path()).translation.stack,
+    )
+    .await
+    .unwrap();
+    assert_eq!(next.observed, full_observed);
+
+    // A rule made by hand after the cache read the listener, at the priority a new route
+    // would take: a plan that touches the listener reads it again and keeps clear of it, as
+    // a full read does.
+    w.repo.write("teams/orders/v3.yaml", ORDERS_V3);
+    w.repo.commit("orders: /orders/v3");
+    let wanted = created_priority(&plan_head(&w.repo, &w.clients).await.plan);
+    let listener = ids.listeners[&(GATEWAY.to_string(), 443)].clone();
+    w.make_foreign_rule(&listener, wanted as i32, "hand.example.com")
+        .await;
+    let (live, _) = w.plan_cached(&mut cache).await;
+    assert!(matches!(
+        cache.last(),
+        Some(Observation::Incremental { .. })
+    ));
+    assert_eq!(
+        live.plan.changes,
+        plan_head(&w.repo, &w.clients).await.plan.changes
+    );
+    assert_ne!(created_priority(&live.plan), wanted);
+
+    // An apply by another process (recorded in the state database) makes the cache read
+    // everything at the next plan.
+    let dir = tempfile::tempdir().unwrap();
+    let store = gwsync::store::Store::open(&dir.path().join("gwsync.db"))
+        .await
+        .unwrap();
+    cache.account_for_applies(&store).await.unwrap();
+    w.plan_cached(&mut cache).await;
+    assert!(
+        matches!(cache.last(), Some(Observation::Incremental { .. })),
+        "nobody applied"
+    );
+    store
+        .begin_apply("0123abcd", "sync", "cli:someone", "{}", 0)
+        .await
+        .unwrap();
+    cache.account_for_applies(&store).await.unwrap();
+    w.plan_cached(&mut cache).await;
+    assert_eq!(cache.last(), Some(Observation::Full));
+
+    // A plan that changes the load balancer needs the whole picture: everything is read.
+    w.repo.edit(
+        "platform/loadbalancer.yaml",
+        "value: \"60\"",
+        "value: \"120\"",
+    );
+    w.repo.commit("platform: longer idle timeout");
+    let (live, _) = w.plan_cached(&mut cache).await;
+    assert_eq!(cache.last(), Some(Observation::Full));
+    assert_eq!(
+        live.plan.changes,
+        plan_head(&w.repo, &w.clients).await.plan.changes
     );
 }
 

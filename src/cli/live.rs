@@ -16,7 +16,7 @@ use crate::reconcile::sync::{
     plan_effective, plan_live, settle_pin,
 };
 use crate::reconcile::teams::{self, Applied};
-use crate::reconcile::{Checked, Effective, LivePlan, Refusal, TooManyDeletions};
+use crate::reconcile::{Checked, Effective, LivePlan, Observing, Refusal, TooManyDeletions};
 use crate::validate::{Report, Status};
 use std::io::{BufRead, IsTerminal, Write};
 
@@ -84,14 +84,14 @@ pub(super) fn plan_checked(config: &Config, checked: &Checked) -> Result<LivePla
     runtime()?.block_on(async {
         let clients = connect(config).await;
         match super::record::open(config).await {
-            Ok(store) => Ok(plan_live(config, &store, &clients, checked).await?),
+            Ok(store) => Ok(plan_live(config, &store, &clients, checked, Observing::Everything).await?),
             Err(e) => {
                 tracing::warn!(error = %e, "no state database: a refused team's last good state is unknown");
                 let held = HeldBack::NoStateDatabase {
                     error: e.to_string(),
                 };
                 let effective = Effective::as_is(checked, vec![held]);
-                Ok(plan_effective(config, &clients, checked, effective).await?)
+                Ok(plan_effective(config, &clients, checked, effective, Observing::Everything).await?)
             }
         }
     })
@@ -146,7 +146,7 @@ async fn apply_locked(
         PinDecision::None => {}
     }
     let clients = connect(config).await;
-    let live = plan_live(config, store, &clients, checked).await?;
+    let live = plan_live(config, store, &clients, checked, Observing::Everything).await?;
     print_problems(report, &live.held_back);
     let plan = match &args.plan {
         Some(path) => saved_plan(path, checked, &live)?,

@@ -56,6 +56,9 @@ pub const WEBHOOK_RESULTS: [&str; 7] = [
 /// Results of a configuration reload.
 pub const CONFIG_RELOAD_RESULTS: [&str; 2] = ["ok", "invalid"];
 
+/// How much of AWS a plan read (`Observation::label`).
+pub const OBSERVE_SCOPES: [&str; 2] = ["full", "incremental"];
+
 /// Bucket bounds, in seconds, for reconcile and fetch durations: a no-op reconcile takes tens
 /// of milliseconds, a large apply paced by the write rate limit minutes.
 const DURATION_BUCKETS: [f64; 12] = [
@@ -70,6 +73,11 @@ struct OutcomeLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ResultLabels {
     result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ScopeLabels {
+    scope: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -124,6 +132,7 @@ pub struct Metrics {
     config_reloads: Family<ResultLabels, Counter>,
     aws_calls: Family<AwsCallLabels, Counter>,
     aws_throttles: Family<AwsOperationLabels, Counter>,
+    observes: Family<ScopeLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -154,6 +163,7 @@ impl Metrics {
             config_reloads: Family::default(),
             aws_calls: Family::default(),
             aws_throttles: Family::default(),
+            observes: Family::default(),
         };
         metrics.register()
     }
@@ -240,6 +250,11 @@ impl Metrics {
             "Attempts AWS answered with a throttling error, retried ones included",
             self.aws_throttles.clone(),
         );
+        r.register(
+            "observes",
+            "Reads of AWS for a plan, by scope: full (everything owned) or incremental (only what the plan touches)",
+            self.observes.clone(),
+        );
         // `get_or_create` creates the series at zero; the guard it returns is not needed.
         for outcome in RECONCILE_OUTCOMES {
             let labels = outcome_labels(outcome);
@@ -257,7 +272,15 @@ impl Metrics {
         for result in CONFIG_RELOAD_RESULTS {
             let _ = self.config_reloads.get_or_create(&result_labels(result));
         }
+        for scope in OBSERVE_SCOPES {
+            let _ = self.observes.get_or_create(&scope_labels(scope));
+        }
         self
+    }
+
+    /// A plan read AWS: `scope` is one of [`OBSERVE_SCOPES`].
+    pub fn observed(&self, scope: &str) {
+        self.observes.get_or_create(&scope_labels(scope)).inc();
     }
 
     /// One reconcile that took `seconds` and ended in `outcome` (see [`RECONCILE_OUTCOMES`]).
@@ -415,6 +438,12 @@ fn outcome_labels(outcome: &str) -> OutcomeLabels {
 fn result_labels(result: &str) -> ResultLabels {
     ResultLabels {
         result: result.to_owned(),
+    }
+}
+
+fn scope_labels(scope: &str) -> ScopeLabels {
+    ScopeLabels {
+        scope: scope.to_owned(),
     }
 }
 

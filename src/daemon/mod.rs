@@ -400,6 +400,10 @@ async fn check(
     };
     metrics.observe_reconcile(seconds, outcome);
     metrics.set_last_reconcile(crate::reconcile::record::now());
+    if let Some(observation) = reconciler.take_observation() {
+        tracing::info!(commit = %commit, "observe: {observation}");
+        metrics.observed(observation.label());
+    }
     metrics.set_stalled(reconciler.stalled().is_some());
     match &result {
         Ok(r) => log_result(&commit, r, seconds),
@@ -465,7 +469,11 @@ async fn publish_teams(reconciler: &Reconciler, metrics: &Metrics) {
 }
 
 async fn check_drift(reconciler: &mut Reconciler, metrics: &Metrics) {
-    match reconciler.check_drift().await {
+    let checked = reconciler.check_drift().await;
+    if let Some(observation) = reconciler.take_observation() {
+        metrics.observed(observation.label());
+    }
+    match checked {
         Ok(None) => tracing::debug!("drift check skipped: nothing converged yet, or pinned"),
         Ok(Some(drift)) if drift.plan.is_empty() => {
             metrics.set_drift(0);

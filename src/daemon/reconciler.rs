@@ -14,12 +14,15 @@ use crate::aws::apply::{ApplyReport, Outcome, Progress};
 use crate::aws::client::{CallObserver, Clients, RateLimits};
 use crate::config::Config;
 use crate::plan::{Plan, render};
+use crate::reconcile::observing::Observation;
 use crate::reconcile::record::{self, now};
 use crate::reconcile::sync::{
-    ApplyRecord, SyncError, SyncOutcome, SyncResult, execute, plan_live, sync,
+    ApplyRecord, SyncBy, SyncError, SyncOutcome, SyncResult, execute, plan_live, sync,
 };
 use crate::reconcile::sync::{DRIFT, STALLED};
-use crate::reconcile::{CheckCache, Checked, TooManyDeletions, check_incremental};
+use crate::reconcile::{
+    CheckCache, Checked, ObservedCache, Observing, TooManyDeletions, check_incremental,
+};
 use crate::source::{GitAuth, Revision, Source, SourceError};
 use crate::store::{EventAction, OperatorEvent, Store, StoreError, TeamRecord, TeamState};
 use crate::tenancy::PathOwner;
@@ -133,6 +136,9 @@ pub struct Reconciler {
     on_progress: fn(Progress<'_>),
     /// When retention last ran ([`Reconciler::keep_history_in_bounds`]).
     pruned_at: Option<std::time::Instant>,
+    /// What was read from AWS last: a commit's plan reads again only what it touches; drift
+    /// checks read everything.
+    observed: ObservedCache,
 }
 
 /// How often the daemon applies retention: after a converged reconcile, at most this often.
@@ -166,6 +172,7 @@ impl Reconciler {
             statuses,
             on_progress: |_| {},
             pruned_at: None,
+            observed: ObservedCache::default(),
         };
         reconciler.take_up_stall().await?;
         Ok(reconciler)
@@ -229,8 +236,10 @@ impl Reconciler {
             );
         }
         self.config = config;
-        // What was converged may translate differently now.
+        // What was converged may translate differently now, and what was read may belong to
+        // another instance or account.
         self.converged = None;
+        self.observed.forget();
         Ok(())
     }
 
@@ -329,6 +338,12 @@ impl Reconciler {
         result
     }
 
+    /// How the plans since the last call read AWS (the last one's scope), once: for the log
+    /// and the metrics.
+    pub fn take_observation(&mut self) -> Option<Observation> {
+        self.observed.take_last()
+    }
+
     /// Applies retention (`store.keep_revisions`, `store.keep_days`) at most once per
     /// [`PRUNE_EVERY`]. A failure is logged: history that stays is no harm to the reconcile.
     async fn keep_history_in_bounds(&mut self) {
@@ -372,16 +387,20 @@ impl Reconciler {
             .collect()
     }
 
-    async fn sync_locked(&self, checked: &Checked) -> Result<SyncResult, ReconcileError> {
+    async fn sync_locked(&mut self, checked: &Checked) -> Result<SyncResult, ReconcileError> {
         record::lock(&self.store, &self.actor).await?;
         let mut progress = self.on_progress;
+        let by = SyncBy {
+            actor: &self.actor,
+            ignore_freeze: self.ignore_freeze.as_deref(),
+        };
         let result = sync(
             &self.config,
             &self.store,
             &self.clients,
+            &mut self.observed,
             checked,
-            &self.actor,
-            self.ignore_freeze.as_deref(),
+            by,
             &mut progress,
         )
         .await;
@@ -476,7 +495,10 @@ impl Reconciler {
         let Some(checked) = &self.converged else {
             return Ok(None);
         };
-        let live = plan_live(&self.config, &self.store, &self.clients, checked).await?;
+        // The drift check is the full observe: AWS read whole, the cache brought up to date.
+        self.observed.forget();
+        let observing = Observing::Cached(&mut self.observed);
+        let live = plan_live(&self.config, &self.store, &self.clients, checked, observing).await?;
         let commit = checked.revision.commit.clone();
         let mut drift = Drift {
             commit: commit.clone(),
@@ -533,6 +555,11 @@ impl Reconciler {
                 &mut |_: Progress<'_>| {},
             )
             .await;
+            if let Ok(report) = &report {
+                let newest = self.store.newest_apply().await?;
+                self.observed
+                    .applied(&drift.plan, &ids, report.succeeded(), newest);
+            }
             record::unlock(&self.store).await?;
             let healed = report?.succeeded();
             if healed {

@@ -6,6 +6,8 @@
 //! - this module: observe what gwsync owns, find the ACM certificates for listener
 //!   hostnames, hold back the Gateways that must not change in this revision, and diff
 //!   ([`live_plan`]); it changes nothing itself;
+//! - [`observing`]: everything, or (the daemon) only what the plan touches, from the
+//!   reading it keeps between reconciles;
 //! - [`preflight`]: what only AWS can tell about a desired rule (a `TargetGroupName` that
 //!   does not exist or lives in another VPC), found before any write;
 //! - [`record`]: what is written to the store, and the apply lock;
@@ -19,6 +21,7 @@
 mod ages;
 pub mod checked;
 mod holds;
+pub mod observing;
 pub mod preflight;
 pub mod record;
 mod refusal;
@@ -26,6 +29,7 @@ pub mod rollback;
 pub mod sync;
 pub mod teams;
 
+pub use observing::{ObservedCache, Observing};
 pub use refusal::{Refusal, TooManyDeletions, saved_plan};
 
 pub use checked::{
@@ -33,11 +37,14 @@ pub use checked::{
     translate_options,
 };
 
+use crate::alb::Stack;
 use crate::aws::AwsIds;
 use crate::aws::client::Clients;
 use crate::aws::error::AwsError;
 use crate::aws::observe::{find_certificates, observe_for, resolve_certificates};
-use crate::aws::secrets::{named_secrets, read_credentials, resolve_credentials};
+use crate::aws::secrets::{
+    ClientCredentials, named_secrets, read_credentials, resolve_credentials,
+};
 use crate::plan::{HeldBack, Observed, Plan, TeamKept, diff};
 use crate::source::{Revision, Snapshot, SourceFile};
 use crate::tenancy::{Admission, PathOwner, Tenancy};
@@ -95,43 +102,104 @@ pub struct LivePlan {
     pub held_back: Vec<HeldBack>,
 }
 
-/// Reads AWS and computes the plan for a checked revision; the rules of `held` teams (held by
-/// an operator or stalled, see [`teams::kept`]) and of teams refused in it stay as they are on
-/// AWS.
+/// What a live plan is computed for: a revision as admitted and translated, and the teams
+/// whose rules stay as they are on AWS.
+pub struct PlanFor<'a> {
+    pub revision: &'a Revision,
+    pub admission: &'a Admission,
+    pub translation: &'a Translation,
+    /// Teams held by an operator or stalled (see [`teams::kept`]).
+    pub held: &'a BTreeMap<String, TeamKept>,
+    /// Rules a load balancer may hold (`aws.rules_per_load_balancer`).
+    pub rules_quota: usize,
+}
+
+/// Reads AWS and computes the plan for a checked revision; the rules of held teams and of
+/// teams refused in it stay as they are on AWS. What is read depends on `observing`: what
+/// ACM and Secrets Manager hold for the desired state is read each time, the load balancers'
+/// configuration is read whole or, from the daemon's cache, only where the plan touches it.
 pub async fn live_plan(
     clients: &Clients,
     instance_id: &str,
-    revision: &Revision,
-    admission: &Admission,
-    translation: &Translation,
-    held: &BTreeMap<String, TeamKept>,
-    rules_quota: usize,
+    wanted: PlanFor<'_>,
+    observing: Observing<'_>,
 ) -> Result<LivePlan, AwsError> {
-    let (observed, mut ids) = observe_for(clients, instance_id, &translation.stack).await?;
-    let mut desired = translation.stack.clone();
-    let mut held_back = Vec::new();
-
-    let hostnames: BTreeSet<String> = desired
-        .load_balancers
-        .iter()
-        .flat_map(|lb| &lb.listeners)
-        .flat_map(|l| &l.certificates)
-        .filter_map(|c| c.hostname().map(str::to_string))
-        .collect();
-    if !hostnames.is_empty() {
-        let found = find_certificates(clients, &hostnames).await?;
-        ids.certificates.extend(found.clone());
-        held_back.extend(resolve_certificates(&mut desired, &found));
+    let stack = &wanted.translation.stack;
+    let lookups = Lookups::read(clients, stack).await?;
+    let plan = |observed: Observed, ids: AwsIds| plan_against(&wanted, &lookups, observed, ids);
+    match observing {
+        Observing::Everything => {
+            let (observed, ids) = observe_for(clients, instance_id, stack).await?;
+            Ok(plan(observed, ids))
+        }
+        Observing::Cached(cache) => cache.plan(clients, instance_id, stack, plan).await,
     }
-    let secrets = named_secrets(&desired);
-    if !secrets.is_empty() {
-        let found = read_credentials(clients, &secrets).await?;
-        held_back.extend(resolve_credentials(&mut desired, &found, &mut ids));
+}
+
+/// What a plan needs from outside the load balancers: the ACM certificates for listener
+/// hostnames and the OIDC client credentials in Secrets Manager.
+struct Lookups {
+    certificates: Option<BTreeMap<String, String>>,
+    credentials: Option<BTreeMap<String, Result<ClientCredentials, String>>>,
+}
+
+impl Lookups {
+    async fn read(clients: &Clients, desired: &Stack) -> Result<Lookups, AwsError> {
+        let hostnames: BTreeSet<String> = desired
+            .load_balancers
+            .iter()
+            .flat_map(|lb| &lb.listeners)
+            .flat_map(|l| &l.certificates)
+            .filter_map(|c| c.hostname().map(str::to_string))
+            .collect();
+        let certificates = match hostnames.is_empty() {
+            true => None,
+            false => Some(find_certificates(clients, &hostnames).await?),
+        };
+        let secrets = named_secrets(desired);
+        let credentials = match secrets.is_empty() {
+            true => None,
+            false => Some(read_credentials(clients, &secrets).await?),
+        };
+        Ok(Lookups {
+            certificates,
+            credentials,
+        })
+    }
+}
+
+/// The plan that takes `observed` to the desired state of `wanted`, with what stays as it is
+/// and why. Pure.
+fn plan_against(
+    wanted: &PlanFor<'_>,
+    lookups: &Lookups,
+    observed: Observed,
+    mut ids: AwsIds,
+) -> LivePlan {
+    let mut desired = wanted.translation.stack.clone();
+    let mut held_back = Vec::new();
+    if let Some(found) = &lookups.certificates {
+        ids.certificates.extend(found.clone());
+        held_back.extend(resolve_certificates(&mut desired, found));
+    }
+    if let Some(found) = &lookups.credentials {
+        held_back.extend(resolve_credentials(&mut desired, found, &mut ids));
     }
     held_back.extend(preflight::unusable_target_groups(&mut desired, &ids));
-    let kept = holds::kept_teams(revision, admission, translation, held);
+    let kept = holds::kept_teams(
+        wanted.revision,
+        wanted.admission,
+        wanted.translation,
+        wanted.held,
+    );
     holds::drop_held_rules(&mut desired, &kept);
-    let hold = holds::held_gateways(translation, &desired, &observed, &kept, rules_quota);
+    let hold = holds::held_gateways(
+        wanted.translation,
+        &desired,
+        &observed,
+        &kept,
+        wanted.rules_quota,
+    );
     held_back.extend(hold.iter().map(|(gateway, causes)| HeldBack::Gateway {
         gateway: gateway.clone(),
         causes: causes.iter().cloned().collect(),
@@ -149,13 +217,13 @@ pub async fn live_plan(
     // Last: a listener kept as it is must equal what the diff sees, kept teams' rules
     // (already foreign to it) included.
     holds::hold_listeners_without_certificates(&mut desired, &seen.stack);
-    let plan = diff(&desired, &seen, Some(revision.commit.clone()));
-    Ok(LivePlan {
+    let plan = diff(&desired, &seen, Some(wanted.revision.commit.clone()));
+    LivePlan {
         plan,
         ids,
         observed,
         held_back,
-    })
+    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,10 @@
 
 use super::refusal::Refusal;
 use super::sync::SyncError;
-use super::{Checked, LivePlan, admit_options, compose_snapshot, live_plan, translate_options};
+use super::{
+    Checked, LivePlan, Observing, PlanFor, admit_options, compose_snapshot, live_plan,
+    translate_options,
+};
 use crate::aws::client::Clients;
 use crate::config::Config;
 use crate::plan::TeamKept;
@@ -79,16 +82,14 @@ pub async fn plan_rollback(
         .map(|h| (h.team, TeamKept::Held))
         .filter(|(t, _)| team.as_deref() != Some(t.as_str()))
         .collect();
-    let live = live_plan(
-        clients,
-        &config.instance_id,
-        &target,
-        &admission,
-        &translation,
-        &held,
-        config.aws.rules_per_load_balancer,
-    )
-    .await?;
+    let wanted = PlanFor {
+        revision: &target,
+        admission: &admission,
+        translation: &translation,
+        held: &held,
+        rules_quota: config.aws.rules_per_load_balancer,
+    };
+    let live = live_plan(clients, &config.instance_id, wanted, Observing::Everything).await?;
     Ok(RollbackPlan {
         target,
         head,

@@ -10,7 +10,9 @@
 use super::record::{now, record_revision};
 use super::refusal::{Refusal, TooManyDeletions};
 use super::teams::{self, Applied};
-use super::{Checked, Effective, LivePlan, last_good, live_plan};
+use super::{
+    Checked, Effective, LivePlan, ObservedCache, Observing, PlanFor, last_good, live_plan,
+};
 use crate::aws::AwsIds;
 use crate::aws::apply::{ApplyReport, OnProgress, apply_with_progress};
 use crate::aws::client::Clients;
@@ -83,9 +85,10 @@ pub async fn plan_live(
     store: &Store,
     clients: &Clients,
     checked: &Checked,
+    observing: Observing<'_>,
 ) -> Result<LivePlan, SyncError> {
     let effective = last_good(config, store, checked).await?;
-    Ok(plan_effective(config, clients, checked, effective).await?)
+    Ok(plan_effective(config, clients, checked, effective, observing).await?)
 }
 
 /// The plan that takes AWS to `effective`, the form of `checked` to apply; its notes come
@@ -95,17 +98,16 @@ pub async fn plan_effective(
     clients: &Clients,
     checked: &Checked,
     effective: Effective,
+    observing: Observing<'_>,
 ) -> Result<LivePlan, AwsError> {
-    let mut live = live_plan(
-        clients,
-        &config.instance_id,
-        &checked.revision,
-        &effective.admission,
-        &effective.translation,
-        &effective.held,
-        config.aws.rules_per_load_balancer,
-    )
-    .await?;
+    let wanted = PlanFor {
+        revision: &checked.revision,
+        admission: &effective.admission,
+        translation: &effective.translation,
+        held: &effective.held,
+        rules_quota: config.aws.rules_per_load_balancer,
+    };
+    let mut live = live_plan(clients, &config.instance_id, wanted, observing).await?;
     live.held_back.splice(0..0, effective.notes);
     Ok(live)
 }
@@ -213,18 +215,32 @@ impl SyncResult {
     }
 }
 
+/// Who syncs, and whether a freeze window stops them.
+pub struct SyncBy<'a> {
+    /// For the record: `daemon@host`, `cli:user`.
+    pub actor: &'a str,
+    /// The operator's reason to apply during a freeze window (recorded), if any.
+    pub ignore_freeze: Option<&'a str>,
+}
+
 /// Takes AWS to `checked` without asking: records the revision, honours the pin, the
-/// deletion guard and freeze windows (unless `ignore_freeze` gives the reason to go ahead,
-/// which is recorded), applies, records the apply. The caller holds the apply lock.
+/// deletion guard and freeze windows (unless `by.ignore_freeze` gives the reason to go
+/// ahead, which is recorded), applies, records the apply. Observes AWS through `observed`
+/// (only what the plan touches, when it can vouch for the rest) and tells it what the apply
+/// changed. The caller holds the apply lock.
 pub async fn sync(
     config: &Config,
     store: &Store,
     clients: &Clients,
+    observed: &mut ObservedCache,
     checked: &Checked,
-    actor: &str,
-    ignore_freeze: Option<&str>,
+    by: SyncBy<'_>,
     progress: OnProgress<'_>,
 ) -> Result<SyncResult, SyncError> {
+    let SyncBy {
+        actor,
+        ignore_freeze,
+    } = by;
     let mut result = SyncResult {
         outcome: SyncOutcome::Invalid,
         plan: None,
@@ -245,7 +261,8 @@ pub async fn sync(
         PinDecision::Lifted(pin) => result.pin_lifted = Some(pin),
         PinDecision::None => {}
     }
-    let live = plan_live(config, store, clients, checked).await?;
+    observed.account_for_applies(store).await?;
+    let live = plan_live(config, store, clients, checked, Observing::Cached(observed)).await?;
     record_revision(store, checked, &config.repo.tenants_file).await?;
     result.held_back = live.held_back;
     let plan = live.plan;
@@ -282,7 +299,13 @@ pub async fn sync(
             kind: "sync",
             actor,
         };
-        execute(config, store, clients, &plan, &mut ids, record, progress).await?
+        let report = execute(config, store, clients, &plan, &mut ids, record, progress).await?;
+        observed.applied(&plan, &ids, report.succeeded(), store.newest_apply().await?);
+        if report.succeeded() {
+            let desired = &checked.translation.stack;
+            observed.warm(clients, &config.instance_id, desired).await;
+        }
+        report
     };
     result.teams = teams::record(
         config,

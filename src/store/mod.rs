@@ -425,6 +425,15 @@ impl Store {
         Ok(done.last_insert_rowid())
     }
 
+    /// The id of the newest apply begun, by anyone: it grows with every apply, so a reader
+    /// that saw one can tell whether anyone applied since.
+    pub async fn newest_apply(&self) -> Result<Option<i64>, StoreError> {
+        let id: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM applies")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(id)
+    }
+
     /// Records the end of an apply with its report.
     pub async fn finish_apply(
         &self,

@@ -35,7 +35,7 @@ use gwsync::aws::observe::observe;
 use gwsync::config::Limits;
 use gwsync::diagnostic::{Diagnostic, Severity};
 use gwsync::plan::render;
-use gwsync::reconcile::live_plan;
+use gwsync::reconcile::{Observing, PlanFor, live_plan};
 use gwsync::source::{Revision, Source};
 use gwsync::tenancy::{Admission, AdmitOptions, ParentKind, admit};
 use gwsync::translate::{RouteAges, TranslateOptions, Translation, translate};
@@ -187,15 +187,14 @@ impl Live {
         let nothing_held = BTreeMap::new();
         self.runtime.block_on(async {
             let plan = || {
-                live_plan(
-                    &self.clients,
-                    INSTANCE,
-                    &pipeline.revision,
-                    &pipeline.admission,
-                    &pipeline.translation,
-                    &nothing_held,
-                    100,
-                )
+                let wanted = PlanFor {
+                    revision: &pipeline.revision,
+                    admission: &pipeline.admission,
+                    translation: &pipeline.translation,
+                    held: &nothing_held,
+                    rules_quota: 100,
+                };
+                live_plan(&self.clients, INSTANCE, wanted, Observing::Everything)
             };
             let live = plan().await.expect("plan against moto");
             let mut ids = live.ids;

@@ -84,6 +84,35 @@ pub(super) async fn describe_target_groups(
     }
 }
 
+/// ARNs a DescribeTargetGroups call names: AWS documents no maximum; as many as DescribeTags
+/// takes, so that one refresh reads a handful of target groups in one call.
+const TARGET_GROUPS_PER_CALL: usize = TAGS_PER_CALL;
+
+/// The target groups `arns`, [`TARGET_GROUPS_PER_CALL`] a call. One AWS no longer has fails
+/// the call (`TargetGroupNotFound`).
+pub(super) async fn describe_target_groups_by_arn(
+    clients: &Clients,
+    arns: &[&str],
+) -> Result<Vec<elb::TargetGroup>, AwsError> {
+    let arns: Vec<String> = arns.iter().map(|a| a.to_string()).collect();
+    let pages = each(arns.chunks(TARGET_GROUPS_PER_CALL), |chunk| async move {
+        Ok(clients
+            .read_call("DescribeTargetGroups", || {
+                clients
+                    .elb
+                    .describe_target_groups()
+                    .set_target_group_arns(Some(chunk.to_vec()))
+                    .send()
+            })
+            .await?)
+    })
+    .await?;
+    Ok(pages
+        .iter()
+        .flat_map(|out| out.target_groups().iter().cloned())
+        .collect())
+}
+
 pub(super) async fn describe_listeners(
     clients: &Clients,
     lb_arn: &str,

@@ -61,8 +61,8 @@ use crate::aws::error::AwsError;
 use aws_sdk_elasticloadbalancingv2::types as elb;
 use describe::{
     describe_lb_attributes, describe_listener_certificates, describe_listeners,
-    describe_load_balancers, describe_rules, describe_target_groups, describe_targets,
-    describe_tg_attributes, each,
+    describe_load_balancers, describe_rules, describe_target_groups, describe_target_groups_by_arn,
+    describe_targets, describe_tg_attributes, each,
 };
 use normalise::{
     TargetGroupRefs, actions_model, listener_model, listener_port, load_balancer_model, owned_id,
@@ -106,6 +106,151 @@ fn by_arn<T>(arns: &[&str], values: Vec<T>) -> BTreeMap<String, T> {
     arns.iter().map(|a| a.to_string()).zip(values).collect()
 }
 
+/// What observe read from AWS, before it is assembled into the model ([`Reading::assemble`],
+/// pure). The daemon keeps it between reconciles and reads again only the listeners and
+/// target groups a plan touches ([`Reading::refresh`]), instead of everything.
+pub struct Reading {
+    instance_id: String,
+    lbs: LoadBalancers,
+    tgs: TargetGroups,
+    listeners: Listeners,
+    details: Details,
+}
+
+/// What [`Reading::refresh`] reads again, by ARN.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Parts {
+    /// Owned listeners whose rules (and the tags of rules new to the reading) are read again.
+    pub listeners: BTreeSet<String>,
+    /// Target groups read again, with their tags and, where the desired state sets them,
+    /// attributes and targets.
+    pub target_groups: BTreeSet<String>,
+    /// Target groups deleted since the reading: dropped from it without a call.
+    pub deleted_target_groups: BTreeSet<String>,
+}
+
+impl Parts {
+    pub fn is_empty(&self) -> bool {
+        self.listeners.is_empty()
+            && self.target_groups.is_empty()
+            && self.deleted_target_groups.is_empty()
+    }
+
+    /// Whether every part of `other` is in this one.
+    pub fn covers(&self, other: &Parts) -> bool {
+        other.listeners.is_subset(&self.listeners)
+            && other.target_groups.is_subset(&self.target_groups)
+            && other
+                .deleted_target_groups
+                .is_subset(&self.deleted_target_groups)
+    }
+
+    pub fn extend(&mut self, other: Parts) {
+        self.listeners.extend(other.listeners);
+        self.target_groups.extend(other.target_groups);
+        self.deleted_target_groups
+            .extend(other.deleted_target_groups);
+    }
+}
+
+impl Reading {
+    /// Reads every resource `instance_id` owns; target group attributes and targets only
+    /// where `wanted` asks for them.
+    async fn read(
+        clients: &Clients,
+        instance_id: &str,
+        wanted: Wanted<'_>,
+    ) -> Result<Reading, AwsError> {
+        let lbs = LoadBalancers::read(clients, instance_id).await?;
+        let tgs = TargetGroups::read(clients).await?;
+        let listeners = Listeners::read(clients, instance_id, &lbs.owned).await?;
+        let classified = tgs.classify(instance_id)?;
+        let details = Details::read(clients, &lbs, &listeners, &classified, wanted).await?;
+        Ok(Reading {
+            instance_id: instance_id.to_string(),
+            lbs,
+            tgs,
+            listeners,
+            details,
+        })
+    }
+
+    /// [`Reading::read`] for a plan towards `desired`: target group attributes and targets
+    /// only where `desired` sets them, which is all the diff compares.
+    pub async fn read_for(
+        clients: &Clients,
+        instance_id: &str,
+        desired: &Stack,
+    ) -> Result<Reading, AwsError> {
+        Reading::read(clients, instance_id, Wanted::By(desired)).await
+    }
+
+    /// Reads `parts` again and puts them in place of what was read before: the rules of the
+    /// listeners (tags only for rules new to the reading: gwsync tags a rule when it creates
+    /// it and never after), the target groups with their tags, attributes and targets as
+    /// `desired` wants them. A part AWS no longer has (a listener or target group deleted
+    /// behind gwsync's back) is an error: the caller reads everything instead.
+    pub async fn refresh(
+        &mut self,
+        clients: &Clients,
+        parts: &Parts,
+        desired: &Stack,
+    ) -> Result<(), AwsError> {
+        for arn in &parts.deleted_target_groups {
+            self.tgs.forget(arn);
+            self.details.forget_target_group(arn);
+        }
+        self.listeners.refresh(clients, &parts.listeners).await?;
+        let arns: Vec<&str> = parts.target_groups.iter().map(String::as_str).collect();
+        self.tgs.refresh(clients, &arns).await?;
+        for arn in &arns {
+            self.details.forget_target_group(arn);
+        }
+        let classified = self.tgs.classify(&self.instance_id)?;
+        let refreshed = classified
+            .owned
+            .iter()
+            .filter(|(arn, _)| parts.target_groups.contains(**arn))
+            .map(|(arn, owned)| (*arn, owned));
+        self.details
+            .read_target_groups(clients, &self.lbs, refreshed, Wanted::By(desired))
+            .await
+    }
+
+    /// The observed state in the model's shape, and where each resource is. Pure.
+    pub fn assemble(&self) -> Result<(Observed, AwsIds), AwsError> {
+        let mut ids = AwsIds::default();
+        let classified = self.tgs.classify(&self.instance_id)?;
+        classified.record(&mut ids);
+        let mut assembly = Assembly {
+            instance_id: &self.instance_id,
+            ids,
+            refs: classified.refs(),
+            stack: Stack::default(),
+            rule_ids: BTreeMap::new(),
+            foreign_priorities: BTreeMap::new(),
+            foreign_listeners: BTreeSet::new(),
+            foreign_rules: BTreeMap::new(),
+        };
+        for (gateway, lb) in &self.lbs.owned {
+            assembly.load_balancer(gateway, lb, &self.lbs.tags, &self.listeners, &self.details)?;
+        }
+        assembly.target_groups(&classified, &self.tgs.tags, &self.details)?;
+        let Assembly {
+            ids,
+            stack,
+            rule_ids,
+            foreign_priorities,
+            foreign_listeners,
+            foreign_rules,
+            ..
+        } = assembly;
+        let mut observed = Observed::new(stack, rule_ids, foreign_priorities, foreign_listeners);
+        observed.foreign_rules = foreign_rules;
+        Ok((observed, ids))
+    }
+}
+
 /// What is read per resource once the resources are known, each kind concurrently: load
 /// balancer attributes, HTTPS listeners' certificates, and the wanted target groups'
 /// attributes and targets. By ARN.
@@ -121,7 +266,7 @@ impl Details {
         clients: &Clients,
         lbs: &LoadBalancers,
         listeners: &Listeners,
-        tgs: &TargetGroups,
+        tgs: &Classified<'_>,
         wanted: Wanted<'_>,
     ) -> Result<Details, AwsError> {
         let lb_arns: Vec<&str> = lbs
@@ -136,39 +281,65 @@ impl Details {
             .filter(|l| listeners.owned(l) && l.protocol() == Some(&elb::ProtocolEnum::Https))
             .map(|l| l.listener_arn().unwrap_or_default())
             .collect();
-        // Target groups of observed load balancers only: one whose load balancer is gone is
-        // only in `ids`.
-        let observed_tgs = || {
-            tgs.owned
-                .iter()
-                .filter(|(_, (gateway, _, _))| lbs.owned.contains_key(gateway))
-        };
-        let with_attributes: Vec<&str> = observed_tgs()
-            .filter(|(_, (gateway, backend, _))| wanted.attributes(gateway, backend))
-            .map(|(arn, _)| arn.as_str())
-            .collect();
-        let with_targets: Vec<&str> = observed_tgs()
-            .filter(|(_, (gateway, backend, _))| wanted.targets(gateway, backend))
-            .map(|(arn, _)| arn.as_str())
-            .collect();
         let lb_attributes = each(&lb_arns, |arn| describe_lb_attributes(clients, arn)).await?;
         let certificates = each(&https, |arn| describe_listener_certificates(clients, arn)).await?;
+        let mut details = Details {
+            lb_attributes: by_arn(&lb_arns, lb_attributes),
+            certificates: by_arn(&https, certificates),
+            tg_attributes: BTreeMap::new(),
+            targets: BTreeMap::new(),
+        };
+        let owned = tgs.owned.iter().map(|(arn, owned)| (*arn, owned));
+        details
+            .read_target_groups(clients, lbs, owned, wanted)
+            .await?;
+        Ok(details)
+    }
+
+    /// The attributes and targets of `owned` target groups where `wanted` asks for them,
+    /// added to what was read. Only target groups of observed load balancers: one whose load
+    /// balancer is gone is only in the ids.
+    async fn read_target_groups<'a>(
+        &mut self,
+        clients: &Clients,
+        lbs: &LoadBalancers,
+        owned: impl Iterator<Item = (&'a str, &'a OwnedGroup<'a>)>,
+        wanted: Wanted<'_>,
+    ) -> Result<(), AwsError> {
+        let observed: Vec<_> = owned
+            .filter(|(_, tg)| lbs.owned.contains_key(&tg.gateway))
+            .collect();
+        let with_attributes: Vec<&str> = observed
+            .iter()
+            .filter(|(_, tg)| wanted.attributes(&tg.gateway, &tg.backend))
+            .map(|(arn, _)| *arn)
+            .collect();
+        let with_targets: Vec<&str> = observed
+            .iter()
+            .filter(|(_, tg)| wanted.targets(&tg.gateway, &tg.backend))
+            .map(|(arn, _)| *arn)
+            .collect();
         let tg_attributes =
             each(&with_attributes, |arn| describe_tg_attributes(clients, arn)).await?;
         let targets = each(&with_targets, |arn| describe_targets(clients, arn)).await?;
-        Ok(Details {
-            lb_attributes: by_arn(&lb_arns, lb_attributes),
-            certificates: by_arn(&https, certificates),
-            tg_attributes: by_arn(&with_attributes, tg_attributes),
-            targets: by_arn(&with_targets, targets),
-        })
+        self.tg_attributes
+            .extend(by_arn(&with_attributes, tg_attributes));
+        self.targets.extend(by_arn(&with_targets, targets));
+        Ok(())
+    }
+
+    fn forget_target_group(&mut self, arn: &str) {
+        self.tg_attributes.remove(arn);
+        self.targets.remove(arn);
     }
 }
 
 /// Reads every resource that `instance_id` owns, in the model's shape, and where each is
 /// (every target group's attributes and targets included: for `explain --live` and tests).
 pub async fn observe(clients: &Clients, instance_id: &str) -> Result<(Observed, AwsIds), AwsError> {
-    observe_with(clients, instance_id, Wanted::All).await
+    Reading::read(clients, instance_id, Wanted::All)
+        .await?
+        .assemble()
 }
 
 /// [`observe`] for a plan towards `desired`: target group attributes and targets are read
@@ -178,45 +349,9 @@ pub async fn observe_for(
     instance_id: &str,
     desired: &Stack,
 ) -> Result<(Observed, AwsIds), AwsError> {
-    observe_with(clients, instance_id, Wanted::By(desired)).await
-}
-
-async fn observe_with(
-    clients: &Clients,
-    instance_id: &str,
-    wanted: Wanted<'_>,
-) -> Result<(Observed, AwsIds), AwsError> {
-    let mut ids = AwsIds::default();
-    let lbs = LoadBalancers::read(clients, instance_id).await?;
-    let tgs = TargetGroups::read(clients, instance_id, &mut ids).await?;
-    let listeners = Listeners::read(clients, instance_id, &lbs.owned).await?;
-    let details = Details::read(clients, &lbs, &listeners, &tgs, wanted).await?;
-    let mut assembly = Assembly {
-        instance_id,
-        ids,
-        refs: tgs.refs(),
-        stack: Stack::default(),
-        rule_ids: BTreeMap::new(),
-        foreign_priorities: BTreeMap::new(),
-        foreign_listeners: BTreeSet::new(),
-        foreign_rules: BTreeMap::new(),
-    };
-    for (gateway, lb) in &lbs.owned {
-        assembly.load_balancer(gateway, lb, &lbs.tags, &listeners, &details)?;
-    }
-    assembly.target_groups(&tgs, &details)?;
-    let Assembly {
-        ids,
-        stack,
-        rule_ids,
-        foreign_priorities,
-        foreign_listeners,
-        foreign_rules,
-        ..
-    } = assembly;
-    let mut observed = Observed::new(stack, rule_ids, foreign_priorities, foreign_listeners);
-    observed.foreign_rules = foreign_rules;
-    Ok((observed, ids))
+    Reading::read_for(clients, instance_id, desired)
+        .await?
+        .assemble()
 }
 
 /// Every ALB of the account with its tags, and the owned ones by Gateway.
@@ -255,40 +390,78 @@ impl LoadBalancers {
     }
 }
 
-/// Every target group of the account (an owned one may not be attached to anything yet):
-/// owned ones by ARN with their (gateway, backend), the names of all of them (they resolve
-/// `TargetGroupName` backends and forwards to groups gwsync does not own).
+/// Every target group of the account (an owned one may not be attached to anything yet)
+/// with its tags, by ARN.
 struct TargetGroups {
-    owned: BTreeMap<String, (String, String, elb::TargetGroup)>,
-    names: BTreeMap<String, String>,
+    all: BTreeMap<String, elb::TargetGroup>,
     tags: TagMap,
 }
 
+/// An owned target group: the Gateway and backend its tags name.
+struct OwnedGroup<'a> {
+    gateway: String,
+    backend: String,
+    group: &'a elb::TargetGroup,
+}
+
+/// The target groups sorted by owner: gwsync's own by ARN, and the others.
+struct Classified<'a> {
+    owned: BTreeMap<&'a str, OwnedGroup<'a>>,
+    foreign: Vec<&'a elb::TargetGroup>,
+    /// ARN -> name of every target group: rules name the ones gwsync does not own by name.
+    names: BTreeMap<String, String>,
+}
+
 impl TargetGroups {
-    async fn read(
-        clients: &Clients,
-        instance_id: &str,
-        ids: &mut AwsIds,
-    ) -> Result<TargetGroups, AwsError> {
+    async fn read(clients: &Clients) -> Result<TargetGroups, AwsError> {
         let all = describe_target_groups(clients).await?;
         let tags =
             describe_tags(clients, all.iter().filter_map(|tg| tg.target_group_arn())).await?;
-        let mut found = TargetGroups {
+        let all = all
+            .into_iter()
+            .map(|tg| (tg.target_group_arn().unwrap_or_default().to_string(), tg))
+            .collect();
+        Ok(TargetGroups { all, tags })
+    }
+
+    /// Reads `arns` again with their tags, in place of what was read before.
+    async fn refresh(&mut self, clients: &Clients, arns: &[&str]) -> Result<(), AwsError> {
+        if arns.is_empty() {
+            return Ok(());
+        }
+        let fresh = describe_target_groups_by_arn(clients, arns).await?;
+        let tags = describe_tags(clients, arns.iter().copied()).await?;
+        for arn in arns {
+            self.forget(arn);
+        }
+        for tg in fresh {
+            self.all
+                .insert(tg.target_group_arn().unwrap_or_default().to_string(), tg);
+        }
+        self.tags.extend(tags);
+        Ok(())
+    }
+
+    fn forget(&mut self, arn: &str) {
+        self.all.remove(arn);
+        self.tags.remove(arn);
+    }
+
+    /// Which target groups `instance_id` owns, and for which Gateway and backend. Two owned
+    /// ones naming one backend, or an owned one whose tag names none, are an error.
+    fn classify(&self, instance_id: &str) -> Result<Classified<'_>, AwsError> {
+        let mut found = Classified {
             owned: BTreeMap::new(),
+            foreign: Vec::new(),
             names: BTreeMap::new(),
-            tags: BTreeMap::new(),
         };
-        for tg in all {
-            let arn = tg.target_group_arn().unwrap_or_default().to_string();
-            let name = tg.target_group_name().unwrap_or_default().to_string();
-            found.names.insert(arn.clone(), name.clone());
-            let tg_tags = tags.get(&arn);
+        let mut by_backend: BTreeMap<(String, String), &str> = BTreeMap::new();
+        for (arn, tg) in &self.all {
+            let name = tg.target_group_name().unwrap_or_default();
+            found.names.insert(arn.clone(), name.to_string());
+            let tg_tags = self.tags.get(arn);
             let Some(id) = owned_id(tg_tags, instance_id, "tg/") else {
-                if let Some(vpc) = tg.vpc_id() {
-                    ids.existing_target_group_vpcs
-                        .insert(name.clone(), vpc.to_string());
-                }
-                ids.existing_target_groups.insert(name, arn);
+                found.foreign.push(tg);
                 continue;
             };
             let Some((gateway, backend)) = split_target_group_id(id, tg_tags) else {
@@ -300,8 +473,7 @@ impl TargetGroups {
                     ),
                 ));
             };
-            let key = (gateway.clone(), backend.clone());
-            if let Some(other) = ids.target_groups.insert(key, arn.clone()) {
+            if let Some(other) = by_backend.insert((gateway.clone(), backend.clone()), arn) {
                 return Err(AwsError::unexpected(
                     format!("target group for {backend} on Gateway {gateway}"),
                     format!(
@@ -309,10 +481,33 @@ impl TargetGroups {
                     ),
                 ));
             }
-            found.owned.insert(arn, (gateway, backend, tg));
+            let owned = OwnedGroup {
+                gateway,
+                backend,
+                group: tg,
+            };
+            found.owned.insert(arn.as_str(), owned);
         }
-        found.tags = tags;
         Ok(found)
+    }
+}
+
+impl Classified<'_> {
+    /// Where the target groups are: owned ones by (gateway, backend), the others by name.
+    fn record(&self, ids: &mut AwsIds) {
+        for (arn, tg) in &self.owned {
+            ids.target_groups
+                .insert((tg.gateway.clone(), tg.backend.clone()), arn.to_string());
+        }
+        for tg in &self.foreign {
+            let name = tg.target_group_name().unwrap_or_default().to_string();
+            if let Some(vpc) = tg.vpc_id() {
+                ids.existing_target_group_vpcs
+                    .insert(name.clone(), vpc.to_string());
+            }
+            let arn = tg.target_group_arn().unwrap_or_default().to_string();
+            ids.existing_target_groups.insert(name, arn);
+        }
     }
 
     /// How rules name target groups: owned ones by backend, the others by name.
@@ -321,7 +516,7 @@ impl TargetGroups {
             owned: self
                 .owned
                 .iter()
-                .map(|(arn, (_, backend, _))| (arn.clone(), backend.clone()))
+                .map(|(arn, tg)| (arn.to_string(), tg.backend.clone()))
                 .collect(),
             names: self.names.clone(),
         }
@@ -363,25 +558,57 @@ impl Listeners {
             rule_tags: BTreeMap::new(),
             instance_id: instance_id.to_string(),
         };
-        // Rules of owned listeners, then the tags of every non-default rule at once.
-        let owned: Vec<String> = found
+        let owned: BTreeSet<String> = found
             .by_gateway
             .values()
             .flatten()
             .filter(|l| found.owned(l))
             .filter_map(|l| l.listener_arn().map(str::to_string))
             .collect();
-        let rules = each(&owned, |arn| describe_rules(clients, arn)).await?;
-        found.rules = owned.into_iter().zip(rules).collect();
-        let rules = found.rules.values().flatten();
-        found.rule_tags = describe_tags(
-            clients,
-            rules
-                .filter(|r: &&elb::Rule| r.is_default() != Some(true))
-                .filter_map(|r| r.rule_arn()),
-        )
-        .await?;
+        found.refresh(clients, &owned).await?;
         Ok(found)
+    }
+
+    /// Reads the rules of the owned listeners `arns` (again), and the tags of those rules
+    /// not read before (rules are tagged when created, never after).
+    async fn refresh(
+        &mut self,
+        clients: &Clients,
+        arns: &BTreeSet<String>,
+    ) -> Result<(), AwsError> {
+        if let Some(unknown) = arns.iter().find(|arn| !self.is_owned_listener(arn)) {
+            return Err(AwsError::unexpected(
+                format!("listener {unknown}"),
+                "not among the owned listeners read before",
+            ));
+        }
+        let rules = each(arns, |arn| describe_rules(clients, arn)).await?;
+        for (arn, rules) in arns.iter().zip(rules) {
+            let fresh: BTreeSet<&str> = rules.iter().filter_map(|r| r.rule_arn()).collect();
+            for old in self.rules.get(arn).into_iter().flatten() {
+                if let Some(gone) = old.rule_arn().filter(|a| !fresh.contains(a)) {
+                    self.rule_tags.remove(gone);
+                }
+            }
+            self.rules.insert(arn.clone(), rules);
+        }
+        let untagged: Vec<&str> = arns
+            .iter()
+            .flat_map(|arn| &self.rules[arn])
+            .filter(|r| r.is_default() != Some(true))
+            .filter_map(|r| r.rule_arn())
+            .filter(|arn| !self.rule_tags.contains_key(*arn))
+            .collect();
+        let tags = describe_tags(clients, untagged).await?;
+        self.rule_tags.extend(tags);
+        Ok(())
+    }
+
+    fn is_owned_listener(&self, arn: &str) -> bool {
+        self.by_gateway
+            .values()
+            .flatten()
+            .any(|l| l.listener_arn() == Some(arn) && self.owned(l))
     }
 
     fn owned(&self, l: &elb::Listener) -> bool {
@@ -561,24 +788,32 @@ impl Assembly<'_> {
 
     /// Owned target groups, into their gateway's load balancer. One whose load balancer is
     /// gone (or not made yet) is only in `ids`.
-    fn target_groups(&mut self, tgs: &TargetGroups, details: &Details) -> Result<(), AwsError> {
+    fn target_groups(
+        &mut self,
+        tgs: &Classified<'_>,
+        tags: &TagMap,
+        details: &Details,
+    ) -> Result<(), AwsError> {
         let mut models: BTreeMap<&str, Vec<TargetGroup>> = BTreeMap::new();
-        for (arn, (gateway, backend, tg)) in &tgs.owned {
+        for (arn, tg) in &tgs.owned {
             if !self
                 .stack
                 .load_balancers
                 .iter()
-                .any(|lb| &lb.gateway == gateway)
+                .any(|lb| lb.gateway == tg.gateway)
             {
                 continue;
             }
-            models.entry(gateway).or_default().push(target_group_model(
-                backend,
-                tg,
-                details.tg_attributes.get(arn).cloned().unwrap_or_default(),
-                tgs.tags.get(arn.as_str()),
-                details.targets.get(arn).cloned().unwrap_or_default(),
-            )?);
+            models
+                .entry(tg.gateway.as_str())
+                .or_default()
+                .push(target_group_model(
+                    &tg.backend,
+                    tg.group,
+                    details.tg_attributes.get(*arn).cloned().unwrap_or_default(),
+                    tags.get(*arn),
+                    details.targets.get(*arn).cloned().unwrap_or_default(),
+                )?);
         }
         for lb in &mut self.stack.load_balancers {
             let mut groups = models.remove(lb.gateway.as_str()).unwrap_or_default();

@@ -70,16 +70,9 @@ pub struct RateLimits {
 }
 
 impl Default for RateLimits {
-    /// Modest on purpose: ELB throttles per account and region, and the account's other
-    /// tools share that budget. Reads come in bursts (one observe is tens of calls); writes
-    /// are few per reconcile and go out at a pace that never starves the others.
+    /// `[aws]`'s defaults (see `AwsConfig`).
     fn default() -> Self {
-        RateLimits {
-            read_per_second: 50,
-            read_burst: 200,
-            write_per_second: 3,
-            write_burst: 20,
-        }
+        RateLimits::of(&AwsConfig::default())
     }
 }
 

@@ -172,6 +172,10 @@ pub struct AwsConfig {
     /// The account's quota of target groups per load balancer (AWS default: 100).
     pub target_groups_per_load_balancer: usize,
     /// Client-side rate limits on AWS calls: reads and writes per second, and their bursts.
+    /// ELB throttles per account and region, and the account's other tools share that budget:
+    /// reads default to ELB's documented bucket for non-mutating calls (40 tokens, refilled at
+    /// 10 a second), which the AWS Load Balancer Controller also uses; writes are few per
+    /// reconcile and go out at a pace that never starves the others (docs/PERFORMANCE.md).
     pub reads_per_second: u32,
     pub read_burst: u32,
     pub writes_per_second: u32,
@@ -189,8 +193,8 @@ impl Default for AwsConfig {
             endpoint_url: None,
             rules_per_load_balancer: 100,
             target_groups_per_load_balancer: 100,
-            reads_per_second: 50,
-            read_burst: 200,
+            reads_per_second: 10,
+            read_burst: 40,
             writes_per_second: 3,
             write_burst: 20,
             oidc_secret_prefix: "gwsync/".to_string(),

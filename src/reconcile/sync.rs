@@ -299,7 +299,15 @@ pub async fn sync(
             kind: "sync",
             actor,
         };
-        let report = execute(config, store, clients, &plan, &mut ids, record, progress).await?;
+        let report = match execute(config, store, clients, &plan, &mut ids, record, progress).await
+        {
+            Ok(report) => report,
+            Err(e) => {
+                // The apply went out but could not be recorded: what it changed is unknown.
+                observed.forget();
+                return Err(e.into());
+            }
+        };
         observed.applied(&plan, &ids, report.succeeded(), store.newest_apply().await?);
         if report.succeeded() {
             let desired = &checked.translation.stack;

@@ -79,6 +79,15 @@ async fn reconcile(repo: &ExampleRepo, clients: &Clients) -> (Plan, AwsIds) {
 /// The plan for HEAD of `repo` against AWS as it is (no state database, nothing held), with
 /// what it held back.
 async fn plan_head(repo: &ExampleRepo, clients: &Clients) -> LivePlan {
+    plan_head_observing(repo, clients, Observing::Everything).await
+}
+
+/// [`plan_head`], reading AWS as `observing` says.
+async fn plan_head_observing(
+    repo: &ExampleRepo,
+    clients: &Clients,
+    observing: Observing<'_>,
+) -> LivePlan {
     let checked = check(repo.path());
     let wanted = PlanFor {
         revision: &checked.revision,
@@ -87,7 +96,7 @@ async fn plan_head(repo: &ExampleRepo, clients: &Clients) -> LivePlan {
         held: &BTreeMap::new(),
         rules_quota: 100,
     };
-    live_plan(clients, INSTANCE, wanted, Observing::Everything)
+    live_plan(clients, INSTANCE, wanted, observing)
         .await
         .expect("live_plan")
 }
@@ -259,17 +268,7 @@ impl World {
     /// from the log.
     async fn plan_cached(&self, cache: &mut ObservedCache) -> (LivePlan, BTreeMap<String, usize>) {
         self.log.take();
-        let checked = check(self.repo.path());
-        let wanted = PlanFor {
-            revision: &checked.revision,
-            admission: &checked.admission,
-            translation: &checked.translation,
-            held: &BTreeMap::new(),
-            rules_quota: 100,
-        };
-        let live = live_plan(&self.clients, INSTANCE, wanted, Observing::Cached(cache))
-            .await
-            .expect("plan through the cache");
+        let live = plan_head_observing(&self.repo, &self.clients, Observing::Cached(cache)).await;
         (live, self.log.take())
     }
 

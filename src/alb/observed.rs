@@ -1,8 +1,8 @@
 //! The observed state: what gwsync owns on AWS in the model's shape, plus what the model does
-//! not hold but the diff must respect (rule identities by priority, foreign rules' priorities,
-//! foreign listeners). Filled by `aws::observe`, read by `plan`; pure data.
+//! not hold but the diff must respect (rule identities by priority, where each rule came from,
+//! foreign rules' priorities, foreign listeners). Filled by `aws::observe`, read by `plan`; pure data.
 
-use super::{Rule, Stack};
+use super::{Rule, RuleSource, Stack};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
@@ -29,6 +29,11 @@ pub struct Observed {
     /// evaluates them, and they count towards the load balancer's rule quota. Not part of the
     /// fingerprint: the diff reads only their priorities.
     pub foreign_rules: BTreeMap<ListenerKey, Vec<Rule>>,
+    /// Owned rule id -> its `gwsync.dev/source` tag (where it came from: `HTTPRoute ns/name
+    /// rule N`): a desired rule from the same place whose conditions changed keeps the id of
+    /// this rule, so the change is one `ModifyRule` (`plan::diff`). Rules made before gwsync
+    /// wrote the tag have none.
+    pub rule_sources: BTreeMap<String, String>,
     /// A digest of everything above ([`Observed::digest`]), recorded in plans.
     pub fingerprint: String,
 }
@@ -47,35 +52,40 @@ impl Observed {
             foreign_priorities,
             foreign_listeners,
             foreign_rules: BTreeMap::new(),
+            rule_sources: BTreeMap::new(),
             fingerprint: String::new(),
         };
         observed.fingerprint = observed.digest();
         observed
     }
 
+    /// The observed state with the rules' source tags, and its fingerprint computed again.
+    pub fn with_rule_sources(mut self, rule_sources: BTreeMap<String, String>) -> Observed {
+        self.rule_sources = rule_sources;
+        self.fingerprint = self.digest();
+        self
+    }
+
     /// What AWS would hold once `stack` is applied, and nothing else (no foreign rules or
     /// listeners): the "before" of a comparison of two desired states (`gwsync check`).
     pub fn applied(stack: Stack) -> Observed {
-        let rule_ids = stack
-            .load_balancers
-            .iter()
-            .flat_map(|lb| {
-                lb.listeners.iter().map(move |l| {
-                    let ids = l
-                        .rules
-                        .iter()
-                        .map(|r| {
-                            (
-                                r.priority,
-                                super::identity::rule_id(&lb.gateway, l.port, &r.conditions),
-                            )
-                        })
-                        .collect();
-                    ((lb.gateway.clone(), l.port), ids)
-                })
-            })
-            .collect();
+        let mut rule_ids = BTreeMap::new();
+        let mut rule_sources = BTreeMap::new();
+        for lb in &stack.load_balancers {
+            for l in &lb.listeners {
+                let mut ids = BTreeMap::new();
+                for r in &l.rules {
+                    let id = super::identity::rule_id(&lb.gateway, l.port, &r.conditions);
+                    if let Some(source @ RuleSource::Route { .. }) = &r.source {
+                        rule_sources.insert(id.clone(), super::identity::source_tag(source));
+                    }
+                    ids.insert(r.priority, id);
+                }
+                rule_ids.insert((lb.gateway.clone(), l.port), ids);
+            }
+        }
         Observed::new(stack, rule_ids, BTreeMap::new(), BTreeSet::new())
+            .with_rule_sources(rule_sources)
     }
 
     /// The listeners as AWS evaluates them: gwsync's rules and the foreign ones together, in
@@ -115,12 +125,14 @@ impl Observed {
             rule_ids: Pairs<'a, BTreeMap<u32, String>>,
             foreign_priorities: Pairs<'a, BTreeSet<u32>>,
             foreign_listeners: &'a BTreeSet<ListenerKey>,
+            rule_sources: &'a BTreeMap<String, String>,
         }
         let digested = Digested {
             stack: &self.stack,
             rule_ids: self.rule_ids.iter().collect(),
             foreign_priorities: self.foreign_priorities.iter().collect(),
             foreign_listeners: &self.foreign_listeners,
+            rule_sources: &self.rule_sources,
         };
         let json = serde_json::to_vec(&digested).expect("the observed state serialises");
         hex::encode(Sha256::digest(&json))

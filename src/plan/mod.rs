@@ -173,8 +173,8 @@ pub enum Operation {
         id: String,
         rule: Rule,
     },
-    /// Actions and transforms (and the conditions, which are the rule's identity: they only
-    /// differ when someone edited the rule on AWS, and are put back).
+    /// Conditions, actions and transforms of a rule that keeps its identity: the same
+    /// conditions, or the same route rule (`gwsync.dev/source`) with changed conditions.
     ModifyRule {
         gateway: String,
         port: u16,

@@ -139,8 +139,8 @@ pub enum Difference {
         before: Vec<Transform>,
         after: Vec<Transform>,
     },
-    /// A rule's conditions are its identity: they differ only when someone edited the rule
-    /// on AWS, and are put back.
+    /// The route rule's conditions changed (the rule keeps its identity by where it came
+    /// from), or someone edited the rule on AWS: they are set to the desired ones.
     Conditions {
         before: Vec<Condition>,
         after: Vec<Condition>,

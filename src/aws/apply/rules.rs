@@ -1,4 +1,4 @@
-//! Rules: create at their priority, modify (actions, transforms, and conditions put back),
+//! Rules: create at their priority, modify (conditions, actions, transforms),
 //! move (one `SetRulePriorities` per listener), delete.
 
 use super::adopt::{gone, in_the_way};
@@ -71,8 +71,9 @@ impl Applier<'_> {
             .elb
             .modify_rule()
             .rule_arn(arn)
-            // The conditions are the rule's identity and normally unchanged; sent anyway so
-            // that conditions edited by hand on AWS are put back.
+            // The conditions: the route rule's new ones when they changed (the rule keeps
+            // its identity by where it came from), else the same, which puts back conditions
+            // edited by hand on AWS.
             .set_conditions(Some(requests::conditions(&rule.conditions)))
             .set_actions(Some(actions));
         // Transforms are replaced as a whole; none left means resetting them.

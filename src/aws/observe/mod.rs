@@ -231,6 +231,7 @@ impl Reading {
             foreign_priorities: BTreeMap::new(),
             foreign_listeners: BTreeSet::new(),
             foreign_rules: BTreeMap::new(),
+            rule_sources: BTreeMap::new(),
         };
         for (gateway, lb) in &self.lbs.owned {
             assembly.load_balancer(gateway, lb, &self.lbs.tags, &self.listeners, &self.details)?;
@@ -243,9 +244,11 @@ impl Reading {
             foreign_priorities,
             foreign_listeners,
             foreign_rules,
+            rule_sources,
             ..
         } = assembly;
-        let mut observed = Observed::new(stack, rule_ids, foreign_priorities, foreign_listeners);
+        let mut observed = Observed::new(stack, rule_ids, foreign_priorities, foreign_listeners)
+            .with_rule_sources(rule_sources);
         observed.foreign_rules = foreign_rules;
         Ok((observed, ids))
     }
@@ -629,6 +632,7 @@ struct Assembly<'a> {
     foreign_priorities: BTreeMap<(String, u16), BTreeSet<u32>>,
     foreign_listeners: BTreeSet<(String, u16)>,
     foreign_rules: BTreeMap<(String, u16), Vec<crate::alb::Rule>>,
+    rule_sources: BTreeMap<String, String>,
 }
 
 impl Assembly<'_> {
@@ -743,6 +747,9 @@ impl Assembly<'_> {
         };
         let id = self.twin_aware_id(key, id, priority, rule_arn);
         self.ids.rules.insert(id.clone(), rule_arn.to_string());
+        if let Some(source) = tags.and_then(|t| t.get(identity::SOURCE)) {
+            self.rule_sources.insert(id.clone(), source.clone());
+        }
         self.rule_ids
             .entry(key.clone())
             .or_default()

@@ -1,5 +1,6 @@
 //! Listener rules, matched by identity (a hash of their conditions; observed rules by their
-//! `gwsync.dev/resource` tag). Twins on AWS and unreachable duplicates in the desired state
+//! `gwsync.dev/resource` tag; a desired rule whose conditions changed keeps the identity of
+//! the rule from the same route rule, by its `gwsync.dev/source` tag). Twins on AWS and unreachable duplicates in the desired state
 //! are set aside with a note first; then priorities are assigned over the listener
 //! ([`priorities::assign`]: existing rules keep theirs where the order allows), and each rule
 //! is created at its priority, modified in place (actions, transforms, conditions put back),
@@ -8,11 +9,11 @@
 use super::matcher::{Pair, pairs};
 use super::{Phase, Planner, change, json, listener_address, priorities, rule_address};
 use crate::alb::covers::covers;
-use crate::alb::{Rule, identity};
+use crate::alb::{Rule, RuleSource, identity};
 use crate::plan::{
     ChangeAction, Difference, Note, Operation, PriorityMove, Reason, Removed, Staleness,
 };
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// One listener's rules, each with its identity, after twins and duplicates are set aside.
 struct Keyed<'a> {
@@ -169,10 +170,48 @@ impl Planner<'_> {
             }
             desired_keyed.push((id, rule));
         }
+        self.keep_identity_by_source(&mut desired_keyed, &observed_keyed);
         Keyed {
             desired: desired_keyed,
             observed: observed_keyed,
             blocked,
+        }
+    }
+
+    /// A desired rule whose conditions changed gets the identity of the owned rule on AWS
+    /// that came from the same route rule (its `gwsync.dev/source` tag), so the change is one
+    /// `ModifyRule` at the rule's place instead of a new rule and a deleted one. Where one
+    /// route rule made several ALB rules (several match groups or hostnames), those without
+    /// a counterpart of equal conditions are paired in listener order. Rules of other
+    /// sources (listener isolation) and rules without the tag keep their conditions' hash.
+    fn keep_identity_by_source(
+        &self,
+        desired: &mut [(String, &Rule)],
+        observed: &[(String, &Rule)],
+    ) {
+        let desired_ids: BTreeSet<String> = desired.iter().map(|(id, _)| id.clone()).collect();
+        let observed_ids: BTreeSet<&str> = observed.iter().map(|(id, _)| id.as_str()).collect();
+        // Unpaired owned rules by source, in priority order (observe sorts them).
+        let mut unpaired: BTreeMap<&str, VecDeque<&String>> = BTreeMap::new();
+        for (id, _) in observed {
+            if desired_ids.contains(id) {
+                continue;
+            }
+            if let Some(source) = self.observed.rule_sources.get(id) {
+                unpaired.entry(source.as_str()).or_default().push_back(id);
+            }
+        }
+        for (id, rule) in desired.iter_mut() {
+            if observed_ids.contains(id.as_str()) {
+                continue;
+            }
+            let Some(source @ RuleSource::Route { .. }) = &rule.source else {
+                continue;
+            };
+            let tag = identity::source_tag(source);
+            if let Some(kept) = unpaired.get_mut(tag.as_str()).and_then(VecDeque::pop_front) {
+                *id = kept.clone();
+            }
         }
     }
 

@@ -210,6 +210,7 @@ pub(crate) fn apply(plan: &Plan, observed: &Observed) -> Observed {
         lbs.insert(lb.gateway.clone(), lb);
     }
     let mut ids = observed.rule_ids.clone();
+    let mut sources = observed.rule_sources.clone();
     let foreign = &observed.foreign_priorities;
     let key = |g: &str, b: &str| (g.to_string(), b.to_string());
     fn listener_mut<'a>(
@@ -379,6 +380,10 @@ pub(crate) fn apply(plan: &Plan, observed: &Observed) -> Observed {
                 );
                 assert!(!held.values().any(|i| i == id), "rule {id} twice");
                 held.insert(p, id.clone());
+                // As the tag AWS keeps, set once at creation.
+                if let Some(source @ RuleSource::Route { .. }) = &rule.source {
+                    sources.insert(id.clone(), identity::source_tag(source));
+                }
                 let l = listener_mut(&mut lbs, gateway, *port);
                 let mut r = rule.clone();
                 r.source = None;
@@ -484,6 +489,7 @@ pub(crate) fn apply(plan: &Plan, observed: &Observed) -> Observed {
         foreign_priorities: observed.foreign_priorities.clone(),
         foreign_listeners: observed.foreign_listeners.clone(),
         foreign_rules: observed.foreign_rules.clone(),
+        rule_sources: sources,
         fingerprint: "applied".to_string(),
     }
 }
@@ -862,9 +868,8 @@ fn a_transform_change_is_a_modify_rule() {
     );
 }
 
-#[test]
-fn a_condition_change_is_a_create_then_a_delete() {
-    let observed = deployed(&web(abc()));
+/// `abc()`'s second rule with one more condition.
+fn b_with_a_query() -> Vec<Rule> {
     let mut rules = abc();
     rules[1].conditions.push(Condition::QueryString {
         values: vec![QueryValue {
@@ -872,7 +877,41 @@ fn a_condition_change_is_a_create_then_a_delete() {
             value: "2".to_string(),
         }],
     });
-    let (plan, _) = converge(&web(rules), &observed);
+    rules
+}
+
+#[test]
+fn a_condition_change_is_one_modify_rule_in_place() {
+    let observed = deployed(&web(abc()));
+    assert!(
+        !observed.rule_sources.is_empty(),
+        "the rules carry their source"
+    );
+    let (plan, applied) = converge(&web(b_with_a_query()), &observed);
+    assert_eq!(calls(&plan), vec!["ModifyRule"]);
+    // The rule keeps its identity and its priority.
+    assert_eq!(applied.rule_ids, observed.rule_ids);
+}
+
+#[test]
+fn a_condition_change_that_moves_the_rule_is_modified_and_moved() {
+    let observed = deployed(&web(abc()));
+    let mut rules = b_with_a_query();
+    let b = rules.remove(1);
+    rules.push(b);
+    let (plan, applied) = converge(&web(rules), &observed);
+    assert_eq!(calls(&plan), vec!["ModifyRule", "SetRulePriorities"]);
+    let ids = |o: &Observed| -> BTreeSet<String> {
+        o.rule_ids.values().flat_map(|m| m.values().cloned()).collect()
+    };
+    assert_eq!(ids(&applied), ids(&observed), "every rule keeps its identity");
+}
+
+#[test]
+fn a_condition_change_of_a_rule_without_a_source_tag_is_a_create_then_a_delete() {
+    let mut observed = deployed(&web(abc()));
+    observed.rule_sources.clear();
+    let (plan, _) = converge(&web(b_with_a_query()), &observed);
     assert_eq!(calls(&plan), vec!["CreateRule", "DeleteRule"]);
     // The old rule still holds 20 while the new one is created: the new one takes the
     // free priority nearest to it.

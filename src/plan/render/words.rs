@@ -182,7 +182,7 @@ impl Display for Difference {
             }
             Difference::Conditions { before, after } => write!(
                 f,
-                "conditions: {} → {} (changed outside gwsync)",
+                "conditions: {} → {}",
                 conditions_list(before),
                 conditions_list(after)
             ),

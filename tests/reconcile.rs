@@ -934,7 +934,11 @@ async fn a_changed_path_is_one_modify_rule_and_the_rule_keeps_its_place() {
         .await
         .iter()
         .flat_map(|r| r.conditions())
-        .flat_map(|c| c.path_pattern_config().map(|p| p.values().to_vec()).unwrap_or_default())
+        .flat_map(|c| {
+            c.path_pattern_config()
+                .map(|p| p.values().to_vec())
+                .unwrap_or_default()
+        })
         .collect();
     assert!(paths.iter().any(|p| p == "/orders/list"), "{paths:?}");
     assert!(!paths.iter().any(|p| p == "/orders"), "{paths:?}");

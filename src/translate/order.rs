@@ -297,10 +297,37 @@ fn specificity(h: Option<&str>) -> (u8, Reverse<usize>, String) {
     }
 }
 
-/// Merges adjacent entries of one route rule that differ in one condition's values.
+/// Merges adjacent entries of one route rule that differ in one condition's values, again
+/// until nothing merges: the matches of one hostname first, then rules of several hostnames
+/// whose paths became equal (`a.com /x|/y` and `b.com /x|/y` make `a.com|b.com /x|/y`).
+/// Exact: two adjacent rules with the same actions answer every request alike, whichever of
+/// them matches, and a merge unites one condition's values of otherwise equal conditions.
 fn compact<'a>(group: &[&Entry<'a>]) -> Vec<CompactedEntry<'a>> {
-    let mut out: Vec<CompactedEntry<'a>> = Vec::new();
-    for e in group {
+    let mut out: Vec<CompactedEntry<'a>> = group
+        .iter()
+        .map(|e| CompactedEntry {
+            team: e.team.clone(),
+            conditions: e.conditions.clone(),
+            actions: e.actions.clone(),
+            transforms: e.transforms.clone(),
+            source: e.source.clone(),
+            field: e.field.clone(),
+            doc: e.doc,
+        })
+        .collect();
+    loop {
+        let before = out.len();
+        out = merge_adjacent(out);
+        if out.len() == before {
+            return out;
+        }
+    }
+}
+
+/// One pass of [`compact`]: each entry merged into the one before it where it can be.
+fn merge_adjacent(entries: Vec<CompactedEntry<'_>>) -> Vec<CompactedEntry<'_>> {
+    let mut out: Vec<CompactedEntry> = Vec::new();
+    for e in entries {
         if let Some(last) = out.last_mut()
             && same_route_rule(&last.source, &e.source)
             && last.actions == e.actions
@@ -319,15 +346,7 @@ fn compact<'a>(group: &[&Entry<'a>]) -> Vec<CompactedEntry<'a>> {
             }
             continue;
         }
-        out.push(CompactedEntry {
-            team: e.team.clone(),
-            conditions: e.conditions.clone(),
-            actions: e.actions.clone(),
-            transforms: e.transforms.clone(),
-            source: e.source.clone(),
-            field: e.field.clone(),
-            doc: e.doc,
-        });
+        out.push(e);
     }
     out
 }

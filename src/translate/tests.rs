@@ -568,6 +568,38 @@ fn adjacent_matches_of_one_rule_are_compacted_exactly() {
 }
 
 #[test]
+fn the_same_paths_on_several_hostnames_are_one_rule() {
+    let t = run(&[(
+        "teams/a/r.yaml",
+        route(
+            "a",
+            "r",
+            "[a.com, b.com]",
+            "    - matches: [{path: {type: Exact, value: /x}}, {path: {type: Exact, value: /y}}]\n      backendRefs: [{name: a1, port: 80}]\n",
+        ),
+    )]);
+    let lb = t.stack.load_balancer("platform/gw").unwrap();
+    // Two hostnames and two paths: four values, one rule (one per match and hostname would
+    // be four).
+    assert_eq!(
+        lb.listeners[0].rules.len(),
+        1,
+        "{:#?}",
+        lb.listeners[0].rules
+    );
+    for url in [
+        "http://a.com/x",
+        "http://a.com/y",
+        "http://b.com/x",
+        "http://b.com/y",
+    ] {
+        assert_eq!(send(&t, url, &[]), "a/a1", "{url}");
+    }
+    assert_eq!(send(&t, "http://a.com/z", &[]), "status 404");
+    assert_eq!(send(&t, "http://c.com/x", &[]), "status 404");
+}
+
+#[test]
 fn rule_limits_split_prefixes_then_refuse_naming_the_limit() {
     // Host + two path values + method + two headers = 6 values: split the path pair.
     let split = run(&[(

@@ -902,9 +902,16 @@ fn a_condition_change_that_moves_the_rule_is_modified_and_moved() {
     let (plan, applied) = converge(&web(rules), &observed);
     assert_eq!(calls(&plan), vec!["ModifyRule", "SetRulePriorities"]);
     let ids = |o: &Observed| -> BTreeSet<String> {
-        o.rule_ids.values().flat_map(|m| m.values().cloned()).collect()
+        o.rule_ids
+            .values()
+            .flat_map(|m| m.values().cloned())
+            .collect()
     };
-    assert_eq!(ids(&applied), ids(&observed), "every rule keeps its identity");
+    assert_eq!(
+        ids(&applied),
+        ids(&observed),
+        "every rule keeps its identity"
+    );
 }
 
 #[test]

@@ -2188,6 +2188,23 @@ async fn an_unresolved_backend_costs_only_its_share_on_aws() {
 /// TargetGroupConfiguration sets them. Set, they are read (one call each) and the plan after
 /// the apply is empty, so they were compared; unset (the example), neither call is made.
 #[tokio::test]
+async fn load_balancer_attributes_are_read_only_where_the_repository_sets_them() {
+    let mut w = World::start().await;
+    w.repo.edit(
+        "platform/loadbalancer.yaml",
+        "  loadBalancerAttributes:\n    - key: idle_timeout.timeout_seconds\n      value: \"60\"\n",
+        "",
+    );
+    w.repo.commit("platform: AWS's default attributes");
+    w.converge().await;
+    let (plan, _, reads) = w.reconcile().await;
+    assert!(plan.is_empty(), "{}", render::text(&plan));
+    let mut expected = observe_calls_converged();
+    expected.remove("DescribeLoadBalancerAttributes");
+    assert_eq!(reads, expected);
+}
+
+#[tokio::test]
 async fn target_group_details_are_read_only_where_the_repository_sets_them() {
     let mut w = World::start().await;
     w.repo.edit(

@@ -36,7 +36,8 @@
 //!
 //! Call budget: one DescribeLoadBalancers per 400 load balancers, one DescribeTargetGroups
 //! per 400 target groups, DescribeTags by 20 ARNs of one kind, and per owned load balancer
-//! one DescribeLoadBalancerAttributes and one DescribeListeners; per owned listener one
+//! one DescribeListeners and, for a plan only where the desired state sets attributes, one
+//! DescribeLoadBalancerAttributes; per owned listener one
 //! DescribeRules (400 rules a page, more than any listener holds), per HTTPS listener one
 //! DescribeListenerCertificates; per owned target group one DescribeTargetGroupAttributes
 //! and one DescribeTargetHealth, for a plan ([`observe_for`]) only where the desired state
@@ -73,7 +74,8 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Tags by ARN, as DescribeTags returns them.
 type TagMap = BTreeMap<String, BTreeMap<String, String>>;
 
-/// Which owned target groups' attributes and registered targets are read.
+/// Which owned load balancers' attributes, and which owned target groups' attributes and
+/// registered targets, are read.
 #[derive(Clone, Copy)]
 enum Wanted<'a> {
     All,
@@ -82,6 +84,17 @@ enum Wanted<'a> {
 }
 
 impl Wanted<'_> {
+    /// Whether the load balancer of `gateway` has its attributes read: the diff compares
+    /// only the keys the desired state sets.
+    fn load_balancer_attributes(&self, gateway: &str) -> bool {
+        match self {
+            Wanted::All => true,
+            Wanted::By(desired) => desired
+                .load_balancer(gateway)
+                .is_some_and(|lb| !lb.attributes.is_empty()),
+        }
+    }
+
     fn attributes(&self, gateway: &str, backend: &str) -> bool {
         self.wanted(gateway, backend, |tg| !tg.attributes.is_empty())
     }
@@ -274,8 +287,9 @@ impl Details {
     ) -> Result<Details, AwsError> {
         let lb_arns: Vec<&str> = lbs
             .owned
-            .values()
-            .map(|lb| lb.load_balancer_arn().unwrap_or_default())
+            .iter()
+            .filter(|(gateway, _)| wanted.load_balancer_attributes(gateway))
+            .map(|(_, lb)| lb.load_balancer_arn().unwrap_or_default())
             .collect();
         let https: Vec<&str> = listeners
             .by_gateway

@@ -152,14 +152,16 @@ impl Lookups {
             .flat_map(|l| &l.certificates)
             .filter_map(|c| c.hostname().map(str::to_string))
             .collect();
-        let certificates = match hostnames.is_empty() {
-            true => None,
-            false => Some(find_certificates(clients, &hostnames).await?),
+        let certificates = if hostnames.is_empty() {
+            None
+        } else {
+            Some(find_certificates(clients, &hostnames).await?)
         };
         let secrets = named_secrets(desired);
-        let credentials = match secrets.is_empty() {
-            true => None,
-            false => Some(read_credentials(clients, &secrets).await?),
+        let credentials = if secrets.is_empty() {
+            None
+        } else {
+            Some(read_credentials(clients, &secrets).await?)
         };
         Ok(Lookups {
             certificates,

@@ -858,6 +858,40 @@ async fn a_commit_reads_again_only_what_its_plan_touches_and_plans_as_a_full_rea
 }
 
 #[tokio::test]
+async fn a_listener_deleted_by_hand_makes_the_cache_read_everything() {
+    let mut w = World::start().await;
+    let ids = w.converge().await;
+    let mut cache = ObservedCache::default();
+    w.plan_cached(&mut cache).await;
+    let http = ids.listeners[&(GATEWAY.to_string(), 80)].clone();
+    w.elb
+        .delete_listener()
+        .listener_arn(&http)
+        .send()
+        .await
+        .expect("delete the HTTP listener by hand");
+
+    // A change to the redirect on that listener: reading its rules again fails, so the plan
+    // reads everything and puts the listener back.
+    w.repo
+        .edit(PAYMENTS_ROUTES, "statusCode: 301", "statusCode: 302");
+    w.repo.commit("payments: a temporary redirect");
+    let (live, calls_made) = w.plan_cached(&mut cache).await;
+    assert_eq!(cache.last(), Some(Observation::Full));
+    assert_eq!(
+        calls_made.get("DescribeLoadBalancers"),
+        Some(&1),
+        "{calls_made:?}"
+    );
+    let ops = operations(&live.plan);
+    assert_eq!(ops.get("CreateListener"), Some(&1), "{ops:?}");
+    assert_eq!(
+        live.plan.changes,
+        plan_head(&w.repo, &w.clients).await.plan.changes
+    );
+}
+
+#[tokio::test]
 async fn a_route_in_the_middle_of_the_order_is_one_create_rule() {
     let mut w = World::start().await;
     w.converge().await;

@@ -12,7 +12,7 @@
 
 use crate::config::Config;
 use crate::source::{Revision, Snapshot, Source, SourceError};
-use crate::tenancy::Admission;
+use crate::tenancy::{Admission, Tenancy};
 use crate::translate::RouteAges;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -33,7 +33,7 @@ pub(super) struct AgesUpTo {
 
 impl AgesUpTo {
     /// The ages of `revision`, for the next walk to start from.
-    pub(super) fn new(
+    fn new(
         revision: &Revision,
         snapshot: &Snapshot,
         config: &Config,
@@ -47,7 +47,7 @@ impl AgesUpTo {
     }
 
     /// The ages the last process left in `source`'s Git directory, if any.
-    pub(super) fn load(source: &Source) -> Option<AgesUpTo> {
+    fn load(source: &Source) -> Option<AgesUpTo> {
         let bytes = source.read_cache(CACHE_FILE)?;
         serde_json::from_slice(&bytes)
             .inspect_err(|error| tracing::debug!(%error, "route ages cache unreadable"))
@@ -55,7 +55,7 @@ impl AgesUpTo {
     }
 
     /// Leaves these ages for the next process; a failure (a read-only checkout) is logged.
-    pub(super) fn save(&self, source: &Source) {
+    fn save(&self, source: &Source) {
         let bytes = serde_json::to_vec(self).expect("route ages serialise");
         if let Err(error) = source.write_cache(CACHE_FILE, &bytes) {
             tracing::debug!(%error, "route ages cache not written");
@@ -63,7 +63,7 @@ impl AgesUpTo {
     }
 
     /// Whether these are already the ages of `revision` with these inputs: nothing to save.
-    pub(super) fn is_for(&self, revision: &Revision, snapshot: &Snapshot, config: &Config) -> bool {
+    fn is_for(&self, revision: &Revision, snapshot: &Snapshot, config: &Config) -> bool {
         self.tip == revision.commit && self.inputs == inputs(snapshot, config)
     }
 }
@@ -86,9 +86,10 @@ fn tenants_bytes<'a>(snapshot: &'a Snapshot, config: &Config) -> &'a [u8] {
         .map_or(&[], |f| f.bytes.as_slice())
 }
 
-/// Route ages from the history of `revision`. With the ages of an earlier tip on the same
-/// first-parent history and the same inputs, only the commits since that tip are read (and
-/// the second value is true); each route keeps its earliest time either way.
+/// Route ages of `revision` from `previous` (else the ages the last process left on disk),
+/// leaving the new ones on disk when they differ; with whether only new commits were walked,
+/// and the ages as of this revision for the next walk (None when the tenants file is
+/// refused).
 pub(super) fn route_ages(
     source: &Source,
     revision: &Revision,
@@ -96,11 +97,34 @@ pub(super) fn route_ages(
     admission: &Admission,
     config: &Config,
     previous: Option<AgesUpTo>,
+) -> Result<(RouteAges, bool, Option<AgesUpTo>), SourceError> {
+    let previous = previous.or_else(|| AgesUpTo::load(source));
+    let saved = previous
+        .as_ref()
+        .is_some_and(|p| p.is_for(revision, snapshot, config));
+    let Some(tenancy) = &admission.tenancy else {
+        return Ok((RouteAges::new(), false, None));
+    };
+    let (ages, incremental) = walk(source, revision, snapshot, tenancy, config, previous)?;
+    let up_to = AgesUpTo::new(revision, snapshot, config, &ages);
+    if !saved {
+        up_to.save(source);
+    }
+    Ok((ages, incremental, Some(up_to)))
+}
+
+/// Route ages from the history of `revision`. With the ages of an earlier tip on the same
+/// first-parent history and the same inputs, only the commits since that tip are read (and
+/// the second value is true); each route keeps its earliest time either way.
+fn walk(
+    source: &Source,
+    revision: &Revision,
+    snapshot: &Snapshot,
+    tenancy: &Tenancy,
+    config: &Config,
+    previous: Option<AgesUpTo>,
 ) -> Result<(RouteAges, bool), SourceError> {
     let mut ages = RouteAges::new();
-    let Some(tenancy) = &admission.tenancy else {
-        return Ok((ages, false));
-    };
     let previous = previous.filter(|p| p.inputs == inputs(snapshot, config));
     let incremental = source.for_each_introduction(
         revision,

@@ -60,27 +60,8 @@ pub fn check(source: &Source, revision: Revision, config: &Config) -> Result<Che
     let snapshot = source.snapshot(&revision, &config.limits)?;
     let mut admission = admit(&snapshot, &admit_options(config));
     flag_platform_changes(source, &revision, &mut admission, config)?;
-    let ages = cached_route_ages(source, &revision, &snapshot, &admission, config)?;
+    let (ages, ..) = route_ages(source, &revision, &snapshot, &admission, config, None)?;
     Ok(finish(revision, snapshot, ages, admission, config))
-}
-
-/// [`route_ages`] from the ages cached on disk, leaving the new ones there.
-fn cached_route_ages(
-    source: &Source,
-    revision: &Revision,
-    snapshot: &Snapshot,
-    admission: &Admission,
-    config: &Config,
-) -> Result<RouteAges, SourceError> {
-    let previous = AgesUpTo::load(source);
-    let saved = previous
-        .as_ref()
-        .is_some_and(|p| p.is_for(revision, snapshot, config));
-    let (ages, _) = route_ages(source, revision, snapshot, admission, config, previous)?;
-    if admission.tenancy.is_some() && !saved {
-        AgesUpTo::new(revision, snapshot, config, &ages).save(source);
-    }
-    Ok(ages)
 }
 
 /// [`check`] for the working tree of a local repository (`--worktree`): uncommitted edits on
@@ -96,7 +77,7 @@ pub fn check_working_tree(
     warn_platform_changes(&changed, &mut admission, config);
     // The history is HEAD's: the revision reads as HEAD.
     let revision = working_tree.revision.clone();
-    let ages = cached_route_ages(source, &revision, &snapshot, &admission, config)?;
+    let (ages, ..) = route_ages(source, &revision, &snapshot, &admission, config, None)?;
     Ok(finish(revision, snapshot, ages, admission, config))
 }
 
@@ -131,20 +112,11 @@ pub fn check_incremental(
     let mut admission = admit_incremental(&snapshot, &admit_options(config), &mut cache.admission);
     flag_platform_changes(source, &revision, &mut admission, config)?;
     // A daemon just started takes up where the last process left the ages.
-    let previous = cache.ages.take().or_else(|| AgesUpTo::load(source));
-    let saved = previous
-        .as_ref()
-        .is_some_and(|p| p.is_for(&revision, &snapshot, config));
-    let (ages, incremental) =
+    let previous = cache.ages.take();
+    let (ages, incremental, up_to) =
         route_ages(source, &revision, &snapshot, &admission, config, previous)?;
     cache.ages_incremental = incremental;
-    cache.ages = admission.tenancy.as_ref().map(|_| {
-        let up_to = AgesUpTo::new(&revision, &snapshot, config, &ages);
-        if !saved {
-            up_to.save(source);
-        }
-        up_to
-    });
+    cache.ages = up_to;
     Ok(finish(revision, snapshot, ages, admission, config))
 }
 

@@ -555,12 +555,13 @@ impl Reconciler {
                 &mut |_: Progress<'_>| {},
             )
             .await;
-            if let Ok(report) = &report {
-                let newest = self.store.newest_apply().await?;
-                self.observed
-                    .applied(&drift.plan, &ids, report.succeeded(), newest);
-            }
+            // Under the lock: the newest apply must be this one.
+            let taken = self
+                .observed
+                .take_in_apply(&self.store, &drift.plan, &ids, report.as_ref().ok())
+                .await;
             record::unlock(&self.store).await?;
+            taken?;
             let healed = report?.succeeded();
             if healed {
                 self.store.clear_condition(DRIFT).await?;

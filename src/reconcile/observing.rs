@@ -24,6 +24,7 @@
 use super::LivePlan;
 use crate::alb::Stack;
 use crate::aws::AwsIds;
+use crate::aws::apply::ApplyReport;
 use crate::aws::client::Clients;
 use crate::aws::error::AwsError;
 use crate::aws::observe::{Parts, Reading};
@@ -131,6 +132,26 @@ impl ObservedCache {
             }
             None => self.forget(),
         }
+    }
+
+    /// Takes in how this process's apply of `plan` went: its report ([`ObservedCache::applied`],
+    /// with the store's newest apply, this one), or None when the apply could not be
+    /// recorded, and then what it changed is unknown: the reading is forgotten.
+    pub async fn take_in_apply(
+        &mut self,
+        store: &Store,
+        plan: &Plan,
+        ids: &AwsIds,
+        report: Option<&ApplyReport>,
+    ) -> Result<(), StoreError> {
+        match report {
+            Some(report) => {
+                let newest = store.newest_apply().await?;
+                self.applied(plan, ids, report.succeeded(), newest);
+            }
+            None => self.forget(),
+        }
+        Ok(())
     }
 
     /// Reads everything now when the cache has nothing (after an apply that changed load

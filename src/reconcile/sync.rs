@@ -299,16 +299,11 @@ pub async fn sync(
             kind: "sync",
             actor,
         };
-        let report = match execute(config, store, clients, &plan, &mut ids, record, progress).await
-        {
-            Ok(report) => report,
-            Err(e) => {
-                // The apply went out but could not be recorded: what it changed is unknown.
-                observed.forget();
-                return Err(e.into());
-            }
-        };
-        observed.applied(&plan, &ids, report.succeeded(), store.newest_apply().await?);
+        let report = execute(config, store, clients, &plan, &mut ids, record, progress).await;
+        observed
+            .take_in_apply(store, &plan, &ids, report.as_ref().ok())
+            .await?;
+        let report = report?;
         if report.succeeded() {
             let desired = &checked.translation.stack;
             observed.warm(clients, &config.instance_id, desired).await;

@@ -425,8 +425,9 @@ impl Store {
         Ok(done.last_insert_rowid())
     }
 
-    /// The id of the newest apply begun, by anyone: it grows with every apply, so a reader
-    /// that saw one can tell whether anyone applied since.
+    /// The id of the newest apply begun, by anyone. Ids are never reused, so it changes with
+    /// every apply (and when retention removes the newest record): a reader that saw one
+    /// can tell whether anyone may have applied since.
     pub async fn newest_apply(&self) -> Result<Option<i64>, StoreError> {
         let id: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM applies")
             .fetch_one(&self.pool)

@@ -105,7 +105,7 @@ drift_interval = "0s"
 
     /// Path patterns of every rule in moto.
     async fn path_patterns(&self) -> Vec<String> {
-        self.rules().await.iter().flat_map(rule_paths).collect()
+        support::aws_state::all_paths(&self.elb).await
     }
 
     async fn has_path(&self, prefix: &str) -> bool {
@@ -738,21 +738,17 @@ async fn an_invalid_configuration_is_refused_on_reload_and_the_old_one_kept() {
 }
 
 /// The path patterns of a rule's conditions.
-fn rule_paths(rule: &elb::types::Rule) -> Vec<String> {
-    rule.conditions()
-        .iter()
-        .filter_map(|c| c.path_pattern_config())
-        .flat_map(|p| p.values().iter().cloned())
-        .collect()
-}
-
 /// Deletes, by hand, the rule on moto with a path starting with `prefix`.
 async fn delete_rule_with_path(w: &World, prefix: &str) {
     let rule = w
         .rules()
         .await
         .into_iter()
-        .find(|r| rule_paths(r).iter().any(|p| p.starts_with(prefix)))
+        .find(|r| {
+            support::aws_state::rule_paths(r)
+                .iter()
+                .any(|p| p.starts_with(prefix))
+        })
         .unwrap_or_else(|| panic!("no rule with a path {prefix}*"));
     w.elb
         .delete_rule()

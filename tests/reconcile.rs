@@ -272,6 +272,23 @@ impl World {
         (live, self.log.take())
     }
 
+    /// Plans HEAD: exactly one ModifyRule, applied in one call; then the next plan is empty
+    /// and the HTTPS listener's rules are `before` (ids by priority).
+    async fn converge_by_one_modify_rule(&self, before: &BTreeMap<u32, String>) {
+        let (plan, mut ids, _) = self.reconcile().await;
+        assert_eq!(operations(&plan), calls(&[("ModifyRule", 1)]));
+        let (report, apply_calls) = self.apply_plan(&plan, &mut ids).await;
+        assert!(report.succeeded(), "{}", report.render());
+        assert_eq!(apply_calls, calls(&[("ModifyRule", 1)]));
+        let (next, _, _) = self.reconcile().await;
+        assert!(next.is_empty(), "converged:\n{}", render::text(&next));
+        assert_eq!(
+            &self.owned_priorities(443).await,
+            before,
+            "the same rules at the same priorities"
+        );
+    }
+
     fn remove_route(&self, file: &str, name: &str) {
         let text = std::fs::read_to_string(self.repo.path().join(file)).unwrap();
         self.repo.write(file, &without_document(&text, name));
@@ -951,29 +968,8 @@ async fn a_changed_path_is_one_modify_rule_and_the_rule_keeps_its_place() {
         "{type: Exact, value: /orders/list}",
     );
     w.repo.commit("orders: /orders/list");
-    let (plan, mut ids, _) = w.reconcile().await;
-    assert_eq!(operations(&plan), calls(&[("ModifyRule", 1)]));
-    let (report, apply_calls) = w.apply_plan(&plan, &mut ids).await;
-    assert!(report.succeeded(), "{}", report.render());
-    assert_eq!(apply_calls, calls(&[("ModifyRule", 1)]));
-
-    let (next, _, _) = w.reconcile().await;
-    assert!(next.is_empty(), "converged:\n{}", render::text(&next));
-    assert_eq!(
-        w.owned_priorities(443).await,
-        before,
-        "the same rules at the same priorities"
-    );
-    let paths: Vec<String> = support::aws_state::all_rules(&w.elb)
-        .await
-        .iter()
-        .flat_map(|r| r.conditions())
-        .flat_map(|c| {
-            c.path_pattern_config()
-                .map(|p| p.values().to_vec())
-                .unwrap_or_default()
-        })
-        .collect();
+    w.converge_by_one_modify_rule(&before).await;
+    let paths = support::aws_state::all_paths(&w.elb).await;
     assert!(paths.iter().any(|p| p == "/orders/list"), "{paths:?}");
     assert!(!paths.iter().any(|p| p == "/orders"), "{paths:?}");
     w.assert_exactly_once().await;
@@ -988,20 +984,7 @@ async fn a_weight_change_is_one_modify_rule() {
     w.repo.edit(PAYMENTS_ROUTES, "weight: 90", "weight: 75");
     w.repo.edit(PAYMENTS_ROUTES, "weight: 10", "weight: 25");
     w.repo.commit("payments: more canary");
-    let (plan, mut ids, _) = w.reconcile().await;
-    assert_eq!(operations(&plan), calls(&[("ModifyRule", 1)]));
-
-    let (report, apply_calls) = w.apply_plan(&plan, &mut ids).await;
-    assert!(report.succeeded(), "{}", report.render());
-    assert_eq!(apply_calls, calls(&[("ModifyRule", 1)]));
-
-    let (next, _, _) = w.reconcile().await;
-    assert!(next.is_empty(), "converged:\n{}", render::text(&next));
-    assert_eq!(
-        w.owned_priorities(443).await,
-        before,
-        "same rules, same priorities"
-    );
+    w.converge_by_one_modify_rule(&before).await;
     w.assert_exactly_once().await;
 }
 

@@ -229,3 +229,17 @@ pub async fn all_rules(elb: &Client) -> Vec<aws_sdk_elasticloadbalancingv2::type
     }
     all
 }
+
+/// The path patterns of `rule`'s conditions.
+pub fn rule_paths(rule: &aws_sdk_elasticloadbalancingv2::types::Rule) -> Vec<String> {
+    rule.conditions()
+        .iter()
+        .filter_map(|c| c.path_pattern_config())
+        .flat_map(|p| p.values().iter().cloned())
+        .collect()
+}
+
+/// The path patterns of every rule on AWS ([`all_rules`]).
+pub async fn all_paths(elb: &Client) -> Vec<String> {
+    all_rules(elb).await.iter().flat_map(rule_paths).collect()
+}

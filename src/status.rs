@@ -8,7 +8,9 @@
 
 use crate::diagnostic::printable;
 use crate::source::{Revision, short};
-use crate::store::{Condition, Hold, Pin, Store, StoreError, TeamRecord, TeamState};
+use crate::store::{
+    Condition, Hold, LeaseHolder, LeaseName, Pin, Store, StoreError, TeamRecord, TeamState,
+};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::{Duration, UNIX_EPOCH};
@@ -25,7 +27,41 @@ pub struct Status {
     pub holds: Vec<HoldStatus>,
     /// Raised conditions: `stalled`, `drift`, `guarded`.
     pub conditions: Vec<ConditionStatus>,
+    /// The daemon holding the leader lease, if one does.
+    pub leader: Option<LeaseStatus>,
+    /// Whoever is changing AWS right now (the apply lease), if anyone.
+    pub applying: Option<LeaseStatus>,
+    /// The daemons that share this store, seen within [`INSTANCES_SEEN_WITHIN`].
+    pub instances: Vec<InstanceStatus>,
     pub teams: Vec<TeamStatus>,
+}
+
+/// How recently a daemon must have said it runs to be listed.
+pub const INSTANCES_SEEN_WITHIN: Duration = Duration::from_secs(120);
+
+/// A lease held.
+#[derive(Debug, Serialize)]
+pub struct LeaseStatus {
+    pub holder: String,
+    pub host: String,
+    pub pid: i64,
+    pub epoch: i64,
+    pub since: String,
+    /// Seconds until it expires unless renewed.
+    pub expires_in_seconds: u64,
+}
+
+/// A daemon sharing the store.
+#[derive(Debug, Serialize)]
+pub struct InstanceStatus {
+    pub holder: String,
+    pub host: String,
+    pub pid: i64,
+    pub version: String,
+    /// `leader` or `standby`.
+    pub role: String,
+    /// Seconds since it last said so.
+    pub seen_seconds_ago: u64,
 }
 
 /// The newest finished apply.
@@ -96,6 +132,18 @@ pub struct WantedRevision {
     pub summary: Option<String>,
 }
 
+/// A lease as `status` shows it: only while held.
+fn lease_status(lease: LeaseHolder) -> Option<LeaseStatus> {
+    lease.is_held().then(|| LeaseStatus {
+        expires_in_seconds: lease.expires_in().as_secs(),
+        since: time(lease.acquired_at_ms / 1000),
+        holder: lease.holder,
+        host: lease.host,
+        pid: lease.pid,
+        epoch: lease.epoch,
+    })
+}
+
 /// Reads the status from the store.
 pub async fn collect(store: &Store, tracked: Option<Revision>) -> Result<Status, StoreError> {
     let pin = store.pin().await?;
@@ -111,7 +159,24 @@ pub async fn collect(store: &Store, tracked: Option<Revision>) -> Result<Status,
             team_status(r, hold, pin.as_ref(), &commits)
         })
         .collect();
+    let now_ms = store.lease(LeaseName::Leader).await?.now_ms;
+    let instances = store
+        .instances(INSTANCES_SEEN_WITHIN)
+        .await?
+        .into_iter()
+        .map(|i| InstanceStatus {
+            seen_seconds_ago: u64::try_from((now_ms - i.seen_at) / 1000).unwrap_or(0),
+            holder: i.holder,
+            host: i.host,
+            pid: i.pid,
+            version: i.version,
+            role: i.role,
+        })
+        .collect();
     Ok(Status {
+        leader: lease_status(store.lease(LeaseName::Leader).await?),
+        applying: lease_status(store.lease(LeaseName::Apply).await?),
+        instances,
         tracked,
         applied: store
             .last_applied()
@@ -303,6 +368,30 @@ impl Status {
                     .as_deref()
                     .map(|r| format!(": {r:?}"))
                     .unwrap_or_default()
+            ));
+        }
+        for (what, lease) in [("leader", &self.leader), ("applying", &self.applying)] {
+            if let Some(l) = lease {
+                out.push_str(&format!(
+                    "{what}: {} (pid {} on {}), epoch {} since {}, lease expires in {} s unless renewed\n",
+                    printable(&l.holder),
+                    l.pid,
+                    printable(&l.host),
+                    l.epoch,
+                    l.since,
+                    l.expires_in_seconds
+                ));
+            }
+        }
+        for i in self.instances.iter().filter(|_| self.instances.len() > 1) {
+            out.push_str(&format!(
+                "instance: {} (pid {} on {}) {}, version {}, seen {} s ago\n",
+                printable(&i.holder),
+                i.pid,
+                printable(&i.host),
+                i.role,
+                printable(&i.version),
+                i.seen_seconds_ago
             ));
         }
         for c in &self.conditions {

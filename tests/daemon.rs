@@ -1151,8 +1151,13 @@ async fn a_reconcile_that_found_the_lock_busy_runs_again_once_it_is_free() {
     let store = gwsync::store::Store::open(&w.dir.path().join("state").join("gwsync.db"))
         .await
         .unwrap();
-    store
-        .acquire_apply_lock("test", std::process::id(), now(), 3600)
+    let claim = gwsync::store::LeaseClaim::this_process("test");
+    let lease = store
+        .take_lease(
+            gwsync::store::LeaseName::Apply,
+            &claim,
+            Duration::from_secs(3600),
+        )
         .await
         .unwrap();
     let before = d.metric("gwsync_reconciles_total", &[("outcome", "busy")]);
@@ -1168,18 +1173,11 @@ async fn a_reconcile_that_found_the_lock_busy_runs_again_once_it_is_free() {
         || d.metric("gwsync_reconciles_total", &[("outcome", "busy")]) > before,
     );
     assert!(!w.has_path("/payments/later").await);
-    store.release_apply_lock(std::process::id()).await.unwrap();
+    store.release_lease(&lease).await.unwrap();
     let latency = w
         .wait_for_path("/payments/later", Duration::from_secs(3))
         .await;
     eprintln!("lock released -> applied on moto: {latency:?}");
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
 }
 
 /// A target group made by hand under the name gwsync derives for one of payments' target

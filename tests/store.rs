@@ -1,10 +1,16 @@
-//! The state database against real SQLite files.
+//! The state database against real SQLite files and a real PostgreSQL server (the cluster
+//! `scripts/test` starts): what the store does is tested on both engines
+//! ([`on_both_engines!`]); what only a file has (permissions, WAL, the migration of old
+//! schemas, its size) on SQLite.
+
+mod support;
 
 use gwsync::diagnostic::{Code, Diagnostic, Severity};
 use gwsync::source::Revision;
-use gwsync::store::{Store, StoreError};
+use gwsync::store::{LeaseClaim, LeaseName, Location, Store, StoreError};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
+use std::time::Duration;
 
 fn revision(commit: &str, summary: &str, committed_at: i64) -> Revision {
     Revision {
@@ -145,9 +151,10 @@ async fn a_database_from_a_newer_gwsync_is_refused() {
         Err(err @ StoreError::NewerSchema { found, known, .. }) => {
             assert_eq!(found, 99);
             // The newest migration this binary embeds: one file per version in migrations/.
-            let embedded = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
-                .unwrap()
-                .count() as i64;
+            let embedded =
+                std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
+                    .unwrap()
+                    .count() as i64;
             assert_eq!(known, embedded);
             let message = err.to_string();
             assert!(message.contains("newer gwsync"), "{message}");
@@ -157,11 +164,7 @@ async fn a_database_from_a_newer_gwsync_is_refused() {
     }
 }
 
-#[tokio::test]
-async fn records_read_back_through_history_show_and_last_applied() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&db_path(&dir)).await.unwrap();
-
+async fn records_read_back_through_history_show_and_last_applied(store: Store) {
     store
         .record_revision(&revision(C1, "first", 100), 1000)
         .await
@@ -299,10 +302,7 @@ async fn records_read_back_through_history_show_and_last_applied() {
     assert_eq!(store.last_admitted("team-c").await.unwrap(), None);
 }
 
-#[tokio::test]
-async fn show_by_prefix_and_ambiguous_prefix() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&db_path(&dir)).await.unwrap();
+async fn show_by_prefix_and_ambiguous_prefix(store: Store) {
     for (i, c) in [C1, C2, C3].into_iter().enumerate() {
         store
             .record_revision(&revision(c, "r", 1), i as i64)
@@ -327,124 +327,7 @@ async fn show_by_prefix_and_ambiguous_prefix() {
     ));
 }
 
-#[tokio::test]
-async fn the_apply_lock_admits_one_holder() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&db_path(&dir)).await.unwrap();
-    let me = std::process::id();
-
-    store
-        .acquire_apply_lock("daemon", me, 1000, 3600)
-        .await
-        .unwrap();
-    match store.acquire_apply_lock("cli", me, 1001, 3600).await {
-        Err(err @ StoreError::Locked { .. }) => {
-            let StoreError::Locked { holder, pid, since } = &err else {
-                unreachable!()
-            };
-            assert_eq!(holder, "daemon");
-            assert_eq!(*pid, me);
-            assert_eq!(*since, 1000);
-            let message = err.to_string();
-            assert!(message.contains("daemon"), "{message}");
-            assert!(message.contains(&format!("pid {me}")), "{message}");
-            assert!(message.contains("1970-01-01T00:16:40Z"), "{message}");
-        }
-        other => panic!("expected Locked, got {other:?}"),
-    }
-
-    // Releasing by another pid does nothing.
-    assert!(!store.release_apply_lock(me + 1).await.unwrap());
-    assert!(store.release_apply_lock(me).await.unwrap());
-    store
-        .acquire_apply_lock("cli", me, 1002, 3600)
-        .await
-        .unwrap();
-    assert!(store.release_apply_lock(me).await.unwrap());
-}
-
-#[tokio::test]
-async fn a_lock_is_taken_over_only_from_a_dead_or_silent_holder() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&db_path(&dir)).await.unwrap();
-    let me = std::process::id();
-
-    // pid 999999 is almost surely not running (checked below).
-    assert!(!std::path::Path::new("/proc/999999").exists());
-    store
-        .acquire_apply_lock("ghost", 999_999, 1000, 3600)
-        .await
-        .unwrap();
-    store
-        .acquire_apply_lock("cli", me, 1001, 3600)
-        .await
-        .unwrap();
-    assert!(matches!(
-        store.acquire_apply_lock("other", me, 1002, 3600).await,
-        Err(StoreError::Locked { holder, .. }) if holder == "cli"
-    ));
-
-    // A live holder that renews its heartbeat keeps the lock however long it applies.
-    for hour in 1..=5 {
-        let now = 1001 + hour * 3600;
-        assert!(store.renew_apply_lock(me, 1001, now).await.unwrap());
-        assert!(matches!(
-            store.acquire_apply_lock("other", me, now + 60, 3600).await,
-            Err(StoreError::Locked { holder, .. }) if holder == "cli"
-        ));
-    }
-    // One that stopped renewing (hung, or its pid reused) is gone: taken over.
-    let silent = 1001 + 5 * 3600 + 3601;
-    store
-        .acquire_apply_lock("late", me, silent, 3600)
-        .await
-        .unwrap();
-    assert!(
-        !store.renew_apply_lock(me, 1001, silent).await.unwrap(),
-        "the old holder's lock is gone"
-    );
-    assert!(matches!(
-        store.acquire_apply_lock("other", me, silent + 1, 3600).await,
-        Err(StoreError::Locked { holder, .. }) if holder == "late"
-    ));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn racing_acquirers_on_two_handles_get_exactly_one_lock() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = db_path(&dir);
-    let me = std::process::id();
-    for round in 0..10 {
-        let a = Store::open(&path).await.unwrap();
-        let b = Store::open(&path).await.unwrap();
-        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(2));
-        let task = |store: Store, name: &'static str| {
-            let barrier = barrier.clone();
-            tokio::spawn(async move {
-                barrier.wait().await;
-                store.acquire_apply_lock(name, me, round, 3600).await
-            })
-        };
-        let ta = task(a.clone(), "a");
-        let tb = task(b.clone(), "b");
-        let (ra, rb) = (ta.await.unwrap(), tb.await.unwrap());
-        let winners = [&ra, &rb].iter().filter(|r| r.is_ok()).count();
-        assert_eq!(winners, 1, "round {round}: {ra:?} / {rb:?}");
-        for r in [ra, rb] {
-            if let Err(e) = r {
-                assert!(matches!(e, StoreError::Locked { .. }), "{e:?}");
-            }
-        }
-        assert!(a.release_apply_lock(me).await.unwrap());
-        a.close().await;
-        b.close().await;
-    }
-}
-
-#[tokio::test]
-async fn a_pin_is_set_read_replaced_and_cleared() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("gwsync.db")).await.unwrap();
+async fn a_pin_is_set_read_replaced_and_cleared(store: Store) {
     assert_eq!(store.pin().await.unwrap(), None);
     let pin = gwsync::store::Pin {
         commit: "a".repeat(40),
@@ -467,10 +350,7 @@ async fn a_pin_is_set_read_replaced_and_cleared() {
     assert_eq!(store.pin().await.unwrap(), None);
 }
 
-#[tokio::test]
-async fn a_condition_keeps_its_start_for_the_same_commit_and_starts_over_for_another() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&db_path(&dir)).await.unwrap();
+async fn a_condition_keeps_its_start_for_the_same_commit_and_starts_over_for_another(store: Store) {
     assert!(store.conditions().await.unwrap().is_empty());
     store
         .raise_condition("stalled", "aaaa", "first", 100)
@@ -515,35 +395,6 @@ async fn a_condition_keeps_its_start_for_the_same_commit_and_starts_over_for_ano
     assert!(store.clear_condition("stalled").await.unwrap());
     assert!(!store.clear_condition("stalled").await.unwrap());
     assert_eq!(store.conditions().await.unwrap().len(), 1);
-}
-
-#[tokio::test]
-async fn taking_the_lock_closes_the_applies_a_dead_holder_left_unfinished() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&db_path(&dir)).await.unwrap();
-    let me = std::process::id();
-    store
-        .record_revision(&revision(C1, "one", 50), 100)
-        .await
-        .unwrap();
-    store
-        .acquire_apply_lock("ghost", 999_999, 100, 3600)
-        .await
-        .unwrap();
-    let killed = store
-        .begin_apply(C1, "sync", "ghost", "{}", 101)
-        .await
-        .unwrap();
-    // The ghost died mid-apply; the next holder closes its apply.
-    store
-        .acquire_apply_lock("cli", me, 200, 3600)
-        .await
-        .unwrap();
-    let history = store.history(None, 10).await.unwrap();
-    let apply = history[0].applies.iter().find(|a| a.id == killed).unwrap();
-    assert_eq!(apply.outcome.as_deref(), Some("interrupted"));
-    assert_eq!(apply.finished_at, Some(200));
-    assert!(store.release_apply_lock(me).await.unwrap());
 }
 
 /// A commit id from a number: `c(7)` is `00000007` and 32 zeros.
@@ -632,7 +483,9 @@ async fn snapshots_of_an_older_schema_survive_the_migration() {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     // Schema 7, made by the migrations as they were then.
     let old = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations")).unwrap() {
+    for entry in
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite")).unwrap()
+    {
         let entry = entry.unwrap();
         let name = entry.file_name().into_string().unwrap();
         if name.as_str() < "0008" {
@@ -795,18 +648,21 @@ async fn a_one_team_commit_at_500_teams_adds_less_than_50_kb() {
     let dir = tempfile::tempdir().unwrap();
     let path = db_path(&dir);
     let store = Store::open(&path).await.unwrap();
-    let size = |store: Store| async move {
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(
-                &sqlx::sqlite::SqlitePool::connect_with(
-                    sqlx::sqlite::SqliteConnectOptions::new().filename(store.path()),
+    let size = |_: Store| {
+        let path = path.clone();
+        async move {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(
+                    &sqlx::sqlite::SqlitePool::connect_with(
+                        sqlx::sqlite::SqliteConnectOptions::new().filename(&path),
+                    )
+                    .await
+                    .unwrap(),
                 )
                 .await
-                .unwrap(),
-            )
-            .await
-            .unwrap();
-        std::fs::metadata(store.path()).unwrap().len()
+                .unwrap();
+            std::fs::metadata(&path).unwrap().len()
+        }
     };
     record_history(&store, 500, 1).await;
     let before = size(store.clone()).await;
@@ -853,4 +709,378 @@ async fn store_prune_says_what_it_removes_and_keeps() {
     assert!(done.contains(&format!("removed {}", &c(0)[..12])), "{done}");
     let store = Store::open(&path).await.unwrap();
     assert_eq!(store.history(None, 100).await.unwrap().len(), 2);
+}
+
+/// A fresh SQLite store in a temporary directory (kept while the store is used).
+async fn sqlite_store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&db_path(&dir)).await.unwrap();
+    (dir, store)
+}
+
+/// A fresh PostgreSQL store: a new database on the test cluster.
+async fn postgres_store() -> Store {
+    let url = support::postgres::fresh_database().await;
+    Store::at(&Location::parse(&url).unwrap(), None)
+        .await
+        .unwrap()
+}
+
+/// Runs each `async fn name(store: Store)` twice: `sqlite::name` on a fresh file,
+/// `postgres::name` on a fresh database.
+macro_rules! on_both_engines {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let (_dir, store) = super::sqlite_store().await;
+                    super::$test(store).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(super::postgres_store().await).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_engines!(
+    records_read_back_through_history_show_and_last_applied,
+    show_by_prefix_and_ambiguous_prefix,
+    a_pin_is_set_read_replaced_and_cleared,
+    a_condition_keeps_its_start_for_the_same_commit_and_starts_over_for_another,
+    a_lease_admits_one_holder_and_names_it,
+    a_lease_expires_unless_renewed_and_every_take_raises_the_epoch,
+    a_lease_of_a_dead_process_on_this_host_is_taken_at_once,
+    racing_takers_get_exactly_one_lease,
+    a_fenced_write_of_a_deposed_holder_records_nothing,
+    taking_the_apply_lease_closes_the_applies_a_dead_holder_left_unfinished,
+    the_store_api_stores_an_owner_once_and_prunes_the_same_way,
+    a_history_copied_into_another_store_reads_back_the_same,
+);
+
+fn claim(holder: &str, pid: u32) -> LeaseClaim {
+    LeaseClaim {
+        holder: holder.to_string(),
+        host: gwsync::store::lease::this_host(),
+        pid,
+    }
+}
+
+const LONG: Duration = Duration::from_secs(600);
+
+async fn a_lease_admits_one_holder_and_names_it(store: Store) {
+    let me = std::process::id();
+    let lease = store
+        .take_lease(LeaseName::Apply, &claim("daemon@a", me), LONG)
+        .await
+        .unwrap();
+    match store
+        .take_lease(LeaseName::Apply, &claim("cli:ann", me), LONG)
+        .await
+    {
+        Err(err @ StoreError::Held(_)) => {
+            let message = err.to_string();
+            assert!(message.contains("daemon@a"), "{message}");
+            assert!(message.contains(&format!("pid {me}")), "{message}");
+            assert!(
+                message.contains(&format!("epoch {}", lease.epoch)),
+                "{message}"
+            );
+        }
+        other => panic!("expected Held, got {other:?}"),
+    }
+    // The other lease is independent.
+    store
+        .take_lease(LeaseName::Leader, &claim("daemon@a", me), LONG)
+        .await
+        .unwrap();
+    assert!(store.release_lease(&lease).await.unwrap());
+    assert!(!store.release_lease(&lease).await.unwrap(), "released once");
+    let next = store
+        .take_lease(LeaseName::Apply, &claim("cli:ann", me), LONG)
+        .await
+        .unwrap();
+    assert_eq!(next.epoch, lease.epoch + 1);
+    let held = store.lease(LeaseName::Apply).await.unwrap();
+    assert!(held.is_held());
+    assert_eq!((held.holder.as_str(), held.epoch), ("cli:ann", next.epoch));
+}
+
+async fn a_lease_expires_unless_renewed_and_every_take_raises_the_epoch(store: Store) {
+    let me = std::process::id();
+    let short = Duration::from_millis(400);
+    let first = store
+        .take_lease(LeaseName::Leader, &claim("a", me), short)
+        .await
+        .unwrap();
+    // Renewed, it stays held past its first expiry.
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(store.renew_lease(&first, short).await.unwrap());
+        assert!(matches!(
+            store
+                .take_lease(LeaseName::Leader, &claim("b", me), short)
+                .await,
+            Err(StoreError::Held(_))
+        ));
+    }
+    // Not renewed, it expires and is taken at the next epoch.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(!store.lease(LeaseName::Leader).await.unwrap().is_held());
+    let second = store
+        .take_lease(LeaseName::Leader, &claim("b", me), LONG)
+        .await
+        .unwrap();
+    assert_eq!(second.epoch, first.epoch + 1);
+    assert!(
+        !store.renew_lease(&first, short).await.unwrap(),
+        "the old holder cannot renew a lease taken over"
+    );
+}
+
+async fn a_lease_of_a_dead_process_on_this_host_is_taken_at_once(store: Store) {
+    // pid 999999 is almost surely not running (checked).
+    assert!(!std::path::Path::new("/proc/999999").exists());
+    let ghost = store
+        .take_lease(LeaseName::Apply, &claim("ghost", 999_999), LONG)
+        .await
+        .unwrap();
+    let taken = store
+        .take_lease(LeaseName::Apply, &claim("cli", std::process::id()), LONG)
+        .await
+        .unwrap();
+    assert_eq!(taken.epoch, ghost.epoch + 1);
+    // On another host a pid says nothing: only expiry frees it.
+    let elsewhere = LeaseClaim {
+        host: "another-host".into(),
+        ..claim("remote", 999_999)
+    };
+    store.release_lease(&taken).await.unwrap();
+    store
+        .take_lease(LeaseName::Apply, &elsewhere, LONG)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .take_lease(LeaseName::Apply, &claim("cli", std::process::id()), LONG)
+            .await,
+        Err(StoreError::Held(_))
+    ));
+}
+
+async fn racing_takers_get_exactly_one_lease(store: Store) {
+    for round in 0..10 {
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(2));
+        let task = |name: &'static str| {
+            let (store, barrier) = (store.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store
+                    .take_lease(LeaseName::Apply, &claim(name, std::process::id()), LONG)
+                    .await
+            })
+        };
+        let (ta, tb) = (task("a"), task("b"));
+        let (ra, rb) = (ta.await.unwrap(), tb.await.unwrap());
+        let winners: Vec<_> = [&ra, &rb]
+            .into_iter()
+            .filter_map(|r| r.as_ref().ok())
+            .collect();
+        assert_eq!(winners.len(), 1, "round {round}: {ra:?} / {rb:?}");
+        for r in [&ra, &rb] {
+            if let Err(e) = r {
+                assert!(matches!(e, StoreError::Held(_)), "{e:?}");
+            }
+        }
+        assert!(store.release_lease(winners[0]).await.unwrap());
+    }
+}
+
+async fn a_fenced_write_of_a_deposed_holder_records_nothing(store: Store) {
+    let me = std::process::id();
+    store
+        .record_revision(&revision(C1, "one", 50), 100)
+        .await
+        .unwrap();
+    let short = Duration::from_millis(200);
+    let old = store
+        .take_lease(LeaseName::Leader, &claim("old", me), short)
+        .await
+        .unwrap();
+    let fenced = store.fenced(&old);
+    fenced
+        .raise_condition("drift", C1, "recorded by the leader", 1)
+        .await
+        .unwrap();
+    // Paused past its lease; another takes it over.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let new = store
+        .take_lease(LeaseName::Leader, &claim("new", me), LONG)
+        .await
+        .unwrap();
+    for attempt in [
+        fenced
+            .begin_apply(C1, "sync", "old", "{}", 2)
+            .await
+            .map(|_| ()),
+        fenced
+            .set_hold(&gwsync::store::Hold {
+                team: "payments".into(),
+                reason: None,
+                actor: "old".into(),
+                since: 2,
+            })
+            .await,
+        fenced.raise_condition("drift", C1, "stale", 2).await,
+        fenced.put_team_records(&[]).await,
+    ] {
+        match attempt {
+            Err(StoreError::Deposed { epoch, .. }) => assert_eq!(epoch, old.epoch),
+            other => panic!("a deposed holder wrote: {other:?}"),
+        }
+    }
+    assert!(store.holds().await.unwrap().is_empty());
+    assert_eq!(store.history(None, 10).await.unwrap()[0].applies.len(), 0);
+    assert_eq!(
+        store.conditions().await.unwrap()[0].detail,
+        "recorded by the leader"
+    );
+    // The new holder's writes go through, recorded under its epoch.
+    let apply_lease = store
+        .fenced(&new)
+        .take_lease(LeaseName::Apply, &claim("new", me), LONG)
+        .await
+        .unwrap();
+    let id = store
+        .fenced(&apply_lease)
+        .begin_apply(C1, "sync", "new", "{}", 3)
+        .await
+        .unwrap();
+    let applies = &store.history(None, 10).await.unwrap()[0].applies;
+    assert_eq!(
+        (applies[0].id, applies[0].epoch),
+        (id, Some(apply_lease.epoch))
+    );
+}
+
+async fn taking_the_apply_lease_closes_the_applies_a_dead_holder_left_unfinished(store: Store) {
+    store
+        .record_revision(&revision(C1, "one", 50), 100)
+        .await
+        .unwrap();
+    let ghost = store
+        .take_lease(LeaseName::Apply, &claim("ghost", 999_999), LONG)
+        .await
+        .unwrap();
+    let killed = store
+        .fenced(&ghost)
+        .begin_apply(C1, "sync", "ghost", "{}", 101)
+        .await
+        .unwrap();
+    // The ghost died mid-apply; the next holder closes its apply.
+    store
+        .take_lease(LeaseName::Apply, &claim("cli", std::process::id()), LONG)
+        .await
+        .unwrap();
+    let history = store.history(None, 10).await.unwrap();
+    let apply = history[0].applies.iter().find(|a| a.id == killed).unwrap();
+    assert_eq!(apply.outcome.as_deref(), Some("interrupted"));
+    assert!(apply.finished_at.is_some());
+}
+
+async fn the_store_api_stores_an_owner_once_and_prunes_the_same_way(store: Store) {
+    use gwsync::store::Retention;
+    record_history(&store, 5, 8).await;
+    let at_3 = store.team_files(&c(3), "team-3").await.unwrap().unwrap();
+    assert!(at_3[0].1.starts_with("team 3, version 3:"), "{at_3:?}");
+    let at_6 = store.team_files(&c(6), "team-3").await.unwrap().unwrap();
+    assert!(
+        at_6[0].1.starts_with("team 3, version 3:"),
+        "unchanged since 3"
+    );
+    assert_eq!(store.history(Some("team-3"), 100).await.unwrap().len(), 8);
+    assert_eq!(
+        store.last_admitted_commit("team-3").await.unwrap(),
+        Some(c(7))
+    );
+    let retention = Retention {
+        keep_revisions: Some(3),
+        keep_days: None,
+    };
+    let pruned = store.prune(&retention, 1_000_000, false).await.unwrap();
+    assert_eq!(pruned.revisions.len(), 5, "{pruned:?}");
+    store.vacuum().await.unwrap();
+    let left: Vec<String> = store
+        .history(None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|h| h.commit)
+        .collect();
+    assert_eq!(left, [c(7), c(6), c(5)]);
+}
+
+async fn a_history_copied_into_another_store_reads_back_the_same(store: Store) {
+    record_history(&store, 3, 4).await;
+    let id = store
+        .begin_apply(&c(3), "sync", "cli:ann", "{\"changes\":[]}", 10)
+        .await
+        .unwrap();
+    store.finish_apply(id, "{}", true, 11).await.unwrap();
+    store
+        .set_hold(&gwsync::store::Hold {
+            team: "team-1".into(),
+            reason: Some("incident 7".into()),
+            actor: "cli:ann".into(),
+            since: 12,
+        })
+        .await
+        .unwrap();
+    // Into the other engine, and back into a third store of this one's.
+    let (_other_dir, other_sqlite) = sqlite_store().await;
+    let other = match store.engine() {
+        gwsync::store::Engine::Sqlite => postgres_store().await,
+        gwsync::store::Engine::Postgres => other_sqlite,
+    };
+    let (_dir, back) = sqlite_store().await;
+    let copied = store.copy_into(&other).await.unwrap();
+    assert!(
+        copied.tables.contains(&("revisions".to_string(), 4)),
+        "{copied:?}"
+    );
+    other.copy_into(&back).await.unwrap();
+    for copy in [&other, &back] {
+        assert_eq!(
+            copy.history(None, 100).await.unwrap(),
+            store.history(None, 100).await.unwrap()
+        );
+        assert_eq!(
+            copy.show(&c(3)[..8]).await.unwrap(),
+            store.show(&c(3)[..8]).await.unwrap()
+        );
+        assert_eq!(copy.holds().await.unwrap(), store.holds().await.unwrap());
+        assert_eq!(
+            copy.operator_actions().await.unwrap(),
+            store.operator_actions().await.unwrap()
+        );
+        assert_eq!(copy.newest_apply().await.unwrap(), Some(id));
+        // New ids continue after the copied ones.
+        let next = copy
+            .begin_apply(&c(3), "sync", "x", "{}", 20)
+            .await
+            .unwrap();
+        assert!(next > id, "{next} after {id}");
+    }
+    // A store that holds history already is not written over.
+    assert!(matches!(
+        store.copy_into(&other).await,
+        Err(StoreError::Copy(_))
+    ));
 }

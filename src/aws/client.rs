@@ -17,6 +17,10 @@
 //! more than reads. Every SDK call in `observe` and `apply` first awaits [`Clients::read`]
 //! or [`Clients::write`].
 //!
+//! Leases: every write also checks the clients' [`WriteWindow`]: a process that holds the apply
+//! lease keeps it open until shortly before its lease would expire, and sends nothing once it
+//! has closed (its lease may be another's by then).
+//!
 //! Observation: clients built with a [`CallObserver`] ([`Clients::connect_observed`],
 //! [`Clients::from_sdk_config_observed`]) report every operation's final outcome (after the
 //! SDK's retries) and every throttled attempt, through an SDK interceptor on both clients. It
@@ -39,9 +43,9 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::future::Future;
 use std::num::NonZeroU32;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Attempts per call, the first included (the SDK's default is 3).
 pub const MAX_ATTEMPTS: u32 = 5;
@@ -108,6 +112,40 @@ pub struct Clients {
     writes: Option<Arc<DefaultDirectRateLimiter>>,
     /// Calls made, counted as permits taken: every call takes exactly one.
     counts: Arc<CallCounts>,
+    window: WriteWindow,
+}
+
+/// Until when writes may be sent: always, or (while a lease is held) until a deadline the
+/// lease's renewals move on. Clones share it.
+#[derive(Clone, Debug, Default)]
+pub struct WriteWindow(Arc<Mutex<Option<Instant>>>);
+
+/// A write refused because the lease it needs is about to expire, or has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "not sent: this process's lease ends too soon to send a write safely (another gwsync may \
+     hold it by then); the apply stops here and the next holder's plan completes it"
+)]
+pub struct WindowClosed;
+
+impl WriteWindow {
+    /// Writes go until `deadline`.
+    pub fn open_until(&self, deadline: Instant) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(deadline);
+    }
+
+    /// No deadline any more (the lease was released).
+    pub fn unguard(&self) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// Whether a write may be sent now.
+    pub fn check(&self) -> Result<(), WindowClosed> {
+        match *self.0.lock().unwrap_or_else(|e| e.into_inner()) {
+            Some(deadline) if Instant::now() >= deadline => Err(WindowClosed),
+            _ => Ok(()),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -203,7 +241,13 @@ impl Clients {
             reads: limiter(rates.read_per_second, rates.read_burst),
             writes: limiter(rates.write_per_second, rates.write_burst),
             counts: Arc::default(),
+            window: WriteWindow::default(),
         }
+    }
+
+    /// The window every write of these clients (and their clones) checks.
+    pub fn write_window(&self) -> &WriteWindow {
+        &self.window
     }
 
     /// The calls made so far, for logs, metrics and tests that hold gwsync to its call
@@ -259,12 +303,15 @@ impl Clients {
         unreachable!("the loop returns")
     }
 
-    /// Waits until a write (Create*, Modify*, Delete*, Set*, tags, targets) may be sent.
-    pub async fn write(&self) {
-        self.counts.writes.fetch_add(1, Ordering::Relaxed);
+    /// Waits until a write (Create*, Modify*, Delete*, Set*, tags, targets) may be sent, and
+    /// refuses it when the write window closed meanwhile.
+    pub async fn write(&self) -> Result<(), WindowClosed> {
         if let Some(l) = &self.writes {
             l.until_ready().await;
         }
+        self.window.check()?;
+        self.counts.writes.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 }
 
@@ -508,7 +555,7 @@ mod tests {
         let start = Instant::now();
         for _ in 0..10_000 {
             clients.read().await;
-            clients.write().await;
+            clients.write().await.unwrap();
         }
         assert!(start.elapsed() < Duration::from_secs(1));
         assert_eq!(

@@ -121,9 +121,10 @@ pub(super) fn run_apply(cli: &Cli, args: &ApplyArgs) -> Result<Exit, CliError> {
         // One apply at a time, whichever process runs it; the lock is released however the
         // apply ends.
         let store = super::record::open(&config).await?;
-        super::record::lock(&store).await?;
-        let result = apply_locked(&config, &store, &checked, &report, args).await;
-        super::record::unlock(&store).await?;
+        let clients = connect(&config).await;
+        let lease = super::record::lock(&config, &store, &clients).await?;
+        let result = apply_locked(&config, lease.store(), &clients, &checked, &report, args).await;
+        super::record::unlock(&store, lease).await?;
         result
     })
 }
@@ -131,6 +132,7 @@ pub(super) fn run_apply(cli: &Cli, args: &ApplyArgs) -> Result<Exit, CliError> {
 async fn apply_locked(
     config: &Config,
     store: &crate::store::Store,
+    clients: &Clients,
     checked: &Checked,
     report: &Report<'_>,
     args: &ApplyArgs,
@@ -145,8 +147,7 @@ async fn apply_locked(
         }
         PinDecision::None => {}
     }
-    let clients = connect(config).await;
-    let live = plan_live(config, store, &clients, checked, Observing::Everything).await?;
+    let live = plan_live(config, store, clients, checked, Observing::Everything).await?;
     print_problems(report, &live.held_back);
     let plan = match &args.plan {
         Some(path) => saved_plan(path, checked, &live)?,
@@ -190,7 +191,7 @@ async fn apply_locked(
     let outcome = execute(
         config,
         store,
-        &clients,
+        clients,
         &plan,
         &mut ids,
         ApplyRecord {

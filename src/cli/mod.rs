@@ -223,6 +223,31 @@ pub enum StoreCommand {
         after_help = "Examples:\n  sudo -u gwsync gwsync store prune --dry-run\n  sudo -u gwsync gwsync store prune --keep-revisions 200\n  sudo -u gwsync gwsync store prune --keep-days 90 --keep-revisions 0"
     )]
     Prune(PruneArgs),
+    /// Copy the whole history (revisions, snapshots, applies, pin, holds, conditions, team
+    /// records, operator events) from one store into a new, empty one: from the SQLite file
+    /// to PostgreSQL when gwsync grows beyond one host, or back. Stop the daemons first.
+    ///
+    /// Exit codes: 0 copied, 2 a store could not be opened, or the target is not empty.
+    #[command(
+        after_help = "Examples:\n  sudo -u gwsync gwsync store migrate --from sqlite:/var/lib/gwsync/gwsync.db \\\n      --to 'postgres://gwsync@db.internal/gwsync?sslmode=verify-full&sslrootcert=/etc/gwsync/rds-ca.pem' \\\n      --password-file /etc/gwsync/db-password"
+    )]
+    Migrate(MigrateArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MigrateArgs {
+    /// The store to copy from: sqlite:PATH or postgres://USER@HOST/DATABASE.
+    #[arg(long, value_name = "URL")]
+    pub from: String,
+    /// The store to copy into (created and migrated if missing; must hold no history yet).
+    #[arg(long, value_name = "URL")]
+    pub to: String,
+    /// A file holding the PostgreSQL password (never on the command line).
+    #[arg(long, value_name = "PATH", conflicts_with = "password_env")]
+    pub password_file: Option<PathBuf>,
+    /// An environment variable holding the PostgreSQL password.
+    #[arg(long, value_name = "NAME")]
+    pub password_env: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -607,6 +632,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Codeowners(args) => check::codeowners(&cli, args),
         Command::Doctor(args) => doctor::run(&cli, args),
         Command::Store(StoreCommand::Prune(args)) => store::prune(&cli, args),
+        Command::Store(StoreCommand::Migrate(args)) => store::migrate(args),
         Command::Completions(args) => completions(args),
         Command::Man(args) => man_pages(args),
         Command::Run(_) => daemon::run(&cli),

@@ -1,8 +1,10 @@
-//! The store as the commands use it: opened from the configuration, locked in the CLI
-//! user's name. What is recorded is `reconcile::record`'s.
+//! The store as the commands use it: opened from the configuration, its apply lease taken in
+//! the CLI user's name. What is recorded is `reconcile::record`'s.
 
 use super::CliError;
+use crate::aws::client::Clients;
 use crate::config::Config;
+use crate::reconcile::lease::LeaseKeeper;
 use crate::reconcile::record;
 use crate::store::Store;
 
@@ -16,15 +18,24 @@ pub(super) fn actor() -> String {
     format!("cli:{user}")
 }
 
+/// The store of `config`: its SQLite file, or its PostgreSQL database (the password read
+/// from where the configuration says).
 pub(super) async fn open(config: &Config) -> Result<Store, CliError> {
-    Ok(Store::open(&config.store.path).await?)
+    let password = crate::store::password(&config.store)?;
+    Ok(Store::at(&config.store.location(), password.as_deref()).await?)
 }
 
-/// Takes the apply lock, or says who holds it.
-pub(super) async fn lock(store: &Store) -> Result<(), CliError> {
-    Ok(record::lock(store, &actor()).await?)
+/// Takes the apply lease, or says who holds it: `clients` send writes only while it is held.
+/// Records made under it go through the keeper's store.
+pub(super) async fn lock(
+    config: &Config,
+    store: &Store,
+    clients: &Clients,
+) -> Result<LeaseKeeper, CliError> {
+    let duration = config.store.lease_duration;
+    Ok(record::lock(store, &actor(), duration, clients.write_window()).await?)
 }
 
-pub(super) async fn unlock(store: &Store) -> Result<(), CliError> {
-    Ok(record::unlock(store).await?)
+pub(super) async fn unlock(store: &Store, lease: LeaseKeeper) -> Result<(), CliError> {
+    Ok(record::unlock(store, lease).await?)
 }

@@ -25,9 +25,11 @@ pub(super) fn rollback(cli: &Cli, args: &RollbackArgs) -> Result<Exit, CliError>
     };
     runtime()?.block_on(async {
         let store = record::open(&config).await?;
-        record::lock(&store).await?;
-        let result = rollback_locked(&config, &store, args, current.as_ref()).await;
-        record::unlock(&store).await?;
+        let clients = connect(&config).await;
+        let lease = record::lock(&config, &store, &clients).await?;
+        let result =
+            rollback_locked(&config, lease.store(), &clients, args, current.as_ref()).await;
+        record::unlock(&store, lease).await?;
         result
     })
 }
@@ -35,6 +37,7 @@ pub(super) fn rollback(cli: &Cli, args: &RollbackArgs) -> Result<Exit, CliError>
 async fn rollback_locked(
     config: &Config,
     store: &Store,
+    clients: &crate::aws::client::Clients,
     args: &RollbackArgs,
     current: Option<&Checked>,
 ) -> Result<Exit, CliError> {
@@ -44,8 +47,7 @@ async fn rollback_locked(
             head: current.map(|c| c.revision.commit.clone()),
         },
     };
-    let clients = connect(config).await;
-    let rollback = plan_rollback(config, store, &clients, &args.to, scope).await?;
+    let rollback = plan_rollback(config, store, clients, &args.to, scope).await?;
     for h in &rollback.live.held_back {
         eprintln!("held back: {h}");
     }
@@ -59,7 +61,7 @@ async fn rollback_locked(
         println!("Nothing rolled back.");
         return Ok(Exit::NothingDone);
     }
-    if !apply_rollback(config, store, &clients, &rollback).await? {
+    if !apply_rollback(config, store, clients, &rollback).await? {
         return Ok(Exit::Attention);
     }
     let target = crate::source::short(&rollback.target.commit);

@@ -1,10 +1,12 @@
 //! `gwsync store prune`: retention applied by hand (the daemon applies it on its own after
-//! recording a revision), then the file shrunk to what it holds.
+//! recording a revision), then the file shrunk to what it holds. `gwsync store migrate`: the
+//! history copied into another store.
 
 use super::live::runtime;
-use super::{Cli, CliError, PruneArgs, load_config, record};
+use super::{Cli, CliError, MigrateArgs, PruneArgs, load_config, record};
+use crate::config::commit_status::TokenSource;
 use crate::exit::Exit;
-use crate::store::Retention;
+use crate::store::{Location, Retention, Store};
 
 pub(super) fn prune(cli: &Cli, args: &PruneArgs) -> Result<Exit, CliError> {
     let mut config = load_config(cli)?.0;
@@ -49,5 +51,34 @@ pub(super) fn prune(cli: &Cli, args: &PruneArgs) -> Result<Exit, CliError> {
     for (commit, why) in &pruned.protected {
         println!("  kept {} ({why})", crate::source::short(commit));
     }
+    Ok(Exit::Clean)
+}
+
+pub(super) fn migrate(args: &MigrateArgs) -> Result<Exit, CliError> {
+    let location = |text: &str, flag: &str| {
+        Location::parse(text).map_err(|message| CliError::Usage(format!("{flag}: {message}")))
+    };
+    let (from, to) = (location(&args.from, "--from")?, location(&args.to, "--to")?);
+    if from == to {
+        return Err(CliError::Usage("--from and --to are the same store".into()));
+    }
+    let password = match (&args.password_file, &args.password_env) {
+        (Some(path), _) => Some(TokenSource::File(path.clone())),
+        (None, Some(name)) => Some(TokenSource::Env(name.clone())),
+        (None, None) => None,
+    };
+    let password = crate::store::engine::read_password(password.as_ref())?;
+    let copied = runtime()?.block_on(async {
+        let source = Store::at(&from, password.as_deref()).await?;
+        let target = Store::at(&to, password.as_deref()).await?;
+        let copied = source.copy_into(&target).await?;
+        target.close().await;
+        Ok::<_, CliError>(copied)
+    })?;
+    println!("Copied {from} into {to}:");
+    for (table, rows) in &copied.tables {
+        println!("  {table}: {rows} rows");
+    }
+    println!("Point store.url at the new store, then start the daemons.");
     Ok(Exit::Clean)
 }

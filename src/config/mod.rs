@@ -204,8 +204,14 @@ impl Default for AwsConfig {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoreConfig {
-    /// SQLite database file; defaults to `<state_dir>/gwsync.db`.
+    /// SQLite database file; defaults to `<state_dir>/gwsync.db`. Unused when `postgres` is set.
     pub path: PathBuf,
+    /// `store.url = "postgres://…"`: the database several instances share, and where its
+    /// password is read from (`store.password_file` or `store.password_env`).
+    pub postgres: Option<PostgresStore>,
+    /// How long a lease (the leader's, an apply's) lasts unless renewed
+    /// (`store.lease_duration`): a follower takes over a leader that died within this time.
+    pub lease_duration: Duration,
     /// Retention: the newest revisions kept whatever their age (`keep_revisions`, 0: all).
     pub keep_revisions: u64,
     /// Retention: revisions seen within this many days are kept (`keep_days`, 0: no age
@@ -213,6 +219,26 @@ pub struct StoreConfig {
     /// pinned, live or wanted for a team, or a team's last admitted state.
     pub keep_days: u64,
 }
+
+/// A PostgreSQL store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostgresStore {
+    pub url: crate::store::PostgresUrl,
+    pub password: Option<commit_status::TokenSource>,
+}
+
+impl StoreConfig {
+    /// Where the store is.
+    pub fn location(&self) -> crate::store::Location {
+        match &self.postgres {
+            Some(pg) => crate::store::Location::Postgres(pg.url.clone()),
+            None => crate::store::Location::Sqlite(self.path.clone()),
+        }
+    }
+}
+
+/// `store.lease_duration` unless set.
+pub const DEFAULT_LEASE_DURATION: Duration = Duration::from_secs(15);
 
 /// `store.keep_revisions` unless set: at 500 teams, about 50 MB of history.
 pub const DEFAULT_KEEP_REVISIONS: u64 = 1000;
@@ -264,6 +290,8 @@ impl Default for Config {
             gateway_classes: vec!["gwsync".to_string()],
             store: StoreConfig {
                 path: state_dir.join("gwsync.db"),
+                postgres: None,
+                lease_duration: DEFAULT_LEASE_DURATION,
                 keep_revisions: DEFAULT_KEEP_REVISIONS,
                 keep_days: 0,
             },
@@ -403,6 +431,10 @@ enum OneOrMany {
 #[derive(Deserialize, Default)]
 struct RawStore {
     path: Option<PathBuf>,
+    url: Option<String>,
+    password_file: Option<PathBuf>,
+    password_env: Option<String>,
+    lease_duration: Option<String>,
     keep_revisions: Option<u64>,
     keep_days: Option<u64>,
 }
@@ -683,9 +715,15 @@ impl Config {
             instance_id,
             gateway_classes,
             store: StoreConfig {
-                path: raw
-                    .store
-                    .path
+                postgres: postgres_store(&mut bad, &raw.store),
+                lease_duration: duration(
+                    &mut bad,
+                    "store.lease_duration",
+                    raw.store.lease_duration.clone(),
+                    DEFAULT_LEASE_DURATION,
+                    Duration::from_secs(1),
+                ),
+                path: sqlite_path(&mut bad, &raw.store)
                     .unwrap_or_else(|| state_dir.join("gwsync.db")),
                 keep_revisions: raw.store.keep_revisions.unwrap_or(DEFAULT_KEEP_REVISIONS),
                 keep_days: raw.store.keep_days.unwrap_or(0),
@@ -742,6 +780,51 @@ fn freeze_windows(raw: Vec<RawFreeze>, bad: &mut impl FnMut(&str, String)) -> Ve
         }
     }
     windows
+}
+
+/// `store.url` when it names PostgreSQL, with its password source: a file or an environment
+/// variable, never the URL.
+fn postgres_store(bad: &mut impl FnMut(&str, String), raw: &RawStore) -> Option<PostgresStore> {
+    let location = crate::store::Location::parse(raw.url.as_deref()?);
+    let url = match location {
+        Ok(crate::store::Location::Postgres(url)) => url,
+        Ok(crate::store::Location::Sqlite(_)) => return None,
+        Err(message) => {
+            bad("store.url", message);
+            return None;
+        }
+    };
+    let password = match (&raw.password_env, &raw.password_file) {
+        (None, None) => None,
+        (Some(name), None) if !name.is_empty() && !name.contains('=') => {
+            Some(commit_status::TokenSource::Env(name.clone()))
+        }
+        (None, Some(path)) => Some(commit_status::TokenSource::File(path.clone())),
+        _ => {
+            bad(
+                "store.password_env",
+                "name at most one of password_env (an environment variable) or password_file"
+                    .to_string(),
+            );
+            None
+        }
+    };
+    Some(PostgresStore { url, password })
+}
+
+/// `store.url = "sqlite:PATH"`, else `store.path`; both set is an error.
+fn sqlite_path(bad: &mut impl FnMut(&str, String), raw: &RawStore) -> Option<PathBuf> {
+    let from_url = match raw.url.as_deref().map(crate::store::Location::parse) {
+        Some(Ok(crate::store::Location::Sqlite(path))) => Some(path),
+        _ => None,
+    };
+    if raw.url.is_some() && raw.path.is_some() {
+        bad(
+            "store.path",
+            "set store.url or store.path, not both".to_string(),
+        );
+    }
+    from_url.or_else(|| raw.path.clone())
 }
 
 /// A duration key: humantime text, at least `min`.

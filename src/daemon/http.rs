@@ -3,7 +3,7 @@
 //! | route | answers |
 //! |---|---|
 //! | `GET /healthz` | 200 while the reconcile loop's heartbeat is recent, else 503 with the reason |
-//! | `GET /readyz` | 200 once a reconcile has succeeded, else 503 |
+//! | `GET /readyz` | 200 once a reconcile has succeeded, else 503; 503 `standby` on an instance that does not lead (several instances share a store) |
 //! | `GET /metrics` | the Prometheus text exposition of [`Metrics`] |
 //! | `GET /status` | the JSON of `gwsync status --format json`, from the [`StatusSource`]; 500 with `{"error": ...}` if it fails |
 //! | `POST /webhook` | 404 without a secret; 413 over the body cap; 401 without valid proof; 429 when one source's authenticated deliveries come over the rate; else 202 and one fetch asked of the loop |
@@ -48,6 +48,8 @@ pub type StatusSource = Arc<dyn Fn() -> StatusFuture + Send + Sync>;
 #[derive(Debug)]
 pub struct Health {
     ready: AtomicBool,
+    /// Another instance leads: this one only serves and passes webhooks on.
+    standby: AtomicBool,
     /// Unix seconds of the last sign of life.
     heartbeat: AtomicI64,
 }
@@ -63,6 +65,7 @@ impl Health {
     pub fn new() -> Health {
         Health {
             ready: AtomicBool::new(false),
+            standby: AtomicBool::new(false),
             heartbeat: AtomicI64::new(unix_now()),
         }
     }
@@ -74,6 +77,15 @@ impl Health {
 
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Relaxed)
+    }
+
+    /// Standby while another instance leads.
+    pub fn set_standby(&self, standby: bool) {
+        self.standby.store(standby, Ordering::Relaxed);
+    }
+
+    pub fn is_standby(&self) -> bool {
+        self.standby.load(Ordering::Relaxed)
     }
 
     /// The loop shows life now.
@@ -272,7 +284,13 @@ async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
 }
 
 async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
-    if shared.health.is_ready() {
+    if shared.health.is_standby() {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "standby: another instance leads; webhooks sent here are passed on to it",
+        )
+            .into_response()
+    } else if shared.health.is_ready() {
         (StatusCode::OK, "ready").into_response()
     } else {
         (

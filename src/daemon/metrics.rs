@@ -76,6 +76,16 @@ struct ResultLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ChangeLabels {
+    change: String,
+}
+
+/// The `change` label of `gwsync_leadership_changes_total`.
+pub const LEADERSHIP_CHANGES: [&str; 2] = ["acquired", "lost"];
+/// The `result` label of `gwsync_lease_renewals_total`.
+pub const RENEWAL_RESULTS: [&str; 2] = ["ok", "failed"];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ScopeLabels {
     scope: String,
 }
@@ -133,6 +143,10 @@ pub struct Metrics {
     aws_calls: Family<AwsCallLabels, Counter>,
     aws_throttles: Family<AwsOperationLabels, Counter>,
     observes: Family<ScopeLabels, Counter>,
+    leader: Gauge,
+    leader_epoch: Gauge,
+    leadership_changes: Family<ChangeLabels, Counter>,
+    lease_renewals: Family<ResultLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -164,6 +178,10 @@ impl Metrics {
             aws_calls: Family::default(),
             aws_throttles: Family::default(),
             observes: Family::default(),
+            leader: Gauge::default(),
+            leader_epoch: Gauge::default(),
+            leadership_changes: Family::default(),
+            lease_renewals: Family::default(),
         };
         metrics.register()
     }
@@ -255,6 +273,26 @@ impl Metrics {
             "Reads of AWS for a plan, by scope: full (everything owned) or incremental (only what the plan touches)",
             self.observes.clone(),
         );
+        r.register(
+            "leader",
+            "1 while this instance holds the leader lease (it reconciles), 0 while standby",
+            self.leader.clone(),
+        );
+        r.register(
+            "leader_epoch",
+            "The epoch of the leader lease this instance last took (0: never)",
+            self.leader_epoch.clone(),
+        );
+        r.register(
+            "leadership_changes",
+            "Times this instance took (acquired) or lost the leader lease",
+            self.leadership_changes.clone(),
+        );
+        r.register(
+            "lease_renewals",
+            "Renewals of the leader lease by this instance, by result",
+            self.lease_renewals.clone(),
+        );
         // `get_or_create` creates the series at zero; the guard it returns is not needed.
         for outcome in RECONCILE_OUTCOMES {
             let labels = outcome_labels(outcome);
@@ -275,7 +313,46 @@ impl Metrics {
         for scope in OBSERVE_SCOPES {
             let _ = self.observes.get_or_create(&scope_labels(scope));
         }
+        for change in LEADERSHIP_CHANGES {
+            let _ = self.leadership_changes.get_or_create(&ChangeLabels {
+                change: change.to_string(),
+            });
+        }
+        for result in RENEWAL_RESULTS {
+            let _ = self.lease_renewals.get_or_create(&result_labels(result));
+        }
         self
+    }
+
+    /// This instance took the leader lease at `epoch`.
+    pub fn became_leader(&self, epoch: i64) {
+        self.leader.set(1);
+        self.leader_epoch.set(epoch);
+        self.leadership_change("acquired");
+    }
+
+    /// This instance lost the leader lease.
+    pub fn stepped_down(&self) {
+        self.leader.set(0);
+        self.leadership_change("lost");
+    }
+
+    fn leadership_change(&self, change: &str) {
+        self.leadership_changes
+            .get_or_create(&ChangeLabels {
+                change: change.to_string(),
+            })
+            .inc();
+    }
+
+    /// Renewals of the leader lease since the last call: `ok` and `failed`.
+    pub fn lease_renewed(&self, ok: u64, failed: u64) {
+        self.lease_renewals
+            .get_or_create(&result_labels("ok"))
+            .inc_by(ok);
+        self.lease_renewals
+            .get_or_create(&result_labels("failed"))
+            .inc_by(failed);
     }
 
     /// A plan read AWS: `scope` is one of [`OBSERVE_SCOPES`].

@@ -17,10 +17,17 @@
 //!   stops. Meanwhile systemd's watchdog keeps being fed and the HTTP endpoint keeps serving.
 //!
 //! One reconcile at a time: they run inline in this loop, and each apply takes the store's
-//! apply lock, which the CLI shares.
+//! apply lease, which the CLI shares.
+//!
+//! Several daemons may share one store (PostgreSQL): the one holding the leader lease
+//! ([`leadership`]) reconciles; the others are standby. A standby daemon serves its HTTP
+//! endpoint (`/readyz` answers 503 `standby`), keeps its clone and admission cache warm on
+//! every poll, and passes a webhook it receives on to the leader through the store. It takes
+//! over when the leader's lease is released or expires.
 
 pub mod commit_status;
 pub mod http;
+pub mod leadership;
 pub mod metrics;
 pub mod reconciler;
 pub mod watch;
@@ -32,6 +39,7 @@ use crate::error_chain;
 use crate::reconcile::sync::{SyncOutcome, SyncResult};
 use crate::source::Revision;
 use http::{Health, HttpState, StatusSource, WebhookSettings};
+use leadership::{Leadership, Turn};
 use metrics::Metrics;
 use reconciler::{ReconcileError, Reconciler};
 use sd_notify::NotifyState;
@@ -99,6 +107,8 @@ enum Wake {
     Beat,
     /// Time to look whether an operator acted with the CLI.
     Operator,
+    /// Time to renew, take or give up the leader lease.
+    Lease,
     Stop,
 }
 
@@ -167,6 +177,17 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
     let mut last_seen: Option<String> = None;
     let mut operator = tokio::time::interval(OPERATOR_CHECK);
     let mut operator_actions = reconciler.store().operator_actions().await.unwrap_or(0);
+    let base_store = reconciler.store().clone();
+    let mut leadership = Leadership::new(&actor(), config.store.lease_duration);
+    take_turn(
+        &mut leadership,
+        &mut reconciler,
+        &base_store,
+        &health,
+        &metrics,
+    )
+    .await;
+    let mut lease = tokio::time::interval(leadership.period());
     loop {
         let wake = tokio::select! {
             _ = signals.term.recv() => Wake::Stop,
@@ -182,9 +203,32 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
             _ = sleep_until_some(schedule.drift) => Wake::Drift,
             _ = beat.tick() => Wake::Beat,
             _ = operator.tick() => Wake::Operator,
+            _ = lease.tick() => Wake::Lease,
         };
         let wake = match wake {
             Wake::Stop => break,
+            Wake::Lease => {
+                match take_turn(
+                    &mut leadership,
+                    &mut reconciler,
+                    &base_store,
+                    &health,
+                    &metrics,
+                )
+                .await
+                {
+                    Turn::Became(_) => Wake::Check {
+                        why: "leader",
+                        force: true,
+                    },
+                    Turn::Same | Turn::SteppedDown => continue,
+                }
+            }
+            Wake::Drift if !leadership.is_leader() => {
+                schedule.after_drift(reconciler.config(), None);
+                continue;
+            }
+            Wake::Operator if !leadership.is_leader() => continue,
             Wake::Beat => {
                 health.beat();
                 if watchdog.is_some() {
@@ -229,6 +273,14 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
             Wake::Check { why, force } => (why, force),
             _ => ("reload", false),
         };
+        if !leadership.is_leader() {
+            if reload_now && reload(&mut reconciler, &options, &metrics).await {
+                watches = start_watches(&reconciler, &options, change_tx.clone());
+            }
+            follow(&mut reconciler, &base_store, &tracked, why).await;
+            schedule.after_check(reconciler.config(), None);
+            continue;
+        }
         // A reload (SIGHUP, an edited file) also looks at the repository, as an operator's
         // `systemctl reload` expects; a changed configuration reconciles again.
         if reload_now && reload(&mut reconciler, &options, &metrics).await {
@@ -253,6 +305,7 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
     }
     tracing::info!("stopping");
     notify(&[NotifyState::Stopping]);
+    leadership.release(&base_store).await;
     drop(watches);
     let _ = stop_http.send(());
     let _ = server.await;
@@ -339,6 +392,62 @@ async fn keep_serving(
                 }
             }
         }
+    }
+}
+
+/// One tick of the leader lease, and what follows from it: a daemon that took it leads (its
+/// records fenced by it), one that lost it is standby (not ready, nothing applied).
+async fn take_turn(
+    leadership: &mut Leadership,
+    reconciler: &mut Reconciler,
+    store: &crate::store::Store,
+    health: &Health,
+    metrics: &Metrics,
+) -> Turn {
+    let turn = leadership.tick(store).await;
+    match turn {
+        Turn::Became(epoch) => {
+            if let Some(keeper) = leadership.keeper() {
+                reconciler.lead(keeper);
+            }
+            metrics.became_leader(epoch);
+        }
+        Turn::SteppedDown => {
+            reconciler.step_down();
+            health.set_ready(false);
+            metrics.set_ready(false);
+            metrics.stepped_down();
+        }
+        Turn::Same => {}
+    }
+    health.set_standby(!leadership.is_leader());
+    let (ok, failed) = leadership.take_renewals();
+    metrics.lease_renewed(ok, failed);
+    turn
+}
+
+/// What a standby daemon does on a trigger: fetch and check the tracked branch (so that its
+/// clone and admission cache are warm when it takes over), and pass a webhook on to the leader
+/// through the store.
+async fn follow(
+    reconciler: &mut Reconciler,
+    store: &crate::store::Store,
+    tracked: &Mutex<Option<Revision>>,
+    why: &'static str,
+) {
+    if why == "webhook" {
+        match store.pass_trigger().await {
+            Ok(()) => tracing::info!("standby: the webhook is passed on to the leader"),
+            Err(e) => tracing::warn!(error = %e, "standby: cannot pass the webhook on"),
+        }
+    }
+    let warmed = tokio::task::block_in_place(|| {
+        let revision = reconciler.fetch()?;
+        *tracked.lock().expect("tracked revision lock") = Some(revision.clone());
+        reconciler.warm(revision)
+    });
+    if let Err(e) = warmed {
+        tracing::warn!(error = %error_chain(&e), "standby: cannot read the repository");
     }
 }
 

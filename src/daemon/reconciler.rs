@@ -14,6 +14,7 @@ use crate::aws::apply::{ApplyReport, Outcome, Progress};
 use crate::aws::client::{CallObserver, Clients, RateLimits};
 use crate::config::Config;
 use crate::plan::{Plan, render};
+use crate::reconcile::lease::LeaseKeeper;
 use crate::reconcile::observing::Observation;
 use crate::reconcile::record::{self, now};
 use crate::reconcile::sync::{
@@ -52,8 +53,8 @@ impl ReconcileError {
     pub fn is_busy(&self) -> bool {
         matches!(
             self,
-            ReconcileError::Store(StoreError::Locked { .. })
-                | ReconcileError::Sync(SyncError::Store(StoreError::Locked { .. }))
+            ReconcileError::Store(StoreError::Held(_))
+                | ReconcileError::Sync(SyncError::Store(StoreError::Held(_)))
         )
     }
 }
@@ -102,7 +103,10 @@ pub struct Drift {
 pub struct Reconciler {
     config: Config,
     source: Source,
+    /// The store, its writes fenced by the leader lease while this process leads.
     store: Store,
+    /// The store unfenced: what a follower reads and passes triggers through.
+    base_store: Store,
     clients: Clients,
     observer: Option<Arc<dyn CallObserver>>,
     /// Who applies, for the record (`daemon@host`, `cli:user`).
@@ -152,12 +156,14 @@ impl Reconciler {
         observer: Option<Arc<dyn CallObserver>>,
     ) -> Result<Reconciler, ReconcileError> {
         let source = open_source(&config)?;
-        let store = Store::open(&config.store.path).await?;
+        let password = crate::store::password(&config.store)?;
+        let store = Store::at(&config.store.location(), password.as_deref()).await?;
         let clients = connect(&config, observer.clone()).await;
         let statuses = CommitStatuses::open(config.commit_status.as_ref())?;
         let mut reconciler = Reconciler {
             config,
             source,
+            base_store: store.clone(),
             store,
             clients,
             observer,
@@ -212,6 +218,29 @@ impl Reconciler {
         &self.store
     }
 
+    /// Leads from now on: what it records is fenced by `leader` (a deposed leader records
+    /// nothing). What it remembers of AWS and of convergence may be stale after a standby
+    /// spell (another instance applied meanwhile), so it is forgotten.
+    pub fn lead(&mut self, leader: &LeaseKeeper) {
+        self.store = leader.store().clone();
+        self.converged = None;
+        self.observed.forget();
+    }
+
+    /// No longer leads: records go nowhere fenced, and what was remembered is forgotten.
+    pub fn step_down(&mut self) {
+        self.store = self.base_store.clone();
+        self.converged = None;
+        self.observed.forget();
+    }
+
+    /// Reads the tracked revision and checks it without applying anything, so that a standby
+    /// instance's clone and admission cache are warm when it takes over.
+    pub fn warm(&mut self, revision: Revision) -> Result<(), ReconcileError> {
+        check_incremental(&self.source, revision, &self.config, &mut self.check_cache)?;
+        Ok(())
+    }
+
     /// The Git directory to watch for new commits (local repositories only).
     pub fn local_git_dir(&self) -> Option<std::path::PathBuf> {
         self.source.local_git_dir().map(|p| p.to_path_buf())
@@ -229,10 +258,10 @@ impl Reconciler {
         if config.commit_status != self.config.commit_status {
             self.statuses = CommitStatuses::open(config.commit_status.as_ref())?;
         }
-        if config.store.path != self.config.store.path {
+        if config.store.location() != self.config.store.location() {
             tracing::warn!(
-                path = %config.store.path.display(),
-                "store.path changed: it takes effect at the next start"
+                store = %config.store.location(),
+                "the store's location changed: it takes effect at the next start"
             );
         }
         self.config = config;
@@ -387,8 +416,20 @@ impl Reconciler {
             .collect()
     }
 
+    /// Takes the apply lease (under the leader lease, when leading) for an apply.
+    async fn lock(&self) -> Result<LeaseKeeper, StoreError> {
+        let duration = self.config.store.lease_duration;
+        record::lock(
+            &self.store,
+            &self.actor,
+            duration,
+            self.clients.write_window(),
+        )
+        .await
+    }
+
     async fn sync_locked(&mut self, checked: &Checked) -> Result<SyncResult, ReconcileError> {
-        record::lock(&self.store, &self.actor).await?;
+        let lease = self.lock().await?;
         let mut progress = self.on_progress;
         let by = SyncBy {
             actor: &self.actor,
@@ -396,7 +437,7 @@ impl Reconciler {
         };
         let result = sync(
             &self.config,
-            &self.store,
+            lease.store(),
             &self.clients,
             &mut self.observed,
             checked,
@@ -404,7 +445,7 @@ impl Reconciler {
             &mut progress,
         )
         .await;
-        record::unlock(&self.store).await?;
+        record::unlock(&self.store, lease).await?;
         Ok(result?)
     }
 
@@ -534,16 +575,16 @@ impl Reconciler {
         } else if let Some(window) = window.filter(|_| self.config.daemon.self_heal) {
             tracing::warn!(%window, "the drift is not healed during a freeze window");
         } else if self.config.daemon.self_heal {
-            record::lock(&self.store, &self.actor).await?;
+            let lease = self.lock().await?;
             // Another process may have applied between the plan and the lock.
             if !self.converged_is_last_applied().await? {
-                record::unlock(&self.store).await?;
+                record::unlock(&self.store, lease).await?;
                 return Ok(None);
             }
             let mut ids = live.ids;
             let report = execute(
                 &self.config,
-                &self.store,
+                lease.store(),
                 &self.clients,
                 &drift.plan,
                 &mut ids,
@@ -558,9 +599,9 @@ impl Reconciler {
             // Under the lock: the newest apply must be this one.
             let taken = self
                 .observed
-                .take_in_apply(&self.store, &drift.plan, &ids, report.as_ref().ok())
+                .take_in_apply(lease.store(), &drift.plan, &ids, report.as_ref().ok())
                 .await;
-            record::unlock(&self.store).await?;
+            record::unlock(&self.store, lease).await?;
             taken?;
             let healed = report?.succeeded();
             if healed {

@@ -21,6 +21,7 @@
 mod ages;
 pub mod checked;
 mod holds;
+pub mod lease;
 pub mod observing;
 pub mod preflight;
 pub mod record;

@@ -1,18 +1,15 @@
 //! What every process that changes AWS writes to the store: the revision, each owner's
 //! verdict, diagnostics and manifest files (the snapshot a later rollback or last-good state
-//! is rebuilt from), and the apply lock it holds while it applies.
+//! is rebuilt from), and the apply lease it holds while it applies.
 
 use super::Checked;
+use super::lease::LeaseKeeper;
+use crate::aws::client::WriteWindow;
 use crate::diagnostic::Diagnostic;
-use crate::store::{Store, StoreError};
+use crate::store::{LeaseClaim, LeaseName, Store, StoreError};
 use crate::tenancy::PathOwner;
+use std::time::Duration;
 use std::time::{SystemTime, UNIX_EPOCH};
-
-/// How often the holder of the apply lock renews its heartbeat.
-const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(30);
-/// A holder whose heartbeat is older than this is gone (hung, or its pid reused): ten missed
-/// renewals.
-const HEARTBEAT_STALE_SECONDS: i64 = 300;
 
 /// Unix seconds now: the store's clock.
 pub fn now() -> i64 {
@@ -21,31 +18,22 @@ pub fn now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-/// Takes the apply lock for `actor` (this process), or says who holds it; while this
-/// process holds it, a task renews its heartbeat (it ends once the lock is released).
-pub async fn lock(store: &Store, actor: &str) -> Result<(), StoreError> {
-    let (pid, acquired_at) = (std::process::id(), now());
-    store
-        .acquire_apply_lock(actor, pid, acquired_at, HEARTBEAT_STALE_SECONDS)
-        .await?;
-    let store = store.clone();
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(HEARTBEAT).await;
-            match store.renew_apply_lock(pid, acquired_at, now()).await {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(e) => tracing::warn!(error = %e, "cannot renew the apply lock's heartbeat"),
-            }
-        }
-    });
-    Ok(())
+/// Takes the apply lease for `actor` (this process) for `duration`, or says who holds it.
+/// While it is held it is renewed, what is recorded goes through the keeper's fenced store,
+/// and `writes` (the AWS clients' window) stays open only while the lease can be relied on.
+pub async fn lock(
+    store: &Store,
+    actor: &str,
+    duration: Duration,
+    writes: &WriteWindow,
+) -> Result<LeaseKeeper, StoreError> {
+    let claim = LeaseClaim::this_process(actor);
+    LeaseKeeper::take(store, LeaseName::Apply, &claim, duration, Some(writes)).await
 }
 
-/// Releases the apply lock this process holds.
-pub async fn unlock(store: &Store) -> Result<(), StoreError> {
-    store.release_apply_lock(std::process::id()).await?;
-    Ok(())
+/// Gives the apply lease up.
+pub async fn unlock(store: &Store, lease: LeaseKeeper) -> Result<(), StoreError> {
+    lease.release(store).await
 }
 
 /// Records the revision and, for the platform and every team, its verdict, diagnostics and

@@ -1,4 +1,5 @@
-//! The state database: what gwsync has seen and done, in one SQLite file.
+//! The state database: what gwsync has seen and done, in one SQLite file or, for several
+//! instances, in PostgreSQL ([`engine`]).
 //!
 //! The store owns the durable record an operator needs to answer "what is live, where did it
 //! come from, and how do I go back":
@@ -10,59 +11,59 @@
 //!   state of an owner is stored once, by content (`owner_states`); a revision refers to it,
 //!   so a commit that changes one team costs that team's files and a small row per owner;
 //! - **applies**: every sync, rollback and heal, with its plan and its report;
-//! - **the pin** a rollback leaves and **the apply lock**, which keeps two gwsync processes
-//!   from changing the same load balancers at once;
+//! - **the pin** a rollback leaves, and **the leases** ([`lease`]): which daemon leads, and who
+//!   changes AWS right now, each with an epoch that fences the records of a holder that lost it;
 //! - **retention** ([`Store::prune`]): old revisions go, never those something still needs.
 //!
 //! It must not do anything else: no Git (callers pass [`Revision`]s and file texts in), no AWS
 //! (plans and reports arrive as JSON text), and no decisions (verdicts are recorded, not made).
-//! Time is passed in as Unix seconds (`now`) so that callers and tests decide the clock.
+//! Time is passed in as Unix seconds (`now`) so that callers and tests decide the clock; only
+//! leases are timed on the database's clock, which every instance shares.
 //!
-//! The schema lives in `migrations/` and is embedded in the binary. A database that has
-//! applied a migration this binary does not know was written by a newer gwsync and is refused
-//! ([`StoreError::NewerSchema`]) rather than used half-understood.
+//! The schema lives in `migrations/sqlite` and `migrations/postgres` and is embedded in the
+//! binary. A database that has applied a migration this binary does not know was written by a
+//! newer gwsync and is refused ([`StoreError::NewerSchema`]) rather than used half-understood.
 
+mod copy;
+pub mod engine;
+pub mod lease;
 mod retention;
 mod teams;
 
+pub use copy::Copied;
+pub use engine::{Engine, Location, PostgresUrl, password};
+pub use lease::{Instance, Lease, LeaseClaim, LeaseHolder, LeaseName};
 pub use retention::{Pruned, Retention};
 pub use teams::{EventAction, OperatorEvent, TeamRecord, TeamState};
 
 use crate::diagnostic::Diagnostic;
 use crate::source::Revision;
 use serde::{Deserialize, Serialize};
-use sqlx::migrate::Migrator;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::AnyPool;
 use std::fs::{OpenOptions, Permissions};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
-/// The schema, embedded at build time.
-static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
-
 /// The verdict string of an admitted owner, as `tenancy::Verdict` serialises it.
 pub const ADMITTED: &str = "admitted";
-
-/// How long a connection waits for another writer before giving up.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Everything that can go wrong with the state database. sqlx's and serde's errors are
 /// leaves here: their own text (which already quotes their causes) is part of the message,
 /// and no variant has a `source()`, so an error chain prints each cause once.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot open the state database {}: {error}", path.display())]
-    Open { path: PathBuf, error: sqlx::Error },
+    #[error("cannot open the state database {location}: {error}")]
+    Open {
+        location: String,
+        error: sqlx::Error,
+    },
     #[error(
-        "the state database {} was written by a newer gwsync (schema version {found}; this \
-         gwsync knows up to {known}); upgrade gwsync, or point store.path at another file",
-        path.display()
+        "the state database {location} was written by a newer gwsync (schema version {found}; \
+         this gwsync knows up to {known}); upgrade gwsync, or point the store at another database"
     )]
     NewerSchema {
-        path: PathBuf,
+        location: String,
         found: i64,
         known: i64,
     },
@@ -87,17 +88,19 @@ pub enum StoreError {
     Ambiguous { prefix: String },
     #[error("no apply with id {id} is recorded")]
     NoSuchApply { id: i64 },
+    /// A lease another process holds ([`Store::take_lease`]).
+    #[error("{0}")]
+    Held(lease::HeldBy),
+    /// This process's lease was taken by another since it was issued: nothing was written.
     #[error(
-        "another gwsync ({holder}, pid {pid}) has been applying since {}; wait for it to \
-         finish (a lock whose process has exited, or that has not renewed its heartbeat for \
-         five minutes, is taken over automatically)",
-        format_time(*.since)
+        "this gwsync no longer holds the {lease} lease (epoch {epoch}; another instance took it \
+         over): nothing was recorded"
     )]
-    Locked {
-        holder: String,
-        pid: u32,
-        since: i64,
-    },
+    Deposed { lease: LeaseName, epoch: i64 },
+    #[error("cannot read the state database's password from {from}: {why}")]
+    Password { from: String, why: String },
+    #[error("copying the state database: {0}")]
+    Copy(String),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -178,8 +181,10 @@ pub struct ApplySummary {
     pub started_at: i64,
     pub finished_at: Option<i64>,
     /// `succeeded`, `failed`, `interrupted` (its process died; closed by the next holder of
-    /// the apply lock), or `None` while running.
+    /// the apply lease), or `None` while running.
     pub outcome: Option<String>,
+    /// The epoch of the apply lease it was recorded under (none before leases existed).
+    pub epoch: Option<i64>,
 }
 
 /// One owner's verdict at a revision.
@@ -253,51 +258,79 @@ struct ApplyRow {
 }
 
 /// A handle on the state database. Cheap to clone; every clone shares one small pool.
+///
+/// A handle may be *fenced* by a lease ([`Store::fenced`]): each of its writes then checks, in
+/// its own transaction, that the lease is still held at the epoch it was issued under, so a
+/// holder that lost its lease (paused, partitioned) cannot record over the one that took it.
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: SqlitePool,
-    path: PathBuf,
+    pool: AnyPool,
+    location: Location,
+    fence: Option<Lease>,
 }
 
 impl Store {
-    /// Opens (creating if missing) the database at `path`, readable by its owner only, and
-    /// brings its schema up to date. Refuses a database written by a newer gwsync, and one
+    /// Opens (creating if missing) the SQLite database at `path`, readable by its owner only,
+    /// and brings its schema up to date. Refuses a database written by a newer gwsync, and one
     /// (or a directory for one) another user owns, before writing anything.
     pub async fn open(path: &Path) -> Result<Store, StoreError> {
-        let open_err = |error: sqlx::Error| StoreError::Open {
-            path: path.to_path_buf(),
-            error,
-        };
         if let Some((path, owner)) = crate::config::permissions::foreign_owner(path) {
             return Err(StoreError::ForeignOwner { path, owner });
         }
-        prepare_file(path).map_err(|e| open_err(sqlx::Error::Io(e)))?;
+        prepare_file(path).map_err(|e| StoreError::Open {
+            location: path.display().to_string(),
+            error: sqlx::Error::Io(e),
+        })?;
+        Store::connect(&Location::Sqlite(path.to_path_buf()), None).await
+    }
 
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .busy_timeout(BUSY_TIMEOUT)
-            .foreign_keys(true)
-            .synchronous(SqliteSynchronous::Normal);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
+    /// Opens the store at `location` (a SQLite file: see [`Store::open`]; PostgreSQL:
+    /// `password` is used to connect and kept nowhere else) and brings its schema up to date.
+    pub async fn at(location: &Location, password: Option<&str>) -> Result<Store, StoreError> {
+        match location {
+            Location::Sqlite(path) => Store::open(path).await,
+            Location::Postgres(_) => Store::connect(location, password).await,
+        }
+    }
+
+    async fn connect(location: &Location, password: Option<&str>) -> Result<Store, StoreError> {
+        let pool = engine::connect(location, password)
             .await
-            .map_err(open_err)?;
-
+            .map_err(|error| StoreError::Open {
+                location: location.to_string(),
+                error,
+            })?;
         let store = Store {
             pool,
-            path: path.to_path_buf(),
+            location: location.clone(),
+            fence: None,
         };
         store.refuse_newer_schema().await?;
-        MIGRATOR.run(&store.pool).await?;
+        store.engine().migrator().run(&store.pool).await?;
         Ok(store)
     }
 
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Where the store is (for people: never a password).
+    pub fn location(&self) -> &Location {
+        &self.location
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.location.engine()
+    }
+
+    /// This handle, every write of it checking that `lease` is still held at its epoch
+    /// (failing with [`StoreError::Deposed`] when it is not, nothing written).
+    pub fn fenced(&self, lease: &Lease) -> Store {
+        Store {
+            fence: Some(lease.clone()),
+            ..self.clone()
+        }
+    }
+
+    /// The lease this handle's writes are fenced by, if any.
+    pub fn fence(&self) -> Option<&Lease> {
+        self.fence.as_ref()
     }
 
     /// Closes the pool, waiting for connections to finish.
@@ -305,48 +338,61 @@ impl Store {
         self.pool.close().await;
     }
 
+    /// A transaction for writes. On a fenced handle its first statement checks that the lease
+    /// is held at its epoch, and holds that row locked until the transaction ends, so that a
+    /// lease cannot change hands between the check and the commit.
+    async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if let Some(lease) = &self.fence {
+            lease::check_fence(&mut tx, lease).await?;
+        }
+        Ok(tx)
+    }
+
     /// Fails with [`StoreError::NewerSchema`] when the database has applied a migration that
     /// is not embedded in this binary.
     async fn refuse_newer_schema(&self) -> Result<(), StoreError> {
-        let table: Option<String> = sqlx::query_scalar(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
-        )
-        .fetch_optional(&self.pool)
-        .await?;
+        let table: Option<String> = sqlx::query_scalar(self.engine().table_exists())
+            .bind("_sqlx_migrations")
+            .fetch_optional(&self.pool)
+            .await?;
         if table.is_none() {
             return Ok(());
         }
         let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations")
             .fetch_all(&self.pool)
             .await?;
+        let migrator = self.engine().migrator();
         let unknown = applied
             .iter()
             .copied()
-            .filter(|v| !MIGRATOR.version_exists(*v))
+            .filter(|v| !migrator.version_exists(*v))
             .max();
         match unknown {
             None => Ok(()),
             Some(found) => Err(StoreError::NewerSchema {
-                path: self.path.clone(),
+                location: self.location.to_string(),
                 found,
-                known: MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0),
+                known: migrator.iter().map(|m| m.version).max().unwrap_or(0),
             }),
         }
     }
 
     /// Records a revision; a revision already recorded keeps its `first_seen_at`.
     pub async fn record_revision(&self, revision: &Revision, now: i64) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
         sqlx::query(
             "INSERT INTO revisions (\"commit\", author, summary, committed_at, first_seen_at) \
-             VALUES (?, ?, ?, ?, ?) ON CONFLICT (\"commit\") DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (\"commit\") DO NOTHING",
         )
         .bind(&revision.commit)
         .bind(&revision.author)
         .bind(&revision.summary)
         .bind(revision.committed_at)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -377,9 +423,9 @@ impl Store {
             error,
         })?;
         let digest = state_digest(verdict, &diagnostics, &files);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         sqlx::query(
-            "INSERT INTO owner_states (digest, verdict, diagnostics, files) VALUES (?, ?, ?, ?) \
+            "INSERT INTO owner_states (digest, verdict, diagnostics, files) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (digest) DO NOTHING",
         )
         .bind(&digest)
@@ -390,7 +436,7 @@ impl Store {
         .await?;
         sqlx::query(
             "INSERT INTO snapshots (\"commit\", owner, state) \
-             SELECT ?, ?, id FROM owner_states WHERE digest = ? \
+             SELECT $1, $2, id FROM owner_states WHERE digest = $3 \
              ON CONFLICT (\"commit\", owner) DO UPDATE SET state = excluded.state",
         )
         .bind(commit)
@@ -403,6 +449,7 @@ impl Store {
     }
 
     /// Records the start of an apply (`kind`: `sync`, `rollback` or `heal`) and returns its id.
+    /// On a fenced handle the apply is recorded with its lease's epoch.
     pub async fn begin_apply(
         &self,
         commit: &str,
@@ -411,18 +458,21 @@ impl Store {
         plan_json: &str,
         now: i64,
     ) -> Result<i64, StoreError> {
-        let done = sqlx::query(
-            "INSERT INTO applies (\"commit\", kind, actor, started_at, plan) \
-             VALUES (?, ?, ?, ?, ?)",
+        let mut tx = self.write().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO applies (\"commit\", kind, actor, started_at, plan, epoch) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
         .bind(commit)
         .bind(kind)
         .bind(actor)
         .bind(now)
         .bind(plan_json)
-        .execute(&self.pool)
+        .bind(self.fence.as_ref().map(|lease| lease.epoch))
+        .fetch_one(&mut *tx)
         .await?;
-        Ok(done.last_insert_rowid())
+        tx.commit().await?;
+        Ok(id)
     }
 
     /// The id of the newest apply begun, by anyone. Ids are never reused, so it changes with
@@ -444,14 +494,17 @@ impl Store {
         now: i64,
     ) -> Result<(), StoreError> {
         let outcome = if succeeded { "succeeded" } else { "failed" };
-        let done =
-            sqlx::query("UPDATE applies SET finished_at = ?, report = ?, outcome = ? WHERE id = ?")
-                .bind(now)
-                .bind(report_json)
-                .bind(outcome)
-                .bind(id)
-                .execute(&self.pool)
-                .await?;
+        let mut tx = self.write().await?;
+        let done = sqlx::query(
+            "UPDATE applies SET finished_at = $1, report = $2, outcome = $3 WHERE id = $4",
+        )
+        .bind(now)
+        .bind(report_json)
+        .bind(outcome)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NoSuchApply { id });
         }
@@ -470,7 +523,7 @@ impl Store {
             None => {
                 sqlx::query_as(
                     "SELECT \"commit\", author, summary, committed_at, first_seen_at \
-                     FROM revisions ORDER BY first_seen_at DESC, rowid DESC LIMIT ?",
+                     FROM revisions ORDER BY first_seen_at DESC, rowid DESC LIMIT $1",
                 )
                 .bind(limit)
                 .fetch_all(&self.pool)
@@ -480,8 +533,8 @@ impl Store {
                 sqlx::query_as(
                     "SELECT \"commit\", author, summary, committed_at, first_seen_at \
                      FROM revisions WHERE \"commit\" IN \
-                     (SELECT \"commit\" FROM snapshots WHERE owner = ?) \
-                     ORDER BY first_seen_at DESC, rowid DESC LIMIT ?",
+                     (SELECT \"commit\" FROM snapshots WHERE owner = $1) \
+                     ORDER BY first_seen_at DESC, rowid DESC LIMIT $2",
                 )
                 .bind(team)
                 .bind(limit)
@@ -492,8 +545,8 @@ impl Store {
         let mut entries = Vec::with_capacity(rows.len());
         for row in rows {
             let applies: Vec<ApplySummary> = sqlx::query_as(
-                "SELECT id, kind, actor, started_at, finished_at, outcome FROM applies \
-                 WHERE \"commit\" = ? ORDER BY id",
+                "SELECT id, kind, actor, started_at, finished_at, outcome, epoch FROM applies \
+                 WHERE \"commit\" = $1 ORDER BY id",
             )
             .bind(&row.commit)
             .fetch_all(&self.pool)
@@ -501,7 +554,7 @@ impl Store {
             let snapshots: Vec<(String, String, String)> = sqlx::query_as(
                 "SELECT s.owner, o.verdict, o.diagnostics FROM snapshots s \
                  JOIN owner_states o ON o.id = s.state \
-                 WHERE s.\"commit\" = ? AND (? IS NULL OR s.owner = ?) ORDER BY s.owner",
+                 WHERE s.\"commit\" = $1 AND ($2 IS NULL OR s.owner = $3) ORDER BY s.owner",
             )
             .bind(&row.commit)
             .bind(team)
@@ -543,7 +596,7 @@ impl Store {
         let prefix = commit_prefix.to_ascii_lowercase();
         let mut rows: Vec<RevisionRow> = sqlx::query_as(
             "SELECT \"commit\", author, summary, committed_at, first_seen_at FROM revisions \
-             WHERE substr(\"commit\", 1, length(?1)) = ?1 LIMIT 2",
+             WHERE substr(\"commit\", 1, length($1)) = $1 LIMIT 2",
         )
         .bind(&prefix)
         .fetch_all(&self.pool)
@@ -559,7 +612,7 @@ impl Store {
 
         let snapshot_rows: Vec<(String, String, String)> = sqlx::query_as(
             "SELECT s.owner, o.verdict, o.diagnostics FROM snapshots s \
-             JOIN owner_states o ON o.id = s.state WHERE s.\"commit\" = ? ORDER BY s.owner",
+             JOIN owner_states o ON o.id = s.state WHERE s.\"commit\" = $1 ORDER BY s.owner",
         )
         .bind(&row.commit)
         .fetch_all(&self.pool)
@@ -578,7 +631,7 @@ impl Store {
 
         let apply_rows: Vec<ApplyRow> = sqlx::query_as(
             "SELECT id, kind, actor, started_at, finished_at, outcome, plan, report \
-             FROM applies WHERE \"commit\" = ? ORDER BY id",
+             FROM applies WHERE \"commit\" = $1 ORDER BY id",
         )
         .bind(&row.commit)
         .fetch_all(&self.pool)
@@ -633,7 +686,7 @@ impl Store {
     ) -> Result<Option<Vec<(String, String)>>, StoreError> {
         let files: Option<String> = sqlx::query_scalar(
             "SELECT o.files FROM snapshots s JOIN owner_states o ON o.id = s.state \
-             WHERE s.\"commit\" = ? AND s.owner = ?",
+             WHERE s.\"commit\" = $1 AND s.owner = $2",
         )
         .bind(commit)
         .bind(owner)
@@ -650,7 +703,7 @@ impl Store {
             "SELECT s.\"commit\" FROM snapshots s \
              JOIN owner_states o ON o.id = s.state \
              JOIN revisions r ON r.\"commit\" = s.\"commit\" \
-             WHERE s.owner = ? AND o.verdict = ? \
+             WHERE s.owner = $1 AND o.verdict = $2 \
              ORDER BY r.first_seen_at DESC, r.rowid DESC LIMIT 1",
         )
         .bind(owner)
@@ -674,8 +727,9 @@ impl Store {
     /// Holds the live state at `pin.commit` (for `pin.team` only, or every team) until a
     /// commit other than `pin.head` arrives or the operator resumes. One pin at a time.
     pub async fn set_pin(&self, pin: &Pin) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
         sqlx::query(
-            "INSERT INTO pins (id, \"commit\", team, pinned_at, actor, head) VALUES (1, ?, ?, ?, ?, ?) \
+            "INSERT INTO pins (id, \"commit\", team, pinned_at, actor, head) VALUES (1, $1, $2, $3, $4, $5) \
              ON CONFLICT (id) DO UPDATE SET \"commit\" = excluded.\"commit\", team = excluded.team, \
              pinned_at = excluded.pinned_at, actor = excluded.actor, head = excluded.head",
         )
@@ -684,8 +738,9 @@ impl Store {
         .bind(pin.pinned_at)
         .bind(&pin.actor)
         .bind(&pin.head)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         self.note_operator_action().await?;
         Ok(())
     }
@@ -701,9 +756,11 @@ impl Store {
 
     /// Removes the pin; whether there was one.
     pub async fn clear_pin(&self) -> Result<bool, StoreError> {
+        let mut tx = self.write().await?;
         let done = sqlx::query("DELETE FROM pins WHERE id = 1")
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         self.note_operator_action().await?;
         Ok(done.rows_affected() > 0)
     }
@@ -712,10 +769,18 @@ impl Store {
     /// the running daemon reconciles within a second ([`Store::operator_actions`]). Every
     /// write of a hold or a pin calls it, so no command can forget to.
     async fn note_operator_action(&self) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
         sqlx::query("UPDATE operator_actions SET generation = generation + 1 WHERE id = 1")
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(())
+    }
+
+    /// Passes a trigger (a webhook a standby instance received) to the leader, which
+    /// reconciles within a second as for an operator's action.
+    pub async fn pass_trigger(&self) -> Result<(), StoreError> {
+        self.note_operator_action().await
     }
 
     /// How many operator actions were noted so far; the daemon compares it with what it saw.
@@ -731,16 +796,18 @@ impl Store {
     /// Holds `team` at what is live on AWS (again: the reason and actor are replaced, the
     /// time kept).
     pub async fn set_hold(&self, hold: &Hold) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
         sqlx::query(
-            "INSERT INTO holds (team, reason, actor, since) VALUES (?, ?, ?, ?) \
+            "INSERT INTO holds (team, reason, actor, since) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (team) DO UPDATE SET reason = excluded.reason, actor = excluded.actor",
         )
         .bind(&hold.team)
         .bind(&hold.reason)
         .bind(&hold.actor)
         .bind(hold.since)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         self.record_event(&OperatorEvent {
             at: hold.since,
             action: EventAction::Hold,
@@ -770,10 +837,12 @@ impl Store {
         actor: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM holds WHERE team = ?")
+        let mut tx = self.write().await?;
+        let done = sqlx::query("DELETE FROM holds WHERE team = $1")
             .bind(team)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         let released = done.rows_affected() > 0;
         if released {
             self.record_event(&OperatorEvent {
@@ -799,8 +868,9 @@ impl Store {
         detail: &str,
         now: i64,
     ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
         sqlx::query(
-            "INSERT INTO conditions (kind, \"commit\", detail, since, updated) VALUES (?, ?, ?, ?, ?) \
+            "INSERT INTO conditions (kind, \"commit\", detail, since, updated) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (kind) DO UPDATE SET detail = excluded.detail, updated = excluded.updated, \
              since = CASE WHEN conditions.\"commit\" = excluded.\"commit\" THEN conditions.since \
              ELSE excluded.since END, \"commit\" = excluded.\"commit\"",
@@ -810,17 +880,20 @@ impl Store {
         .bind(detail)
         .bind(now)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 
     /// Clears the condition `kind`; whether it was raised.
     pub async fn clear_condition(&self, kind: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM conditions WHERE kind = ?")
+        let mut tx = self.write().await?;
+        let done = sqlx::query("DELETE FROM conditions WHERE kind = $1")
             .bind(kind)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -836,107 +909,11 @@ impl Store {
     /// When `commit` was last confirmed live: the end of the newest successful apply of it.
     pub async fn applied_at(&self, commit: &str) -> Result<Option<i64>, StoreError> {
         Ok(sqlx::query_scalar(
-            "SELECT MAX(finished_at) FROM applies WHERE \"commit\" = ? AND outcome = 'succeeded'",
+            "SELECT MAX(finished_at) FROM applies WHERE \"commit\" = $1 AND outcome = 'succeeded'",
         )
         .bind(commit)
         .fetch_one(&self.pool)
         .await?)
-    }
-
-    /// Takes the apply lock for `holder` (process `pid`) at `now`, or fails with
-    /// [`StoreError::Locked`] naming the live holder. A lock is taken over only when its
-    /// holder is gone: its process has exited, or it has not renewed its heartbeat
-    /// ([`Store::renew_apply_lock`]) for `heartbeat_stale_secs` (a hung process, or a pid
-    /// reused after the holder died). How long an apply has run never matters. Taking the lock
-    /// closes the applies a dead holder left unfinished as `interrupted`: only the holder
-    /// writes applies, so none is in flight.
-    pub async fn acquire_apply_lock(
-        &self,
-        holder: &str,
-        pid: u32,
-        now: i64,
-        heartbeat_stale_secs: i64,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let current: Option<(String, i64, i64, Option<i64>)> = sqlx::query_as(
-            "SELECT holder, pid, acquired_at, heartbeat_at FROM apply_lock WHERE id = 1",
-        )
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some((held_by, held_pid, since, heartbeat)) = current {
-            let alive = u32::try_from(held_pid).is_ok_and(process_exists);
-            let silent = now.saturating_sub(heartbeat.unwrap_or(since)) > heartbeat_stale_secs;
-            if alive && !silent {
-                tx.rollback().await?;
-                return Err(StoreError::Locked {
-                    holder: held_by,
-                    pid: u32::try_from(held_pid).unwrap_or(0),
-                    since,
-                });
-            }
-            tracing::warn!(
-                holder = %held_by,
-                pid = held_pid,
-                since,
-                alive,
-                "taking over the apply lock of a holder that is gone"
-            );
-        }
-        sqlx::query(
-            "INSERT INTO apply_lock (id, holder, pid, acquired_at, heartbeat_at) \
-             VALUES (1, ?1, ?2, ?3, ?3) \
-             ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, pid = excluded.pid, \
-             acquired_at = excluded.acquired_at, heartbeat_at = excluded.heartbeat_at",
-        )
-        .bind(holder)
-        .bind(i64::from(pid))
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        let interrupted = sqlx::query(
-            "UPDATE applies SET outcome = 'interrupted', finished_at = ? \
-             WHERE outcome IS NULL AND finished_at IS NULL",
-        )
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        tx.commit().await?;
-        if interrupted > 0 {
-            tracing::warn!(
-                applies = interrupted,
-                "closed applies left unfinished by a process that died as interrupted"
-            );
-        }
-        Ok(())
-    }
-
-    /// Renews the heartbeat of the apply lock that `pid` took at `acquired_at`; false when
-    /// that lock is no longer held (released, or taken over).
-    pub async fn renew_apply_lock(
-        &self,
-        pid: u32,
-        acquired_at: i64,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE apply_lock SET heartbeat_at = ? WHERE id = 1 AND pid = ? AND acquired_at = ?",
-        )
-        .bind(now)
-        .bind(i64::from(pid))
-        .bind(acquired_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    /// Releases the apply lock if `pid` holds it; returns whether it did.
-    pub async fn release_apply_lock(&self, pid: u32) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM apply_lock WHERE id = 1 AND pid = ?")
-            .bind(i64::from(pid))
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
     }
 }
 
@@ -970,10 +947,6 @@ fn state_digest(verdict: &str, diagnostics: &str, files: &str) -> String {
         hasher.update(part.as_bytes());
     }
     hex::encode(hasher.finalize())
-}
-
-fn process_exists(pid: u32) -> bool {
-    pid != 0 && Path::new(&format!("/proc/{pid}")).exists()
 }
 
 fn parse_json(text: &str, what: impl FnOnce() -> String) -> Result<serde_json::Value, StoreError> {

@@ -105,7 +105,7 @@ impl Store {
             return Ok(pruned);
         }
         let needed = self.needed_revisions().await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         for (commit, _) in outside.iter().rev() {
             if let Some(why) = needed.get(commit) {
                 pruned.protected.insert(commit.clone(), why);
@@ -115,12 +115,12 @@ impl Store {
             if dry_run {
                 continue;
             }
-            sqlx::query("DELETE FROM applies WHERE \"commit\" = ?")
+            sqlx::query("DELETE FROM applies WHERE \"commit\" = $1")
                 .bind(commit)
                 .execute(&mut *tx)
                 .await?;
             // Its snapshots go with it (ON DELETE CASCADE).
-            sqlx::query("DELETE FROM revisions WHERE \"commit\" = ?")
+            sqlx::query("DELETE FROM revisions WHERE \"commit\" = $1")
                 .bind(commit)
                 .execute(&mut *tx)
                 .await?;
@@ -154,7 +154,7 @@ impl Store {
             "SELECT s.owner, s.\"commit\" FROM snapshots s \
              JOIN owner_states o ON o.id = s.state \
              JOIN revisions r ON r.\"commit\" = s.\"commit\" \
-             WHERE o.verdict = ? ORDER BY r.first_seen_at DESC, r.rowid DESC",
+             WHERE o.verdict = $1 ORDER BY r.first_seen_at DESC, r.rowid DESC",
         )
         .bind(ADMITTED)
         .fetch_all(&self.pool)
@@ -169,10 +169,13 @@ impl Store {
         Ok(needed)
     }
 
-    /// Makes the file as small as what it holds (after a prune freed pages). Takes the
-    /// database for its duration: for `gwsync store prune`, not the daemon.
+    /// Makes the SQLite file as small as what it holds (after a prune freed pages). Takes the
+    /// database for its duration: for `gwsync store prune`, not the daemon. PostgreSQL's
+    /// autovacuum reuses the space on its own: nothing is done there.
     pub async fn vacuum(&self) -> Result<(), StoreError> {
-        sqlx::query("VACUUM").execute(&self.pool).await?;
+        if self.engine() == super::Engine::Sqlite {
+            sqlx::raw_sql("VACUUM").execute(&self.pool).await?;
+        }
         Ok(())
     }
 }

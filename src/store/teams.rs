@@ -199,13 +199,13 @@ impl Store {
     /// Replaces the records of these teams, and removes those of teams no longer in the
     /// repository (not in `records`), in one transaction.
     pub async fn put_team_records(&self, records: &[TeamRecord]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let names: Vec<&str> = records.iter().map(|r| r.team.as_str()).collect();
         let known: Vec<String> = sqlx::query_scalar("SELECT team FROM team_states")
             .fetch_all(&mut *tx)
             .await?;
         for gone in known.iter().filter(|t| !names.contains(&t.as_str())) {
-            sqlx::query("DELETE FROM team_states WHERE team = ?")
+            sqlx::query("DELETE FROM team_states WHERE team = $1")
                 .bind(gone)
                 .execute(&mut *tx)
                 .await?;
@@ -214,7 +214,7 @@ impl Store {
             sqlx::query(
                 "INSERT INTO team_states (team, state, live_commit, live_at, wanted_commit, \
                  files_digest, reason, failures, since, updated) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
                  ON CONFLICT (team) DO UPDATE SET state = excluded.state, \
                  live_commit = excluded.live_commit, live_at = excluded.live_at, \
                  wanted_commit = excluded.wanted_commit, files_digest = excluded.files_digest, \
@@ -253,13 +253,15 @@ impl Store {
     /// with no failure counted, so the next reconcile applies it. The names of the teams
     /// lifted; the running daemon is told when there were any.
     pub async fn unstall(&self, team: Option<&str>) -> Result<Vec<String>, StoreError> {
+        let mut tx = self.write().await?;
         let lifted: Vec<String> = sqlx::query_scalar(
             "UPDATE team_states SET state = 'failed', failures = 0 \
-             WHERE state = 'stalled' AND (?1 IS NULL OR team = ?1) RETURNING team",
+             WHERE state = 'stalled' AND ($1 IS NULL OR team = $1) RETURNING team",
         )
         .bind(team)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await?;
+        tx.commit().await?;
         if !lifted.is_empty() {
             self.note_operator_action().await?;
         }
@@ -276,17 +278,19 @@ impl Store {
         reason: &str,
         now: i64,
     ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
         sqlx::query(
-            "UPDATE team_states SET live_commit = ?1, live_at = ?2, state = ?3, reason = ?4, \
-             since = ?2, updated = ?2, failures = 0 WHERE ?5 IS NULL OR team = ?5",
+            "UPDATE team_states SET live_commit = $1, live_at = $2, state = $3, reason = $4, \
+             since = $2, updated = $2, failures = 0 WHERE $5 IS NULL OR team = $5",
         )
         .bind(commit)
         .bind(now)
         .bind(state.as_str())
         .bind(reason)
         .bind(team)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -299,7 +303,7 @@ impl Store {
         let unique: BTreeSet<&String> = commits.iter().collect();
         for commit in unique {
             let row: Option<(String, String)> =
-                sqlx::query_as("SELECT author, summary FROM revisions WHERE \"commit\" = ?")
+                sqlx::query_as("SELECT author, summary FROM revisions WHERE \"commit\" = $1")
                     .bind(commit)
                     .fetch_optional(&self.pool)
                     .await?;
@@ -312,9 +316,10 @@ impl Store {
 
     /// Records what an operator did.
     pub async fn record_event(&self, event: &OperatorEvent) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
         sqlx::query(
             "INSERT INTO operator_events (at, action, team, actor, reason, \"commit\") \
-             VALUES (?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(event.at)
         .bind(event.action.as_str())
@@ -322,8 +327,9 @@ impl Store {
         .bind(&event.actor)
         .bind(&event.reason)
         .bind(&event.commit)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -331,7 +337,7 @@ impl Store {
     pub async fn events(&self, limit: usize) -> Result<Vec<OperatorEvent>, StoreError> {
         sqlx::query_as::<_, EventRow>(
             "SELECT at, action, team, actor, reason, \"commit\" FROM operator_events \
-             ORDER BY id DESC LIMIT ?",
+             ORDER BY id DESC LIMIT $1",
         )
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .fetch_all(&self.pool)

@@ -9,4 +9,5 @@ pub mod certificates;
 pub mod example;
 pub mod fault_proxy;
 pub mod moto;
+pub mod postgres;
 pub mod recorder;

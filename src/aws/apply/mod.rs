@@ -333,6 +333,8 @@ pub(super) enum ApplyError {
     Unknown(String),
     #[error(transparent)]
     Call(#[from] CallError),
+    #[error(transparent)]
+    LeaseEnding(#[from] crate::aws::client::WindowClosed),
     #[error("{0}")]
     Other(String),
 }
@@ -354,7 +356,7 @@ impl Applier<'_> {
     where
         E: std::error::Error + ProvideErrorMetadata + 'static,
     {
-        self.clients.write().await;
+        self.clients.write().await?;
         call.await.map_err(|e| CallError::new(operation, &e).into())
     }
 

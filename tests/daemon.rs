@@ -177,6 +177,11 @@ impl Daemon {
 
     /// Starts `gwsync run` on the configuration as it is written, which listens on `port`.
     fn start_on(world: &World, port: u16, env: &[(&str, &str)]) -> Daemon {
+        Daemon::start_with(&world.config_path(), port, env)
+    }
+
+    /// Starts `gwsync run` on the configuration file `config`, which listens on `port`.
+    fn start_with(config: &Path, port: u16, env: &[(&str, &str)]) -> Daemon {
         let notify_dir = tempfile::tempdir().unwrap();
         let socket = notify_dir.path().join("notify.sock");
         let notify = UnixDatagram::bind(&socket).unwrap();
@@ -192,7 +197,7 @@ impl Daemon {
                     .extend(text.lines().map(str::to_string));
             }
         });
-        let mut c = command(&world.config_path(), &["run", "--log-format", "json"]);
+        let mut c = command(config, &["run", "--log-format", "json"]);
         c.env("NOTIFY_SOCKET", &socket)
             .envs(env.iter().copied())
             .stdout(Stdio::null())
@@ -1343,4 +1348,260 @@ async fn a_converged_sync_keeps_the_history_within_retention() {
     let revisions = history["revisions"].as_array().unwrap();
     assert_eq!(revisions.len(), 1, "{history:#}");
     assert_eq!(revisions[0]["commit"], w.repo.head(), "the newest stays");
+}
+
+// ---------------------------------------------------------------------------------------
+// Several instances on one PostgreSQL store (the cluster scripts/test starts).
+
+/// How long the leader lease lasts in these tests: a follower takes over within it (plus a
+/// tick of a third of it).
+const HA_LEASE: Duration = Duration::from_secs(3);
+
+/// A daemon of an instance of its own (its own state directory and port) on the shared
+/// PostgreSQL store `store_url`.
+fn ha_daemon(w: &World, store_url: &str, name: &str) -> Daemon {
+    let port = free_port();
+    let config = w.dir.path().join(format!("{name}.toml"));
+    let text = format!(
+        r#"instance_id = "{INSTANCE}"
+state_dir = "{state}"
+
+[repo]
+path = "{repo}"
+branch = "{branch}"
+poll_interval = "1s"
+
+[aws]
+region = "{REGION}"
+endpoint_url = "{endpoint}"
+
+[daemon]
+listen = "127.0.0.1:{port}"
+drift_interval = "0s"
+
+[store]
+url = "{store_url}"
+lease_duration = "{lease}s"
+"#,
+        state = w.dir.path().join(name).display(),
+        repo = w.repo.path().display(),
+        branch = w.repo.branch(),
+        endpoint = w.aws_endpoint,
+        lease = HA_LEASE.as_secs(),
+    );
+    std::fs::write(&config, text).unwrap();
+    Daemon::start_with(&config, port, &[])
+}
+
+impl Daemon {
+    fn leads(&self) -> bool {
+        TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+            && self.metric("gwsync_leader", &[]) == 1.0
+    }
+
+    fn is_standby(&self) -> bool {
+        TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+            && self.get("/readyz")
+                == (
+                    503,
+                    "standby: another instance leads; webhooks sent here are passed on to it"
+                        .to_string(),
+                )
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+/// Every listener's rules are distinct: no rule was created twice.
+async fn assert_no_duplicate_rules(w: &World) {
+    let lbs = w.elb.describe_load_balancers().send().await.unwrap();
+    for lb in lbs.load_balancers() {
+        let listeners = w
+            .elb
+            .describe_listeners()
+            .load_balancer_arn(lb.load_balancer_arn().unwrap())
+            .send()
+            .await
+            .unwrap();
+        for listener in listeners.listeners() {
+            let rules = w
+                .elb
+                .describe_rules()
+                .listener_arn(listener.listener_arn().unwrap())
+                .send()
+                .await
+                .unwrap();
+            let mut seen = std::collections::BTreeSet::new();
+            for rule in rules
+                .rules()
+                .iter()
+                .filter(|r| r.is_default() != Some(true))
+            {
+                let key = format!("{:?}", rule.conditions());
+                assert!(
+                    seen.insert(key.clone()),
+                    "a rule twice on a listener: {key}"
+                );
+            }
+        }
+    }
+}
+
+/// The applies recorded in the shared store, oldest first, with the epoch of the lease each
+/// was recorded under.
+async fn recorded_applies(store_url: &str) -> Vec<gwsync::store::ApplySummary> {
+    let store = gwsync::store::Store::at(&gwsync::store::Location::parse(store_url).unwrap(), None)
+        .await
+        .unwrap();
+    let history = store.history(None, 1000).await.unwrap();
+    store.close().await;
+    let mut applies: Vec<_> = history.into_iter().flat_map(|h| h.applies).collect();
+    applies.sort_by_key(|a| a.id);
+    applies
+}
+
+/// Two daemons on one store: exactly one leads and applies, the other is standby (its
+/// `/readyz` says so, `/status` names the leader and both instances); killed with SIGKILL at
+/// a random point of an apply, the leader is replaced by the follower within the lease and a
+/// tick, which converges, records under a newer epoch and leaves no rule twice. Rounds:
+/// `GWSYNC_HA_ROUNDS` (2 in CI; scripts/ha-failover runs 10).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_follower_takes_over_from_a_leader_killed_mid_apply() {
+    let mut w = World::start().await;
+    let store_url = support::postgres::fresh_database().await;
+    let mut leader = ha_daemon(&w, &store_url, "a");
+    leader.wait_ready(Duration::from_secs(60));
+    let mut follower = ha_daemon(&w, &store_url, "b");
+    follower.wait_until("b is standby", Duration::from_secs(30), || {
+        follower.is_standby()
+    });
+    assert!(leader.leads());
+    let status = follower.status();
+    assert_eq!(status["leader"]["pid"], leader.pid(), "{status:#}");
+    assert_eq!(
+        status["instances"].as_array().map(Vec::len),
+        Some(2),
+        "{status:#}"
+    );
+
+    let rounds: u32 = std::env::var("GWSYNC_HA_ROUNDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(2);
+    let mut failovers = Vec::new();
+    for round in 0..rounds {
+        let epoch_before = recorded_applies(&store_url)
+            .await
+            .iter()
+            .filter_map(|a| a.epoch)
+            .max()
+            .unwrap_or(0);
+        let path = format!("/payments/failover-{round}");
+        w.repo.edit(
+            PAYMENTS_ROUTES,
+            "value: /payments}",
+            &format!("value: /payments}}\n        - path: {{type: PathPrefix, value: {path}}}"),
+        );
+        w.repo.commit(&format!("payments: {path}"));
+        // Somewhere in the leader's reconcile of it: the poll is 1 s, an apply on moto a few
+        // hundred milliseconds.
+        let delay = Duration::from_millis(rand::random_range(200..1500));
+        std::thread::sleep(delay);
+        leader.signal("KILL");
+        let killed = Instant::now();
+        let _ = leader.wait_exit(Duration::from_secs(10));
+        follower.wait_until("the follower leads", HA_LEASE * 3, || follower.leads());
+        let took_over = killed.elapsed();
+        w.wait_for_path(&path, Duration::from_secs(30)).await;
+        let applying = killed.elapsed();
+        eprintln!(
+            "round {round}: killed {delay:?} after the commit; follower led after {took_over:?}, \
+             {path} on moto after {applying:?}"
+        );
+        failovers.push(applying);
+        assert!(
+            took_over <= HA_LEASE + HA_LEASE / 3 + Duration::from_secs(2),
+            "{took_over:?}"
+        );
+        follower.wait_until("converged", Duration::from_secs(30), || {
+            follower.get("/readyz").0 == 200
+        });
+        assert_no_duplicate_rules(&w).await;
+        let applies = recorded_applies(&store_url).await;
+        let newest = applies.iter().filter_map(|a| a.epoch).max().unwrap_or(0);
+        assert!(
+            newest > epoch_before,
+            "recorded under a newer epoch: {applies:?}"
+        );
+        assert!(
+            applies.iter().all(|a| a.outcome.is_some()),
+            "an apply left open: {applies:?}"
+        );
+        // The killed instance comes back as the follower.
+        drop(leader);
+        leader = std::mem::replace(
+            &mut follower,
+            ha_daemon(&w, &store_url, &format!("r{round}")),
+        );
+        follower.wait_until(
+            "the new instance is standby",
+            Duration::from_secs(30),
+            || follower.is_standby(),
+        );
+    }
+    eprintln!("failover, leader killed -> the commit on moto: {failovers:?}");
+}
+
+/// A leader paused (SIGSTOP) past its lease loses it to the follower; resumed (SIGCONT), it
+/// records nothing and steps down to standby.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_leader_paused_past_its_lease_steps_down_when_it_resumes() {
+    let mut w = World::start().await;
+    let store_url = support::postgres::fresh_database().await;
+    let mut a = ha_daemon(&w, &store_url, "a");
+    a.wait_ready(Duration::from_secs(60));
+    let b = ha_daemon(&w, &store_url, "b");
+    b.wait_until("b is standby", Duration::from_secs(30), || b.is_standby());
+    let applies_before = recorded_applies(&store_url).await.len();
+
+    a.signal("STOP");
+    let paused = Instant::now();
+    b.wait_until("b leads", HA_LEASE * 3, || b.leads());
+    // The paused leader's process is alive: only its lease's expiry lets b in.
+    let took_over = paused.elapsed();
+    eprintln!("leader paused -> follower leads: {took_over:?} (lease {HA_LEASE:?})");
+    assert!(took_over >= HA_LEASE - HA_LEASE / 3, "{took_over:?}");
+    w.repo.edit(
+        PAYMENTS_ROUTES,
+        "value: /payments}",
+        "value: /payments/paused}",
+    );
+    w.repo.commit("payments: /payments/paused");
+    w.wait_for_path("/payments/paused", Duration::from_secs(30))
+        .await;
+    let paused_log = a.log().len();
+    a.signal("CONT");
+    a.wait_until("a is standby", HA_LEASE * 3, || a.is_standby());
+    assert_eq!(
+        a.metric("gwsync_leadership_changes_total", &[("change", "lost")]),
+        1.0
+    );
+    assert!(b.leads());
+    let applies = recorded_applies(&store_url).await;
+    let (before, new) = applies.split_at(applies_before);
+    let old_epoch = before.iter().filter_map(|a| a.epoch).max().unwrap_or(0);
+    assert!(!new.is_empty());
+    assert!(
+        new.iter()
+            .all(|apply| apply.epoch > Some(old_epoch) && apply.outcome.is_some()),
+        "{applies:?}"
+    );
+    let resumed = &a.log()[paused_log..];
+    assert!(
+        !resumed.contains("\"applied\""),
+        "the resumed leader applied:\n{resumed}"
+    );
+    assert_no_duplicate_rules(&w).await;
 }

@@ -11,6 +11,7 @@
 pub mod commit_status;
 pub mod freeze;
 pub mod permissions;
+pub mod store_location;
 
 pub use freeze::FreezeWindow;
 
@@ -223,16 +224,16 @@ pub struct StoreConfig {
 /// A PostgreSQL store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PostgresStore {
-    pub url: crate::store::PostgresUrl,
+    pub url: store_location::PostgresUrl,
     pub password: Option<commit_status::TokenSource>,
 }
 
 impl StoreConfig {
     /// Where the store is.
-    pub fn location(&self) -> crate::store::Location {
+    pub fn location(&self) -> store_location::Location {
         match &self.postgres {
-            Some(pg) => crate::store::Location::Postgres(pg.url.clone()),
-            None => crate::store::Location::Sqlite(self.path.clone()),
+            Some(pg) => store_location::Location::Postgres(pg.url.clone()),
+            None => store_location::Location::Sqlite(self.path.clone()),
         }
     }
 }
@@ -785,10 +786,10 @@ fn freeze_windows(raw: Vec<RawFreeze>, bad: &mut impl FnMut(&str, String)) -> Ve
 /// `store.url` when it names PostgreSQL, with its password source: a file or an environment
 /// variable, never the URL.
 fn postgres_store(bad: &mut impl FnMut(&str, String), raw: &RawStore) -> Option<PostgresStore> {
-    let location = crate::store::Location::parse(raw.url.as_deref()?);
+    let location = store_location::Location::parse(raw.url.as_deref()?);
     let url = match location {
-        Ok(crate::store::Location::Postgres(url)) => url,
-        Ok(crate::store::Location::Sqlite(_)) => return None,
+        Ok(store_location::Location::Postgres(url)) => url,
+        Ok(store_location::Location::Sqlite(_)) => return None,
         Err(message) => {
             bad("store.url", message);
             return None;
@@ -814,8 +815,8 @@ fn postgres_store(bad: &mut impl FnMut(&str, String), raw: &RawStore) -> Option<
 
 /// `store.url = "sqlite:PATH"`, else `store.path`; both set is an error.
 fn sqlite_path(bad: &mut impl FnMut(&str, String), raw: &RawStore) -> Option<PathBuf> {
-    let from_url = match raw.url.as_deref().map(crate::store::Location::parse) {
-        Some(Ok(crate::store::Location::Sqlite(path))) => Some(path),
+    let from_url = match raw.url.as_deref().map(store_location::Location::parse) {
+        Some(Ok(store_location::Location::Sqlite(path))) => Some(path),
         _ => None,
     };
     if raw.url.is_some() && raw.path.is_some() {

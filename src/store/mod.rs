@@ -316,7 +316,7 @@ impl Store {
     }
 
     pub fn engine(&self) -> Engine {
-        self.location.engine()
+        Engine::of(&self.location)
     }
 
     /// This handle, every write of it checking that `lease` is still held at its epoch

@@ -1091,7 +1091,7 @@ async fn resume_with_a_running_daemon_rolls_forward_within_two_seconds() {
 }
 
 /// `gwsync` with the daemon's configuration, run again while another gwsync holds the apply
-/// lock for a moment (the daemon reconciling or checking drift).
+/// lease for a moment (the daemon reconciling or checking drift).
 fn gwsync_when_free(w: &World, args: &[&str]) -> (i32, String, String) {
     for _ in 0..20 {
         let (code, stdout, stderr) = w.gwsync(args);
@@ -1100,7 +1100,7 @@ fn gwsync_when_free(w: &World, args: &[&str]) -> (i32, String, String) {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    panic!("the apply lock stayed busy");
+    panic!("the apply lease stayed busy");
 }
 
 /// The daemon holds a commit back by the deletion guard; the operator applies it with the
@@ -1145,14 +1145,14 @@ async fn an_apply_made_with_the_cli_is_not_healed_away_by_the_daemon() {
     assert!(!conditions(&d.status()).contains_key("guarded"));
 }
 
-/// A reconcile that finds the apply lock held by another gwsync runs again as soon as the
+/// A reconcile that finds the apply lease held by another gwsync runs again as soon as the
 /// lock is free, not at the next poll (an hour here).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_reconcile_that_found_the_lock_busy_runs_again_once_it_is_free() {
     let mut w = World::start().await;
     let mut d = Daemon::start(&w, "", "", &[]);
     d.wait_ready(Duration::from_secs(60));
-    // Another gwsync (this test process, alive) holds the apply lock.
+    // Another gwsync (this test process, alive) holds the apply lease.
     let store = gwsync::store::Store::open(&w.dir.path().join("state").join("gwsync.db"))
         .await
         .unwrap();
@@ -1602,6 +1602,45 @@ async fn a_leader_paused_past_its_lease_steps_down_when_it_resumes() {
     assert!(
         !resumed.contains("\"applied\""),
         "the resumed leader applied:\n{resumed}"
+    );
+    assert_no_duplicate_rules(&w).await;
+}
+
+/// The database taken away under a running leader (its own cluster, stopped past the lease):
+/// the leader steps down to standby, keeps serving, and when the database is back takes the
+/// lease again under a new epoch and applies the commit made meanwhile.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_leader_steps_down_while_the_database_is_away_and_resumes_after() {
+    let mut w = World::start().await;
+    let cluster = support::postgres::OwnCluster::start();
+    let mut d = ha_daemon(&w, &cluster.url, "a");
+    d.wait_ready(Duration::from_secs(60));
+    assert!(d.leads());
+    let epoch = d.metric("gwsync_leader_epoch", &[]);
+
+    cluster.down();
+    d.wait_until("the leader steps down", HA_LEASE * 4, || d.is_standby());
+    assert_eq!(d.metric("gwsync_leader", &[]), 0.0);
+    w.repo.edit(
+        PAYMENTS_ROUTES,
+        "value: /payments}",
+        "value: /payments/after-outage}",
+    );
+    w.repo.commit("payments: /payments/after-outage");
+    std::thread::sleep(HA_LEASE);
+    assert!(
+        !w.has_path("/payments/after-outage").await,
+        "applied with no database"
+    );
+
+    cluster.up();
+    d.wait_until("the leader resumes", HA_LEASE * 4, || d.leads());
+    assert!(d.metric("gwsync_leader_epoch", &[]) > epoch);
+    w.wait_for_path("/payments/after-outage", Duration::from_secs(30))
+        .await;
+    assert_eq!(
+        d.metric("gwsync_leadership_changes_total", &[("change", "lost")]),
+        1.0
     );
     assert_no_duplicate_rules(&w).await;
 }

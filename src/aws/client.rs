@@ -139,6 +139,11 @@ impl WriteWindow {
         *self.0.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
+    /// Until when writes may go (`None`: no deadline).
+    pub fn deadline(&self) -> Option<Instant> {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Whether a write may be sent now.
     pub fn check(&self) -> Result<(), WindowClosed> {
         match *self.0.lock().unwrap_or_else(|e| e.into_inner()) {

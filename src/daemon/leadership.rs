@@ -93,8 +93,16 @@ impl Leadership {
             None => self.try_take(store).await,
         };
         let version = env!("CARGO_PKG_VERSION");
-        if let Err(error) = store.note_instance(&self.claim, version, self.role()).await {
-            tracing::debug!(%error, "cannot note this instance in the store");
+        // Bounded: an unreachable database must not hold the loop up past the next tick.
+        let noted = tokio::time::timeout(
+            self.period(),
+            store.note_instance(&self.claim, version, self.role()),
+        )
+        .await;
+        match noted {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::debug!(%error, "cannot note this instance in the store"),
+            Err(_) => tracing::debug!("noting this instance in the store timed out"),
         }
         turn
     }

@@ -26,7 +26,7 @@ use std::sync::Mutex;
 pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
 
 /// Outcomes of a reconcile, as the loop reports them: a sync's (`SyncOutcome::label`),
-/// `stalled` when the retries ran out, `busy` when another gwsync held the apply lock.
+/// `stalled` when the retries ran out, `busy` when another gwsync held the apply lease.
 pub const RECONCILE_OUTCOMES: [&str; 9] = [
     "applied",
     "unchanged",

@@ -1,5 +1,5 @@
 //! One reconcile, as the daemon runs it on every trigger and `gwsync sync` runs it by hand:
-//! fetch, read the tracked branch, check it, and sync it under the apply lock; the drift check
+//! fetch, read the tracked branch, check it, and sync it under the apply lease; the drift check
 //! against the last converged revision; and the retry policy that turns repeated failures
 //! into the `stalled` condition.
 //!
@@ -33,7 +33,7 @@ use std::time::Duration;
 
 /// How often a revision held back by a freeze window is looked at again.
 const FROZEN_RECHECK: Duration = Duration::from_secs(60);
-/// How soon a reconcile that found the apply lock held (another gwsync applying) runs again.
+/// How soon a reconcile that found the apply lease held (another gwsync applying) runs again.
 const LOCK_RECHECK: Duration = Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +49,7 @@ pub enum ReconcileError {
 }
 
 impl ReconcileError {
-    /// Another process holds the apply lock: not a failure of the revision, try later.
+    /// Another process holds the apply lease: not a failure of the revision, try later.
     pub fn is_busy(&self) -> bool {
         matches!(
             self,
@@ -127,7 +127,7 @@ pub struct Reconciler {
     frozen: bool,
     /// The operator's reason to apply during a freeze window (`gwsync sync --ignore-freeze`).
     ignore_freeze: Option<String>,
-    /// The last reconcile found the apply lock held, or found that another process applied
+    /// The last reconcile found the apply lease held, or found that another process applied
     /// since this one converged: reconcile again soon, not at the next poll.
     look_again: bool,
     /// What is kept between revisions: unchanged teams are not parsed again, and only new
@@ -278,7 +278,7 @@ impl Reconciler {
         self.source.resolve(&self.config.repo.branch)
     }
 
-    /// Reads, checks and syncs `revision` under the apply lock. Counts failures of the same
+    /// Reads, checks and syncs `revision` under the apply lease. Counts failures of the same
     /// commit for [`Reconciler::retry_delay`] and raises `stalled` when the retries are
     /// used up; a converged sync clears `stalled` and remembers the revision for drift checks.
     pub async fn reconcile(&mut self, revision: Revision) -> Result<SyncResult, ReconcileError> {

@@ -1,7 +1,8 @@
 //! Holding a lease: take it, renew it in the background, know when it can no longer be relied
 //! on, give it up.
 //!
-//! A [`LeaseKeeper`] renews its lease every third of its duration. Each renewal that succeeds
+//! A [`LeaseKeeper`] renews its lease every third of its duration (sooner when its deadline is
+//! nearer, after a slow take or renewal). Each renewal that succeeds
 //! moves its deadline to the renewal's start plus two thirds of the duration: a third is kept
 //! as margin for a write in flight, a slow database or a pause of this process. Past the
 //! deadline the keeper counts as lost, and so does a renewal the database refuses (the lease
@@ -145,7 +146,13 @@ async fn renew(renewer: Renewer, renewals: Arc<Renewals>) {
     let every = renewer.duration / 3;
     let lease = &renewer.lease;
     loop {
-        tokio::time::sleep(every).await;
+        // Every third of the lease; sooner when the deadline is nearer than that (a take or a
+        // renewal that took long), so that a slow database does not cost the lease.
+        let left = renewer
+            .deadline
+            .deadline()
+            .map_or(every, |d| d.saturating_duration_since(Instant::now()));
+        tokio::time::sleep(every.min(left / 2).max(every / 10)).await;
         let started = Instant::now();
         let lost = match renewer.store.renew_lease(lease, renewer.duration).await {
             Ok(true) => {

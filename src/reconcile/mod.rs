@@ -10,7 +10,8 @@
 //!   reading it keeps between reconciles;
 //! - [`preflight`]: what only AWS can tell about a desired rule (a `TargetGroupName` that
 //!   does not exist or lives in another VPC), found before any write;
-//! - [`record`]: what is written to the store, and the apply lock;
+//! - [`record`]: what is written to the store, and the apply lease;
+//! - [`lease`]: holding a lease (taken, renewed, lost past its deadline);
 //! - [`sync`]: the pin, the deletion guard, applying and recording;
 //! - [`rollback`]: a recorded revision rebuilt from the store, planned, and pinned;
 //! - [`teams`]: per team, what is live, what is wanted and why they differ, recorded after

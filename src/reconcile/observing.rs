@@ -106,7 +106,7 @@ impl ObservedCache {
     }
 
     /// Forgets the reading when anyone else applied since it was brought up to date. The
-    /// caller holds the apply lock, so nobody applies between this and its own apply.
+    /// caller holds the apply lease, so nobody applies between this and its own apply.
     pub async fn account_for_applies(&mut self, store: &Store) -> Result<(), StoreError> {
         let newest = store.newest_apply().await?;
         if self.reading.is_some() && newest != self.apply_seen {

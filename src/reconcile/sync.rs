@@ -227,7 +227,7 @@ pub struct SyncBy<'a> {
 /// deletion guard and freeze windows (unless `by.ignore_freeze` gives the reason to go
 /// ahead, which is recorded), applies, records the apply. Observes AWS through `observed`
 /// (only what the plan touches, when it can vouch for the rest) and tells it what the apply
-/// changed. The caller holds the apply lock.
+/// changed. The caller holds the apply lease.
 pub async fn sync(
     config: &Config,
     store: &Store,

@@ -1358,8 +1358,19 @@ async fn a_converged_sync_keeps_the_history_within_retention() {
 const HA_LEASE: Duration = Duration::from_secs(3);
 
 /// A daemon of an instance of its own (its own state directory and port) on the shared
-/// PostgreSQL store `store_url`.
+/// PostgreSQL store `store_url`, polling the local repository every second.
 fn ha_daemon(w: &World, store_url: &str, name: &str) -> Daemon {
+    let repo = format!(
+        "path = \"{}\"\npoll_interval = \"1s\"",
+        w.repo.path().display()
+    );
+    let (config, port) = ha_config(w, store_url, name, &repo, "");
+    Daemon::start_with(&config, port, &[])
+}
+
+/// The configuration of instance `name` on `store_url`, with `repo` (the repository and how it
+/// is polled) and `daemon` settings: its file and port.
+fn ha_config(w: &World, store_url: &str, name: &str, repo: &str, daemon: &str) -> (PathBuf, u16) {
     let port = free_port();
     let config = w.dir.path().join(format!("{name}.toml"));
     let text = format!(
@@ -1367,9 +1378,8 @@ fn ha_daemon(w: &World, store_url: &str, name: &str) -> Daemon {
 state_dir = "{state}"
 
 [repo]
-path = "{repo}"
+{repo}
 branch = "{branch}"
-poll_interval = "1s"
 
 [aws]
 region = "{REGION}"
@@ -1378,19 +1388,19 @@ endpoint_url = "{endpoint}"
 [daemon]
 listen = "127.0.0.1:{port}"
 drift_interval = "0s"
+{daemon}
 
 [store]
 url = "{store_url}"
 lease_duration = "{lease}s"
 "#,
         state = w.dir.path().join(name).display(),
-        repo = w.repo.path().display(),
         branch = w.repo.branch(),
         endpoint = w.aws_endpoint,
         lease = HA_LEASE.as_secs(),
     );
     std::fs::write(&config, text).unwrap();
-    Daemon::start_with(&config, port, &[])
+    (config, port)
 }
 
 impl Daemon {
@@ -1643,4 +1653,52 @@ async fn a_leader_steps_down_while_the_database_is_away_and_resumes_after() {
         1.0
     );
     assert_no_duplicate_rules(&w).await;
+}
+
+/// A push webhook sent to a standby instance reaches the leader through the store: the
+/// repository is a remote polled hourly, so only the webhook brings the commit in.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_webhook_sent_to_a_standby_instance_is_passed_on_to_the_leader() {
+    let mut w = World::start().await;
+    let store_url = support::postgres::fresh_database().await;
+    let repo = format!(
+        "url = \"file://{}\"\npoll_interval = \"1h\"",
+        w.repo.path().display()
+    );
+    let daemon = "webhook_secret_env = \"TEST_WEBHOOK_SECRET\"";
+    let env = [("TEST_WEBHOOK_SECRET", WEBHOOK_SECRET)];
+    let (config, port) = ha_config(&w, &store_url, "a", &repo, daemon);
+    let mut leader = Daemon::start_with(&config, port, &env);
+    leader.wait_ready(Duration::from_secs(60));
+    let (config, port) = ha_config(&w, &store_url, "b", &repo, daemon);
+    let follower = Daemon::start_with(&config, port, &env);
+    follower.wait_until("b is standby", Duration::from_secs(30), || {
+        follower.is_standby()
+    });
+
+    w.repo.edit(
+        PAYMENTS_ROUTES,
+        "value: /payments}",
+        "value: /payments/hook}",
+    );
+    w.repo.commit("payments: /payments/hook");
+    let body = br#"{"ref":"refs/heads/main"}"#;
+    let signature = github_signature(body);
+    let (code, _) = follower.request(
+        "POST",
+        "/webhook",
+        &[("X-Hub-Signature-256", &signature)],
+        body,
+    );
+    assert_eq!(code, 202);
+    let latency = w
+        .wait_for_path("/payments/hook", Duration::from_secs(10))
+        .await;
+    eprintln!("webhook to the standby -> applied by the leader: {latency:?}");
+    assert!(
+        leader.log().contains("\"trigger\":\"operator\""),
+        "{}",
+        leader.log()
+    );
+    assert!(follower.log().contains("passed on to the leader"));
 }

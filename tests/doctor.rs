@@ -217,3 +217,58 @@ fn a_configuration_that_does_not_load_is_the_first_failure() {
     assert!(first.starts_with("FAIL  configuration"), "{stdout}");
     assert!(stdout.contains("repo.branch"), "names the key: {stdout}");
 }
+
+/// With `store.url` on PostgreSQL: the password's source is checked on the host (never shown),
+/// and the server is asked, without changing it, for its schema and its leader.
+#[test]
+fn a_postgres_store_is_checked_for_its_password_and_its_server() {
+    let moto = MotoServer::start();
+    let repo = ExampleRepo::new();
+    let deployment = Deployment::new(&repo, &moto.endpoint());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let url = runtime.block_on(support::postgres::fresh_database());
+    let config = deployment.path("gwsync.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!("{text}\n[store]\nurl = \"{url}\"\npassword_env = \"GWSYNC_DB_PASSWORD\"\n"),
+    )
+    .unwrap();
+    // The password is not in the environment file yet.
+    let (code, stdout) = deployment.doctor(&["--user", &me()]);
+    assert_eq!(code, 1, "{stdout}");
+    let missing = line(&stdout, "state database");
+    assert!(
+        missing.contains("GWSYNC_DB_PASSWORD is not set"),
+        "{missing}"
+    );
+    // Set (the test cluster trusts loopback and ignores it): the server is a fresh database,
+    // which doctor leaves as it is.
+    let env = deployment.path("gwsync.env");
+    let mut secrets = std::fs::read_to_string(&env).unwrap();
+    secrets.push_str("GWSYNC_DB_PASSWORD=not-shown-anywhere\n");
+    std::fs::write(&env, secrets).unwrap();
+    let (_, stdout) = deployment.doctor(&["--user", &me()]);
+    assert!(
+        line(&stdout, "state database").starts_with("ok "),
+        "{stdout}"
+    );
+    let server = line(&stdout, "store server");
+    assert!(server.contains("schema not made yet"), "{server}");
+    assert!(!stdout.contains("not-shown-anywhere"), "{stdout}");
+    // Once a gwsync opened it: up to date, nobody leads.
+    runtime.block_on(async {
+        let location = gwsync::store::Location::parse(&url).unwrap();
+        gwsync::store::Store::at(&location, None)
+            .await
+            .unwrap()
+            .close()
+            .await;
+    });
+    let (_, stdout) = deployment.doctor(&["--user", &me()]);
+    let server = line(&stdout, "store server");
+    assert!(
+        server.starts_with("ok ") && server.contains("no instance leads"),
+        "{server}"
+    );
+}

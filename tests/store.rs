@@ -763,6 +763,7 @@ on_both_engines!(
     taking_the_apply_lease_closes_the_applies_a_dead_holder_left_unfinished,
     the_store_api_stores_an_owner_once_and_prunes_the_same_way,
     a_history_copied_into_another_store_reads_back_the_same,
+    team_records_and_operator_events_read_back_and_unstall,
 );
 
 fn claim(holder: &str, pid: u32) -> LeaseClaim {
@@ -1083,4 +1084,51 @@ async fn a_history_copied_into_another_store_reads_back_the_same(store: Store) {
         store.copy_into(&other).await,
         Err(StoreError::Copy(_))
     ));
+}
+
+async fn team_records_and_operator_events_read_back_and_unstall(store: Store) {
+    use gwsync::store::{EventAction, OperatorEvent, TeamRecord, TeamState};
+    store
+        .record_revision(&revision(C1, "one", 50), 100)
+        .await
+        .unwrap();
+    let record = |team: &str, state: TeamState, failures: u32| TeamRecord {
+        team: team.to_string(),
+        state,
+        live_commit: Some(C1.to_string()),
+        live_at: Some(100),
+        wanted_commit: C1.to_string(),
+        files_digest: "d".repeat(64),
+        reason: (state != TeamState::InSync).then(|| "AWS said no".to_string()),
+        failures,
+        since: 100,
+        updated: 101,
+    };
+    let records = vec![
+        record("orders", TeamState::Stalled, 4),
+        record("payments", TeamState::InSync, 0),
+    ];
+    store.put_team_records(&records).await.unwrap();
+    assert_eq!(store.team_records().await.unwrap(), records);
+    assert_eq!(store.stalled_teams().await.unwrap(), ["orders"]);
+    let before = store.operator_actions().await.unwrap();
+    assert_eq!(store.unstall(None).await.unwrap(), ["orders"]);
+    assert!(
+        store.operator_actions().await.unwrap() > before,
+        "the daemon is told"
+    );
+    assert!(store.stalled_teams().await.unwrap().is_empty());
+    // A team no longer in the repository loses its record.
+    store.put_team_records(&records[1..]).await.unwrap();
+    assert_eq!(store.team_records().await.unwrap().len(), 1);
+    let event = OperatorEvent {
+        at: 200,
+        action: EventAction::IgnoreFreeze,
+        team: None,
+        actor: "cli:ann".into(),
+        reason: Some("incident 7".into()),
+        commit: Some(C1.into()),
+    };
+    store.record_event(&event).await.unwrap();
+    assert_eq!(store.events(10).await.unwrap(), [event]);
 }

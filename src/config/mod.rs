@@ -1197,4 +1197,50 @@ webhook_burst = 0
             ]
         );
     }
+
+    #[test]
+    fn store_url_selects_postgres_with_its_password_source_or_a_sqlite_file() {
+        let c = Config::parse(
+            "[store]\nurl = \"postgres://gwsync@db.internal/gwsync\"\npassword_file = \"/etc/gwsync/db-password\"\nlease_duration = \"6s\"\n",
+            "t",
+        )
+        .unwrap();
+        let pg = c.store.postgres.as_ref().unwrap();
+        assert_eq!(
+            pg.url.to_string(),
+            "postgres://gwsync@db.internal/gwsync?sslmode=verify-full"
+        );
+        assert_eq!(
+            pg.password,
+            Some(commit_status::TokenSource::File(
+                "/etc/gwsync/db-password".into()
+            ))
+        );
+        assert_eq!(c.store.lease_duration, Duration::from_secs(6));
+        let c = Config::parse("[store]\nurl = \"sqlite:/srv/g.db\"\n", "t").unwrap();
+        assert_eq!(c.store.postgres, None);
+        assert_eq!(c.store.path, PathBuf::from("/srv/g.db"));
+        assert_eq!(
+            Config::default().store.lease_duration,
+            DEFAULT_LEASE_DURATION
+        );
+    }
+
+    #[test]
+    fn a_store_url_with_a_password_or_two_sources_is_refused_by_key() {
+        for (text, key) in [
+            ("url = \"postgres://gwsync:pw@db/gwsync\"", "store.url"),
+            (
+                "url = \"postgres://gwsync@db/gwsync\"\npassword_env = \"P\"\npassword_file = \"/f\"",
+                "store.password_env",
+            ),
+            ("url = \"sqlite:/a.db\"\npath = \"/b.db\"", "store.path"),
+            ("lease_duration = \"100ms\"", "store.lease_duration"),
+        ] {
+            let err = Config::parse(&format!("[store]\n{text}\n"), "t").unwrap_err();
+            let keys: Vec<&str> = err.problems.iter().map(|p| p.key.as_str()).collect();
+            assert_eq!(keys, [key], "{text}");
+            assert!(!err.to_string().contains(":pw@"), "{err}");
+        }
+    }
 }

@@ -268,16 +268,19 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
         while let Ok(change) = change_rx.try_recv() {
             reload_now |= change == Change::Config;
         }
-        while webhook_rx.try_recv().is_ok() {}
         let (why, mut force) = match wake {
             Wake::Check { why, force } => (why, force),
             _ => ("reload", false),
         };
+        let mut webhook = why == "webhook";
+        while webhook_rx.try_recv().is_ok() {
+            webhook = true;
+        }
         if !leadership.is_leader() {
             if reload_now && reload(&mut reconciler, &options, &metrics).await {
                 watches = start_watches(&reconciler, &options, change_tx.clone());
             }
-            follow(&mut reconciler, &base_store, &tracked, why).await;
+            follow(&mut reconciler, &base_store, &tracked, webhook).await;
             schedule.after_check(reconciler.config(), None);
             continue;
         }
@@ -427,15 +430,15 @@ async fn take_turn(
 }
 
 /// What a standby daemon does on a trigger: fetch and check the tracked branch (so that its
-/// clone and admission cache are warm when it takes over), and pass a webhook on to the leader
-/// through the store.
+/// clone and admission cache are warm when it takes over), and pass a webhook (`webhook`: one
+/// came in, maybe gathered into another trigger) on to the leader through the store.
 async fn follow(
     reconciler: &mut Reconciler,
     store: &crate::store::Store,
     tracked: &Mutex<Option<Revision>>,
-    why: &'static str,
+    webhook: bool,
 ) {
-    if why == "webhook" {
+    if webhook {
         match store.pass_trigger().await {
             Ok(()) => tracing::info!("standby: the webhook is passed on to the leader"),
             Err(e) => tracing::warn!(error = %e, "standby: cannot pass the webhook on"),

@@ -101,8 +101,13 @@ fn user_name(uid: u32) -> String {
         .unwrap_or_else(|| format!("uid {uid}"))
 }
 
-/// The state directory, the database (with its WAL files) and a remote repository's clone.
-pub(super) fn state(config: &Config, user: &ServiceUser) -> Vec<Finding> {
+/// The state directory, the database (with its WAL files; for PostgreSQL, its password) and a
+/// remote repository's clone.
+pub(super) fn state(
+    config: &Config,
+    environment: &Environment,
+    user: &ServiceUser,
+) -> Vec<Finding> {
     if user.uid.is_none() {
         return vec![Finding::fail(
             Check::StateDirectory,
@@ -116,7 +121,10 @@ pub(super) fn state(config: &Config, user: &ServiceUser) -> Vec<Finding> {
     }
     vec![
         state_directory(&config.state_dir, user),
-        state_database(&config.store.path, user),
+        match &config.store.postgres {
+            None => state_database(&config.store.path, user),
+            Some(pg) => postgres_password(pg, environment, user),
+        },
         clone(config, user),
     ]
 }
@@ -185,6 +193,54 @@ fn state_database(db: &Path, user: &ServiceUser) -> Finding {
             Check::StateDatabase,
             format!("{}: {}'s, mode 0600", db.display(), user.name),
         ),
+    }
+}
+
+/// Where the PostgreSQL password comes from, and whether the daemon can read it.
+fn postgres_password(
+    pg: &crate::config::PostgresStore,
+    environment: &Environment,
+    user: &ServiceUser,
+) -> Finding {
+    match &pg.password {
+        None => Finding::pass(
+            Check::StateDatabase,
+            format!("{} (no password: the server must not ask for one)", pg.url),
+        ),
+        Some(TokenSource::Env(var)) => match environment.var(var) {
+            Some(password) if !password.trim().is_empty() => Finding::pass(
+                Check::StateDatabase,
+                format!("{}, password in {var}", pg.url),
+            ),
+            _ => Finding::fail(
+                Check::StateDatabase,
+                format!("{var} is not set: the daemon cannot open the store"),
+                environment.fix_for(var, "the database password"),
+            ),
+        },
+        Some(TokenSource::File(path)) => {
+            let fix = format!(
+                "write the password to {p}, then chown root:{u} {p} && chmod 0640 {p}",
+                p = path.display(),
+                u = user.name
+            );
+            match std::fs::metadata(path) {
+                Err(e) => Finding::fail(
+                    Check::StateDatabase,
+                    format!("{}: {e}", path.display()),
+                    fix,
+                ),
+                Ok(meta) if meta.permissions().mode() & 0o007 != 0 => Finding::fail(
+                    Check::StateDatabase,
+                    format!("{} is readable by every user", path.display()),
+                    fix,
+                ),
+                Ok(_) => Finding::pass(
+                    Check::StateDatabase,
+                    format!("{}, password in {}", pg.url, path.display()),
+                ),
+            }
+        }
     }
 }
 

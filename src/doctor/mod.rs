@@ -52,6 +52,7 @@ pub enum Check {
     Configuration,
     StateDirectory,
     StateDatabase,
+    StoreServer,
     Clone,
     EnvironmentFile,
     WebhookSecret,
@@ -70,6 +71,7 @@ impl Check {
             Check::Configuration => "configuration",
             Check::StateDirectory => "state directory",
             Check::StateDatabase => "state database",
+            Check::StoreServer => "store server",
             Check::Clone => "clone",
             Check::EnvironmentFile => "environment file",
             Check::WebhookSecret => "webhook secret",
@@ -243,7 +245,7 @@ pub fn diagnose(options: &Options) -> Report {
     findings.push(environment.finding());
     let unit = host::Unit::find(options.unit_file.as_deref());
     let user = host::ServiceUser::pick(options.service_user.as_deref(), unit.as_ref().ok());
-    findings.extend(host::state(config, &user));
+    findings.extend(host::state(config, &environment, &user));
     findings.push(host::webhook_secret(config, &environment));
     findings.push(host::commit_status_token(config, &environment, &user));
     findings.push(host::systemd_unit(config, &unit, &user));
@@ -256,7 +258,10 @@ pub fn diagnose(options: &Options) -> Report {
             .enable_all()
             .build()
         {
-            Ok(runtime) => findings.extend(runtime.block_on(remote::aws(config))),
+            Ok(runtime) => {
+                findings.extend(runtime.block_on(remote::store(config, &environment)));
+                findings.extend(runtime.block_on(remote::aws(config)));
+            }
             Err(error) => findings.push(Finding::fail(
                 Check::AwsIdentity,
                 format!("cannot start the async runtime: {error}"),

@@ -59,6 +59,57 @@ pub(super) fn git(config: &Config, environment: &Environment) -> Finding {
 
 /// Region, identity, owned resources and the IAM policy's reads, in that order; a failure
 /// skips what depends on it.
+/// A PostgreSQL store: reachable with the configured password, its schema this gwsync's, and
+/// who leads. Nothing for SQLite (the file is checked on the host).
+pub(super) async fn store(config: &Config, environment: &super::host::Environment) -> Vec<Finding> {
+    let Some(pg) = &config.store.postgres else {
+        return Vec::new();
+    };
+    let password = match &pg.password {
+        Some(crate::config::commit_status::TokenSource::Env(var)) => environment.var(var),
+        Some(source) => crate::store::engine::read_password(Some(source))
+            .ok()
+            .flatten(),
+        None => None,
+    };
+    let fix = "check store.url (host, database, sslmode, sslrootcert), the password, and that the \
+               database's security group admits this instance on 5432";
+    let location = config.store.location();
+    let (store, schema) = match crate::store::Store::inspect(&location, password.as_deref()).await {
+        Ok(opened) => opened,
+        Err(e) => return vec![Finding::fail(Check::StoreServer, e.to_string(), fix)],
+    };
+    let known = store.known_schema();
+    let finding = if schema != Some(known) {
+        Finding::warn(
+            Check::StoreServer,
+            format!(
+                "{} answers; schema {} (this gwsync's is {known})",
+                pg.url,
+                schema.map_or("not made yet".to_string(), |v| v.to_string())
+            ),
+            "the first gwsync to start (or any command that opens the store) brings it up to date",
+        )
+    } else {
+        match store.lease(crate::store::LeaseName::Leader).await {
+            Ok(lease) if lease.is_held() => Finding::pass(
+                Check::StoreServer,
+                format!(
+                    "{} answers; {} (pid {} on {}) leads, epoch {}",
+                    pg.url, lease.holder, lease.pid, lease.host, lease.epoch
+                ),
+            ),
+            Ok(_) => Finding::pass(
+                Check::StoreServer,
+                format!("{} answers; no instance leads right now", pg.url),
+            ),
+            Err(e) => Finding::fail(Check::StoreServer, e.to_string(), fix),
+        }
+    };
+    store.close().await;
+    vec![finding]
+}
+
 pub(super) async fn aws(config: &Config) -> Vec<Finding> {
     let sdk = sdk_config(&config.aws).await;
     let Some(region) = sdk.region().map(|r| r.to_string()) else {

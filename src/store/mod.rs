@@ -293,6 +293,56 @@ impl Store {
         }
     }
 
+    /// Connects to the store at `location` without changing it (no migration, nothing
+    /// created): for `gwsync doctor`. Also returns the newest schema version applied there,
+    /// `None` for a database gwsync never opened; a newer schema than this gwsync knows is
+    /// refused as by [`Store::at`].
+    pub async fn inspect(
+        location: &Location,
+        password: Option<&str>,
+    ) -> Result<(Store, Option<i64>), StoreError> {
+        let pool = engine::connect(location, password)
+            .await
+            .map_err(|error| StoreError::Open {
+                location: location.to_string(),
+                error,
+            })?;
+        let store = Store {
+            pool,
+            location: location.clone(),
+            fence: None,
+        };
+        store.refuse_newer_schema().await?;
+        let version = store.schema_version().await?;
+        Ok((store, version))
+    }
+
+    /// The newest migration applied, if any.
+    async fn schema_version(&self) -> Result<Option<i64>, StoreError> {
+        let table: Option<String> = sqlx::query_scalar(self.engine().table_exists())
+            .bind("_sqlx_migrations")
+            .fetch_optional(&self.pool)
+            .await?;
+        if table.is_none() {
+            return Ok(None);
+        }
+        Ok(
+            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    /// The newest schema version this gwsync knows.
+    pub fn known_schema(&self) -> i64 {
+        self.engine()
+            .migrator()
+            .iter()
+            .map(|m| m.version)
+            .max()
+            .unwrap_or(0)
+    }
+
     async fn connect(location: &Location, password: Option<&str>) -> Result<Store, StoreError> {
         let pool = engine::connect(location, password)
             .await

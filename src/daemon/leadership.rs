@@ -132,10 +132,10 @@ impl Leadership {
     /// Gives the lease up (a follower takes over at its next tick, not after the lease
     /// expires) and removes this daemon from the store's list.
     pub async fn release(self, store: &Store) {
-        if let Some(keeper) = self.keeper {
-            if let Err(error) = keeper.release(store).await {
-                tracing::warn!(%error, "cannot release the leader lease; it expires by itself");
-            }
+        if let Some(keeper) = self.keeper
+            && let Err(error) = keeper.release(store).await
+        {
+            tracing::warn!(%error, "cannot release the leader lease; it expires by itself");
         }
         if let Err(error) = store.forget_instance(&self.claim).await {
             tracing::debug!(%error, "cannot remove this instance from the store");

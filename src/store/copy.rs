@@ -168,12 +168,12 @@ impl Store {
         let mut copied = Vec::with_capacity(TABLES.len() + 1);
         for table in TABLES {
             let rows = copy_table(&self.pool, &mut tx, table).await?;
-            if table.has_identity {
-                if let Some(sql) = target.engine().move_identity_past_copied(table.name) {
-                    sqlx::query(sqlx::AssertSqlSafe(sql))
-                        .execute(&mut *tx)
-                        .await?;
-                }
+            if table.has_identity
+                && let Some(sql) = target.engine().move_identity_past_copied(table.name)
+            {
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut *tx)
+                    .await?;
             }
             copied.push((table.name.to_string(), rows));
         }

@@ -1426,35 +1426,14 @@ impl Daemon {
 
 /// Every listener's rules are distinct: no rule was created twice.
 async fn assert_no_duplicate_rules(w: &World) {
-    let lbs = w.elb.describe_load_balancers().send().await.unwrap();
-    for lb in lbs.load_balancers() {
-        let listeners = w
-            .elb
-            .describe_listeners()
-            .load_balancer_arn(lb.load_balancer_arn().unwrap())
-            .send()
-            .await
-            .unwrap();
-        for listener in listeners.listeners() {
-            let rules = w
-                .elb
-                .describe_rules()
-                .listener_arn(listener.listener_arn().unwrap())
-                .send()
-                .await
-                .unwrap();
-            let mut seen = std::collections::BTreeSet::new();
-            for rule in rules
-                .rules()
-                .iter()
-                .filter(|r| r.is_default() != Some(true))
-            {
-                let key = format!("{:?}", rule.conditions());
-                assert!(
-                    seen.insert(key.clone()),
-                    "a rule twice on a listener: {key}"
-                );
-            }
+    for rules in support::aws_state::rules_by_listener(&w.elb).await {
+        let mut seen = std::collections::BTreeSet::new();
+        for rule in rules.iter().filter(|r| r.is_default() != Some(true)) {
+            let key = format!("{:?}", rule.conditions());
+            assert!(
+                seen.insert(key.clone()),
+                "a rule twice on a listener: {key}"
+            );
         }
     }
 }

@@ -764,6 +764,7 @@ on_both_engines!(
     the_store_api_stores_an_owner_once_and_prunes_the_same_way,
     a_history_copied_into_another_store_reads_back_the_same,
     team_records_and_operator_events_read_back_and_unstall,
+    status_shows_the_leader_who_applies_and_every_instance,
 );
 
 fn claim(holder: &str, pid: u32) -> LeaseClaim {
@@ -1131,4 +1132,59 @@ async fn team_records_and_operator_events_read_back_and_unstall(store: Store) {
     };
     store.record_event(&event).await.unwrap();
     assert_eq!(store.events(10).await.unwrap(), [event]);
+}
+
+async fn status_shows_the_leader_who_applies_and_every_instance(store: Store) {
+    let status = gwsync::status::collect(&store, None).await.unwrap();
+    assert!(status.leader.is_none() && status.applying.is_none());
+    let me = std::process::id();
+    let leader = store
+        .take_lease(LeaseName::Leader, &claim("daemon@a", me), LONG)
+        .await
+        .unwrap();
+    store
+        .take_lease(LeaseName::Apply, &claim("cli:ann\u{1b}[31m", me), LONG)
+        .await
+        .unwrap();
+    store
+        .note_instance(&claim("daemon@a", me), "0.1.0", "leader")
+        .await
+        .unwrap();
+    let standby = LeaseClaim {
+        host: "host-b".into(),
+        ..claim("daemon@b", 42)
+    };
+    store
+        .note_instance(&standby, "0.1.0", "standby")
+        .await
+        .unwrap();
+    let status = gwsync::status::collect(&store, None).await.unwrap();
+    let shown = status.leader.as_ref().unwrap();
+    assert_eq!(
+        (shown.holder.as_str(), shown.epoch),
+        ("daemon@a", leader.epoch)
+    );
+    assert!(
+        shown.expires_in_seconds > 500,
+        "{}",
+        shown.expires_in_seconds
+    );
+    let roles: Vec<(&str, &str)> = status
+        .instances
+        .iter()
+        .map(|i| (i.holder.as_str(), i.role.as_str()))
+        .collect();
+    assert_eq!(roles.len(), 2);
+    assert!(roles.contains(&("daemon@b", "standby")), "{roles:?}");
+    let text = status.to_text();
+    assert!(
+        text.contains(&format!("leader: daemon@a (pid {me} on ")),
+        "{text}"
+    );
+    assert!(text.contains("applying: cli:ann"), "{text}");
+    assert!(!text.contains('\u{1b}'), "input is escaped: {text}");
+    assert!(
+        text.contains("instance: daemon@b (pid 42 on host-b) standby"),
+        "{text}"
+    );
 }

@@ -202,43 +202,53 @@ fn postgres_password(
     environment: &Environment,
     user: &ServiceUser,
 ) -> Finding {
-    match &pg.password {
-        None => Finding::pass(
+    let Some(source) = &pg.password else {
+        return Finding::pass(
             Check::StateDatabase,
             format!("{} (no password: the server must not ask for one)", pg.url),
-        ),
-        Some(TokenSource::Env(var)) => match environment.var(var) {
-            Some(password) if !password.trim().is_empty() => Finding::pass(
-                Check::StateDatabase,
-                format!("{}, password in {var}", pg.url),
-            ),
-            _ => Finding::fail(
-                Check::StateDatabase,
-                format!("{var} is not set: the daemon cannot open the store"),
-                environment.fix_for(var, "the database password"),
-            ),
+        );
+    };
+    let check = Check::StateDatabase;
+    match secret_place(check, source, "the database password", environment, user) {
+        Ok(place) => Finding::pass(check, format!("{}, password in {place}", pg.url)),
+        Err(failure) => failure,
+    }
+}
+
+/// Where a secret (`what`: "the API token", "the database password") is read from, when the
+/// daemon can read it there; else the failure of `check`, with its fix.
+fn secret_place(
+    check: Check,
+    source: &TokenSource,
+    what: &str,
+    environment: &Environment,
+    user: &ServiceUser,
+) -> Result<String, Finding> {
+    match source {
+        TokenSource::Env(var) => match environment.var(var) {
+            Some(secret) if !secret.trim().is_empty() => Ok(var.clone()),
+            _ => Err(Finding::fail(
+                check,
+                format!("{var} is not set: the daemon will not start"),
+                environment.fix_for(var, what),
+            )),
         },
-        Some(TokenSource::File(path)) => {
+        TokenSource::File(path) => {
             let fix = format!(
-                "write the password to {p}, then chown root:{u} {p} && chmod 0640 {p}",
+                "write {what} to {p}, then chown {u} {p} && chmod 0600 {p}",
                 p = path.display(),
                 u = user.name
             );
             match std::fs::metadata(path) {
-                Err(e) => Finding::fail(
-                    Check::StateDatabase,
+                Err(e) => Err(Finding::fail(
+                    check,
                     format!("{}: {e}", path.display()),
                     fix,
-                ),
-                Ok(meta) if meta.permissions().mode() & 0o007 != 0 => Finding::fail(
-                    Check::StateDatabase,
-                    format!("{} is readable by every user", path.display()),
-                    fix,
-                ),
-                Ok(_) => Finding::pass(
-                    Check::StateDatabase,
-                    format!("{}, password in {}", pg.url, path.display()),
-                ),
+                )),
+                Ok(meta) => match user.problem(path, &meta) {
+                    Some(problem) => Err(Finding::fail(check, problem, fix)),
+                    None => Ok(path.display().to_string()),
+                },
             }
         }
     }
@@ -405,39 +415,14 @@ pub(super) fn commit_status_token(
     let Some(statuses) = &config.commit_status else {
         return Finding::skip(Check::CommitStatusToken, "off ([commit_status])");
     };
-    match &statuses.token {
-        TokenSource::Env(var) => match environment.var(var) {
-            Some(token) if !token.trim().is_empty() => Finding::pass(
-                Check::CommitStatusToken,
-                format!("token in {var} for {}", statuses.repository),
-            ),
-            _ => Finding::fail(
-                Check::CommitStatusToken,
-                format!("{var} is not set: the daemon will not start"),
-                environment.fix_for(var, "an API token that may post commit statuses"),
-            ),
-        },
-        TokenSource::File(path) => {
-            let fix = format!(
-                "write the token to {p}, then chown {u} {p} && chmod 0600 {p}",
-                p = path.display(),
-                u = user.name
-            );
-            match std::fs::metadata(path) {
-                Err(e) => Finding::fail(
-                    Check::CommitStatusToken,
-                    format!("{}: {e}", path.display()),
-                    fix,
-                ),
-                Ok(meta) => match user.problem(path, &meta) {
-                    Some(problem) => Finding::fail(Check::CommitStatusToken, problem, fix),
-                    None => Finding::pass(
-                        Check::CommitStatusToken,
-                        format!("token in {} for {}", path.display(), statuses.repository),
-                    ),
-                },
-            }
-        }
+    let check = Check::CommitStatusToken;
+    let what = "an API token that may post commit statuses";
+    match secret_place(check, &statuses.token, what, environment, user) {
+        Ok(place) => Finding::pass(
+            check,
+            format!("token in {place} for {}", statuses.repository),
+        ),
+        Err(failure) => failure,
     }
 }
 

@@ -301,18 +301,7 @@ impl Store {
         location: &Location,
         password: Option<&str>,
     ) -> Result<(Store, Option<i64>), StoreError> {
-        let pool = engine::connect(location, password)
-            .await
-            .map_err(|error| StoreError::Open {
-                location: location.to_string(),
-                error,
-            })?;
-        let store = Store {
-            pool,
-            location: location.clone(),
-            fence: None,
-        };
-        store.refuse_newer_schema().await?;
+        let store = Store::connect_as_is(location, password).await?;
         let version = store.schema_version().await?;
         Ok((store, version))
     }
@@ -344,6 +333,16 @@ impl Store {
     }
 
     async fn connect(location: &Location, password: Option<&str>) -> Result<Store, StoreError> {
+        let store = Store::connect_as_is(location, password).await?;
+        store.engine().migrator().run(&store.pool).await?;
+        Ok(store)
+    }
+
+    /// A pool on `location`, its schema refused when newer than this gwsync's, not migrated.
+    async fn connect_as_is(
+        location: &Location,
+        password: Option<&str>,
+    ) -> Result<Store, StoreError> {
         let pool = engine::connect(location, password)
             .await
             .map_err(|error| StoreError::Open {
@@ -356,7 +355,6 @@ impl Store {
             fence: None,
         };
         store.refuse_newer_schema().await?;
-        store.engine().migrator().run(&store.pool).await?;
         Ok(store)
     }
 

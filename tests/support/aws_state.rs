@@ -208,6 +208,13 @@ pub async fn owned_inventory(elb: &Client, instance: &str) -> BTreeMap<String, u
 
 /// Every rule on every listener of every load balancer, as DescribeRules returns them.
 pub async fn all_rules(elb: &Client) -> Vec<aws_sdk_elasticloadbalancingv2::types::Rule> {
+    rules_by_listener(elb).await.into_iter().flatten().collect()
+}
+
+/// The rules of each listener of every load balancer, one list per listener.
+pub async fn rules_by_listener(
+    elb: &Client,
+) -> Vec<Vec<aws_sdk_elasticloadbalancingv2::types::Rule>> {
     let mut all = Vec::new();
     let lbs = elb.describe_load_balancers().send().await.unwrap();
     for lb in lbs.load_balancers() {
@@ -224,7 +231,7 @@ pub async fn all_rules(elb: &Client) -> Vec<aws_sdk_elasticloadbalancingv2::type
                 .send()
                 .await
                 .unwrap();
-            all.extend(rules.rules().iter().cloned());
+            all.push(rules.rules().to_vec());
         }
     }
     all

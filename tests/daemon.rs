@@ -1178,6 +1178,13 @@ async fn a_reconcile_that_found_the_lock_busy_runs_again_once_it_is_free() {
         || d.metric("gwsync_reconciles_total", &[("outcome", "busy")]) > before,
     );
     assert!(!w.has_path("/payments/later").await);
+    // The CLI refuses too, naming the holder.
+    let (code, _, stderr) = w.gwsync(&["apply", "--auto-approve"]);
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains(&format!("another gwsync (test, pid {}", std::process::id())),
+        "{stderr}"
+    );
     store.release_lease(&lease).await.unwrap();
     let latency = w
         .wait_for_path("/payments/later", Duration::from_secs(3))

@@ -1188,3 +1188,75 @@ async fn status_shows_the_leader_who_applies_and_every_instance(store: Store) {
         "{text}"
     );
 }
+
+/// PostgreSQL refuses a newer schema as SQLite does, and both know the same version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_database_from_a_newer_gwsync_is_refused() {
+    use sqlx::Connection;
+    let url = support::postgres::fresh_database().await;
+    let location = Location::parse(&url).unwrap();
+    let store = Store::at(&location, None).await.unwrap();
+    let (_dir, sqlite) = sqlite_store().await;
+    assert_eq!(store.known_schema(), sqlite.known_schema());
+    store.close().await;
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (99, 'from the future', true, '\\x00', 0)",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+    match Store::at(&location, None).await {
+        Err(StoreError::NewerSchema { found, known, .. }) => {
+            assert_eq!((found, known), (99, sqlite.known_schema()));
+        }
+        other => panic!("expected NewerSchema, got {other:?}"),
+    }
+}
+
+/// A lease keeper renews its lease; once another takes it, the keeper counts it lost and
+/// closes the writes window it drives, so the AWS clients send nothing more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keeper_renews_and_closes_its_writes_window_when_the_lease_is_taken() {
+    use gwsync::aws::client::WriteWindow;
+    use gwsync::reconcile::lease::LeaseKeeper;
+    let (_dir, store) = sqlite_store().await;
+    let me = std::process::id();
+    let writes = WriteWindow::default();
+    let duration = Duration::from_millis(600);
+    let keeper = LeaseKeeper::take(
+        &store,
+        LeaseName::Apply,
+        &claim("cli:ann", me),
+        duration,
+        Some(&writes),
+    )
+    .await
+    .unwrap();
+    // Held well past its duration: renewed.
+    tokio::time::sleep(duration * 3).await;
+    assert!(keeper.is_held());
+    assert!(writes.check().is_ok());
+    assert!(keeper.renewals().0 >= 3, "{:?}", keeper.renewals());
+    // Taken by another (its release forced, as an expiry would be): lost at the next renewal.
+    store.release_lease(keeper.lease()).await.unwrap();
+    store
+        .take_lease(LeaseName::Apply, &claim("other", me), LONG)
+        .await
+        .unwrap();
+    tokio::time::sleep(duration).await;
+    assert!(!keeper.is_held());
+    assert!(
+        writes.check().is_err(),
+        "no write goes out under a lost lease"
+    );
+    assert!(matches!(
+        keeper
+            .store()
+            .begin_apply(C1, "sync", "cli:ann", "{}", 1)
+            .await,
+        Err(StoreError::Deposed { .. })
+    ));
+}

@@ -555,6 +555,20 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_write_is_refused_once_the_window_closed_and_not_counted() {
+        let clients = Clients::from_sdk_config(&sdk(), RateLimits::unlimited());
+        clients.write().await.unwrap();
+        let window = clients.write_window().clone();
+        window.open_until(Instant::now() + Duration::from_secs(60));
+        clients.write().await.unwrap();
+        window.open_until(Instant::now());
+        assert_eq!(clients.write().await, Err(WindowClosed));
+        window.unguard();
+        clients.write().await.unwrap();
+        assert_eq!(clients.calls().writes, 3);
+    }
+
+    #[tokio::test]
     async fn unlimited_never_waits() {
         let clients = Clients::from_sdk_config(&sdk(), RateLimits::unlimited());
         let start = Instant::now();

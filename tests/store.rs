@@ -1260,3 +1260,18 @@ async fn a_keeper_renews_and_closes_its_writes_window_when_the_lease_is_taken() 
         Err(StoreError::Deposed { .. })
     ));
 }
+
+/// A relative `store.path` (or `--state-dir`) is under the working directory. (nextest runs
+/// each test in its own process, so changing the directory touches no other test.)
+#[tokio::test]
+async fn a_relative_path_is_under_the_working_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    std::env::set_current_dir(dir.path()).unwrap();
+    let store = Store::open(std::path::Path::new("state/gwsync.db")).await.unwrap();
+    store
+        .record_revision(&revision(C1, "first", 100), 1000)
+        .await
+        .unwrap();
+    store.close().await;
+    assert!(dir.path().join("state/gwsync.db").exists());
+}

@@ -138,6 +138,9 @@ pub(super) async fn connect(
 }
 
 async fn connect_sqlite(path: &Path) -> Result<AnyPool, sqlx::Error> {
+    // The driver takes a URL, whose path is absolute: a relative `store.path` (or
+    // `--state-dir`) is made absolute against the working directory first.
+    let path = std::path::absolute(path)?;
     let mut url = url::Url::parse("sqlite://").expect("a constant URL");
     url.set_path(&path.to_string_lossy());
     url.query_pairs_mut().append_pair("mode", "rw");

@@ -308,18 +308,21 @@ impl Store {
 
     /// The newest migration applied, if any.
     async fn schema_version(&self) -> Result<Option<i64>, StoreError> {
+        Ok(self.applied_migrations().await?.into_iter().max())
+    }
+
+    /// The versions of the migrations applied (none when gwsync never opened the database).
+    async fn applied_migrations(&self) -> Result<Vec<i64>, StoreError> {
         let table: Option<String> = sqlx::query_scalar(self.engine().table_exists())
             .bind("_sqlx_migrations")
             .fetch_optional(&self.pool)
             .await?;
         if table.is_none() {
-            return Ok(None);
+            return Ok(Vec::new());
         }
-        Ok(
-            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
-                .fetch_one(&self.pool)
-                .await?,
-        )
+        Ok(sqlx::query_scalar("SELECT version FROM _sqlx_migrations")
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     /// The newest schema version this gwsync knows.
@@ -400,16 +403,7 @@ impl Store {
     /// Fails with [`StoreError::NewerSchema`] when the database has applied a migration that
     /// is not embedded in this binary.
     async fn refuse_newer_schema(&self) -> Result<(), StoreError> {
-        let table: Option<String> = sqlx::query_scalar(self.engine().table_exists())
-            .bind("_sqlx_migrations")
-            .fetch_optional(&self.pool)
-            .await?;
-        if table.is_none() {
-            return Ok(());
-        }
-        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations")
-            .fetch_all(&self.pool)
-            .await?;
+        let applied = self.applied_migrations().await?;
         let migrator = self.engine().migrator();
         let unknown = applied
             .iter()
@@ -421,7 +415,7 @@ impl Store {
             Some(found) => Err(StoreError::NewerSchema {
                 location: self.location.to_string(),
                 found,
-                known: migrator.iter().map(|m| m.version).max().unwrap_or(0),
+                known: self.known_schema(),
             }),
         }
     }

@@ -39,7 +39,10 @@ async fn record_history(store: &Store, teams: u32, revisions: u32) {
             committed_at: i64::from(i),
             summary: "commit".into(),
         };
-        store.record_revision(&revision, i64::from(i)).await.unwrap();
+        store
+            .record_revision(&revision, i64::from(i))
+            .await
+            .unwrap();
         for (team, version) in versions.iter().enumerate() {
             let text = format!("team {team}, version {version}: {}", "x".repeat(2000));
             let files = [(format!("teams/team-{team}/routes.yaml"), text)];
@@ -84,7 +87,10 @@ fn main() {
         let postgres = Store::at(&postgres, None).await.unwrap();
         let started = Instant::now();
         let copied = sqlite.copy_into(&postgres).await.unwrap();
-        println!("SQLite -> PostgreSQL: {:.1?} ({copied:?})", started.elapsed());
+        println!(
+            "SQLite -> PostgreSQL: {:.1?} ({copied:?})",
+            started.elapsed()
+        );
         let back = Store::open(&dir.path().join("back.db")).await.unwrap();
         let started = Instant::now();
         postgres.copy_into(&back).await.unwrap();

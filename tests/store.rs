@@ -1030,7 +1030,8 @@ async fn the_store_api_stores_an_owner_once_and_prunes_the_same_way(store: Store
 }
 
 async fn a_history_copied_into_another_store_reads_back_the_same(store: Store) {
-    record_history(&store, 3, 4).await;
+    // 30 teams over 8 revisions: 240 snapshots, more than one batch of rows.
+    record_history(&store, 30, 8).await;
     let id = store
         .begin_apply(&c(3), "sync", "cli:ann", "{\"changes\":[]}", 10)
         .await
@@ -1054,7 +1055,7 @@ async fn a_history_copied_into_another_store_reads_back_the_same(store: Store) {
     let (_dir, back) = sqlite_store().await;
     let copied = store.copy_into(&other).await.unwrap();
     assert!(
-        copied.tables.contains(&("revisions".to_string(), 4)),
+        copied.tables.contains(&("snapshots".to_string(), 240)),
         "{copied:?}"
     );
     other.copy_into(&back).await.unwrap();
@@ -1267,7 +1268,9 @@ async fn a_keeper_renews_and_closes_its_writes_window_when_the_lease_is_taken() 
 async fn a_relative_path_is_under_the_working_directory() {
     let dir = tempfile::tempdir().unwrap();
     std::env::set_current_dir(dir.path()).unwrap();
-    let store = Store::open(std::path::Path::new("state/gwsync.db")).await.unwrap();
+    let store = Store::open(std::path::Path::new("state/gwsync.db"))
+        .await
+        .unwrap();
     store
         .record_revision(&revision(C1, "first", 100), 1000)
         .await

@@ -187,34 +187,73 @@ impl Store {
     }
 }
 
+/// Rows written per INSERT: one round trip for many rows, and at most 1,000 parameters (the
+/// widest table has 10 columns), far below either engine's limit.
+const ROWS_PER_INSERT: usize = 100;
+
+/// `INSERT INTO table (list) VALUES ($1, …), (…)` for `rows` rows.
+fn insert_statement(table: &Table, list: &str, rows: usize) -> String {
+    let width = table.columns.len();
+    let values: Vec<String> = (0..rows)
+        .map(|row| {
+            let params: Vec<String> = (1..=width)
+                .map(|i| format!("${}", row * width + i))
+                .collect();
+            format!("({})", params.join(", "))
+        })
+        .collect();
+    format!(
+        "INSERT INTO {} ({list}) VALUES {}",
+        table.name,
+        values.join(", ")
+    )
+}
+
 async fn copy_table(
     source: &sqlx::AnyPool,
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     table: &Table,
 ) -> Result<u64, StoreError> {
+    use futures_util::TryStreamExt;
     let names: Vec<&str> = table.columns.iter().map(|(name, _)| *name).collect();
     let list = names.join(", ");
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {list} FROM {} ORDER BY {}",
-        table.name, table.order
-    )))
-    .fetch_all(source)
-    .await?;
-    let params: Vec<String> = (1..=names.len()).map(|i| format!("${i}")).collect();
-    let insert = format!(
-        "INSERT INTO {} ({list}) VALUES ({})",
-        table.name,
-        params.join(", ")
-    );
-    for row in &rows {
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(insert.clone()));
+    let select = format!("SELECT {list} FROM {} ORDER BY {}", table.name, table.order);
+    // Streamed and written in batches: a long history (plans of thousands of applies) is
+    // never held in memory whole.
+    let mut rows = sqlx::query(sqlx::AssertSqlSafe(select)).fetch(source);
+    let mut batch = Vec::with_capacity(ROWS_PER_INSERT);
+    let mut copied = 0;
+    while let Some(row) = rows.try_next().await? {
+        batch.push(row);
+        if batch.len() == ROWS_PER_INSERT {
+            copied += insert_batch(tx, table, &list, &batch).await?;
+            batch.clear();
+        }
+    }
+    copied += insert_batch(tx, table, &list, &batch).await?;
+    Ok(copied)
+}
+
+/// Writes `rows` (read with the table's columns, in order) in one INSERT.
+async fn insert_batch(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    table: &Table,
+    list: &str,
+    rows: &[sqlx::any::AnyRow],
+) -> Result<u64, StoreError> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let insert = insert_statement(table, list, rows.len());
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(insert));
+    for row in rows {
         for (i, (_, kind)) in table.columns.iter().enumerate() {
             query = match kind {
                 Kind::Text => query.bind(row.try_get::<Option<String>, _>(i)?),
                 Kind::Integer => query.bind(row.try_get::<Option<i64>, _>(i)?),
             };
         }
-        query.execute(&mut **tx).await?;
     }
+    query.execute(&mut **tx).await?;
     Ok(rows.len() as u64)
 }

@@ -1278,3 +1278,37 @@ async fn a_relative_path_is_under_the_working_directory() {
     store.close().await;
     assert!(dir.path().join("state/gwsync.db").exists());
 }
+
+/// `gwsync store migrate`, the real binary: a SQLite history into PostgreSQL, each table's
+/// rows counted; into a store that holds history already, refused with exit code 2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_migrate_copies_a_sqlite_history_into_postgres() {
+    let (dir, store) = sqlite_store().await;
+    record_history(&store, 4, 3).await;
+    store.close().await;
+    let url = support::postgres::fresh_database().await;
+    let migrate = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_gwsync"))
+            .args(["store", "migrate", "--from"])
+            .arg(format!("sqlite:{}", db_path(&dir).display()))
+            .args(["--to", &url])
+            .env_remove("GWSYNC_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let out = migrate();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(stdout.contains("revisions: 3 rows"), "{stdout}");
+    assert!(stdout.contains("snapshots: 12 rows"), "{stdout}");
+    let copy = Store::at(&Location::parse(&url).unwrap(), None)
+        .await
+        .unwrap();
+    assert_eq!(copy.history(None, 10).await.unwrap().len(), 3);
+    let again = migrate();
+    assert_eq!(again.status.code(), Some(2), "{again:?}");
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already holds 3 rows of revisions"),
+        "{again:?}"
+    );
+}

@@ -71,8 +71,9 @@ impl PostgresUrl {
             ));
         }
         if url.password().is_some() {
-            return Err("holds a password: the password never goes in the URL; set \
-                        store.password_file or store.password_env"
+            return Err("holds a password: the password never goes in the URL (set \
+                        store.password_file or store.password_env; `gwsync store migrate` \
+                        takes --password-file or --password-env)"
                 .into());
         }
         if url.host_str().is_none_or(str::is_empty) {

@@ -276,20 +276,17 @@ pub async fn run(options: RunOptions) -> Result<(), DaemonError> {
         while webhook_rx.try_recv().is_ok() {
             webhook = true;
         }
-        if !leadership.is_leader() {
-            if reload_now && reload(&mut reconciler, &options, &metrics).await {
-                watches = start_watches(&reconciler, &options, change_tx.clone());
-            }
-            follow(&mut reconciler, &base_store, &tracked, webhook).await;
-            schedule.after_check(reconciler.config(), None);
-            continue;
-        }
         // A reload (SIGHUP, an edited file) also looks at the repository, as an operator's
         // `systemctl reload` expects; a changed configuration reconciles again.
         if reload_now && reload(&mut reconciler, &options, &metrics).await {
             watches = start_watches(&reconciler, &options, change_tx.clone());
             schedule = Schedule::new(reconciler.config());
             force = true;
+        }
+        if !leadership.is_leader() {
+            follow(&mut reconciler, &base_store, &tracked, webhook).await;
+            schedule.after_check(reconciler.config(), None);
+            continue;
         }
         let cycle = check(
             &mut reconciler,

@@ -2,12 +2,12 @@
 //! on, give it up.
 //!
 //! A [`LeaseKeeper`] renews its lease every third of its duration (sooner when its deadline is
-//! nearer, after a slow take or renewal). Each renewal that succeeds
-//! moves its deadline to the renewal's start plus two thirds of the duration: a third is kept
-//! as margin for a write in flight, a slow database or a pause of this process. Past the
-//! deadline the keeper counts as lost, and so does a renewal the database refuses (the lease
-//! was taken by another). A keeper can drive a [`WriteWindow`] with its deadline, so that the
-//! AWS clients send nothing once the lease cannot be relied on.
+//! nearer, after a slow take or renewal). Each renewal that succeeds moves its deadline to the
+//! renewal's start plus two thirds of the duration: a third is kept as margin for a write in
+//! flight, a slow database or a pause of this process. Past the deadline the keeper counts as
+//! lost, and so does a renewal the database refuses (the lease was taken by another). A keeper
+//! can drive a [`WriteWindow`] with its deadline, so that the AWS clients send nothing once the
+//! lease cannot be relied on. The lease's duration is `store.lease_duration`.
 //!
 //! The store decides who may take a lease and fences records by epoch (`store::lease`); this
 //! module decides nothing about when leases are taken or given up: the daemon and the CLI do.
@@ -18,9 +18,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
-
-/// How long a lease lasts unless renewed, by default (`daemon.lease_duration`).
-pub const DEFAULT_LEASE: Duration = Duration::from_secs(15);
 
 /// A lease held by this process, renewed until released.
 #[derive(Debug)]

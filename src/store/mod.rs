@@ -379,11 +379,6 @@ impl Store {
         }
     }
 
-    /// The lease this handle's writes are fenced by, if any.
-    pub fn fence(&self) -> Option<&Lease> {
-        self.fence.as_ref()
-    }
-
     /// Closes the pool, waiting for connections to finish.
     pub async fn close(&self) {
         self.pool.close().await;

@@ -1634,10 +1634,8 @@ async fn a_leader_steps_down_while_the_database_is_away_and_resumes_after() {
     assert!(d.metric("gwsync_leader_epoch", &[]) > epoch);
     w.wait_for_path("/payments/after-outage", Duration::from_secs(30))
         .await;
-    assert_eq!(
-        d.metric("gwsync_leadership_changes_total", &[("change", "lost")]),
-        1.0
-    );
+    // Lost once at least (a renewal against a server still starting may lose it again).
+    assert!(d.metric("gwsync_leadership_changes_total", &[("change", "lost")]) >= 1.0);
     assert_no_duplicate_rules(&w).await;
 }
 

@@ -235,7 +235,12 @@ impl Store {
             epoch = taken(current.epoch).fetch_optional(&mut *tx).await?;
         }
         let Some(epoch) = epoch else {
-            unreachable!("the lease row is locked by this transaction");
+            // Another process took it between the read and the conditional update.
+            tx.rollback().await?;
+            return Err(StoreError::Held(HeldBy {
+                name,
+                by: self.lease(name).await?,
+            }));
         };
         if name == LeaseName::Apply {
             close_interrupted(&mut tx, now).await?;
@@ -309,6 +314,9 @@ fn process_exists(pid: u32) -> bool {
     pid != 0 && std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
+/// How long the row of a daemon that stopped saying it runs is kept.
+const FORGET_INSTANCES_AFTER: Duration = Duration::from_secs(600);
+
 /// A daemon that shares this store, as it last said (`gwsync status`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct Instance {
@@ -345,22 +353,24 @@ impl Store {
         .bind(role)
         .execute(&self.pool)
         .await?;
-        Ok(())
-    }
-
-    /// The daemons seen within `within`, by host and process; older rows are removed.
-    pub async fn instances(&self, within: Duration) -> Result<Vec<Instance>, StoreError> {
-        let now = self.engine().now_ms();
+        // Daemons gone for long (killed, their host lost) are forgotten.
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "DELETE FROM instances WHERE seen_at < {now} - $1"
         )))
-        .bind(millis(within))
+        .bind(millis(FORGET_INSTANCES_AFTER))
         .execute(&self.pool)
         .await?;
-        Ok(sqlx::query_as::<_, Instance>(
+        Ok(())
+    }
+
+    /// The daemons seen within `within`, by host and process.
+    pub async fn instances(&self, within: Duration) -> Result<Vec<Instance>, StoreError> {
+        let now = self.engine().now_ms();
+        Ok(sqlx::query_as::<_, Instance>(sqlx::AssertSqlSafe(format!(
             "SELECT holder, host, pid, version, role, started_at, seen_at FROM instances \
-             ORDER BY host, pid",
-        )
+             WHERE seen_at >= {now} - $1 ORDER BY host, pid"
+        )))
+        .bind(millis(within))
         .fetch_all(&self.pool)
         .await?)
     }

@@ -168,14 +168,18 @@ fn millis(duration: Duration) -> i64 {
 }
 
 impl Store {
-    /// The lease `name` as the database has it.
-    pub async fn lease(&self, name: LeaseName) -> Result<LeaseHolder, StoreError> {
-        let sql = format!(
+    /// The query of one lease (`$1`: its name) as [`LeaseHolder`], with the database's clock.
+    fn select_lease(&self) -> sqlx::AssertSqlSafe<String> {
+        sqlx::AssertSqlSafe(format!(
             "SELECT holder, host, pid, epoch, acquired_at AS acquired_at_ms, \
              expires_at AS expires_at_ms, {} AS now_ms FROM leases WHERE name = $1",
             self.engine().now_ms()
-        );
-        Ok(sqlx::query_as::<_, LeaseHolder>(sqlx::AssertSqlSafe(sql))
+        ))
+    }
+
+    /// The lease `name` as the database has it.
+    pub async fn lease(&self, name: LeaseName) -> Result<LeaseHolder, StoreError> {
+        Ok(sqlx::query_as::<_, LeaseHolder>(self.select_lease())
             .bind(name.as_str())
             .fetch_one(&self.pool)
             .await?)
@@ -213,13 +217,10 @@ impl Store {
         // A free or expired lease is taken at once (no epoch is -1).
         let mut epoch: Option<i64> = taken(-1).fetch_optional(&mut *tx).await?;
         if epoch.is_none() {
-            let current = sqlx::query_as::<_, LeaseHolder>(sqlx::AssertSqlSafe(format!(
-                "SELECT holder, host, pid, epoch, acquired_at AS acquired_at_ms, \
-                 expires_at AS expires_at_ms, {now} AS now_ms FROM leases WHERE name = $1"
-            )))
-            .bind(name.as_str())
-            .fetch_one(&mut *tx)
-            .await?;
+            let current = sqlx::query_as::<_, LeaseHolder>(self.select_lease())
+                .bind(name.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
             let gone = current.host == claim.host
                 && u32::try_from(current.pid).is_ok_and(|pid| !process_exists(pid));
             if !gone {

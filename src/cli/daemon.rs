@@ -1,5 +1,6 @@
 //! `gwsync run` (the daemon) and `gwsync sync` (one reconcile by hand, as the daemon does it).
 
+use super::live::runtime;
 use super::{Cli, CliError, ConfigSource, SyncArgs};
 use crate::daemon::reconciler::{ReconcileError, Reconciler};
 use crate::daemon::{RunOptions, run as run_daemon};
@@ -12,19 +13,6 @@ use crate::source::short;
 const CONVERGED: Exit = Exit::Clean;
 const FAILED: Exit = Exit::Attention;
 const NOTHING_APPLIED: Exit = Exit::NothingDone;
-
-/// The daemon and `sync` block in Git and parsing on one thread while the other serves
-/// HTTP and signals, so they need a runtime with more than one.
-fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|source| CliError::Io {
-            context: "starting the async runtime".to_string(),
-            source,
-        })
-}
 
 /// `gwsync run`.
 pub(super) fn run(cli: &Cli) -> Result<Exit, CliError> {

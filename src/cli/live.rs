@@ -25,8 +25,13 @@ const NO_CHANGES: Exit = Exit::Clean;
 const CHANGES: Exit = Exit::Attention;
 const ERROR: Exit = Exit::NothingDone;
 
+/// The commands' runtime. Worker threads, not the current thread only: a lease's renewals run
+/// as a task while the command blocks (a confirmation prompt, Git, parsing), so that a human
+/// answering slowly does not lose the apply lease, and the daemon and `sync` serve HTTP and
+/// signals on one thread while another works.
 pub(super) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
-    tokio::runtime::Builder::new_current_thread()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|source| CliError::Io {

@@ -4,7 +4,7 @@
 
 use super::live::runtime;
 use super::{Cli, CliError, MigrateArgs, PruneArgs, load_config, record};
-use crate::config::commit_status::TokenSource;
+use crate::config::SecretSource;
 use crate::exit::Exit;
 use crate::store::{Location, Retention, Store};
 
@@ -63,8 +63,8 @@ pub(super) fn migrate(args: &MigrateArgs) -> Result<Exit, CliError> {
         return Err(CliError::Usage("--from and --to are the same store".into()));
     }
     let password = match (&args.password_file, &args.password_env) {
-        (Some(path), _) => Some(TokenSource::File(path.clone())),
-        (None, Some(name)) => Some(TokenSource::Env(name.clone())),
+        (Some(path), _) => Some(SecretSource::File(path.clone())),
+        (None, Some(name)) => Some(SecretSource::Env(name.clone())),
         (None, None) => None,
     };
     let password = crate::store::engine::read_password(password.as_ref())?;

@@ -3,6 +3,7 @@
 //! shows whether its change is live. The token is named (an environment variable or a file),
 //! never written in the configuration.
 
+use super::SecretSource;
 use serde::Deserialize;
 use std::path::PathBuf;
 
@@ -31,15 +32,6 @@ impl GitHost {
     }
 }
 
-/// Where the API token is read from at start.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TokenSource {
-    /// The name of an environment variable.
-    Env(String),
-    /// A file holding the token (surrounding whitespace ignored).
-    File(PathBuf),
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommitStatusConfig {
     pub host: GitHost,
@@ -47,7 +39,7 @@ pub struct CommitStatusConfig {
     pub api_url: String,
     /// `owner/name` on GitHub; the project's id or `group/name` path on GitLab.
     pub repository: String,
-    pub token: TokenSource,
+    pub token: SecretSource,
     /// The status's name on the commit (GitHub `context`, GitLab `name`).
     pub context: String,
     /// A link shown with the status (e.g. the daemon's `/status`, behind a proxy).
@@ -106,9 +98,9 @@ impl RawCommitStatus {
         }
         let token = match (self.token_env, self.token_file) {
             (Some(name), None) if !name.is_empty() && !name.contains('=') => {
-                Some(TokenSource::Env(name))
+                Some(SecretSource::Env(name))
             }
-            (None, Some(path)) => Some(TokenSource::File(path)),
+            (None, Some(path)) => Some(SecretSource::File(path)),
             _ => {
                 bad(
                     "commit_status.token_env",

@@ -221,11 +221,21 @@ pub struct StoreConfig {
     pub keep_days: u64,
 }
 
+/// Where a secret (an API token, the database password) is read from at start: never the
+/// configuration file itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// The name of an environment variable.
+    Env(String),
+    /// A file holding the secret (surrounding whitespace ignored).
+    File(PathBuf),
+}
+
 /// A PostgreSQL store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PostgresStore {
     pub url: store_location::PostgresUrl,
-    pub password: Option<commit_status::TokenSource>,
+    pub password: Option<SecretSource>,
 }
 
 impl StoreConfig {
@@ -798,9 +808,9 @@ fn postgres_store(bad: &mut impl FnMut(&str, String), raw: &RawStore) -> Option<
     let password = match (&raw.password_env, &raw.password_file) {
         (None, None) => None,
         (Some(name), None) if !name.is_empty() && !name.contains('=') => {
-            Some(commit_status::TokenSource::Env(name.clone()))
+            Some(SecretSource::Env(name.clone()))
         }
-        (None, Some(path)) => Some(commit_status::TokenSource::File(path.clone())),
+        (None, Some(path)) => Some(SecretSource::File(path.clone())),
         _ => {
             bad(
                 "store.password_env",
@@ -1168,7 +1178,8 @@ webhook_burst = 0
 
     #[test]
     fn commit_status_takes_a_provider_a_repository_and_a_named_token() {
-        use super::commit_status::{GitHost, TokenSource};
+        use super::SecretSource;
+        use super::commit_status::GitHost;
         let c = Config::parse(
             "[commit_status]\nprovider = \"gitlab\"\nrepository = \"acme/routes\"\ntoken_file = \"/etc/gwsync/token\"\n",
             "t",
@@ -1178,7 +1189,7 @@ webhook_burst = 0
         .unwrap();
         assert_eq!(c.host, GitHost::GitLab);
         assert_eq!(c.api_url, "https://gitlab.com/api/v4");
-        assert_eq!(c.token, TokenSource::File("/etc/gwsync/token".into()));
+        assert_eq!(c.token, SecretSource::File("/etc/gwsync/token".into()));
         assert_eq!(c.context, "gwsync");
 
         let e = Config::parse(
@@ -1212,9 +1223,7 @@ webhook_burst = 0
         );
         assert_eq!(
             pg.password,
-            Some(commit_status::TokenSource::File(
-                "/etc/gwsync/db-password".into()
-            ))
+            Some(SecretSource::File("/etc/gwsync/db-password".into()))
         );
         assert_eq!(c.store.lease_duration, Duration::from_secs(6));
         let c = Config::parse("[store]\nurl = \"sqlite:/srv/g.db\"\n", "t").unwrap();

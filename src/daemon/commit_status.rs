@@ -8,7 +8,8 @@
 //! A status that cannot be posted is a warning in the log: the Git host's outage never stops
 //! an apply.
 
-use crate::config::commit_status::{CommitStatusConfig, GitHost, TokenSource};
+use crate::config::SecretSource;
+use crate::config::commit_status::{CommitStatusConfig, GitHost};
 use crate::reconcile::sync::{SyncOutcome, SyncResult};
 use crate::store::{TeamRecord, TeamState};
 use std::collections::BTreeSet;
@@ -90,10 +91,10 @@ impl CommitStatuses {
             return Ok(None);
         };
         let token = match &config.token {
-            TokenSource::Env(name) => {
+            SecretSource::Env(name) => {
                 std::env::var(name).map_err(|_| TokenError::MissingEnv(name.clone()))?
             }
-            TokenSource::File(path) => std::fs::read_to_string(path)
+            SecretSource::File(path) => std::fs::read_to_string(path)
                 .map_err(|e| TokenError::File(path.display().to_string(), e))?,
         };
         let token = token.trim().to_string();
@@ -358,7 +359,7 @@ mod tests {
             host: GitHost::GitLab,
             api_url: format!("http://127.0.0.1:{port}"),
             repository: "acme/routes".into(),
-            token: TokenSource::File(token.path().to_path_buf()),
+            token: SecretSource::File(token.path().to_path_buf()),
             context: "gwsync".into(),
             target_url: None,
         };

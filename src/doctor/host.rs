@@ -2,7 +2,7 @@
 //! in it, the secrets the configuration names, and the systemd unit.
 
 use super::{Check, Finding};
-use crate::config::commit_status::TokenSource;
+use crate::config::SecretSource;
 use crate::config::{Config, RepoLocation};
 use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -219,13 +219,13 @@ fn postgres_password(
 /// daemon can read it there; else the failure of `check`, with its fix.
 fn secret_place(
     check: Check,
-    source: &TokenSource,
+    source: &SecretSource,
     what: &str,
     environment: &Environment,
     user: &ServiceUser,
 ) -> Result<String, Finding> {
     match source {
-        TokenSource::Env(var) => match environment.var(var) {
+        SecretSource::Env(var) => match environment.var(var) {
             Some(secret) if !secret.trim().is_empty() => Ok(var.clone()),
             _ => Err(Finding::fail(
                 check,
@@ -233,7 +233,7 @@ fn secret_place(
                 environment.fix_for(var, what),
             )),
         },
-        TokenSource::File(path) => {
+        SecretSource::File(path) => {
             let fix = format!(
                 "write {what} to {p}, then chown {u} {p} && chmod 0600 {p}",
                 p = path.display(),

@@ -66,7 +66,7 @@ pub(super) async fn store(config: &Config, environment: &super::host::Environmen
         return Vec::new();
     };
     let password = match &pg.password {
-        Some(crate::config::commit_status::TokenSource::Env(var)) => environment.var(var),
+        Some(crate::config::SecretSource::Env(var)) => environment.var(var),
         Some(source) => crate::store::engine::read_password(Some(source))
             .ok()
             .flatten(),

@@ -94,18 +94,18 @@ pub fn password(config: &crate::config::StoreConfig) -> Result<Option<String>, S
 
 /// The password `source` holds, read now; `None` without a source.
 pub fn read_password(
-    source: Option<&crate::config::commit_status::TokenSource>,
+    source: Option<&crate::config::SecretSource>,
 ) -> Result<Option<String>, StoreError> {
-    use crate::config::commit_status::TokenSource;
+    use crate::config::SecretSource;
     let Some(source) = source else {
         return Ok(None);
     };
     let password = match source {
-        TokenSource::Env(name) => std::env::var(name).map_err(|_| StoreError::Password {
+        SecretSource::Env(name) => std::env::var(name).map_err(|_| StoreError::Password {
             from: format!("the environment variable {name}"),
             why: "it is not set".to_string(),
         })?,
-        TokenSource::File(path) => std::fs::read_to_string(path)
+        SecretSource::File(path) => std::fs::read_to_string(path)
             .map_err(|e| StoreError::Password {
                 from: path.display().to_string(),
                 why: e.to_string(),

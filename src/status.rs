@@ -159,7 +159,8 @@ pub async fn collect(store: &Store, tracked: Option<Revision>) -> Result<Status,
             team_status(r, hold, pin.as_ref(), &commits)
         })
         .collect();
-    let now_ms = store.lease(LeaseName::Leader).await?.now_ms;
+    let leader = store.lease(LeaseName::Leader).await?;
+    let now_ms = leader.now_ms;
     let instances = store
         .instances(INSTANCES_SEEN_WITHIN)
         .await?
@@ -174,7 +175,7 @@ pub async fn collect(store: &Store, tracked: Option<Revision>) -> Result<Status,
         })
         .collect();
     Ok(Status {
-        leader: lease_status(store.lease(LeaseName::Leader).await?),
+        leader: lease_status(leader),
         applying: lease_status(store.lease(LeaseName::Apply).await?),
         instances,
         tracked,

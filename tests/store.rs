@@ -1147,6 +1147,15 @@ async fn status_shows_the_leader_who_applies_and_every_instance(store: Store) {
         .take_lease(LeaseName::Apply, &claim("cli:ann\u{1b}[31m", me), LONG)
         .await
         .unwrap();
+    let refused = store
+        .take_lease(LeaseName::Apply, &claim("cli:bob", me), LONG)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("cli:ann") && !refused.contains('\u{1b}'),
+        "{refused}"
+    );
     store
         .note_instance(&claim("daemon@a", me), "0.1.0", "leader")
         .await

@@ -704,10 +704,7 @@ fn webhook_settings(config: &Config) -> Result<Option<WebhookSettings>, DaemonEr
 
 /// Who applies, for the record: `daemon@<host>`.
 fn actor() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "localhost".to_string());
-    format!("daemon@{host}")
+    format!("daemon@{}", crate::store::lease::this_host())
 }
 
 /// Tells systemd (when it started us with `Type=notify`); a no-op otherwise.

@@ -96,7 +96,11 @@ pub(super) async fn store(config: &Config, environment: &super::host::Environmen
                 Check::StoreServer,
                 format!(
                     "{} answers; {} (pid {} on {}) leads, epoch {}",
-                    pg.url, lease.holder, lease.pid, lease.host, lease.epoch
+                    pg.url,
+                    crate::diagnostic::printable(&lease.holder),
+                    lease.pid,
+                    crate::diagnostic::printable(&lease.host),
+                    lease.epoch
                 ),
             ),
             Ok(_) => Finding::pass(

@@ -20,6 +20,7 @@
 //! the CLI do.
 
 use super::{Store, StoreError, format_time};
+use crate::diagnostic::printable;
 use serde::Serialize;
 use std::fmt;
 use std::time::Duration;
@@ -82,7 +83,6 @@ pub fn this_host() -> String {
 pub struct Lease {
     pub name: LeaseName,
     pub epoch: i64,
-    pub holder: String,
 }
 
 /// A lease as the database has it (for `gwsync status` and refusals). Times are Unix
@@ -129,9 +129,9 @@ impl fmt::Display for HeldBy {
             "another gwsync ({}, pid {} on {}) {doing} since {} (the {} lease, epoch {}, {} s left \
              unless renewed); wait for it to finish: a lease whose holder stops renewing it is \
              taken over when it expires, one whose process on this host has exited at once",
-            by.holder,
+            printable(&by.holder),
             by.pid,
-            by.host,
+            printable(&by.host),
             format_time(by.acquired_at_ms / 1000),
             self.name,
             by.epoch,
@@ -247,11 +247,7 @@ impl Store {
             close_interrupted(&mut tx, now).await?;
         }
         tx.commit().await?;
-        Ok(Lease {
-            name,
-            epoch,
-            holder: claim.holder.clone(),
-        })
+        Ok(Lease { name, epoch })
     }
 
     /// Extends `lease` to `ttl` from now; false when it is no longer held at its epoch

@@ -60,6 +60,8 @@ pub struct InstanceStatus {
     pub version: String,
     /// `leader` or `standby`.
     pub role: String,
+    /// When it started.
+    pub started: String,
     /// Seconds since it last said so.
     pub seen_seconds_ago: u64,
 }
@@ -167,6 +169,7 @@ pub async fn collect(store: &Store, tracked: Option<Revision>) -> Result<Status,
         .into_iter()
         .map(|i| InstanceStatus {
             seen_seconds_ago: u64::try_from((now_ms - i.seen_at) / 1000).unwrap_or(0),
+            started: time(i.started_at / 1000),
             holder: i.holder,
             host: i.host,
             pid: i.pid,

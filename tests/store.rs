@@ -1186,6 +1186,11 @@ async fn status_shows_the_leader_who_applies_and_every_instance(store: Store) {
         .collect();
     assert_eq!(roles.len(), 2);
     assert!(roles.contains(&("daemon@b", "standby")), "{roles:?}");
+    assert!(
+        status.instances.iter().all(|i| i.started.ends_with('Z')),
+        "started as RFC 3339: {:?}",
+        status.instances
+    );
     let text = status.to_text();
     assert!(
         text.contains(&format!("leader: daemon@a (pid {me} on ")),

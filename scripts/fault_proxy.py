@@ -19,9 +19,15 @@ Besides, every call of an action named with --refuse (comma-separated, e.g.
 `CreateTargetGroup`) is answered 400 `ValidationError`, as AWS answers a request it rejects:
 what a gap in gwsync's checks would look like.
 
+With --refuse-mixed-tags, a DescribeTags call whose ARNs name more than one kind of
+resource (load balancers and target groups, say) is answered 400 `ValidationError`: an AWS
+that would take one kind a call, which its API reference does not say (gwsync then reads one
+kind a call); counted as `refused_mixed_tags`.
+
 Control, on the same port (never faulted, never forwarded):
-- `POST /__faults?rate=R&refuse=A,B` sets the rate (0 stops the faults) and the refused
-  actions (empty: none); either may be left out; `reset=1` sets every count back to 0;
+- `POST /__faults?rate=R&refuse=A,B&refuse_mixed_tags=1` sets the rate (0 stops the faults),
+  the refused actions (empty: none) and whether mixed DescribeTags calls are refused (0: no);
+  any may be left out; `reset=1` sets every count back to 0;
 - `GET /__faults` answers JSON counts: requests, forwarded, each fault, and `actions`: the
   requests per API action (with --rate 0, a call-counting proxy for benchmarks).
 
@@ -48,16 +54,23 @@ QUERY_ERROR = (
 
 
 class State:
-    def __init__(self, target, rate, seed, refuse):
+    def __init__(self, target, rate, seed, refuse, refuse_mixed_tags):
         self.target = urllib.parse.urlsplit(target)
         self.rate = rate
         self.refuse = refuse
+        self.refuse_mixed_tags = refuse_mixed_tags
         self.random = random.Random(seed)
         self.lock = threading.Lock()
         self.reset()
 
     def reset(self):
-        self.counts = {"requests": 0, "forwarded": 0, **{f: 0 for f in FAULTS}, "actions": {}}
+        self.counts = {
+            "requests": 0,
+            "forwarded": 0,
+            "refused_mixed_tags": 0,
+            **{f: 0 for f in FAULTS},
+            "actions": {},
+        }
 
     def draw(self):
         """The fault for the next request, or None."""
@@ -104,6 +117,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     self.state.rate = float(query["rate"][0])
                 if "refuse" in query:
                     self.state.refuse = actions(query["refuse"][0])
+                if "refuse_mixed_tags" in query:
+                    self.state.refuse_mixed_tags = query["refuse_mixed_tags"][0] == "1"
                 if query.get("reset") == ["1"]:
                     self.state.reset()
             return self.answer(200, b"{}", "application/json")
@@ -139,8 +154,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
         target = self.headers.get("X-Amz-Target")
         if target:
             return target.rsplit(".", 1)[-1]
-        form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
-        return form.get("Action", [""])[0]
+        return self.form(body).get("Action", [""])[0]
+
+    def form(self, body):
+        return urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+
+    def mixes_kinds(self, body):
+        """Whether a DescribeTags request names more than one kind of resource: the first
+        part of each ARN's resource (`loadbalancer/...`, `targetgroup/...`)."""
+        form = self.form(body)
+        arns = [v[0] for k, v in form.items() if k.startswith("ResourceArns.member.")]
+        kinds = {arn.split(":", 5)[-1].split("/", 1)[0] for arn in arns}
+        return len(kinds) > 1
 
     def proxy(self):
         body = self.read_body()
@@ -148,8 +173,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.state.count_action(action)
         with self.state.lock:
             refused = action in self.state.refuse
+            refuse_mixed = self.state.refuse_mixed_tags
         if refused:
             return self.aws_error(400, "ValidationError", f"refused by the fault proxy: {action}")
+        if refuse_mixed and action == "DescribeTags" and self.mixes_kinds(body):
+            self.state.count("refused_mixed_tags")
+            return self.aws_error(
+                400, "ValidationError", "refused by the fault proxy: resources of several kinds"
+            )
         fault = self.state.draw()
         if fault == "throttle":
             return self.aws_error(400, "Throttling", "Rate exceeded")
@@ -196,8 +227,11 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--refuse", default="")
+    parser.add_argument("--refuse-mixed-tags", action="store_true")
     args = parser.parse_args()
-    Handler.state = State(args.target, args.rate, args.seed, actions(args.refuse))
+    Handler.state = State(
+        args.target, args.rate, args.seed, actions(args.refuse), args.refuse_mixed_tags
+    )
     server = Server(("127.0.0.1", args.port), Handler)
     print(f"listening on {server.server_address[1]}", flush=True)
     server.serve_forever()

@@ -957,12 +957,12 @@ async fn call_budget_and_listener_certificates() {
     assert_eq!(
         clients.calls(),
         CallCount {
-            // DescribeLoadBalancers 1, DescribeTags (load balancers) 1,
-            // DescribeTargetGroups 1, DescribeTags (target groups) 1, DescribeListeners 1,
+            // DescribeLoadBalancers 1, DescribeTargetGroups 1, DescribeTags (the load
+            // balancer, with both target groups filling the call) 1, DescribeListeners 1,
             // DescribeTags (listeners) 1, DescribeRules 2, DescribeTags (rules) 1,
             // DescribeListenerCertificates 1, DescribeLoadBalancerAttributes 1,
             // DescribeTargetGroupAttributes 1, DescribeTargetHealth 1.
-            reads: 13,
+            reads: 12,
             writes: 0,
         }
     );

@@ -180,6 +180,32 @@ async fn apply_converges_under_30_percent_faults() {
     eprintln!("runs per seed at 30%: {runs:?}");
 }
 
+/// An AWS that refused DescribeTags calls naming several kinds of resource (its API reference
+/// allows them; this guards the reading): each process has one call refused, says so once,
+/// reads one kind a call from then on, and applies and plans as it would otherwise.
+#[tokio::test(flavor = "multi_thread")]
+async fn describe_tags_one_kind_a_call_when_aws_refuses_mixed_kinds() {
+    let w = World::start(0.0, 0).await;
+    w.proxy.refuse_mixed_tags(true);
+    const WARNING: &str = "AWS refused a DescribeTags call naming several kinds";
+    for (args, what) in [
+        (&["apply", "--auto-approve"][..], "the first apply"),
+        (&["plan"][..], "a converged plan"),
+    ] {
+        let before = w.proxy.counts()["refused_mixed_tags"].as_u64().unwrap();
+        let (code, stdout, stderr) = w.gwsync(args);
+        assert_eq!(code, 0, "{what}:\n{stdout}{stderr}");
+        let refused = w.proxy.counts()["refused_mixed_tags"].as_u64().unwrap() - before;
+        assert_eq!(refused, 1, "{what}: one refused call, then one kind a call");
+        assert_eq!(
+            stderr.matches(WARNING).count(),
+            1,
+            "{what}: said once:\n{stderr}"
+        );
+    }
+    w.assert_converged_once().await;
+}
+
 /// At 50% faults the daemon keeps running and converges once the faults stop.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_daemon_rides_out_50_percent_faults_and_converges_after() {

@@ -43,7 +43,7 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::future::Future;
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -113,6 +113,9 @@ pub struct Clients {
     /// Calls made, counted as permits taken: every call takes exactly one.
     counts: Arc<CallCounts>,
     window: WriteWindow,
+    /// Set once AWS refused a DescribeTags call that mixed kinds of resource: from then on
+    /// each call names one kind (`observe::describe`).
+    tags_by_kind: Arc<AtomicBool>,
 }
 
 /// Until when writes may be sent: always, or (while a lease is held) until a deadline the
@@ -247,7 +250,18 @@ impl Clients {
             writes: limiter(rates.write_per_second, rates.write_burst),
             counts: Arc::default(),
             window: WriteWindow::default(),
+            tags_by_kind: Arc::default(),
         }
+    }
+
+    /// Whether DescribeTags calls must name one kind of resource each.
+    pub(crate) fn tags_by_kind(&self) -> bool {
+        self.tags_by_kind.load(Ordering::Relaxed)
+    }
+
+    /// From now on DescribeTags calls name one kind of resource each; whether that is new.
+    pub(crate) fn split_tags_by_kind(&self) -> bool {
+        !self.tags_by_kind.swap(true, Ordering::Relaxed)
     }
 
     /// The window every write of these clients (and their clones) checks.

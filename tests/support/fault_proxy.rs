@@ -57,7 +57,17 @@ impl FaultProxy {
         self.control("POST", &format!("/__faults?refuse={}", actions.join(",")));
     }
 
-    /// What the proxy did: `requests`, `forwarded`, and one count per fault.
+    /// Answers every DescribeTags call that names more than one kind of resource with a 400
+    /// `ValidationError` from now on (`on`), as an AWS that took one kind a call would.
+    pub fn refuse_mixed_tags(&self, on: bool) {
+        self.control(
+            "POST",
+            &format!("/__faults?refuse_mixed_tags={}", u8::from(on)),
+        );
+    }
+
+    /// What the proxy did: `requests`, `forwarded`, `refused_mixed_tags`, and one count per
+    /// fault.
     pub fn counts(&self) -> serde_json::Value {
         serde_json::from_str(&self.control("GET", "/__faults")).expect("the proxy's counts")
     }

@@ -31,7 +31,7 @@ where
 }
 
 /// Most ARNs DescribeTags takes in one call.
-const TAGS_PER_CALL: usize = 20;
+pub(super) const TAGS_PER_CALL: usize = 20;
 
 /// Largest page the Describe calls allow.
 const PAGE_SIZE: i32 = 400;
@@ -292,43 +292,142 @@ pub(super) async fn describe_targets(
     Ok(targets)
 }
 
-/// Tags by ARN, [`TAGS_PER_CALL`] ARNs a call. Callers pass ARNs of one kind: AWS documents
-/// the 20-ARN limit, not whether kinds may be mixed.
+/// Tags by ARN, [`TAGS_PER_CALL`] ARNs a call, in the order given. AWS documents one
+/// DescribeTags call for "one or more" load balancers, target groups, listeners or rules, so
+/// a call may mix kinds (observe fills its calls that way). Should AWS refuse a call that
+/// mixes them, that call is made again one kind at a time and, if that is answered, these
+/// clients name one kind a call from then on (said once, as a warning).
 pub(crate) async fn describe_tags<'a>(
     clients: &Clients,
     arns: impl IntoIterator<Item = &'a str>,
 ) -> Result<BTreeMap<String, BTreeMap<String, String>>, AwsError> {
     let arns: Vec<String> = arns.into_iter().map(str::to_string).collect();
-    let pages = each(arns.chunks(TAGS_PER_CALL), |chunk| async move {
-        Ok(clients
-            .read_call("DescribeTags", || {
-                clients
-                    .elb
-                    .describe_tags()
-                    .set_resource_arns(Some(chunk.to_vec()))
-                    .send()
-            })
-            .await?)
-    })
-    .await?;
+    let calls: Vec<Vec<String>> = if clients.tags_by_kind() {
+        by_kind(arns)
+            .into_iter()
+            .flat_map(|one_kind| chunks(&one_kind))
+            .collect()
+    } else {
+        chunks(&arns)
+    };
+    let answers = each(calls, |arns| tags_of(clients, arns)).await?;
     let mut all = BTreeMap::new();
-    for out in pages {
-        for d in out.tag_descriptions() {
-            let Some(arn) = d.resource_arn() else {
-                continue;
-            };
-            let tags = d
-                .tags()
-                .iter()
-                .filter_map(|t| {
-                    Some((
-                        t.key()?.to_string(),
-                        t.value().unwrap_or_default().to_string(),
-                    ))
-                })
-                .collect();
-            all.insert(arn.to_string(), tags);
-        }
+    for d in answers.iter().flatten() {
+        let Some(arn) = d.resource_arn() else {
+            continue;
+        };
+        let tags = d
+            .tags()
+            .iter()
+            .filter_map(|t| {
+                Some((
+                    t.key()?.to_string(),
+                    t.value().unwrap_or_default().to_string(),
+                ))
+            })
+            .collect();
+        all.insert(arn.to_string(), tags);
     }
     Ok(all)
+}
+
+fn chunks(arns: &[String]) -> Vec<Vec<String>> {
+    arns.chunks(TAGS_PER_CALL).map(<[String]>::to_vec).collect()
+}
+
+/// One DescribeTags call for `arns`; a refused call that mixes kinds is made again one kind
+/// at a time (see [`describe_tags`]).
+async fn tags_of(
+    clients: &Clients,
+    arns: Vec<String>,
+) -> Result<Vec<elb::TagDescription>, AwsError> {
+    let refused = match tags_call(clients, arns.clone()).await {
+        Ok(tags) => return Ok(tags),
+        // Still failing after the retries of throttling and transient errors, with AWS's
+        // own answer: the request itself was refused.
+        Err(e) if e.code.is_some() && by_kind(arns.clone()).len() > 1 => e,
+        Err(e) => return Err(e.into()),
+    };
+    let mut tags = Vec::new();
+    for one_kind in by_kind(arns) {
+        tags.extend(tags_call(clients, one_kind).await?);
+    }
+    if clients.split_tags_by_kind() {
+        tracing::warn!(
+            error = %refused,
+            "AWS refused a DescribeTags call naming several kinds of resource and answered \
+             them one kind at a time: gwsync names one kind a call from now on"
+        );
+    }
+    Ok(tags)
+}
+
+async fn tags_call(
+    clients: &Clients,
+    arns: Vec<String>,
+) -> Result<Vec<elb::TagDescription>, crate::aws::error::CallError> {
+    let out = clients
+        .read_call("DescribeTags", || {
+            clients
+                .elb
+                .describe_tags()
+                .set_resource_arns(Some(arns.clone()))
+                .send()
+        })
+        .await?;
+    Ok(out.tag_descriptions().to_vec())
+}
+
+/// `arns` grouped by the kind of resource each names, in the order the kinds first appear.
+fn by_kind(arns: Vec<String>) -> Vec<Vec<String>> {
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for arn in arns {
+        let kind = resource_kind(&arn).to_string();
+        match groups.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, group)) => group.push(arn),
+            None => groups.push((kind, vec![arn])),
+        }
+    }
+    groups.into_iter().map(|(_, group)| group).collect()
+}
+
+/// The kind of resource an Elastic Load Balancing ARN names: the first part of its resource
+/// (`loadbalancer`, `listener`, `listener-rule`, `targetgroup`, ...).
+fn resource_kind(arn: &str) -> &str {
+    let resource = arn.splitn(6, ':').nth(5).unwrap_or_default();
+    resource.split('/').next().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LB: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/a/1";
+    const LISTENER: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/a/1/2";
+    const RULE: &str =
+        "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/a/1/2/3";
+    const TG: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/t/4";
+
+    #[test]
+    fn an_arn_names_its_kind_of_resource() {
+        assert_eq!(resource_kind(LB), "loadbalancer");
+        assert_eq!(resource_kind(LISTENER), "listener");
+        assert_eq!(resource_kind(RULE), "listener-rule");
+        assert_eq!(resource_kind(TG), "targetgroup");
+        assert_eq!(resource_kind("not an arn"), "");
+    }
+
+    #[test]
+    fn arns_split_by_kind_in_the_order_kinds_first_appear() {
+        let arns = [TG, LB, RULE, "x:2", TG, LB].map(str::to_string).to_vec();
+        assert_eq!(
+            by_kind(arns),
+            vec![
+                vec![TG.to_string(), TG.to_string()],
+                vec![LB.to_string(), LB.to_string()],
+                vec![RULE.to_string()],
+                vec!["x:2".to_string()],
+            ]
+        );
+    }
 }

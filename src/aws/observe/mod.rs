@@ -35,7 +35,8 @@
 //! which hostnames need a certificate.
 //!
 //! Call budget: one DescribeLoadBalancers per 400 load balancers, one DescribeTargetGroups
-//! per 400 target groups, DescribeTags by 20 ARNs of one kind, and per owned load balancer
+//! per 400 target groups (the two at once), DescribeTags by 20 ARNs with target groups
+//! filling each step's last call (`TagReads`), and per owned load balancer
 //! one DescribeListeners and, for a plan only where the desired state sets attributes, one
 //! DescribeLoadBalancerAttributes; per owned listener one
 //! DescribeRules (400 rules a page, more than any listener holds), per HTTPS listener one
@@ -53,6 +54,7 @@ mod describe;
 mod normalise;
 
 pub use certificates::{find_certificates, resolve_certificates};
+use describe::TAGS_PER_CALL;
 pub(crate) use describe::describe_tags;
 
 use crate::alb::{Observed, Stack, TargetGroup, identity};
@@ -174,9 +176,20 @@ impl Reading {
         instance_id: &str,
         wanted: Wanted<'_>,
     ) -> Result<Reading, AwsError> {
-        let lbs = LoadBalancers::read(clients, instance_id).await?;
-        let tgs = TargetGroups::read(clients).await?;
-        let listeners = Listeners::read(clients, instance_id, &lbs.owned).await?;
+        let (all_lbs, all_tgs) = tokio::try_join!(
+            describe_load_balancers(clients),
+            describe_target_groups(clients)
+        )?;
+        let mut tags = TagReads::filling_with(
+            all_tgs
+                .iter()
+                .filter_map(|tg| tg.target_group_arn())
+                .collect(),
+        );
+        let lbs = LoadBalancers::read(clients, instance_id, all_lbs, &mut tags).await?;
+        let listeners = Listeners::read(clients, instance_id, &lbs.owned, &mut tags).await?;
+        let tg_tags = tags.finish(clients).await?;
+        let tgs = TargetGroups::new(all_tgs, tg_tags);
         let classified = tgs.classify(instance_id)?;
         let details = Details::read(clients, &lbs, &listeners, &classified, wanted).await?;
         Ok(Reading {
@@ -213,9 +226,13 @@ impl Reading {
             self.tgs.forget(arn);
             self.details.forget_target_group(arn);
         }
-        self.listeners.refresh(clients, &parts.listeners).await?;
         let arns: Vec<&str> = parts.target_groups.iter().map(String::as_str).collect();
-        self.tgs.refresh(clients, &arns).await?;
+        let mut tag_reads = TagReads::filling_with(arns.clone());
+        self.listeners
+            .refresh(clients, &parts.listeners, &mut tag_reads)
+            .await?;
+        let tg_tags = tag_reads.finish(clients).await?;
+        self.tgs.refresh(clients, &arns, tg_tags).await?;
         for arn in &arns {
             self.details.forget_target_group(arn);
         }
@@ -371,6 +388,51 @@ pub async fn observe_for(
         .assemble()
 }
 
+/// DescribeTags calls of a read. A full read learns what to read in steps: the load
+/// balancers' tags say which load balancers' listeners are read, the listeners' tags whose
+/// rules; each step's ARNs rarely fill their last call of 20. Target groups' ARNs wait on
+/// nothing, so they fill each step's last call and [`TagReads::finish`] reads those left:
+/// a full read makes as many calls as its ARNs need at 20 a call (one more per step only
+/// when fewer target groups than the gaps exist).
+struct TagReads<'a> {
+    /// Target groups whose tags are still to read.
+    filler: Vec<&'a str>,
+    /// The tags of target groups read along with a step.
+    filled: TagMap,
+}
+
+impl<'a> TagReads<'a> {
+    fn filling_with(filler: Vec<&'a str>) -> TagReads<'a> {
+        TagReads {
+            filler,
+            filled: TagMap::new(),
+        }
+    }
+
+    /// The tags of `arns`, read with as many target groups as fill the last call.
+    async fn read(&mut self, clients: &Clients, arns: Vec<&str>) -> Result<TagMap, AwsError> {
+        if arns.is_empty() {
+            return Ok(TagMap::new());
+        }
+        let room = (TAGS_PER_CALL - arns.len() % TAGS_PER_CALL) % TAGS_PER_CALL;
+        let fill: Vec<&str> = self.filler.drain(..room.min(self.filler.len())).collect();
+        let mut tags = describe_tags(clients, arns.into_iter().chain(fill.iter().copied())).await?;
+        for arn in fill {
+            if let Some((arn, t)) = tags.remove_entry(arn) {
+                self.filled.insert(arn, t);
+            }
+        }
+        Ok(tags)
+    }
+
+    /// The tags of every target group: those read along with the steps, and the rest now.
+    async fn finish(mut self, clients: &Clients) -> Result<TagMap, AwsError> {
+        let rest = describe_tags(clients, self.filler.drain(..)).await?;
+        self.filled.extend(rest);
+        Ok(self.filled)
+    }
+}
+
 /// Every ALB of the account with its tags, and the owned ones by Gateway.
 struct LoadBalancers {
     owned: BTreeMap<String, elb::LoadBalancer>,
@@ -378,14 +440,19 @@ struct LoadBalancers {
 }
 
 impl LoadBalancers {
-    async fn read(clients: &Clients, instance_id: &str) -> Result<LoadBalancers, AwsError> {
-        let all: Vec<elb::LoadBalancer> = describe_load_balancers(clients)
-            .await?
+    /// The owned ones among `all` (every load balancer of the account), by their tags.
+    async fn read(
+        clients: &Clients,
+        instance_id: &str,
+        all: Vec<elb::LoadBalancer>,
+        tag_reads: &mut TagReads<'_>,
+    ) -> Result<LoadBalancers, AwsError> {
+        let all: Vec<elb::LoadBalancer> = all
             .into_iter()
             .filter(|lb| lb.r#type() == Some(&elb::LoadBalancerTypeEnum::Application))
             .collect();
-        let tags =
-            describe_tags(clients, all.iter().filter_map(|lb| lb.load_balancer_arn())).await?;
+        let arns = all.iter().filter_map(|lb| lb.load_balancer_arn());
+        let tags = tag_reads.read(clients, arns.collect()).await?;
         let mut owned: BTreeMap<String, elb::LoadBalancer> = BTreeMap::new();
         for lb in all {
             let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
@@ -430,24 +497,26 @@ struct Classified<'a> {
 }
 
 impl TargetGroups {
-    async fn read(clients: &Clients) -> Result<TargetGroups, AwsError> {
-        let all = describe_target_groups(clients).await?;
-        let tags =
-            describe_tags(clients, all.iter().filter_map(|tg| tg.target_group_arn())).await?;
+    fn new(all: Vec<elb::TargetGroup>, tags: TagMap) -> TargetGroups {
         let all = all
             .into_iter()
             .map(|tg| (tg.target_group_arn().unwrap_or_default().to_string(), tg))
             .collect();
-        Ok(TargetGroups { all, tags })
+        TargetGroups { all, tags }
     }
 
-    /// Reads `arns` again with their tags, in place of what was read before.
-    async fn refresh(&mut self, clients: &Clients, arns: &[&str]) -> Result<(), AwsError> {
+    /// Reads `arns` again, in place of what was read before, with their `tags` (read along
+    /// with the rules').
+    async fn refresh(
+        &mut self,
+        clients: &Clients,
+        arns: &[&str],
+        tags: TagMap,
+    ) -> Result<(), AwsError> {
         if arns.is_empty() {
             return Ok(());
         }
         let fresh = describe_target_groups_by_arn(clients, arns).await?;
-        let tags = describe_tags(clients, arns.iter().copied()).await?;
         for arn in arns {
             self.forget(arn);
         }
@@ -555,6 +624,7 @@ impl Listeners {
         clients: &Clients,
         instance_id: &str,
         owned_lbs: &BTreeMap<String, elb::LoadBalancer>,
+        tag_reads: &mut TagReads<'_>,
     ) -> Result<Listeners, AwsError> {
         let listeners = each(owned_lbs.values(), |lb| {
             describe_listeners(clients, lb.load_balancer_arn().unwrap_or_default())
@@ -562,12 +632,11 @@ impl Listeners {
         .await?;
         let by_gateway: BTreeMap<String, Vec<elb::Listener>> =
             owned_lbs.keys().cloned().zip(listeners).collect();
-        let all = by_gateway.values().flatten();
-        let tags = describe_tags(
-            clients,
-            all.filter_map(|l: &elb::Listener| l.listener_arn()),
-        )
-        .await?;
+        let arns = by_gateway
+            .values()
+            .flatten()
+            .filter_map(|l| l.listener_arn());
+        let tags = tag_reads.read(clients, arns.collect()).await?;
         let mut found = Listeners {
             by_gateway,
             tags,
@@ -582,7 +651,7 @@ impl Listeners {
             .filter(|l| found.owned(l))
             .filter_map(|l| l.listener_arn().map(str::to_string))
             .collect();
-        found.refresh(clients, &owned).await?;
+        found.refresh(clients, &owned, tag_reads).await?;
         Ok(found)
     }
 
@@ -592,6 +661,7 @@ impl Listeners {
         &mut self,
         clients: &Clients,
         arns: &BTreeSet<String>,
+        tag_reads: &mut TagReads<'_>,
     ) -> Result<(), AwsError> {
         if let Some(unknown) = arns.iter().find(|arn| !self.is_owned_listener(arn)) {
             return Err(AwsError::unexpected(
@@ -616,7 +686,7 @@ impl Listeners {
             .filter_map(|r| r.rule_arn())
             .filter(|arn| !self.rule_tags.contains_key(*arn))
             .collect();
-        let tags = describe_tags(clients, untagged).await?;
+        let tags = tag_reads.read(clients, untagged).await?;
         self.rule_tags.extend(tags);
         Ok(())
     }

@@ -14,9 +14,11 @@
 //!   then regular expressions (implementation-specific; gwsync puts them before prefixes);
 //!   then the longest prefix; then a method; then the most header matches; then the most
 //!   query matches; then the oldest route, then `namespace/name`; then rule and match order.
-//! - **Compaction.** Adjacent rules from the same route rule with the same actions, whose
-//!   conditions differ in the values of one condition, become one rule with both values. It
-//!   is exact: nothing sits between them, and a request matching either matched the first.
+//! - **Compaction.** Rules from the same route rule with the same actions, whose conditions
+//!   differ in the values of one condition, become one rule with both values. It is exact:
+//!   the later one moves up to the earlier only when no rule between them can take a request
+//!   it matches (another hostname, or another literal path), so every request is answered by
+//!   the same actions as before.
 //! - **Limits.** 3 values per condition, 5 values and 5 wildcards per rule. A prefix match
 //!   that needs two path values is split into two adjacent rules before it is refused.
 
@@ -297,11 +299,12 @@ fn specificity(h: Option<&str>) -> (u8, Reverse<usize>, String) {
     }
 }
 
-/// Merges adjacent entries of one route rule that differ in one condition's values, again
-/// until nothing merges: the matches of one hostname first, then rules of several hostnames
-/// whose paths became equal (`a.com /x|/y` and `b.com /x|/y` make `a.com|b.com /x|/y`).
-/// Exact: two adjacent rules with the same actions answer every request alike, whichever of
-/// them matches, and a merge unites one condition's values of otherwise equal conditions.
+/// Merges entries of one route rule that differ in one condition's values, again until
+/// nothing merges: the matches of one hostname first, then rules of several hostnames whose
+/// paths became equal (`a.com /x|/y` and `b.com /x|/y` make `a.com|b.com /x|/y`).
+/// Exact: an entry merges into an earlier one only when no rule between them can take a
+/// request it matches ([`merge_pass`]), so it answers every request as before, and a merge
+/// unites one condition's values of otherwise equal conditions.
 fn compact<'a>(group: &[&Entry<'a>]) -> Vec<CompactedEntry<'a>> {
     let mut out: Vec<CompactedEntry<'a>> = group
         .iter()
@@ -317,26 +320,37 @@ fn compact<'a>(group: &[&Entry<'a>]) -> Vec<CompactedEntry<'a>> {
         .collect();
     loop {
         let before = out.len();
-        out = merge_adjacent(out);
+        out = merge_pass(out);
         if out.len() == before {
             return out;
         }
     }
 }
 
-/// One pass of [`compact`]: each entry merged into the one before it where it can be.
-fn merge_adjacent(entries: Vec<CompactedEntry<'_>>) -> Vec<CompactedEntry<'_>> {
+/// One pass of [`compact`]: each entry merged into the latest earlier entry of its route
+/// rule where it can be. Rules between the two (other hostnames' rules, which precedence puts
+/// between a route rule's paths on hostnames of different lengths) must each be [`disjoint`]
+/// from the entry: moving it up to the earlier one then changes no answer, since a request it
+/// matches matched none of them.
+fn merge_pass(entries: Vec<CompactedEntry<'_>>) -> Vec<CompactedEntry<'_>> {
     let mut out: Vec<CompactedEntry> = Vec::new();
+    // Where the latest entry of each route rule is in `out`.
+    let mut latest: HashMap<(String, usize), usize> = HashMap::new();
     for e in entries {
-        if let Some(last) = out.last_mut()
-            && same_route_rule(&last.source, &e.source)
-            && last.actions == e.actions
-            && last.transforms == e.transforms
-            && let Some(merged) = merge_conditions(&last.conditions, &e.conditions)
+        let key = route_rule(&e.source);
+        let earlier = key.as_ref().and_then(|k| latest.get(k)).copied();
+        if let Some(i) = earlier
+            && out[i].actions == e.actions
+            && out[i].transforms == e.transforms
+            && let Some(merged) = merge_conditions(&out[i].conditions, &e.conditions)
+            && out[i + 1..]
+                .iter()
+                .all(|between| disjoint(&between.conditions, &e.conditions))
         {
-            last.conditions = merged;
+            let into = &mut out[i];
+            into.conditions = merged;
             if let (RuleSource::Route { matches, .. }, RuleSource::Route { matches: more, .. }) =
-                (&mut last.source, &e.source)
+                (&mut into.source, &e.source)
             {
                 for m in more {
                     if !matches.contains(m) {
@@ -346,9 +360,64 @@ fn merge_adjacent(entries: Vec<CompactedEntry<'_>>) -> Vec<CompactedEntry<'_>> {
             }
             continue;
         }
+        if let Some(key) = key {
+            latest.insert(key, out.len());
+        }
         out.push(e);
     }
     out
+}
+
+/// The HTTPRoute (`namespace/name`) and rule index a rule came from, if a route rule.
+fn route_rule(source: &RuleSource) -> Option<(String, usize)> {
+    match source {
+        RuleSource::Route { route, rule, .. } => Some((route.clone(), *rule)),
+        _ => None,
+    }
+}
+
+/// Whether no request can match both rules: a field both have a condition on (host, path or
+/// method) takes its values from two sets of literals (no `*`, `?` or escape) with none in
+/// common. Hostnames compare without case, as ALB compares them; paths and methods as
+/// written. Anything else may overlap, as far as this knows.
+fn disjoint(a: &[Condition], b: &[Condition]) -> bool {
+    a.iter().any(|x| b.iter().any(|y| literals_disjoint(x, y)))
+}
+
+fn literals_disjoint(x: &Condition, y: &Condition) -> bool {
+    use Condition::{HostHeader, HttpRequestMethod, PathPattern};
+    use Patterns::Wildcard;
+    let (a, b, ignore_case): (&[String], &[String], bool) = match (x, y) {
+        (
+            HostHeader {
+                values: Wildcard(a),
+            },
+            HostHeader {
+                values: Wildcard(b),
+            },
+        ) => (a, b, true),
+        (
+            PathPattern {
+                values: Wildcard(a),
+            },
+            PathPattern {
+                values: Wildcard(b),
+            },
+        ) => (a, b, false),
+        (HttpRequestMethod { values: a }, HttpRequestMethod { values: b }) => (a, b, false),
+        _ => return false,
+    };
+    let literal = |v: &String| !v.contains(['*', '?', '\\']);
+    let same = |p: &String, q: &String| {
+        if ignore_case {
+            p.eq_ignore_ascii_case(q)
+        } else {
+            p == q
+        }
+    };
+    a.iter().all(literal)
+        && b.iter().all(literal)
+        && !a.iter().any(|p| b.iter().any(|q| same(p, q)))
 }
 
 /// An entry after compaction, borrowing its document for diagnostics.
@@ -360,14 +429,6 @@ struct CompactedEntry<'a> {
     source: RuleSource,
     field: String,
     doc: &'a Document,
-}
-
-fn same_route_rule(a: &RuleSource, b: &RuleSource) -> bool {
-    matches!(
-        (a, b),
-        (RuleSource::Route { route: r1, rule: i1, .. }, RuleSource::Route { route: r2, rule: i2, .. })
-            if r1 == r2 && i1 == i2
-    )
 }
 
 /// The union of two condition lists that differ only in the values of one condition, if it
@@ -521,5 +582,55 @@ fn condition_name(c: &Condition) -> &'static str {
         Condition::QueryString { .. } => "query-string",
         Condition::HttpRequestMethod { .. } => "http-request-method",
         Condition::SourceIp { .. } => "source-ip",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(values: &[&str]) -> Condition {
+        Condition::HostHeader {
+            values: Patterns::Wildcard(values.iter().map(|v| v.to_string()).collect()),
+        }
+    }
+
+    fn path(values: &[&str]) -> Condition {
+        Condition::PathPattern {
+            values: Patterns::Wildcard(values.iter().map(|v| v.to_string()).collect()),
+        }
+    }
+
+    fn method(values: &[&str]) -> Condition {
+        Condition::HttpRequestMethod {
+            values: values.iter().map(|v| v.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn rules_are_disjoint_only_by_literals_of_one_field_with_none_in_common() {
+        assert!(disjoint(&[host(&["a.com"])], &[host(&["b.com", "c.com"])]));
+        // One field with disjoint literals is enough, whatever the others share.
+        assert!(disjoint(
+            &[host(&["a.com"]), path(&["/x"])],
+            &[host(&["a.com"]), path(&["/y"]), method(&["GET"])]
+        ));
+        assert!(!disjoint(
+            &[host(&["a.com"]), path(&["/p/*"])],
+            &[host(&["a.com"]), path(&["/q"])]
+        ));
+        assert!(disjoint(&[path(&["/x", "/y"])], &[path(&["/z"])]));
+        assert!(disjoint(&[method(&["GET"])], &[method(&["POST", "PUT"])]));
+        // Hostnames compare without case; paths and methods as written.
+        assert!(!disjoint(&[host(&["A.com"])], &[host(&["a.COM"])]));
+        assert!(disjoint(&[path(&["/X"])], &[path(&["/x"])]));
+        // A wildcard or an escape may match the other's value: not known to be disjoint.
+        assert!(!disjoint(&[host(&["*.a.com"])], &[host(&["b.a.com"])]));
+        assert!(!disjoint(&[path(&["/p/*"])], &[path(&["/q"])]));
+        assert!(!disjoint(&[path(&["/a?"])], &[path(&["/b"])]));
+        assert!(!disjoint(&[path(&["/a\\*"])], &[path(&["/b"])]));
+        // Conditions on different fields, or none: both may match one request.
+        assert!(!disjoint(&[host(&["a.com"])], &[path(&["/x"])]));
+        assert!(!disjoint(&[], &[host(&["a.com"])]));
     }
 }

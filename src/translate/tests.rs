@@ -600,6 +600,72 @@ fn the_same_paths_on_several_hostnames_are_one_rule() {
 }
 
 #[test]
+fn a_rule_on_hostnames_apart_is_one_rule_only_when_nothing_between_can_take_its_requests() {
+    let t = run(&[
+        (
+            "teams/a/r.yaml",
+            route(
+                "a",
+                "r",
+                "[www.a.com, a.com]",
+                "    - matches: [{path: {type: Exact, value: /x}}, {path: {type: Exact, value: /y}}]\n      backendRefs: [{name: a1, port: 80}]\n    - matches: [{path: {value: /p}}]\n      backendRefs: [{name: a1, port: 80}]\n",
+            ),
+        ),
+        (
+            "teams/a/s.yaml",
+            route(
+                "a",
+                "s",
+                "[a.com]",
+                "    - matches: [{path: {value: /p/q}}]\n      backendRefs: [{name: a2, port: 80}]\n",
+            ),
+        ),
+        (
+            "teams/b/r.yaml",
+            route(
+                "b",
+                "r",
+                "[www.b.com]",
+                "    - backendRefs: [{name: b1, port: 80}]\n",
+            ),
+        ),
+    ]);
+    let rules = &t.stack.load_balancer("platform/gw").unwrap().listeners[0].rules;
+    let shown: Vec<String> = rules
+        .iter()
+        .map(|r| {
+            let conditions = r.conditions.iter().map(crate::alb::render::condition);
+            conditions.collect::<Vec<_>>().join(" and ")
+        })
+        .collect();
+    // www.a.com's rules, www.b.com's between them and a.com's: the exact paths of a.com join
+    // www.a.com's (nothing between takes /x or /y on a.com); a.com's /p does not (its /p/q
+    // rule, between them, takes some of its requests). Seven rules one per match and
+    // hostname, five here.
+    assert_eq!(
+        shown,
+        [
+            "host www.a.com | a.com and path /x | /y",
+            "host www.a.com and path /p | /p/*",
+            "host www.b.com",
+            "host a.com and path /p/q | /p/q/*",
+            "host a.com and path /p | /p/*",
+        ],
+        "{rules:#?}"
+    );
+    for (url, answer) in [
+        ("http://a.com/x", "a/a1"),
+        ("http://www.a.com/y", "a/a1"),
+        ("http://a.com/p/q/z", "a/a2"),
+        ("http://a.com/p/z", "a/a1"),
+        ("http://www.a.com/p/q", "a/a1"),
+        ("http://www.b.com/x", "b/b1"),
+    ] {
+        assert_eq!(send(&t, url, &[]), answer, "{url}");
+    }
+}
+
+#[test]
 fn rule_limits_split_prefixes_then_refuse_naming_the_limit() {
     // Host + two path values + method + two headers = 6 values: split the path pair.
     let split = run(&[(

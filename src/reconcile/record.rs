@@ -8,6 +8,7 @@ use crate::aws::client::WriteWindow;
 use crate::diagnostic::Diagnostic;
 use crate::store::{LeaseClaim, LeaseName, Store, StoreError};
 use crate::tenancy::PathOwner;
+use std::collections::BTreeMap;
 use std::time::Duration;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -48,6 +49,7 @@ pub async fn record_revision(
         return Ok(());
     }
     let report = checked.report();
+    let files = files_by_owner(checked, tenants_file);
     let owners = std::iter::once(checked.admission.platform.as_ref())
         .flatten()
         .chain(&checked.admission.teams);
@@ -64,7 +66,7 @@ pub async fn record_revision(
                 &outcome.name,
                 verdict,
                 &owner_diagnostics(checked, &outcome.name),
-                &owner_files(checked, tenants_file, &outcome.name),
+                files.get(outcome.name.as_str()).map_or(&[], Vec::as_slice),
             )
             .await?;
     }
@@ -91,27 +93,29 @@ pub fn owner_diagnostics(checked: &Checked, owner: &str) -> Vec<Diagnostic> {
         .collect()
 }
 
-/// The files of `owner` (`platform` or a team) at `checked`, as (path, text), in path order;
-/// the platform's include the tenants file.
-fn owner_files(checked: &Checked, tenants_file: &str, owner: &str) -> Vec<(String, String)> {
+/// The files of each owner (`platform` or a team) at `checked`, as (path, text), in path
+/// order; the platform's include the tenants file. One pass over the files, however many
+/// owners there are.
+fn files_by_owner<'c>(
+    checked: &'c Checked,
+    tenants_file: &str,
+) -> BTreeMap<&'c str, Vec<(String, String)>> {
+    let mut by_owner: BTreeMap<&str, Vec<(String, String)>> = BTreeMap::new();
     let Some(tenancy) = &checked.admission.tenancy else {
-        return Vec::new();
+        return by_owner;
     };
-    checked
-        .snapshot
-        .files
-        .iter()
-        .filter(|f| match tenancy.owner_of(&f.path) {
-            _ if f.path == tenants_file => owner == "platform",
-            PathOwner::Platform => owner == "platform",
-            PathOwner::Team(i) => tenancy.teams[i].name == owner,
-            PathOwner::Ignored | PathOwner::Unowned => false,
-        })
-        .map(|f| {
-            (
-                f.path.clone(),
-                String::from_utf8_lossy(&f.bytes).into_owned(),
-            )
-        })
-        .collect()
+    for f in &checked.snapshot.files {
+        let owner = match tenancy.owner_of(&f.path) {
+            _ if f.path == tenants_file => "platform",
+            PathOwner::Platform => "platform",
+            PathOwner::Team(i) => tenancy.teams[i].name.as_str(),
+            PathOwner::Ignored | PathOwner::Unowned => continue,
+        };
+        let text = String::from_utf8_lossy(&f.bytes).into_owned();
+        by_owner
+            .entry(owner)
+            .or_default()
+            .push((f.path.clone(), text));
+    }
+    by_owner
 }

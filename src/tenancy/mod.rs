@@ -37,7 +37,7 @@ use crate::diagnostic::{Diagnostic, codes};
 use crate::hostname;
 use crate::manifest::tenants::TenantsSpec;
 use globset::{Glob, GlobSet, GlobSetBuilder};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// The platform or one team, as `tenants.yaml` declares it.
 #[derive(Debug, Clone)]
@@ -86,6 +86,8 @@ impl Grants {
 pub struct Tenancy {
     pub platform: Owner,
     pub teams: Vec<Owner>,
+    /// Each team's folder (ending in `/`) to its index in `teams`.
+    folders: HashMap<String, usize>,
 }
 
 /// Who owns a path of the repository.
@@ -240,7 +242,16 @@ impl Tenancy {
             });
         }
         if problems.is_empty() {
-            Ok(Tenancy { platform, teams })
+            let folders = teams
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (t.path.clone(), i))
+                .collect();
+            Ok(Tenancy {
+                platform,
+                teams,
+                folders,
+            })
         } else {
             Err(problems)
         }
@@ -252,11 +263,18 @@ impl Tenancy {
             PathOwner::Ignored
         } else if path.starts_with(&self.platform.path) {
             PathOwner::Platform
-        } else if let Some(i) = self.teams.iter().position(|t| path.starts_with(&t.path)) {
+        } else if let Some(i) = self.team_folder_of(path) {
             PathOwner::Team(i)
         } else {
             PathOwner::Unowned
         }
+    }
+
+    /// The team whose folder holds `path`. Folders end in `/` and never nest, so each `/` of
+    /// the path names one candidate, looked up: a path costs its depth, not the team count.
+    fn team_folder_of(&self, path: &str) -> Option<usize> {
+        path.match_indices('/')
+            .find_map(|(end, _)| self.folders.get(&path[..=end]).copied())
     }
 
     /// A warning when `changed` (the paths one commit changes) touches what the platform

@@ -345,7 +345,7 @@ async fn tags_of(
         Ok(tags) => return Ok(tags),
         // Still failing after the retries of throttling and transient errors, with AWS's
         // own answer: the request itself was refused.
-        Err(e) if e.code.is_some() && by_kind(arns.clone()).len() > 1 => e,
+        Err(e) if e.code.is_some() && mixes_kinds(&arns) => e,
         Err(e) => return Err(e.into()),
     };
     let mut tags = Vec::new();
@@ -376,6 +376,11 @@ async fn tags_call(
         })
         .await?;
     Ok(out.tag_descriptions().to_vec())
+}
+
+fn mixes_kinds(arns: &[String]) -> bool {
+    arns.iter()
+        .any(|arn| resource_kind(arn) != resource_kind(&arns[0]))
 }
 
 /// `arns` grouped by the kind of resource each names, in the order the kinds first appear.
@@ -419,6 +424,8 @@ mod tests {
 
     #[test]
     fn arns_split_by_kind_in_the_order_kinds_first_appear() {
+        assert!(mixes_kinds(&[LB.to_string(), TG.to_string()]));
+        assert!(!mixes_kinds(&[TG.to_string(), TG.to_string()]));
         let arns = [TG, LB, RULE, "x:2", TG, LB].map(str::to_string).to_vec();
         assert_eq!(
             by_kind(arns),

@@ -37,7 +37,7 @@ use crate::diagnostic::{Diagnostic, codes};
 use crate::hostname;
 use crate::manifest::tenants::TenantsSpec;
 use globset::{Glob, GlobSet, GlobSetBuilder};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// The platform or one team, as `tenants.yaml` declares it.
 #[derive(Debug, Clone)]
@@ -87,7 +87,7 @@ pub struct Tenancy {
     pub platform: Owner,
     pub teams: Vec<Owner>,
     /// Each team's folder (ending in `/`) to its index in `teams`.
-    folders: HashMap<String, usize>,
+    folders: BTreeMap<String, usize>,
 }
 
 /// Who owns a path of the repository.
